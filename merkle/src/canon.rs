@@ -1,0 +1,255 @@
+//! RFC 8785 JSON Canonicalization Scheme (JCS) and manifest digests.
+//!
+//! Serialisation is delegated to `serde_json_canonicalizer` (ECMAScript number formatting via
+//! `ryu-js`, property names sorted by UTF-16 code units); this module owns the parsing, because
+//! RFC 8785 §3.1 requires I-JSON input and a plain `serde_json::Value` would silently accept
+//! what I-JSON forbids:
+//!
+//! - **duplicate property names** (RFC 7493 §2.3: "Objects in I-JSON messages MUST NOT have
+//!   members with duplicate names") are refused, naming the key. `serde_json` would keep the
+//!   last one, so two different documents would share a digest.
+//! - **integers beyond ±2^53** are refused, naming the number. RFC 8785 hashes numbers as IEEE
+//!   754 doubles; an account id or wei amount of 2^53 + 1 would be rounded and the digest would
+//!   commit to a number the tenant never wrote. RFC 7493 §2.2 advises exactly this range;
+//!   larger values belong in strings. Non-integers are parsed as doubles (correctly rounded,
+//!   `float_roundtrip`) as RFC 8785 §3.2.2.3 defines.
+//! - lone surrogates, NaN and infinities cannot be expressed in JSON text `serde_json` accepts.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use crate::error::{MerkleError, Result};
+use crate::hash::Hash;
+use crate::leaf::ManifestDigest;
+
+/// The canonicalisation version recorded beside every digest (DESIGN.md "Formats").
+pub const CANON_VERSION: &str = "c2c-1";
+
+/// The largest integer every double represents exactly together with its neighbours
+/// (2^53); RFC 7493 §2.2's interoperable range.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Parses JSON text as I-JSON: duplicate names and unsafe integers are errors.
+pub fn parse_strict(json: &[u8]) -> Result<Value> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let value = StrictValue.deserialize(&mut de).map_err(|e| MerkleError::Canon(e.to_string()))?;
+    de.end().map_err(|e| MerkleError::Canon(e.to_string()))?;
+    Ok(value)
+}
+
+/// The RFC 8785 canonical bytes of a JSON document.
+pub fn canonicalize(json: &[u8]) -> Result<Vec<u8>> {
+    canonicalize_value(&parse_strict(json)?)
+}
+
+/// The RFC 8785 canonical bytes of an already parsed value.
+pub fn canonicalize_value(value: &Value) -> Result<Vec<u8>> {
+    serde_json_canonicalizer::to_vec(value).map_err(|e| MerkleError::Canon(e.to_string()))
+}
+
+/// `d = SHA-256(JCS(manifest))` (canon version `c2c-1`).
+pub fn manifest_digest(json: &[u8]) -> Result<ManifestDigest> {
+    Ok(ManifestDigest(Hash::sha256(&canonicalize(json)?).0))
+}
+
+struct StrictValue;
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+fn unsafe_integer<E: de::Error>(n: impl fmt::Display) -> E {
+    E::custom(format_args!(
+        "integer {n} is outside ±(2^53 - 1) and cannot be hashed exactly as an RFC 8785 \
+         number; send it as a string"
+    ))
+}
+
+impl<'de> Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an I-JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        if v.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(unsafe_integer(v));
+        }
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        if v > MAX_SAFE_INTEGER {
+            return Err(unsafe_integer(v));
+        }
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom(format_args!("number {v} is not finite")))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(StrictValue)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate property name {key:?}")));
+            }
+            let value = map.next_value_seed(StrictValue)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> String {
+        String::from_utf8(canonicalize(s.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn rfc8785_section_3_2_2_sample_canonicalises_to_the_rfc_output() {
+        let input = r#"{
+            "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
+            "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+            "literals": [null, true, false]
+        }"#;
+        assert_eq!(
+            canon(input),
+            r#"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
+        );
+    }
+
+    #[test]
+    fn rfc8785_section_3_2_3_sorts_property_names_by_utf16_code_units() {
+        let input = r#"{
+            "\u20ac": "Euro Sign",
+            "\r": "Carriage Return",
+            "\ufb33": "Hebrew Letter Dalet With Dagesh",
+            "1": "One",
+            "\ud83d\ude00": "Emoji: Grinning Face",
+            "\u0080": "Control",
+            "\u00f6": "Latin Small Letter O With Diaeresis"
+        }"#;
+        let expected = concat!(
+            r#"{"\r":"Carriage Return","1":"One","#,
+            "\"\u{80}\":\"Control\",",
+            "\"\u{f6}\":\"Latin Small Letter O With Diaeresis\",",
+            "\"\u{20ac}\":\"Euro Sign\",",
+            "\"\u{1f600}\":\"Emoji: Grinning Face\",",
+            "\"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}"
+        );
+        assert_eq!(canon(input), expected);
+    }
+
+    /// RFC 8785 Appendix B: IEEE 754 bit patterns and their required serialisations.
+    #[test]
+    fn rfc8785_appendix_b_numbers_serialise_as_the_rfc_lists() {
+        let table: [(u64, &str); 24] = [
+            (0x0000_0000_0000_0000, "0"),
+            (0x8000_0000_0000_0000, "0"),
+            (0x0000_0000_0000_0001, "5e-324"),
+            (0x8000_0000_0000_0001, "-5e-324"),
+            (0x7fef_ffff_ffff_ffff, "1.7976931348623157e+308"),
+            (0xffef_ffff_ffff_ffff, "-1.7976931348623157e+308"),
+            (0x4340_0000_0000_0000, "9007199254740992"),
+            (0xc340_0000_0000_0000, "-9007199254740992"),
+            (0x4430_0000_0000_0000, "295147905179352830000"),
+            (0x44b5_2d02_c7e1_4af5, "9.999999999999997e+22"),
+            (0x44b5_2d02_c7e1_4af6, "1e+23"),
+            (0x44b5_2d02_c7e1_4af7, "1.0000000000000001e+23"),
+            (0x444b_1ae4_d6e2_ef4e, "999999999999999700000"),
+            (0x444b_1ae4_d6e2_ef4f, "999999999999999900000"),
+            (0x444b_1ae4_d6e2_ef50, "1e+21"),
+            (0x3eb0_c6f7_a0b5_ed8c, "9.999999999999997e-7"),
+            (0x3eb0_c6f7_a0b5_ed8d, "0.000001"),
+            (0x41b3_de43_5555_5553, "333333333.3333332"),
+            (0x41b3_de43_5555_5554, "333333333.33333325"),
+            (0x41b3_de43_5555_5555, "333333333.3333333"),
+            (0x41b3_de43_5555_5556, "333333333.3333334"),
+            (0x41b3_de43_5555_5557, "333333333.33333343"),
+            (0xbecb_f647_612f_3696, "-0.0000033333333333333333"),
+            (0x4314_3ff3_c1cb_0959, "1424953923781206.2"),
+        ];
+        for (bits, want) in table {
+            let v = f64::from_bits(bits);
+            let value = Value::Number(Number::from_f64(v).unwrap());
+            let got = String::from_utf8(canonicalize_value(&value).unwrap()).unwrap();
+            assert_eq!(got, want, "{bits:016x}");
+            // The same double written as JSON text (always with an exponent, so it is parsed
+            // as a double) canonicalises to the same bytes.
+            let text = format!("[{v:e}]");
+            assert_eq!(canon(&text), format!("[{want}]"), "{text}");
+        }
+    }
+
+    #[test]
+    fn rfc8785_appendix_b_nan_and_infinity_have_no_json_form() {
+        assert!(Number::from_f64(f64::from_bits(0x7fff_ffff_ffff_ffff)).is_none());
+        assert!(Number::from_f64(f64::from_bits(0x7ff0_0000_0000_0000)).is_none());
+        assert!(canonicalize(b"[1e400]").is_err(), "overflowing literal must not become inf");
+    }
+
+    #[test]
+    fn duplicate_property_names_are_refused_by_name() {
+        let err = canonicalize(br#"{"a":1,"b":{"x":1,"x":2}}"#).unwrap_err().to_string();
+        assert!(err.contains(r#"duplicate property name "x""#), "{err}");
+    }
+
+    #[test]
+    fn integers_beyond_2_pow_53_are_refused_and_safe_ones_kept_exactly() {
+        let err = canonicalize(b"[9007199254740993]").unwrap_err().to_string();
+        assert!(err.contains("9007199254740993"), "{err}");
+        assert!(canonicalize(b"[-9007199254740993]").is_err());
+        assert_eq!(canon("[9007199254740991,-9007199254740991]"), "[9007199254740991,-9007199254740991]");
+    }
+
+    #[test]
+    fn lone_surrogates_and_trailing_garbage_are_refused() {
+        assert!(canonicalize(br#"["\ud800"]"#).is_err());
+        assert!(canonicalize(br#"{"a":1} x"#).is_err());
+        assert!(canonicalize(b"").is_err());
+    }
+
+    #[test]
+    fn manifest_digest_is_sha256_of_the_canonical_bytes() {
+        let d = manifest_digest(br#"{ "b": 2, "a": [1.0, "x"] }"#).unwrap();
+        assert_eq!(Hash(d.0), Hash::sha256(br#"{"a":[1,"x"],"b":2}"#));
+    }
+}
