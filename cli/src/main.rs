@@ -1,1 +1,182 @@
-fn main(){}
+//! `anchor`: the one binary of Ledger Anchors.
+//!
+//! Exit codes, for every subcommand: 0 success; 1 a verification that ran and failed;
+//! 2 bad input (malformed file, unknown digest, bad arguments).
+
+mod digests;
+mod tree;
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use merkle::{ProofV1, Root};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "anchor",
+    version,
+    about = "Ledger Anchors: Merkle anchoring of manifest digests"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build RFC 9162 trees over c2c manifest digests.
+    #[command(subcommand)]
+    Tree(TreeCmd),
+    /// Verify proofs.
+    #[command(subcommand)]
+    Verify(VerifyCmd),
+    /// Print the RFC 8785 canonical bytes of a JSON file (no trailing newline).
+    Canon {
+        /// JSON file, or `-` for stdin.
+        file: PathBuf,
+    },
+    /// Print the manifest digest SHA-256(JCS(manifest)) of a JSON file as hex.
+    Digest {
+        /// JSON file, or `-` for stdin.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct DigestInput {
+    /// File of 64-hex digests, one per line (any order, duplicates allowed), or `-` for stdin.
+    #[arg(long)]
+    digests: PathBuf,
+    /// Digests sorted in memory before spilling a sorted run to disk.
+    #[arg(long, default_value_t = digests::DEFAULT_CHUNK, value_name = "N")]
+    sort_chunk: usize,
+    /// Directory for sort runs (default: the system temporary directory).
+    #[arg(long, value_name = "DIR")]
+    tmp_dir: Option<PathBuf>,
+    /// Print timings, sort runs and peak memory to stderr.
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum TreeCmd {
+    /// Print `{"root","tree_size","parameters"}` for a digest file.
+    Root {
+        #[command(flatten)]
+        input: DigestInput,
+    },
+    /// Print the c2c.proof.v1 inclusion proof of one digest of a digest file.
+    Proof {
+        #[command(flatten)]
+        input: DigestInput,
+        /// The digest to prove (64 hex).
+        #[arg(long)]
+        digest: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum VerifyCmd {
+    /// Check a c2c.proof.v1 file: exit 0 valid, 1 not leading to the root, 2 malformed.
+    Proof {
+        file: PathBuf,
+        /// Require this root (c2c.merkle.v1:sha256:0x…) instead of the one in the file.
+        #[arg(long)]
+        root: Option<String>,
+    },
+}
+
+/// Why a command failed, which decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 2: the input was not usable.
+    Input(anyhow::Error),
+    /// Exit 1: the check ran and failed.
+    Check(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Input(e)
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
+    } else {
+        File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .with_context(|| format!("reading {}", path.display()))?;
+    }
+    Ok(bytes)
+}
+
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
+}
+
+fn run(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Tree(TreeCmd::Root { input }) => tree::root(&input),
+        Command::Tree(TreeCmd::Proof { input, digest }) => tree::proof(&input, &digest),
+        Command::Verify(VerifyCmd::Proof { file, root }) => verify_proof(&file, root.as_deref()),
+        Command::Canon { file } => {
+            let bytes = read_input(&file)?;
+            let canon = merkle::canon::canonicalize(&bytes)
+                .with_context(|| format!("{} is not canonicalisable JSON", file.display()))?;
+            Ok(write_stdout(&canon)?)
+        }
+        Command::Digest { file } => {
+            let bytes = read_input(&file)?;
+            let d = merkle::canon::manifest_digest(&bytes)
+                .with_context(|| format!("{} is not canonicalisable JSON", file.display()))?;
+            Ok(write_stdout(format!("{d}\n").as_bytes())?)
+        }
+    }
+}
+
+fn verify_proof(file: &PathBuf, root: Option<&str>) -> Outcome {
+    let bytes = read_input(file)?;
+    let proof = ProofV1::from_json(&bytes)
+        .with_context(|| format!("{} is not a well-formed c2c.proof.v1", file.display()))?;
+    let expected: Option<Root> = root
+        .map(str::parse)
+        .transpose()
+        .context("--root is not a c2c root string")?;
+    proof
+        .verify(expected.as_ref())
+        .map_err(|e| Failure::Check(anyhow::Error::new(e).context("proof is NOT valid")))?;
+    let line = format!(
+        "valid: digest {} is leaf {} of {} under {}\n",
+        proof.digest, proof.leaf_index, proof.tree_size, proof.root
+    );
+    Ok(write_stdout(line.as_bytes())?)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Check(e)) => {
+            eprintln!("anchor: {e:#}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Input(e)) => {
+            eprintln!("anchor: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -34,7 +34,9 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// Parses JSON text as I-JSON: duplicate names and unsafe integers are errors.
 pub fn parse_strict(json: &[u8]) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    let value = StrictValue.deserialize(&mut de).map_err(|e| MerkleError::Canon(e.to_string()))?;
+    let value = StrictValue
+        .deserialize(&mut de)
+        .map_err(|e| MerkleError::Canon(e.to_string()))?;
     de.end().map_err(|e| MerkleError::Canon(e.to_string()))?;
     Ok(value)
 }
@@ -126,7 +128,9 @@ impl<'de> Visitor<'de> for StrictValue {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate property name {key:?}")));
+                return Err(de::Error::custom(format_args!(
+                    "duplicate property name {key:?}"
+                )));
             }
             let value = map.next_value_seed(StrictValue)?;
             out.insert(key, value);
@@ -223,12 +227,17 @@ mod tests {
     fn rfc8785_appendix_b_nan_and_infinity_have_no_json_form() {
         assert!(Number::from_f64(f64::from_bits(0x7fff_ffff_ffff_ffff)).is_none());
         assert!(Number::from_f64(f64::from_bits(0x7ff0_0000_0000_0000)).is_none());
-        assert!(canonicalize(b"[1e400]").is_err(), "overflowing literal must not become inf");
+        assert!(
+            canonicalize(b"[1e400]").is_err(),
+            "overflowing literal must not become inf"
+        );
     }
 
     #[test]
     fn duplicate_property_names_are_refused_by_name() {
-        let err = canonicalize(br#"{"a":1,"b":{"x":1,"x":2}}"#).unwrap_err().to_string();
+        let err = canonicalize(br#"{"a":1,"b":{"x":1,"x":2}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(r#"duplicate property name "x""#), "{err}");
     }
 
@@ -237,7 +246,10 @@ mod tests {
         let err = canonicalize(b"[9007199254740993]").unwrap_err().to_string();
         assert!(err.contains("9007199254740993"), "{err}");
         assert!(canonicalize(b"[-9007199254740993]").is_err());
-        assert_eq!(canon("[9007199254740991,-9007199254740991]"), "[9007199254740991,-9007199254740991]");
+        assert_eq!(
+            canon("[9007199254740991,-9007199254740991]"),
+            "[9007199254740991,-9007199254740991]"
+        );
     }
 
     #[test]

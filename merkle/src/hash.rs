@@ -94,21 +94,20 @@ pub(crate) fn decode_hex_into(what: &'static str, src: &[u8], dst: &mut [u8]) ->
     for (i, pair) in src.chunks_exact(2).enumerate() {
         let hi = nibble(pair[0]);
         let lo = nibble(pair[1]);
-        match (hi, lo) {
-            (Some(h), Some(l)) => dst[i] = (h << 4) | l,
-            _ => {
-                let col = if hi.is_none() { 2 * i } else { 2 * i + 1 };
-                let ch = src[col];
-                let shown = if ch.is_ascii_graphic() {
-                    format!("{:?}", char::from(ch))
-                } else {
-                    format!("byte 0x{ch:02x}")
-                };
-                return Err(MerkleError::Hex {
-                    what,
-                    reason: format!("invalid hex character {shown} at position {}", col + 1),
-                });
-            }
+        if let (Some(h), Some(l)) = (hi, lo) {
+            dst[i] = (h << 4) | l;
+        } else {
+            let col = if hi.is_none() { 2 * i } else { 2 * i + 1 };
+            let ch = src[col];
+            let shown = if ch.is_ascii_graphic() {
+                format!("{:?}", char::from(ch))
+            } else {
+                format!("byte 0x{ch:02x}")
+            };
+            return Err(MerkleError::Hex {
+                what,
+                reason: format!("invalid hex character {shown} at position {}", col + 1),
+            });
         }
     }
     Ok(())
@@ -116,7 +115,7 @@ pub(crate) fn decode_hex_into(what: &'static str, src: &[u8], dst: &mut [u8]) ->
 
 /// Decodes an arbitrary-length hex string (either case) into bytes.
 pub fn decode_hex(what: &'static str, s: &str) -> Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(MerkleError::Hex {
             what,
             reason: format!("odd number of hex digits ({})", s.len()),
@@ -271,6 +270,9 @@ mod tests {
     fn hex_round_trips_and_normalises_upper_case() {
         let h = Hash::sha256(b"x");
         assert_eq!(Hash::from_hex("h", &h.to_hex().to_uppercase()).unwrap(), h);
-        assert_eq!(decode_hex("b", &encode_hex(&[0, 255, 16])).unwrap(), vec![0, 255, 16]);
+        assert_eq!(
+            decode_hex("b", &encode_hex(&[0, 255, 16])).unwrap(),
+            vec![0, 255, 16]
+        );
     }
 }

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{MerkleError, Result};
-use crate::hash::{Hash, LEAF_INPUT_LEN, LEAF_PREFIX, c2c_leaf_hash, decode_hex_into, encode_hex_into};
+use crate::hash::{
+    Hash, LEAF_INPUT_LEN, LEAF_PREFIX, c2c_leaf_hash, decode_hex_into, encode_hex_into,
+};
 
 /// A manifest digest `d = SHA-256(JCS(manifest))`. Parsed from 64 hex digits of either case;
 /// always written as lowercase. Ordered by its bytes, which is the leaf order.
@@ -16,8 +18,14 @@ pub struct ManifestDigest(pub [u8; 32]);
 
 impl ManifestDigest {
     pub fn from_hex(s: &str) -> Result<ManifestDigest> {
+        ManifestDigest::from_hex_bytes(s.as_bytes())
+    }
+
+    /// As [`ManifestDigest::from_hex`], from raw bytes (a line of a file that may not even be
+    /// UTF-8).
+    pub fn from_hex_bytes(s: &[u8]) -> Result<ManifestDigest> {
         let mut out = [0u8; 32];
-        decode_hex_into("digest", s.as_bytes(), &mut out)?;
+        decode_hex_into("digest", s, &mut out)?;
         Ok(ManifestDigest(out))
     }
 
@@ -70,7 +78,10 @@ fn strict_lower_hex(what: &'static str, s: &str) -> Result<()> {
     if let Some(pos) = s.bytes().position(|b| b.is_ascii_uppercase()) {
         return Err(MerkleError::Hex {
             what,
-            reason: format!("upper-case hex at position {} (documents use lowercase)", pos + 1),
+            reason: format!(
+                "upper-case hex at position {} (documents use lowercase)",
+                pos + 1
+            ),
         });
     }
     Ok(())
@@ -90,7 +101,9 @@ impl<'de> Deserialize<'de> for HexHash {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         strict_lower_hex("audit path hash", &s).map_err(serde::de::Error::custom)?;
-        Hash::from_hex("audit path hash", &s).map(HexHash).map_err(serde::de::Error::custom)
+        Hash::from_hex("audit path hash", &s)
+            .map(HexHash)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -119,11 +132,15 @@ impl FromStr for Root {
     type Err = MerkleError;
 
     fn from_str(s: &str) -> Result<Root> {
-        let hex = s.strip_prefix(Root::PREFIX).ok_or_else(|| MerkleError::RootString(s.into()))?;
+        let hex = s
+            .strip_prefix(Root::PREFIX)
+            .ok_or_else(|| MerkleError::RootString(s.into()))?;
         if hex.len() != 64 || strict_lower_hex("root", hex).is_err() {
             return Err(MerkleError::RootString(s.into()));
         }
-        Hash::from_hex("root", hex).map(Root).map_err(|_| MerkleError::RootString(s.into()))
+        Hash::from_hex("root", hex)
+            .map(Root)
+            .map_err(|_| MerkleError::RootString(s.into()))
     }
 }
 
@@ -135,7 +152,9 @@ impl Serialize for Root {
 
 impl<'de> Deserialize<'de> for Root {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

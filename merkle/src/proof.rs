@@ -34,7 +34,11 @@ impl ProofPlan {
     fn from_ranges(ranges: Vec<(u64, u64)>) -> ProofPlan {
         let items = ranges
             .into_iter()
-            .map(|(begin, end)| PlanItem { begin, end, nodes: range_nodes(begin, end) })
+            .map(|(begin, end)| PlanItem {
+                begin,
+                end,
+                nodes: range_nodes(begin, end),
+            })
             .collect();
         ProofPlan { items }
     }
@@ -139,14 +143,20 @@ fn consistency_ranges(m: u64, n: u64) -> Vec<(u64, u64)> {
 
 fn check_index(index: LeafIndex, size: TreeSize) -> Result<()> {
     if index.0 >= size.0 {
-        return Err(MerkleError::IndexOutOfRange { index: index.0, size: size.0 });
+        return Err(MerkleError::IndexOutOfRange {
+            index: index.0,
+            size: size.0,
+        });
     }
     Ok(())
 }
 
 fn check_sizes(size1: TreeSize, size2: TreeSize) -> Result<()> {
     if size1.0 == 0 || size1.0 > size2.0 {
-        return Err(MerkleError::ConsistencySizes { size1: size1.0, size2: size2.0 });
+        return Err(MerkleError::ConsistencySizes {
+            size1: size1.0,
+            size2: size2.0,
+        });
     }
     Ok(())
 }
@@ -172,7 +182,9 @@ pub struct NodeCollector {
 
 impl NodeCollector {
     pub fn for_plan(plan: &ProofPlan) -> NodeCollector {
-        NodeCollector { wanted: plan.node_ids().map(|id| (id, None)).collect() }
+        NodeCollector {
+            wanted: plan.node_ids().map(|id| (id, None)).collect(),
+        }
     }
 
     pub fn get(&self, id: NodeId) -> Option<Hash> {
@@ -228,7 +240,10 @@ pub fn root_from_inclusion(
     check_index(index, size)?;
     let expected = inclusion_len(index.0, size.0);
     if path.len() != expected {
-        return Err(MerkleError::ProofLength { got: path.len(), expected });
+        return Err(MerkleError::ProofLength {
+            got: path.len(),
+            expected,
+        });
     }
     // "1. Compare leaf_index from the inclusion_proof_v2 structure against tree_size. If
     //  leaf_index is greater than or equal to tree_size, then fail the proof verification."
@@ -238,7 +253,10 @@ pub fn root_from_inclusion(
     for p in path {
         // "a. If sn is 0, then stop the iteration and fail the proof verification."
         if snum == 0 {
-            return Err(MerkleError::ProofLength { got: path.len(), expected });
+            return Err(MerkleError::ProofLength {
+                got: path.len(),
+                expected,
+            });
         }
         // "b. If LSB(fn) is set, or if fn is equal to sn, then:"
         if fnum & 1 == 1 || fnum == snum {
@@ -261,7 +279,10 @@ pub fn root_from_inclusion(
     // "5. Compare sn to 0. Compare r against the root_hash. If sn is equal to 0 and r and the
     //  root_hash are equal, then the log has proven the inclusion of hash."
     if snum != 0 {
-        return Err(MerkleError::ProofLength { got: path.len(), expected });
+        return Err(MerkleError::ProofLength {
+            got: path.len(),
+            expected,
+        });
     }
     Ok(r)
 }
@@ -280,7 +301,10 @@ pub fn verify_consistency(
     check_sizes(size1, size2)?;
     if size1 == size2 {
         if !path.is_empty() {
-            return Err(MerkleError::ProofLength { got: path.len(), expected: 0 });
+            return Err(MerkleError::ProofLength {
+                got: path.len(),
+                expected: 0,
+            });
         }
         if root1 != root2 {
             return Err(MerkleError::ConsistencyMismatch { which: "second" });
@@ -290,7 +314,10 @@ pub fn verify_consistency(
     let expected = consistency_ranges(size1.0, size2.0).len();
     // "1. If consistency_path is an empty array, stop and fail the proof verification."
     if path.len() != expected || path.is_empty() {
-        return Err(MerkleError::ProofLength { got: path.len(), expected });
+        return Err(MerkleError::ProofLength {
+            got: path.len(),
+            expected,
+        });
     }
     // "2. If first is an exact power of 2, then prepend first_hash to the consistency_path
     //  array."
@@ -312,7 +339,10 @@ pub fn verify_consistency(
     for c in &items[1..] {
         // "a. If sn is 0, then stop the iteration and fail the proof verification."
         if snum == 0 {
-            return Err(MerkleError::ProofLength { got: path.len(), expected });
+            return Err(MerkleError::ProofLength {
+                got: path.len(),
+                expected,
+            });
         }
         // "b. If LSB(fn) is set, or if fn is equal to sn, then:"
         if fnum & 1 == 1 || fnum == snum {
@@ -337,7 +367,10 @@ pub fn verify_consistency(
     //  verify that the fr calculated is equal to the first_hash supplied, that the sr
     //  calculated is equal to the second_hash supplied, and that sn is 0."
     if snum != 0 {
-        return Err(MerkleError::ProofLength { got: path.len(), expected });
+        return Err(MerkleError::ProofLength {
+            got: path.len(),
+            expected,
+        });
     }
     if &fr != root1 {
         return Err(MerkleError::ConsistencyMismatch { which: "first" });
@@ -378,7 +411,11 @@ mod tests {
         let plan = plan_consistency(TreeSize(3), TreeSize(7)).unwrap();
         let ranges: Vec<(u64, u64)> = plan.items().iter().map(|i| (i.begin, i.end)).collect();
         assert_eq!(ranges, vec![(2, 3), (3, 4), (0, 2), (4, 7)]);
-        assert_eq!(plan.items()[3].nodes.len(), 2, "leaves 4..7 are an ephemeral node");
+        assert_eq!(
+            plan.items()[3].nodes.len(),
+            2,
+            "leaves 4..7 are an ephemeral node"
+        );
     }
 
     #[test]

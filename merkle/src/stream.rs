@@ -60,7 +60,11 @@ impl TreeBuilder<NoSink> {
 
 impl<S: NodeSink> TreeBuilder<S> {
     pub fn with_sink(sink: S) -> Self {
-        TreeBuilder { size: 0, range: Vec::with_capacity(64), sink }
+        TreeBuilder {
+            size: 0,
+            range: Vec::with_capacity(64),
+            sink,
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -98,11 +102,15 @@ impl<S: NodeSink> TreeBuilder<S> {
     fn carry(&mut self, mut hash: Hash, mut level: u32) {
         // Each set bit at `level` and above in `size` is a pending left sibling.
         while level < 64 && (self.size >> level) & 1 == 1 {
-            let left = self.range.pop().expect("one range entry per set bit of size");
+            let left = self
+                .range
+                .pop()
+                .expect("one range entry per set bit of size");
             hash = node_hash(&left, &hash);
             level += 1;
             let index = self.size >> level;
-            self.sink.node(NodeId::new(level, index).expect("inside the tree"), &hash);
+            self.sink
+                .node(NodeId::new(level, index).expect("inside the tree"), &hash);
         }
         self.range.push(hash);
     }
@@ -152,7 +160,10 @@ impl DigestTreeBuilder<NoSink> {
 
 impl<S: NodeSink> DigestTreeBuilder<S> {
     pub fn with_sink(sink: S) -> Self {
-        DigestTreeBuilder { tree: TreeBuilder::with_sink(sink), last: None }
+        DigestTreeBuilder {
+            tree: TreeBuilder::with_sink(sink),
+            last: None,
+        }
     }
 
     /// Appends `digest`; `Ok(false)` when it equals the previous one (a duplicate).
@@ -215,7 +226,7 @@ pub fn par_root_of_sorted_digests(digests: &[[u8; 32]], threads: usize) -> Resul
     }
     // About eight chunks per thread keeps both cores busy to the end.
     let target = (n / (threads * 8)).max(1);
-    let chunk_level = 63 - (target as u64).leading_zeros();
+    let chunk_level = target.ilog2();
     let chunk = 1usize << chunk_level;
     let chunks: Vec<&[[u8; 32]]> = digests.chunks(chunk).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -285,7 +296,18 @@ mod tests {
         let ids: Vec<(u32, u64)> = seen.iter().map(|n| (n.level(), n.index())).collect();
         assert_eq!(
             ids,
-            vec![(0, 0), (0, 1), (1, 0), (0, 2), (0, 3), (1, 1), (2, 0), (0, 4), (0, 5), (1, 2)]
+            vec![
+                (0, 0),
+                (0, 1),
+                (1, 0),
+                (0, 2),
+                (0, 3),
+                (1, 1),
+                (2, 0),
+                (0, 4),
+                (0, 5),
+                (1, 2)
+            ]
         );
     }
 
@@ -313,8 +335,9 @@ mod tests {
     #[test]
     fn parallel_root_equals_sequential_root_for_awkward_sizes() {
         for n in [0usize, 1, 2, 3, (1 << 14) + 1, 40_000, 65_536, 70_001] {
-            let mut digests: Vec<[u8; 32]> =
-                (0..n as u64).map(|i| Hash::sha256(&i.to_le_bytes()).0).collect();
+            let mut digests: Vec<[u8; 32]> = (0..n as u64)
+                .map(|i| Hash::sha256(&i.to_le_bytes()).0)
+                .collect();
             digests.sort_unstable();
             let mut seq = DigestTreeBuilder::new();
             for d in &digests {

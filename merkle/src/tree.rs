@@ -55,8 +55,12 @@ impl NodeId {
     }
 
     /// The parent, one level up.
+    #[must_use]
     pub fn parent(self) -> NodeId {
-        NodeId { level: self.level + 1, index: self.index >> 1 }
+        NodeId {
+            level: self.level + 1,
+            index: self.index >> 1,
+        }
     }
 }
 
@@ -70,7 +74,7 @@ impl fmt::Debug for NodeId {
 /// Requires `n >= 2`.
 pub(crate) fn split_point(n: u64) -> u64 {
     debug_assert!(n >= 2);
-    1u64 << (63 - (n - 1).leading_zeros())
+    1u64 << (n - 1).ilog2()
 }
 
 /// The perfect subtrees that exactly cover `[begin, end)`, left to right: at each step the
@@ -82,9 +86,12 @@ pub fn range_nodes(begin: u64, end: u64) -> Vec<NodeId> {
     let mut at = begin;
     while at < end {
         let align = if at == 0 { 63 } else { at.trailing_zeros() };
-        let fit = 63 - (end - at).leading_zeros();
+        let fit = (end - at).ilog2();
         let level = align.min(fit);
-        out.push(NodeId { level, index: at >> level });
+        out.push(NodeId {
+            level,
+            index: at >> level,
+        });
         at += 1u64 << level;
     }
     out
@@ -137,8 +144,10 @@ mod tests {
 
     #[test]
     fn range_nodes_cover_a_right_border_with_decreasing_levels() {
-        let ids: Vec<(u32, u64)> =
-            range_nodes(8, 15).iter().map(|n| (n.level(), n.index())).collect();
+        let ids: Vec<(u32, u64)> = range_nodes(8, 15)
+            .iter()
+            .map(|n| (n.level(), n.index()))
+            .collect();
         assert_eq!(ids, vec![(2, 2), (1, 6), (0, 14)]);
         assert_eq!(range_nodes(0, 8), vec![NodeId::new(3, 0).unwrap()]);
         assert!(range_nodes(5, 5).is_empty());

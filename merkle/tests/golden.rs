@@ -12,7 +12,10 @@ const D_B: &str = "2a2ca9ead4dc1547b8bb04f5c3ad6f643f3999e29c1975d6ba8dd4fff7f53
 fn manifest_digests_are_sha256_of_jcs() {
     assert_eq!(manifest_digest(br#"{ "a" : 1 }"#).unwrap().to_hex(), D_A1);
     assert_eq!(manifest_digest(br#"{"a":2.0}"#).unwrap().to_hex(), D_A2);
-    assert_eq!(manifest_digest(b"{\"b\":[1, 2, 3]}\n").unwrap().to_hex(), D_B);
+    assert_eq!(
+        manifest_digest(b"{\"b\":[1, 2, 3]}\n").unwrap().to_hex(),
+        D_B
+    );
 }
 
 #[test]

@@ -113,8 +113,14 @@ fn every_proof_up_to_size_256_hashes_to_the_pinned_rolling_digest() {
             old_builder.push_leaf_hash(leaf_hash(&d[old as usize - 1]));
             let plan = plan_consistency(TreeSize(old), TreeSize(size)).unwrap();
             let proof = plan.assemble(|id| all.get(&id).copied()).unwrap();
-            verify_consistency(TreeSize(old), TreeSize(size), &old_builder.root(), &root, &proof)
-                .unwrap();
+            verify_consistency(
+                TreeSize(old),
+                TreeSize(size),
+                &old_builder.root(),
+                &root,
+                &proof,
+            )
+            .unwrap();
             rolling.update(old.to_be_bytes());
             rolling.update(size.to_be_bytes());
             for h in &proof {

@@ -29,7 +29,12 @@ fn try_hash(v: &Value) -> Option<Hash> {
 }
 
 fn leaves(v: &Value) -> Vec<Vec<u8>> {
-    v["leaf_inputs_hex"].as_array().unwrap().iter().map(hex).collect()
+    v["leaf_inputs_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(hex)
+        .collect()
 }
 
 /// Builds the tree of the first `n` vector leaves, keeping every node.
@@ -96,7 +101,10 @@ fn inclusion_proofs_are_generated_byte_for_byte_and_verify() {
     let cases = v["inclusion_proofs"].as_array().unwrap();
     assert_eq!(cases.len(), 5);
     for c in cases {
-        let (index, size) = (c["leaf_index"].as_u64().unwrap(), c["tree_size"].as_u64().unwrap());
+        let (index, size) = (
+            c["leaf_index"].as_u64().unwrap(),
+            c["tree_size"].as_u64().unwrap(),
+        );
         let (root, map) = nodes_of(&inputs[..size as usize]);
         let plan = plan_inclusion(LeafIndex(index), TreeSize(size)).unwrap();
         let got = plan.assemble(|id| map.get(&id).copied()).unwrap();
@@ -123,13 +131,21 @@ fn consistency_proofs_are_generated_byte_for_byte_and_verify() {
         let got = plan.assemble(|id| map.get(&id).copied()).unwrap();
         let want: Vec<Hash> = c["path_hex"].as_array().unwrap().iter().map(hash).collect();
         assert_eq!(got, want, "{}", c["upstream_file"]);
-        assert_eq!((root1, root2), (hash(&c["root1_hex"]), hash(&c["root2_hex"])));
+        assert_eq!(
+            (root1, root2),
+            (hash(&c["root1_hex"]), hash(&c["root2_hex"]))
+        );
         verify_consistency(TreeSize(s1), TreeSize(s2), &root1, &root2, &want).unwrap();
     }
 }
 
 fn path_of(p: &Value) -> Option<Vec<Hash>> {
-    p["path_hex"].as_array().unwrap().iter().map(try_hash).collect()
+    p["path_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(try_hash)
+        .collect()
 }
 
 #[test]
@@ -141,13 +157,26 @@ fn inclusion_probes_accept_exactly_the_valid_ones() {
             let leaf = try_hash(&p["leaf_hash_hex"]).ok_or("leaf hash is not 32 bytes")?;
             let root = try_hash(&p["root_hex"]).ok_or("root is not 32 bytes")?;
             let path = path_of(p).ok_or("a path hash is not 32 bytes")?;
-            let (i, n) = (p["leaf_index"].as_u64().unwrap(), p["tree_size"].as_u64().unwrap());
+            let (i, n) = (
+                p["leaf_index"].as_u64().unwrap(),
+                p["tree_size"].as_u64().unwrap(),
+            );
             verify_inclusion(&leaf, LeafIndex(i), TreeSize(n), &path, &root)
                 .map_err(|_| "verification failed")
         })();
         let want_err = p["want_err"].as_bool().unwrap();
-        assert_eq!(outcome.is_err(), want_err, "{} ({}): {outcome:?}", p["file"], p["desc"]);
-        if want_err { rejected += 1 } else { accepted += 1 }
+        assert_eq!(
+            outcome.is_err(),
+            want_err,
+            "{} ({}): {outcome:?}",
+            p["file"],
+            p["desc"]
+        );
+        if want_err {
+            rejected += 1;
+        } else {
+            accepted += 1;
+        }
     }
     assert_eq!((accepted, rejected), (6, 92));
 }
@@ -174,8 +203,18 @@ fn consistency_probes_accept_exactly_the_valid_ones() {
             odd_success_rejected += 1;
             continue;
         }
-        assert_eq!(outcome.is_err(), want_err, "{} ({}): {outcome:?}", p["file"], p["desc"]);
-        if want_err { rejected += 1 } else { accepted += 1 }
+        assert_eq!(
+            outcome.is_err(),
+            want_err,
+            "{} ({}): {outcome:?}",
+            p["file"],
+            p["desc"]
+        );
+        if want_err {
+            rejected += 1;
+        } else {
+            accepted += 1;
+        }
     }
     assert_eq!((accepted, rejected, odd_success_rejected), (5, 92, 1));
 }

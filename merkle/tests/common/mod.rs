@@ -21,6 +21,9 @@ pub fn vectors_dir() -> Option<PathBuf> {
         "test vectors not found at {} and CI=true: refusing to skip",
         dir.display()
     );
-    eprintln!("SKIPPED: test vectors not found at {} (set LEDGER_VECTORS_DIR)", dir.display());
+    eprintln!(
+        "SKIPPED: test vectors not found at {} (set LEDGER_VECTORS_DIR)",
+        dir.display()
+    );
     None
 }

@@ -1,6 +1,10 @@
 //! A deliberately naive transcription of RFC 9162 §2.1 (recursive, slice-copying, using `sha2`
 //! directly), kept apart from the crate's fast paths so the two can be compared.
 
+#![allow(
+    clippy::many_single_char_names,
+    reason = "the RFC's own names (m, n, k, D, b) keep the transcription checkable line by line"
+)]
 use sha2::{Digest, Sha256};
 
 pub type H = [u8; 32];
