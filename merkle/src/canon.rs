@@ -8,11 +8,16 @@
 //! - **duplicate property names** (RFC 7493 §2.3: "Objects in I-JSON messages MUST NOT have
 //!   members with duplicate names") are refused, naming the key. `serde_json` would keep the
 //!   last one, so two different documents would share a digest.
-//! - **integers beyond ±2^53** are refused, naming the number. RFC 8785 hashes numbers as IEEE
-//!   754 doubles; an account id or wei amount of 2^53 + 1 would be rounded and the digest would
-//!   commit to a number the tenant never wrote. RFC 7493 §2.2 advises exactly this range;
-//!   larger values belong in strings. Non-integers are parsed as doubles (correctly rounded,
-//!   `float_roundtrip`) as RFC 8785 §3.2.2.3 defines.
+//! - **integers whose canonical form would be a different number** are refused, naming the
+//!   number. RFC 8785 hashes numbers as IEEE 754 doubles; an account id or wei amount of
+//!   2^53 + 1 would be rounded and the digest would commit to a number the tenant never wrote.
+//!   An integer is kept when the double is exactly it (every integer up to 2^53, and larger
+//!   exact ones such as 1152921504606846976) or when it is already the double's canonical
+//!   spelling (1152921504606847000, which is how RFC 8785 writes 2^60), so canonical output
+//!   always parses again. Larger values belong in strings (RFC 7493 §2.2). Non-integers are
+//!   parsed as correctly rounded doubles (`float_roundtrip`) as RFC 8785 §3.2.2.3 defines, and
+//!   so are integer literals beyond the 64-bit range, whose rounding cannot be detected after
+//!   parsing: that is the one silent rounding left, and it is the RFC's own rule.
 //! - lone surrogates, NaN and infinities cannot be expressed in JSON text `serde_json` accepts.
 
 use std::fmt;
@@ -26,10 +31,6 @@ use crate::leaf::ManifestDigest;
 
 /// The canonicalisation version recorded beside every digest (DESIGN.md "Formats").
 pub const CANON_VERSION: &str = "c2c-1";
-
-/// The largest integer every double represents exactly together with its neighbours
-/// (2^53); RFC 7493 §2.2's interoperable range.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Parses JSON text as I-JSON: duplicate names and unsafe integers are errors.
 pub fn parse_strict(json: &[u8]) -> Result<Value> {
@@ -66,12 +67,21 @@ impl<'de> DeserializeSeed<'de> for StrictValue {
     }
 }
 
-fn unsafe_integer<E: de::Error>(n: impl fmt::Display) -> E {
+fn inexact_integer<E: de::Error>(n: impl fmt::Display) -> E {
     E::custom(format_args!(
-        "integer {n} is outside ±(2^53 - 1) and cannot be hashed exactly as an RFC 8785 \
+        "integer {n} has no exact IEEE 754 double form, so RFC 8785 would hash a rounded \
          number; send it as a string"
     ))
 }
+
+/// Whether integer `v`, read as the double `f` (its rounding), is written back by RFC 8785 as
+/// the same number: either `f` is exactly `v`, or `f`'s canonical spelling is `v`'s digits.
+fn integer_survives(v: impl fmt::Display, f: f64, exact: bool) -> bool {
+    exact || serde_json_canonicalizer::to_string(&f).is_ok_and(|s| s == v.to_string())
+}
+
+/// 2^63 as a double: the first double outside `i64`; `2.0 * TWO_63` is the first outside `u64`.
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
 
 impl<'de> Visitor<'de> for StrictValue {
     type Value = Value;
@@ -84,16 +94,21 @@ impl<'de> Visitor<'de> for StrictValue {
         Ok(Value::Bool(v))
     }
 
+    #[allow(clippy::cast_precision_loss, reason = "the loss is what is being detected")]
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        if v.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(unsafe_integer(v));
+        let f = v as f64;
+        // `as i64` saturates, so 2^63 (a rounding of i64::MAX) is never "exact".
+        if !integer_survives(v, f, f < TWO_63 && f as i64 == v) {
+            return Err(inexact_integer(v));
         }
         Ok(Value::Number(v.into()))
     }
 
+    #[allow(clippy::cast_precision_loss, reason = "the loss is what is being detected")]
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        if v > MAX_SAFE_INTEGER {
-            return Err(unsafe_integer(v));
+        let f = v as f64;
+        if !integer_survives(v, f, f < 2.0 * TWO_63 && f as u64 == v) {
+            return Err(inexact_integer(v));
         }
         Ok(Value::Number(v.into()))
     }
@@ -242,14 +257,35 @@ mod tests {
     }
 
     #[test]
-    fn integers_beyond_2_pow_53_are_refused_and_safe_ones_kept_exactly() {
+    fn integers_a_double_would_round_are_refused_and_exact_ones_kept() {
         let err = canonicalize(b"[9007199254740993]").unwrap_err().to_string();
         assert!(err.contains("9007199254740993"), "{err}");
         assert!(canonicalize(b"[-9007199254740993]").is_err());
+        assert!(canonicalize(b"[18446744073709551615]").is_err(), "u64::MAX rounds to 2^64");
+        assert!(canonicalize(b"[9223372036854775807]").is_err(), "i64::MAX rounds to 2^63");
         assert_eq!(
-            canon("[9007199254740991,-9007199254740991]"),
-            "[9007199254740991,-9007199254740991]"
+            canon("[9007199254740991,-9007199254740991,9007199254740994,1152921504606846976]"),
+            "[9007199254740991,-9007199254740991,9007199254740994,1152921504606847000]"
         );
+        assert_eq!(canon("[1152921504606847000]"), "[1152921504606847000]");
+        assert!(canonicalize(b"[1152921504606847001]").is_err());
+    }
+
+    #[test]
+    fn canonical_output_is_a_fixed_point_even_for_large_doubles() {
+        // 2^53 + 1.5 rounds to the double 2^53 + 2, which RFC 8785 writes as an integer; that
+        // integer is exact, so the canonical form parses and canonicalises to itself.
+        for input in [
+            "[9007199254740993.5]",
+            "[1e21]",
+            "[123456789012345678901234]",
+            "[-0.0]",
+            "[1152921504606846976]",
+            "[-9.2233720368547758e18]",
+        ] {
+            let once = canonicalize(input.as_bytes()).unwrap();
+            assert_eq!(canonicalize(&once).unwrap(), once, "{input}");
+        }
     }
 
     #[test]
