@@ -94,7 +94,10 @@ impl<'de> Visitor<'de> for StrictValue {
         Ok(Value::Bool(v))
     }
 
-    #[allow(clippy::cast_precision_loss, reason = "the loss is what is being detected")]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "the loss is what is being detected"
+    )]
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
         let f = v as f64;
         // `as i64` saturates, so 2^63 (a rounding of i64::MAX) is never "exact".
@@ -104,7 +107,11 @@ impl<'de> Visitor<'de> for StrictValue {
         Ok(Value::Number(v.into()))
     }
 
-    #[allow(clippy::cast_precision_loss, reason = "the loss is what is being detected")]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_sign_loss,
+        reason = "the loss is what is being detected; f is a non-negative rounding of a u64"
+    )]
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
         let f = v as f64;
         if !integer_survives(v, f, f < 2.0 * TWO_63 && f as u64 == v) {
@@ -261,8 +268,14 @@ mod tests {
         let err = canonicalize(b"[9007199254740993]").unwrap_err().to_string();
         assert!(err.contains("9007199254740993"), "{err}");
         assert!(canonicalize(b"[-9007199254740993]").is_err());
-        assert!(canonicalize(b"[18446744073709551615]").is_err(), "u64::MAX rounds to 2^64");
-        assert!(canonicalize(b"[9223372036854775807]").is_err(), "i64::MAX rounds to 2^63");
+        assert!(
+            canonicalize(b"[18446744073709551615]").is_err(),
+            "u64::MAX rounds to 2^64"
+        );
+        assert!(
+            canonicalize(b"[9223372036854775807]").is_err(),
+            "i64::MAX rounds to 2^63"
+        );
         assert_eq!(
             canon("[9007199254740991,-9007199254740991,9007199254740994,1152921504606846976]"),
             "[9007199254740991,-9007199254740991,9007199254740994,1152921504606847000]"
