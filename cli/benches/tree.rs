@@ -6,6 +6,11 @@
 //! `BENCH_SIZES` (default `1000000,10000000`), `BENCH_RSS_DIGESTS` (default `100000000`; `0`
 //! skips the streaming-memory run), `BENCH_E2E_LINES` (default `1000000`).
 
+#![allow(
+    clippy::cast_precision_loss,
+    reason = "counts and sizes are turned into rates for printing only"
+)]
+
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
 use std::process::{Command, Stdio};
@@ -75,7 +80,7 @@ fn leaf_input(d: &[u8; 32]) -> [u8; 80] {
     ManifestDigest(*d).leaf_input()
 }
 
-/// RFC 6962 hashing for rs_merkle: leaves are hashed by the caller; `hash` is only used by us.
+/// RFC 6962 hashing for `rs_merkle`: leaves are hashed by the caller; `hash` is only used by us.
 #[derive(Clone)]
 struct Rfc6962;
 
