@@ -6,7 +6,9 @@
 //!
 //! The hot paths ([`node_hash`], [`c2c_leaf_hash`]) pad their fixed-length messages by hand and
 //! call the SHA-256 compression function directly, so a tree costs exactly two compressions per
-//! leaf and two per interior node, with no buffering in between. Both are checked against the
+//! leaf and two per interior node, with no buffering in between. Message preparation and hashing
+//! are separate functions so a batch can prepare all its messages before hashing any (see
+//! `stream::batch_subtree`). Both are checked against the
 //! plain `sha2` digest in this module's tests.
 
 use std::fmt;
@@ -174,22 +176,36 @@ fn state_to_hash(state: &[u32; 8]) -> Hash {
 /// benchmark's SHA-256 limit is measured with this many compressions per hash.
 pub const COMPRESSIONS_PER_HASH: usize = 2;
 
+/// A two-block SHA-256 message, already padded.
+pub(crate) type Message = [[u8; 64]; 2];
+
+/// Writes the padded message of `0x01 || left || right` (65 bytes; FIPS 180-4 §5.1.1: a 1 bit,
+/// zeros, and the 64-bit big-endian bit length 520) into `msg`.
+#[inline]
+pub(crate) fn node_message(left: &Hash, right: &Hash, msg: &mut Message) {
+    let bytes = msg.as_flattened_mut();
+    bytes[0] = 0x01;
+    bytes[1..33].copy_from_slice(&left.0);
+    bytes[33..65].copy_from_slice(&right.0);
+    bytes[65] = 0x80;
+    bytes[66..120].fill(0);
+    bytes[120..128].copy_from_slice(&(65u64 * 8).to_be_bytes());
+}
+
+/// SHA-256 of a prepared two-block message.
+#[inline]
+pub(crate) fn hash_message(msg: &Message) -> Hash {
+    let mut state = SHA256_IV;
+    sha2::block_api::compress256(&mut state, msg);
+    state_to_hash(&state)
+}
+
 /// RFC 9162 interior node hash of two 32-byte children: `SHA-256(0x01 || left || right)`.
-///
-/// The 65-byte message is padded by hand (FIPS 180-4 §5.1.1: a 1 bit, zeros, and the 64-bit
-/// big-endian bit length 520) into two blocks.
 #[inline]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut blocks = [[0u8; 64]; 2];
-    blocks[0][0] = 0x01;
-    blocks[0][1..33].copy_from_slice(&left.0);
-    blocks[0][33..64].copy_from_slice(&right.0[..31]);
-    blocks[1][0] = right.0[31];
-    blocks[1][1] = 0x80;
-    blocks[1][56..64].copy_from_slice(&(65u64 * 8).to_be_bytes());
-    let mut state = SHA256_IV;
-    sha2::block_api::compress256(&mut state, &blocks);
-    state_to_hash(&state)
+    let mut msg = [[0u8; 64]; 2];
+    node_message(left, right, &mut msg);
+    hash_message(&msg)
 }
 
 /// The leaf prefix every c2c leaf input starts with (DESIGN.md "Formats").
@@ -198,25 +214,26 @@ pub const LEAF_PREFIX: &[u8; 16] = b"c2c.manifest.v1|";
 /// Length of a c2c leaf input: the prefix and 64 hex digits.
 pub const LEAF_INPUT_LEN: usize = LEAF_PREFIX.len() + 64;
 
+/// Writes the padded message of the c2c leaf `0x00 || "c2c.manifest.v1|" || hex(d)` (81 bytes,
+/// bit length 648) into `msg`.
+#[inline]
+pub(crate) fn leaf_message(digest: &[u8; 32], msg: &mut Message) {
+    let bytes = msg.as_flattened_mut();
+    bytes[0] = 0x00;
+    bytes[1..17].copy_from_slice(LEAF_PREFIX);
+    encode_hex_into(digest, &mut bytes[17..81]);
+    bytes[81] = 0x80;
+    bytes[82..120].fill(0);
+    bytes[120..128].copy_from_slice(&(81u64 * 8).to_be_bytes());
+}
+
 /// RFC 9162 leaf hash of the c2c leaf input for manifest digest `d`:
-/// `SHA-256(0x00 || "c2c.manifest.v1|" || hex(d))`, 81 bytes padded by hand into two blocks
-/// (bit length 648).
+/// `SHA-256(0x00 || "c2c.manifest.v1|" || hex(d))`.
 #[inline]
 pub fn c2c_leaf_hash(digest: &[u8; 32]) -> Hash {
-    let mut msg = [0u8; 128];
-    msg[0] = 0x00;
-    msg[1..17].copy_from_slice(LEAF_PREFIX);
-    encode_hex_into(digest, &mut msg[17..81]);
-    msg[81] = 0x80;
-    msg[120..128].copy_from_slice(&(81u64 * 8).to_be_bytes());
-    let (first, second) = msg.split_at(64);
-    let blocks = [
-        <[u8; 64]>::try_from(first).expect("64 bytes"),
-        <[u8; 64]>::try_from(second).expect("64 bytes"),
-    ];
-    let mut state = SHA256_IV;
-    sha2::block_api::compress256(&mut state, &blocks);
-    state_to_hash(&state)
+    let mut msg = [[0u8; 64]; 2];
+    leaf_message(digest, &mut msg);
+    hash_message(&msg)
 }
 
 /// Runs the raw compression function over `blocks` from the SHA-256 IV: the benchmark's
