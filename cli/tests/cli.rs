@@ -239,6 +239,17 @@ fn a_proof_from_tree_proof_verifies_and_any_tampering_is_caught() {
     );
 }
 
+/// `doc` with the member at `path` set to `value` (created when missing).
+fn edited(doc: &serde_json::Value, path: &[&str], value: serde_json::Value) -> serde_json::Value {
+    let mut out = doc.clone();
+    let mut slot = &mut out;
+    for key in path {
+        slot = &mut slot[*key];
+    }
+    *slot = value;
+    out
+}
+
 #[test]
 fn malformed_proof_documents_exit_2() {
     let out = anchor(
@@ -253,56 +264,15 @@ fn malformed_proof_documents_exit_2() {
         b"",
     );
     let proof = json(&out);
-    let cases: Vec<(serde_json::Value, &str)> = vec![
-        (
-            {
-                let mut p = proof.clone();
-                p["format"] = "c2c.proof.v2".into();
-                p
-            },
-            "format",
-        ),
-        (
-            {
-                let mut p = proof.clone();
-                p["extra"] = 1.into();
-                p
-            },
-            "unknown field",
-        ),
-        (
-            {
-                let mut p = proof.clone();
-                p["parameters"]["dup_last"] = true.into();
-                p
-            },
-            "parameters",
-        ),
-        (
-            {
-                let mut p = proof.clone();
-                p["digest"] = "00".into();
-                p
-            },
-            "digest",
-        ),
-        (
-            {
-                let mut p = proof.clone();
-                p["leaf_index"] = 1000.into();
-                p
-            },
-            "out of range",
-        ),
-        (
-            {
-                let mut p = proof.clone();
-                p["root"] = "0xabc".into();
-                p
-            },
-            "root",
-        ),
+    let cases: [(&[&str], serde_json::Value, &str); 6] = [
+        (&["format"], "c2c.proof.v2".into(), "format"),
+        (&["extra"], 1.into(), "unknown field"),
+        (&["parameters", "dup_last"], true.into(), "parameters"),
+        (&["digest"], "00".into(), "digest"),
+        (&["leaf_index"], 1000.into(), "out of range"),
+        (&["root"], "0xabc".into(), "root"),
     ];
+    let cases = cases.map(|(path, value, needle)| (edited(&proof, path, value), needle));
     for (doc, needle) in cases {
         let f = write_temp(doc.to_string().as_bytes());
         let out = anchor(&["verify", "proof", f.path().to_str().unwrap()], b"");
