@@ -77,7 +77,7 @@ fn leaf_input(d: &[u8; 32]) -> [u8; 80] {
 }
 
 /// The RFC 6962 hasher for `rs_merkle` as its documentation suggests writing one: only `hash`
-/// (interior nodes; the caller hashes leaves with the 0x00 prefix), with rs_merkle's own
+/// (interior nodes; the caller hashes leaves with the 0x00 prefix), with `rs_merkle`'s own
 /// `concat_and_hash`, which carries a lone node up unchanged as RFC 6962 does.
 #[derive(Clone)]
 struct Rfc6962;
@@ -94,7 +94,7 @@ impl rs_merkle::Hasher for Rfc6962 {
     }
 }
 
-/// The same hasher with `concat_and_hash` overridden to skip rs_merkle's two `Vec`s per node:
+/// The same hasher with `concat_and_hash` overridden to skip `rs_merkle`'s two `Vec`s per node:
 /// the fastest we could make the peer, shown for context.
 #[derive(Clone)]
 struct Rfc6962NoAlloc;
