@@ -210,6 +210,30 @@ fn inclusion_len(index: u64, size: u64) -> usize {
     (inner + border) as usize
 }
 
+/// For each hash of a valid inclusion path of leaf `index` in a tree of `size` leaves, whether
+/// that sibling sits on the left (`true`: the step is `H(0x01 || sibling || r)`) or on the
+/// right (`H(0x01 || r || sibling)`). The same walk as RFC 9162 §2.1.3.2, without hashing; used
+/// to write a path as operations another verifier replays (per-manifest .ots files).
+pub fn inclusion_sides(index: LeafIndex, size: TreeSize) -> Result<Vec<bool>> {
+    check_index(index, size)?;
+    let (mut fnum, mut snum) = (index.0, size.0 - 1);
+    let mut sides = Vec::with_capacity(inclusion_len(index.0, size.0));
+    while snum != 0 {
+        if fnum & 1 == 1 || fnum == snum {
+            sides.push(true);
+            while fnum & 1 == 0 && fnum != 0 {
+                fnum >>= 1;
+                snum >>= 1;
+            }
+        } else {
+            sides.push(false);
+        }
+        fnum >>= 1;
+        snum >>= 1;
+    }
+    Ok(sides)
+}
+
 /// Verifies that `leaf` is at `index` in the tree of `size` leaves whose root is `root`
 /// (RFC 9162 §2.1.3.2).
 pub fn verify_inclusion(
@@ -391,6 +415,10 @@ mod tests {
             for index in 0..size {
                 let plan = plan_inclusion(LeafIndex(index), TreeSize(size)).unwrap();
                 assert_eq!(inclusion_len(index, size), plan.len(), "{index}/{size}");
+                let sides = inclusion_sides(LeafIndex(index), TreeSize(size)).unwrap();
+                // A sibling is on the left exactly when its leaf range starts before ours.
+                let want: Vec<bool> = plan.items().iter().map(|i| i.begin < index).collect();
+                assert_eq!(sides, want, "{index}/{size}");
             }
         }
     }

@@ -1,0 +1,180 @@
+//! Checking Bitcoin attestations without a full node: the attested message must be the merkle
+//! root field of the block header at that height, and the header must carry its own proof of
+//! work.
+//!
+//! Headers come from a [`HeaderSource`]. The headers file (JSON `{"height": "80-byte hex"}`)
+//! is trusted input in the sense that whoever writes it picks the chain; the checks here make a
+//! forged header cost real proof of work at no less than Bitcoin's minimum difficulty.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Result, StampError};
+
+/// An 80-byte Bitcoin block header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockHeader([u8; 80]);
+
+/// Bitcoin's proof-of-work limit (`powLimit`), as compact bits.
+const POW_LIMIT_BITS: u32 = 0x1d00_ffff;
+
+impl BlockHeader {
+    pub fn from_hex(hex: &str) -> Result<BlockHeader> {
+        let bytes = merkle::hash::decode_hex("block header", hex.trim())
+            .map_err(|e| StampError::Header(e.to_string()))?;
+        let arr: [u8; 80] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| StampError::Header(format!("{} bytes, expected 80", b.len())))?;
+        Ok(BlockHeader(arr))
+    }
+
+    /// The block hash `SHA-256(SHA-256(header))`, in internal byte order.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(Sha256::digest(self.0)).into()
+    }
+
+    /// The block hash as explorers display it (reversed).
+    pub fn hash_display(&self) -> String {
+        let mut h = self.hash();
+        h.reverse();
+        merkle::hash::encode_hex(&h)
+    }
+
+    /// The merkle root field, in internal byte order (what an OTS proof computes).
+    pub fn merkle_root(&self) -> [u8; 32] {
+        self.0[36..68].try_into().expect("32 bytes")
+    }
+
+    /// Block time, seconds since the Unix epoch.
+    pub fn time(&self) -> u32 {
+        u32::from_le_bytes(self.0[68..72].try_into().expect("4 bytes"))
+    }
+
+    pub fn bits(&self) -> u32 {
+        u32::from_le_bytes(self.0[72..76].try_into().expect("4 bytes"))
+    }
+
+    /// Checks that the header's hash meets the target its `bits` field claims, and that the
+    /// target is no easier than Bitcoin's minimum difficulty.
+    pub fn check_proof_of_work(&self) -> Result<()> {
+        let target = compact_to_target(self.bits())?;
+        if target > compact_to_target(POW_LIMIT_BITS)? {
+            return Err(StampError::Header(format!(
+                "bits 0x{:08x} claim less work than Bitcoin's minimum difficulty",
+                self.bits()
+            )));
+        }
+        let mut hash_be = self.hash();
+        hash_be.reverse();
+        if hash_be > target {
+            return Err(StampError::Header(format!(
+                "hash {} does not meet its target (bits 0x{:08x})",
+                self.hash_display(),
+                self.bits()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The 256-bit target of a compact `bits` value, big-endian.
+fn compact_to_target(bits: u32) -> Result<[u8; 32]> {
+    let exponent = (bits >> 24) as usize;
+    let mantissa = bits & 0x00ff_ffff;
+    if mantissa & 0x0080_0000 != 0 || mantissa == 0 || !(3..=32).contains(&exponent) {
+        return Err(StampError::Header(format!(
+            "bits 0x{bits:08x} are not a valid target"
+        )));
+    }
+    let mut target = [0u8; 32];
+    let m = mantissa.to_be_bytes();
+    // The mantissa's three bytes sit so that the value is mantissa * 256^(exponent - 3).
+    target[32 - exponent..35 - exponent].copy_from_slice(&m[1..4]);
+    Ok(target)
+}
+
+/// Where block headers come from.
+pub trait HeaderSource {
+    /// The header at `height`, or `None` when the source does not know it.
+    fn header(&self, height: u64) -> Result<Option<BlockHeader>>;
+}
+
+/// Headers from a JSON file: `{"358391": "<160 hex digits>", …}`.
+#[derive(Clone, Debug, Default)]
+pub struct HeadersFile {
+    headers: BTreeMap<u64, BlockHeader>,
+}
+
+impl HeadersFile {
+    pub fn from_json(bytes: &[u8]) -> Result<HeadersFile> {
+        let map: BTreeMap<String, String> = serde_json::from_slice(bytes).map_err(|e| {
+            StampError::Header(format!(
+                "headers file is not {{\"height\": \"hex\"}} JSON: {e}"
+            ))
+        })?;
+        let mut headers = BTreeMap::new();
+        for (height, hex) in map {
+            let h: u64 = height
+                .parse()
+                .map_err(|_| StampError::Header(format!("height {height:?} is not a number")))?;
+            let header = BlockHeader::from_hex(&hex)
+                .map_err(|e| StampError::Header(format!("height {h}: {e}")))?;
+            headers.insert(h, header);
+        }
+        Ok(HeadersFile { headers })
+    }
+
+    pub fn insert(&mut self, height: u64, header: BlockHeader) {
+        self.headers.insert(height, header);
+    }
+}
+
+impl HeaderSource for HeadersFile {
+    fn header(&self, height: u64) -> Result<Option<BlockHeader>> {
+        Ok(self.headers.get(&height).copied())
+    }
+}
+
+/// Verifies a Bitcoin attestation: `msg` (the message the proof computed at the attestation)
+/// must be the merkle root of the header at `height`, and the header must carry its work.
+/// Returns the header, whose time bounds when the data existed.
+pub fn verify_attestation(
+    msg: &[u8],
+    height: u64,
+    headers: &dyn HeaderSource,
+) -> Result<Option<BlockHeader>> {
+    let Some(header) = headers.header(height)? else {
+        return Ok(None);
+    };
+    header.check_proof_of_work()?;
+    if msg != header.merkle_root() {
+        return Err(StampError::MerkleRootMismatch {
+            height,
+            computed: merkle::hash::encode_hex(msg),
+            header: merkle::hash::encode_hex(&header.merkle_root()),
+        });
+    }
+    Ok(Some(header))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_bits_expand_to_the_known_targets() {
+        let t = compact_to_target(0x1d00_ffff).unwrap();
+        assert_eq!(merkle::hash::encode_hex(&t[..8]), "00000000ffff0000");
+        let t = compact_to_target(0x1818_6162).unwrap();
+        assert_eq!(
+            merkle::hash::encode_hex(&t[..12]),
+            "000000000000000018616200"
+        );
+        assert!(compact_to_target(0x0480_0000).is_err(), "negative mantissa");
+        assert!(
+            compact_to_target(0x2200_ffff).is_err(),
+            "exponent beyond 32 bytes"
+        );
+    }
+}

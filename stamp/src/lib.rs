@@ -1,0 +1,12 @@
+//! Timestamping for Ledger Anchors: OpenTimestamps proofs today (the `.ots` codec, Bitcoin
+//! header verification, per-manifest proofs); the calendar client, upgrades and RFC 3161 come
+//! with the rest of their issue.
+
+pub mod bitcoin;
+pub mod error;
+pub mod manifest;
+pub mod ots;
+pub mod verify;
+
+pub use error::{Result, StampError};
+pub use ots::{Attestation, DetachedTimestamp, Entry, Op, Timestamp};

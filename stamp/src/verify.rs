@@ -1,0 +1,93 @@
+//! Verifying a `.ots` file against the data it claims to stamp.
+
+use crate::bitcoin::{BlockHeader, HeaderSource, verify_attestation};
+use crate::error::{Result, StampError};
+use crate::ots::{Attestation, DetachedTimestamp};
+
+/// What one attestation of a proof showed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// The message is the merkle root of this Bitcoin block, whose header carries its work.
+    Bitcoin {
+        height: u64,
+        block_hash: String,
+        time: u32,
+    },
+    /// Bitcoin block `height` is not in the header source.
+    NoHeader { height: u64 },
+    /// Not yet anchored: waiting at a calendar.
+    Pending { uri: String },
+    /// A notary this verifier does not check (Litecoin, unknown tags).
+    Unsupported { what: String },
+    /// The attestation is false: the reason.
+    Failed { reason: String },
+}
+
+/// The overall answer, which decides `anchor ots verify`'s exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// At least one Bitcoin attestation checked out (exit 0).
+    Verified,
+    /// Nothing verified and something failed or could not be checked (exit 1).
+    NotVerified,
+    /// Nothing verified, nothing failed, and calendars still hold pending attestations (exit 3).
+    PendingOnly,
+}
+
+/// Checks `file` as a timestamp of the data whose hash (by the file's own hash operation) is
+/// `data_digest`.
+pub fn verify_file(
+    file: &DetachedTimestamp,
+    data_digest: &[u8],
+    headers: &dyn HeaderSource,
+) -> Result<(Verdict, Vec<Finding>)> {
+    if file.digest() != data_digest {
+        return Err(StampError::DigestMismatch {
+            got: merkle::hash::encode_hex(file.digest()),
+            want: merkle::hash::encode_hex(data_digest),
+        });
+    }
+    let mut findings = Vec::new();
+    for (msg, attestation) in file.timestamp.attestations() {
+        let finding = match attestation {
+            Attestation::Bitcoin { height } => match verify_attestation(msg, *height, headers) {
+                Ok(Some(h)) => bitcoin_finding(*height, &h),
+                Ok(None) => Finding::NoHeader { height: *height },
+                Err(e) => Finding::Failed {
+                    reason: e.to_string(),
+                },
+            },
+            Attestation::Pending { uri } => Finding::Pending { uri: uri.clone() },
+            Attestation::Litecoin { height } => Finding::Unsupported {
+                what: format!("Litecoin block {height}"),
+            },
+            Attestation::Unknown { tag, .. } => Finding::Unsupported {
+                what: format!("unknown notary {}", merkle::hash::encode_hex(tag)),
+            },
+        };
+        findings.push(finding);
+    }
+    let verdict = if findings
+        .iter()
+        .any(|f| matches!(f, Finding::Bitcoin { .. }))
+    {
+        Verdict::Verified
+    } else if !findings.is_empty()
+        && findings
+            .iter()
+            .all(|f| matches!(f, Finding::Pending { .. }))
+    {
+        Verdict::PendingOnly
+    } else {
+        Verdict::NotVerified
+    };
+    Ok((verdict, findings))
+}
+
+fn bitcoin_finding(height: u64, header: &BlockHeader) -> Finding {
+    Finding::Bitcoin {
+        height,
+        block_hash: header.hash_display(),
+        time: header.time(),
+    }
+}
