@@ -63,10 +63,11 @@ fn every_example_proof_parses_and_reserialises_byte_identically() {
     assert!(seen >= 12, "only {seen} .ots files found");
 }
 
+type Expect = fn(&StampError) -> bool;
+
 #[test]
 fn invalid_examples_are_rejected_with_the_reason() {
     let Some(dir) = dir() else { return };
-    type Expect = fn(&StampError) -> bool;
     let cases: [(&str, Expect); 3] = [
         ("bad-major-version.ots", |e| {
             matches!(e, StampError::BadVersion(_))
