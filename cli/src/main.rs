@@ -1,9 +1,11 @@
 //! `anchor`: the one binary of Ledger Anchors.
 //!
 //! Exit codes, for every subcommand: 0 success; 1 a verification that ran and failed;
-//! 2 bad input (malformed file, unknown digest, bad arguments).
+//! 2 bad input (malformed file, unknown digest, bad arguments); 3 (`ots verify`) nothing
+//! failed but the only attestations are still pending at calendars.
 
 mod digests;
+mod ots;
 mod tree;
 
 use std::fs::File;
@@ -34,6 +36,9 @@ enum Command {
     /// Verify proofs.
     #[command(subcommand)]
     Verify(VerifyCmd),
+    /// OpenTimestamps proofs.
+    #[command(subcommand)]
+    Ots(ots::OtsCmd),
     /// Print the RFC 8785 canonical bytes of a JSON file (no trailing newline).
     Canon {
         /// JSON file, or `-` for stdin.
@@ -97,6 +102,8 @@ pub enum Failure {
     Input(anyhow::Error),
     /// Exit 1: the check ran and failed.
     Check(anyhow::Error),
+    /// Exit 3: nothing failed, but the only evidence is still pending.
+    Pending(anyhow::Error),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -107,7 +114,7 @@ impl From<anyhow::Error> for Failure {
 
 pub type Outcome = Result<(), Failure>;
 
-fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+pub fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     if path.as_os_str() == "-" {
         io::stdin()
@@ -121,7 +128,7 @@ fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
@@ -133,6 +140,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Tree(TreeCmd::Root { input }) => tree::root(&input),
         Command::Tree(TreeCmd::Proof { input, digest }) => tree::proof(&input, &digest),
         Command::Verify(VerifyCmd::Proof { file, root }) => verify_proof(&file, root.as_deref()),
+        Command::Ots(cmd) => ots::run(cmd),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;
             let canon = merkle::canon::canonicalize(&bytes)
@@ -173,6 +181,10 @@ fn main() -> ExitCode {
         Err(Failure::Check(e)) => {
             eprintln!("anchor: {e:#}");
             ExitCode::from(1)
+        }
+        Err(Failure::Pending(e)) => {
+            eprintln!("anchor: {e:#}");
+            ExitCode::from(3)
         }
         Err(Failure::Input(e)) => {
             eprintln!("anchor: {e:#}");

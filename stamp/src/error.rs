@@ -27,6 +27,8 @@ pub enum StampError {
     Empty { offset: usize, what: &'static str },
     #[error("at byte {offset}: a varuint does not fit in 64 bits")]
     VarintOverflow { offset: usize },
+    #[error("at byte {offset}: a varuint is not in its shortest form")]
+    NonMinimalVarint { offset: usize },
     #[error("at byte {offset}: timestamps nested deeper than {limit}")]
     TooDeep { offset: usize, limit: usize },
     #[error("at byte {offset}: {trailing} bytes of trailing garbage after the proof")]

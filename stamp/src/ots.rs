@@ -7,7 +7,9 @@
 //! limits: a 4096-byte bound on messages and operation arguments, 8192-byte attestation
 //! payloads, nesting depth 256, 1000-character pending URIs from the reference's allowed set,
 //! and no trailing bytes. Entries are kept in file order, so every file round-trips
-//! byte-identically.
+//! byte-identically; to make that true of every file we accept, varuints must be in their
+//! shortest form (the reference writer only writes that form; its reader would also take
+//! padded ones, which no real proof contains).
 //!
 //! Wire format (python-opentimestamps `core/timestamp.py`, `core/serialize.py`):
 //! ```text
@@ -393,6 +395,11 @@ impl Reader<'_> {
             }
             value |= bits << shift;
             if b & 0x80 == 0 {
+                // A zero final group after the first adds nothing: another spelling of a
+                // shorter varuint, which would not re-serialise to the same bytes.
+                if b == 0 && shift > 0 {
+                    return Err(StampError::NonMinimalVarint { offset: start });
+                }
                 return Ok(value);
             }
             shift += 7;
@@ -546,6 +553,14 @@ mod tests {
             assert_eq!(r.varuint().unwrap(), v);
             assert_eq!(r.pos, out.len());
         }
+        assert!(matches!(
+            Reader {
+                bytes: &[0x80, 0x00],
+                pos: 0
+            }
+            .varuint(),
+            Err(StampError::NonMinimalVarint { offset: 0 })
+        ));
         let too_big = [0xffu8; 11];
         assert!(matches!(
             Reader {

@@ -1,0 +1,156 @@
+//! `anchor ots info` and `anchor ots verify` on the reference client's example proofs.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn vectors() -> Option<PathBuf> {
+    let dir = std::env::var_os("LEDGER_VECTORS_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
+        PathBuf::from,
+    );
+    if dir.is_dir() {
+        return Some(dir.join("ots"));
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "test vectors not found at {} and CI=true: refusing to skip",
+        dir.display()
+    );
+    eprintln!("SKIPPED: test vectors not found at {}", dir.display());
+    None
+}
+
+fn anchor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anchor"))
+        .args(args)
+        .output()
+        .expect("run anchor")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The vectors' blocks.json turned into the `--headers` format.
+fn headers_file(dir: &std::path::Path, out: &std::path::Path) -> String {
+    let blocks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("blocks.json")).unwrap()).unwrap();
+    let mut map = serde_json::Map::new();
+    for (height, b) in blocks["blocks"].as_object().unwrap() {
+        if let Some(hex) = b["header_hex"].as_str() {
+            map.insert(height.clone(), hex.into());
+        }
+    }
+    let path = out.join("headers.json");
+    std::fs::write(&path, serde_json::Value::Object(map).to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn p(dir: &std::path::Path, name: &str) -> String {
+    dir.join(name).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn ots_info_lists_the_operations_and_the_bitcoin_attestation() {
+    let Some(dir) = vectors() else { return };
+    let out = anchor(&["ots", "info", &p(&dir, "hello-world.txt.ots")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(listing.starts_with(
+        "File sha256 hash: 03ba204e50d126e4674c005e04d82e84c21366780af1f43bd54a37816b6ab340"
+    ));
+    assert!(listing.contains("verify Bitcoin block 358391"), "{listing}");
+}
+
+#[test]
+fn ots_verify_exit_codes_are_0_verified_1_false_3_pending_2_malformed() {
+    let Some(dir) = vectors() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let headers = headers_file(&dir, tmp.path());
+
+    let ok = anchor(&[
+        "ots",
+        "verify",
+        &p(&dir, "hello-world.txt.ots"),
+        "--data",
+        &p(&dir, "hello-world.txt"),
+        "--headers",
+        &headers,
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("✓ Bitcoin block 358391"),
+        "{}",
+        text(&ok.stdout)
+    );
+
+    let bad = anchor(&[
+        "ots",
+        "verify",
+        &p(&dir, "bad-stamp.txt.ots"),
+        "--data",
+        &p(&dir, "bad-stamp.txt"),
+        "--headers",
+        &headers,
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stdout).contains("merkle root"),
+        "{}",
+        text(&bad.stdout)
+    );
+
+    let other_data = anchor(&[
+        "ots",
+        "verify",
+        &p(&dir, "hello-world.txt.ots"),
+        "--data",
+        &p(&dir, "bad-stamp.txt"),
+        "--headers",
+        &headers,
+    ]);
+    assert_eq!(other_data.status.code(), Some(1));
+    assert!(text(&other_data.stderr).contains("not the digest of the data"));
+
+    let no_headers = anchor(&[
+        "ots",
+        "verify",
+        &p(&dir, "hello-world.txt.ots"),
+        "--data",
+        &p(&dir, "hello-world.txt"),
+    ]);
+    assert_eq!(no_headers.status.code(), Some(1));
+    assert!(
+        text(&no_headers.stdout).contains("no header"),
+        "{}",
+        text(&no_headers.stdout)
+    );
+
+    let pending = anchor(&[
+        "ots",
+        "verify",
+        &p(&dir, "incomplete.txt.ots"),
+        "--data",
+        &p(&dir, "incomplete.txt"),
+    ]);
+    assert_eq!(pending.status.code(), Some(3), "{}", text(&pending.stderr));
+    assert!(
+        text(&pending.stdout).contains("pending at"),
+        "{}",
+        text(&pending.stdout)
+    );
+
+    let malformed = anchor(&[
+        "ots",
+        "verify",
+        &p(&dir.join("invalid"), "bad-major-version.ots"),
+        "--digest",
+        &"00".repeat(32),
+    ]);
+    assert_eq!(malformed.status.code(), Some(2));
+    assert!(
+        text(&malformed.stderr).contains("major version"),
+        "{}",
+        text(&malformed.stderr)
+    );
+}
