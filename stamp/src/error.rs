@@ -57,6 +57,8 @@ pub enum StampError {
     },
     #[error("{0}")]
     Proof(String),
+    #[error("calendar: {0}")]
+    Calendar(String),
 }
 
 pub type Result<T, E = StampError> = std::result::Result<T, E>;

@@ -3,6 +3,8 @@
 //! with the rest of their issue.
 
 pub mod bitcoin;
+pub mod calendar;
+pub mod devcal;
 pub mod error;
 pub mod manifest;
 pub mod ots;

@@ -297,6 +297,105 @@ fn encode_entry(e: &Entry, out: &mut Vec<u8>) -> Result<()> {
     }
 }
 
+impl Timestamp {
+    /// Reads a bare timestamp (no header), as calendars answer, for the message `msg`.
+    pub fn from_bytes_for(msg: Vec<u8>, bytes: &[u8]) -> Result<Timestamp> {
+        let mut r = Reader { bytes, pos: 0 };
+        let t = Timestamp::decode(&mut r, msg, 0)?;
+        if r.pos != bytes.len() {
+            return Err(StampError::TrailingGarbage {
+                offset: r.pos,
+                trailing: bytes.len() - r.pos,
+            });
+        }
+        Ok(t)
+    }
+
+    /// Writes a bare timestamp (no header), as calendars answer.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.encode(&mut out)?;
+        Ok(out)
+    }
+
+    /// Adds everything `other` (a timestamp of the same message) knows that this one does not:
+    /// equal operations are merged recursively, new operations and attestations appended.
+    pub fn merge(&mut self, other: Timestamp) -> Result<()> {
+        if other.msg != self.msg {
+            return Err(StampError::Proof(
+                "cannot merge timestamps of different messages".into(),
+            ));
+        }
+        for entry in other.entries {
+            match entry {
+                Entry::Attestation(a) => {
+                    if !self
+                        .entries
+                        .iter()
+                        .any(|e| matches!(e, Entry::Attestation(x) if *x == a))
+                    {
+                        self.entries.push(Entry::Attestation(a));
+                    }
+                }
+                Entry::Op(op, sub) => {
+                    let existing = self.entries.iter_mut().find_map(|e| match e {
+                        Entry::Op(o, t) if *o == op => Some(t),
+                        _ => None,
+                    });
+                    match existing {
+                        Some(t) => t.merge(sub)?,
+                        None => self.entries.push(Entry::Op(op, sub)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every pending attestation as `(calendar URI, the message it is pending for)`.
+    pub fn pending(&self) -> Vec<(String, Vec<u8>)> {
+        self.attestations()
+            .into_iter()
+            .filter_map(|(msg, a)| match a {
+                Attestation::Pending { uri } => Some((uri.clone(), msg.to_vec())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Merges `other` into the node of this tree whose message is `other.msg`; `false` when
+    /// no node has that message.
+    pub fn merge_at(&mut self, other: Timestamp) -> Result<bool> {
+        if self.msg == other.msg {
+            self.merge(other)?;
+            return Ok(true);
+        }
+        for e in &mut self.entries {
+            if let Entry::Op(_, t) = e
+                && t.contains_msg(&other.msg)
+            {
+                return t.merge_at(other);
+            }
+        }
+        Ok(false)
+    }
+
+    fn contains_msg(&self, msg: &[u8]) -> bool {
+        self.msg == msg
+            || self
+                .entries
+                .iter()
+                .any(|e| matches!(e, Entry::Op(_, t) if t.contains_msg(msg)))
+    }
+
+    /// Whether any branch carries a Bitcoin attestation.
+    pub fn has_bitcoin(&self) -> bool {
+        self.attestations()
+            .iter()
+            .any(|(_, a)| matches!(a, Attestation::Bitcoin { .. }))
+    }
+}
+
 /// A whole `.ots` file: the hash of the stamped data and the timestamp of that hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DetachedTimestamp {
