@@ -206,7 +206,8 @@ fn inclusion_len(index: u64, size: u64) -> usize {
     // Levels below the point where the paths to `index` and to the last leaf diverge each
     // contribute one sibling; above it, each set bit of the remaining index one left subtree.
     let inner = 64 - (index ^ (size - 1)).leading_zeros();
-    let border = (index >> inner).count_ones();
+    // `inner` is 64 when the paths diverge at the top bit: nothing is left above it.
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
     (inner + border) as usize
 }
 
@@ -420,6 +421,34 @@ mod tests {
                 let want: Vec<bool> = plan.items().iter().map(|i| i.begin < index).collect();
                 assert_eq!(sides, want, "{index}/{size}");
             }
+        }
+    }
+
+    /// Found by the `verify_inclusion` fuzz target: when the paths to the leaf and to the last
+    /// leaf diverge at bit 63, the length computation shifted a u64 by 64.
+    #[test]
+    fn inclusion_len_handles_paths_that_diverge_at_the_top_bit() {
+        for (index, size) in [
+            ((1u64 << 63) - 1, u64::MAX),
+            (0x5858_2858_5858_5858, 0x5858_5858_ffff_ffff),
+            (0, 1 << 63 | 1),
+            (1 << 63, u64::MAX),
+        ] {
+            let plan = plan_inclusion(LeafIndex(index), TreeSize(size)).unwrap();
+            assert_eq!(inclusion_len(index, size), plan.len(), "{index}/{size}");
+            let sides = inclusion_sides(LeafIndex(index), TreeSize(size)).unwrap();
+            assert_eq!(sides.len(), plan.len());
+            let path = vec![Hash([1; 32]); plan.len() + 1];
+            assert!(
+                verify_inclusion(
+                    &Hash([0; 32]),
+                    LeafIndex(index),
+                    TreeSize(size),
+                    &path,
+                    &Hash([2; 32])
+                )
+                .is_err()
+            );
         }
     }
 
