@@ -176,6 +176,14 @@ fn verify_proof(file: &PathBuf, root: Option<&str>) -> Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Structured logs (calendar outcomes and latencies, …) on stderr; RUST_LOG selects, and
+    // warnings show by default.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Check(e)) => {

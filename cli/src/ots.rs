@@ -1,18 +1,69 @@
 //! `anchor ots info` and `anchor ots verify`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
 use sha2::{Digest as _, Sha256};
 use stamp::DetachedTimestamp;
 use stamp::bitcoin::HeadersFile;
+use stamp::calendar::{CalendarConfig, CalendarOutcome, http_client};
 use stamp::verify::{Finding, Verdict, verify_file};
 
 use crate::{Failure, Outcome, read_input, write_stdout};
 
+/// The reference client's default calendars.
+pub const DEFAULT_CALENDARS: [&str; 4] = [
+    "https://a.pool.opentimestamps.org",
+    "https://b.pool.opentimestamps.org",
+    "https://a.pool.eternitywall.com",
+    "https://ots.btc.catallaxy.com",
+];
+
 #[derive(Subcommand, Debug)]
 pub enum OtsCmd {
+    /// Stamp a file or digest through OpenTimestamps calendars and write the pending .ots.
+    Stamp {
+        /// The file to stamp (its SHA-256 is submitted, blinded by a random nonce).
+        #[arg(long, conflicts_with = "digest", required_unless_present = "digest")]
+        file: Option<PathBuf>,
+        /// A SHA-256 digest to stamp, 64 hex (instead of --file).
+        #[arg(long)]
+        digest: Option<String>,
+        /// Calendar base URL; repeat for several (default: the reference client's four).
+        #[arg(long = "calendar", value_name = "URL")]
+        calendars: Vec<String>,
+        /// How many calendars must accept (default 2, or all when fewer are given).
+        #[arg(short = 'm', long)]
+        min: Option<usize>,
+        /// Per-calendar timeout in seconds.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+        /// Where to write the .ots (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Ask the calendars of an .ots for Bitcoin attestations and rewrite it in place when one
+    /// answers. Exit 0 complete, 3 still pending, 1 a calendar failed and nothing is complete.
+    Upgrade {
+        file: PathBuf,
+        /// Calendars allowed to be contacted (default: the reference client's four); pending
+        /// attestations naming any other URL are not followed.
+        #[arg(long = "calendar", value_name = "URL")]
+        calendars: Vec<String>,
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Serve a local calendar for demos and tests (never anchors; every proof stays pending).
+    Calendar {
+        /// Address to listen on, e.g. 127.0.0.1:14788.
+        #[arg(long)]
+        listen: String,
+        /// The URL its pending attestations name (default: http:// and the bound address).
+        #[arg(long)]
+        public_url: Option<String>,
+    },
     /// Print the operations and attestations of an .ots file.
     Info {
         /// The .ots file, or `-` for stdin.
@@ -46,6 +97,34 @@ pub fn run(cmd: OtsCmd) -> Outcome {
             digest,
             headers,
         } => verify(&file, data, digest, headers),
+        OtsCmd::Stamp {
+            file,
+            digest,
+            calendars,
+            min,
+            timeout,
+            out,
+        } => {
+            let digest = digest_of(file.as_ref(), digest.as_deref())?;
+            let mut cfg = CalendarConfig::new(or_defaults(calendars));
+            if let Some(m) = min {
+                cfg.min_ok = m;
+            }
+            cfg.timeout = Duration::from_secs(timeout);
+            runtime()?.block_on(stamp_cmd(cfg, digest, &out))
+        }
+        OtsCmd::Upgrade {
+            file,
+            calendars,
+            timeout,
+        } => {
+            let mut cfg = CalendarConfig::new(or_defaults(calendars));
+            cfg.timeout = Duration::from_secs(timeout);
+            runtime()?.block_on(upgrade_cmd(cfg, &file))
+        }
+        OtsCmd::Calendar { listen, public_url } => {
+            runtime()?.block_on(serve_calendar(&listen, public_url))
+        }
     }
 }
 
@@ -111,4 +190,132 @@ fn verify(
         ))),
         Verdict::NotVerified => Err(Failure::Check(anyhow!("no attestation could be verified"))),
     }
+}
+
+fn or_defaults(calendars: Vec<String>) -> Vec<String> {
+    if calendars.is_empty() {
+        DEFAULT_CALENDARS.iter().map(|c| (*c).to_owned()).collect()
+    } else {
+        calendars
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn digest_of(file: Option<&PathBuf>, digest: Option<&str>) -> anyhow::Result<[u8; 32]> {
+    match (file, digest) {
+        (Some(path), _) => Ok(Sha256::digest(read_input(path)?).into()),
+        (None, Some(hex)) => Ok(merkle::Hash::from_hex("--digest", hex.trim())?.0),
+        (None, None) => Err(anyhow!("pass --file or --digest")),
+    }
+}
+
+fn dir_of(path: &std::path::Path) -> &std::path::Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+}
+
+/// Writes `bytes` beside `path` in a temporary file, syncs it, then moves it into place —
+/// only if nothing is there when `replace` is false — so a reader never sees half a proof.
+fn write_atomically(path: &PathBuf, bytes: &[u8], replace: bool) -> anyhow::Result<()> {
+    let dir = dir_of(path);
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes).context("writing the proof")?;
+    tmp.as_file().sync_all().context("syncing the proof")?;
+    let placed = if replace {
+        tmp.persist(path)
+    } else {
+        tmp.persist_noclobber(path)
+    };
+    placed.map_err(|e| anyhow!("{}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+async fn stamp_cmd(cfg: CalendarConfig, digest: [u8; 32], out: &PathBuf) -> Outcome {
+    if out.exists() {
+        return Err(Failure::Input(anyhow!(
+            "{} exists; refusing to overwrite",
+            out.display()
+        )));
+    }
+    let client = http_client(cfg.timeout).map_err(anyhow::Error::new)?;
+    let (file, report) = stamp::calendar::stamp(&client, &cfg, digest)
+        .await
+        .map_err(|e| Failure::Check(anyhow::Error::new(e)))?;
+    let mut lines = String::new();
+    for (calendar, outcome, took) in &report.outcomes {
+        let line = match outcome {
+            CalendarOutcome::Ok => format!("✓ {calendar} ({} ms)\n", took.as_millis()),
+            CalendarOutcome::Pending => format!("… {calendar}\n"),
+            CalendarOutcome::Failed(r) => format!("✗ {calendar}: {r}\n"),
+        };
+        lines.push_str(&line);
+    }
+    write_atomically(out, &file.to_bytes().map_err(anyhow::Error::new)?, false)?;
+    lines.push_str("wrote ");
+    lines.push_str(&out.display().to_string());
+    lines.push('\n');
+    Ok(write_stdout(lines.as_bytes())?)
+}
+
+async fn upgrade_cmd(cfg: CalendarConfig, path: &PathBuf) -> Outcome {
+    let mut file = load(path)?;
+    let client = http_client(cfg.timeout).map_err(anyhow::Error::new)?;
+    let outcomes = stamp::calendar::upgrade(&client, &cfg, &mut file)
+        .await
+        .map_err(anyhow::Error::new)?;
+    let mut lines = String::new();
+    let mut changed = false;
+    for (calendar, outcome) in &outcomes {
+        let line = match outcome {
+            CalendarOutcome::Ok => {
+                changed = true;
+                format!("✓ {calendar}: upgraded\n")
+            }
+            CalendarOutcome::Pending => format!("… {calendar}: not yet anchored\n"),
+            CalendarOutcome::Failed(r) => format!("✗ {calendar}: {r}\n"),
+        };
+        lines.push_str(&line);
+    }
+    if changed {
+        write_atomically(path, &file.to_bytes().map_err(anyhow::Error::new)?, true)?;
+    }
+    write_stdout(lines.as_bytes())?;
+    if file.timestamp.has_bitcoin() {
+        Ok(())
+    } else if outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, CalendarOutcome::Failed(_)))
+    {
+        Err(Failure::Check(anyhow!(
+            "not complete, and a calendar failed"
+        )))
+    } else {
+        Err(Failure::Pending(anyhow!("still pending; try again later")))
+    }
+}
+
+async fn serve_calendar(listen: &str, public_url: Option<String>) -> Outcome {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let local = listener.local_addr().context("local address")?;
+    let url = public_url.unwrap_or_else(|| format!("http://{local}"));
+    eprintln!(
+        "local OpenTimestamps calendar on http://{local} (proofs name {url}; never anchored)"
+    );
+    axum::serve(listener, stamp::devcal::router(&url))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")?;
+    Ok(())
 }

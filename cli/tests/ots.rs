@@ -154,3 +154,114 @@ fn ots_verify_exit_codes_are_0_verified_1_false_3_pending_2_malformed() {
         text(&malformed.stderr)
     );
 }
+
+/// Starts `anchor ots calendar` on a free port and returns it with its URL.
+fn dev_calendar() -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anchor"))
+        .args(["ots", "calendar", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the dev calendar");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+#[test]
+fn stamp_then_upgrade_against_the_dev_calendar_stays_pending_and_never_overwrites() {
+    let (mut calendar, url) = dev_calendar();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data.txt");
+    std::fs::write(&data, b"ledger anchors\n").unwrap();
+    let out = tmp.path().join("data.txt.ots");
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+
+    let stamped = anchor(&[
+        "ots",
+        "stamp",
+        "--file",
+        data_s,
+        "--calendar",
+        &url,
+        "--out",
+        out_s,
+    ]);
+    assert_eq!(stamped.status.code(), Some(0), "{}", text(&stamped.stderr));
+    assert!(
+        text(&stamped.stdout).contains(&format!("✓ {url}")),
+        "{}",
+        text(&stamped.stdout)
+    );
+
+    let info = anchor(&["ots", "info", out_s]);
+    assert!(
+        text(&info.stdout).contains(&format!("verify pending at {url}")),
+        "{}",
+        text(&info.stdout)
+    );
+
+    let verify = anchor(&["ots", "verify", out_s, "--data", data_s]);
+    assert_eq!(verify.status.code(), Some(3), "{}", text(&verify.stdout));
+
+    let before = std::fs::read(&out).unwrap();
+    let upgraded = anchor(&["ots", "upgrade", out_s, "--calendar", &url]);
+    assert_eq!(
+        upgraded.status.code(),
+        Some(3),
+        "{}",
+        text(&upgraded.stdout)
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "a pending upgrade leaves the file alone"
+    );
+
+    let again = anchor(&[
+        "ots",
+        "stamp",
+        "--file",
+        data_s,
+        "--calendar",
+        &url,
+        "--out",
+        out_s,
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("refusing to overwrite"));
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+
+    let unreachable = anchor(&[
+        "ots",
+        "stamp",
+        "--digest",
+        &"ab".repeat(32),
+        "--calendar",
+        "http://127.0.0.1:9",
+        "--timeout",
+        "2",
+        "--out",
+        tmp.path().join("x.ots").to_str().unwrap(),
+    ]);
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(
+        text(&unreachable.stderr).contains("0 of 1 calendars accepted"),
+        "{}",
+        text(&unreachable.stderr)
+    );
+    assert!(
+        !tmp.path().join("x.ots").exists(),
+        "nothing is written when stamping fails"
+    );
+
+    calendar.kill().unwrap();
+    let _ = calendar.wait();
+}
