@@ -4,20 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn vectors() -> Option<PathBuf> {
-    let dir = std::env::var_os("LEDGER_VECTORS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
-        PathBuf::from,
-    );
-    if dir.is_dir() {
-        return Some(dir.join("ots"));
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "test vectors not found at {} and CI=true: refusing to skip",
-        dir.display()
-    );
-    eprintln!("SKIPPED: test vectors not found at {}", dir.display());
-    None
+    testkit::vectors().map(|d| d.join("ots"))
 }
 
 fn anchor(args: &[&str]) -> Output {

@@ -19,23 +19,7 @@ use stamp::manifest::per_manifest_ots;
 use stamp::{Attestation, DetachedTimestamp, Entry, Op, Timestamp};
 
 fn tools() -> Option<PathBuf> {
-    let bin = std::env::var_os("LEDGER_PY_TOOLS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/py-tools/bin"),
-        PathBuf::from,
-    );
-    if bin.join("ots").is_file() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the Python OpenTimestamps tools are not at {} and CI=true: run scripts/python-tools.sh",
-        bin.display()
-    );
-    eprintln!(
-        "SKIPPED: no `ots` at {} (run scripts/python-tools.sh)",
-        bin.display()
-    );
-    None
+    testkit::python_tools()
 }
 
 /// A tree over `n` digests; returns the sorted digests, the root and every node.

@@ -8,20 +8,7 @@ use stamp::verify::{Finding, Verdict, verify_file};
 use stamp::{DetachedTimestamp, Op, StampError};
 
 fn dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LEDGER_VECTORS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
-        PathBuf::from,
-    );
-    if dir.is_dir() {
-        return Some(dir.join("ots"));
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "test vectors not found at {} and CI=true: refusing to skip",
-        dir.display()
-    );
-    eprintln!("SKIPPED: test vectors not found at {}", dir.display());
-    None
+    testkit::vectors().map(|d| d.join("ots"))
 }
 
 fn read(dir: &std::path::Path, name: &str) -> Vec<u8> {
