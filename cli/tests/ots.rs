@@ -55,91 +55,53 @@ fn ots_verify_exit_codes_are_0_verified_1_false_3_pending_2_malformed() {
     let tmp = tempfile::tempdir().unwrap();
     let headers = headers_file(&dir, tmp.path());
 
-    let ok = anchor(&[
-        "ots",
-        "verify",
-        &p(&dir, "hello-world.txt.ots"),
-        "--data",
-        &p(&dir, "hello-world.txt"),
-        "--headers",
-        &headers,
-    ]);
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
-    assert!(
-        text(&ok.stdout).contains("✓ Bitcoin block 358391"),
-        "{}",
-        text(&ok.stdout)
-    );
-
-    let bad = anchor(&[
-        "ots",
-        "verify",
-        &p(&dir, "bad-stamp.txt.ots"),
-        "--data",
-        &p(&dir, "bad-stamp.txt"),
-        "--headers",
-        &headers,
-    ]);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(
-        text(&bad.stdout).contains("merkle root"),
-        "{}",
-        text(&bad.stdout)
-    );
-
-    let other_data = anchor(&[
-        "ots",
-        "verify",
-        &p(&dir, "hello-world.txt.ots"),
-        "--data",
-        &p(&dir, "bad-stamp.txt"),
-        "--headers",
-        &headers,
-    ]);
-    assert_eq!(other_data.status.code(), Some(1));
-    assert!(text(&other_data.stderr).contains("not the digest of the data"));
-
-    let no_headers = anchor(&[
-        "ots",
-        "verify",
-        &p(&dir, "hello-world.txt.ots"),
-        "--data",
-        &p(&dir, "hello-world.txt"),
-    ]);
-    assert_eq!(no_headers.status.code(), Some(1));
-    assert!(
-        text(&no_headers.stdout).contains("no header"),
-        "{}",
-        text(&no_headers.stdout)
-    );
-
-    let pending = anchor(&[
-        "ots",
-        "verify",
-        &p(&dir, "incomplete.txt.ots"),
-        "--data",
-        &p(&dir, "incomplete.txt"),
-    ]);
-    assert_eq!(pending.status.code(), Some(3), "{}", text(&pending.stderr));
-    assert!(
-        text(&pending.stdout).contains("pending at"),
-        "{}",
-        text(&pending.stdout)
-    );
-
-    let malformed = anchor(&[
-        "ots",
-        "verify",
-        &p(&dir.join("invalid"), "bad-major-version.ots"),
-        "--digest",
-        &"00".repeat(32),
-    ]);
-    assert_eq!(malformed.status.code(), Some(2));
-    assert!(
-        text(&malformed.stderr).contains("major version"),
-        "{}",
-        text(&malformed.stderr)
-    );
+    let hw = p(&dir, "hello-world.txt.ots");
+    let hw_data = p(&dir, "hello-world.txt");
+    let bad = p(&dir, "bad-stamp.txt.ots");
+    let bad_data = p(&dir, "bad-stamp.txt");
+    let inc = p(&dir, "incomplete.txt.ots");
+    let inc_data = p(&dir, "incomplete.txt");
+    let malformed = p(&dir.join("invalid"), "bad-major-version.ots");
+    let zeros = "00".repeat(32);
+    // (arguments after `ots verify`, exit code, where the explanation appears, what it says)
+    let cases: [(&[&str], i32, &str, &str); 6] = [
+        (
+            &[&hw, "--data", &hw_data, "--headers", &headers],
+            0,
+            "stdout",
+            "✓ Bitcoin block 358391",
+        ),
+        (
+            &[&bad, "--data", &bad_data, "--headers", &headers],
+            1,
+            "stdout",
+            "merkle root",
+        ),
+        (
+            &[&hw, "--data", &bad_data, "--headers", &headers],
+            1,
+            "stderr",
+            "not the digest of the data",
+        ),
+        (&[&hw, "--data", &hw_data], 1, "stdout", "no header"),
+        (&[&inc, "--data", &inc_data], 3, "stdout", "pending at"),
+        (
+            &[&malformed, "--digest", &zeros],
+            2,
+            "stderr",
+            "major version",
+        ),
+    ];
+    for (args, code, stream, needle) in cases {
+        let out = anchor(&[&["ots", "verify"], args].concat());
+        let said = text(if stream == "stdout" {
+            &out.stdout
+        } else {
+            &out.stderr
+        });
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {said}");
+        assert!(said.contains(needle), "{args:?}: {said}");
+    }
 }
 
 /// Starts `anchor ots calendar` on a free port and returns it with its URL.

@@ -20,12 +20,26 @@ fn pending_answer(uri: &str, salt: u8) -> Vec<u8> {
     t.to_bytes().unwrap()
 }
 
-async fn calendar(answer: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
+/// `POST /digest` as the protocol sends it, answered with `answer`.
+fn digest_mock(answer: ResponseTemplate) -> Mock {
     Mock::given(method("POST"))
         .and(path("/digest"))
         .and(header("accept", "application/vnd.opentimestamps.v1"))
         .respond_with(answer)
+}
+
+async fn calendar(answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    digest_mock(answer).mount(&server).await;
+    server
+}
+
+/// A calendar that accepts exactly one submission, answering a pending attestation that names
+/// itself.
+async fn accepting_calendar(salt: u8) -> MockServer {
+    let server = MockServer::start().await;
+    digest_mock(ok(&server.uri(), salt))
+        .expect(1)
         .mount(&server)
         .await;
     server
@@ -45,16 +59,7 @@ const DIGEST: [u8; 32] = [0x42; 32];
 
 #[tokio::test]
 async fn two_of_three_calendars_suffice_and_both_answers_are_merged() {
-    let a = MockServer::start().await;
-    let b = MockServer::start().await;
-    for (s, salt) in [(&a, 1u8), (&b, 2u8)] {
-        Mock::given(method("POST"))
-            .and(path("/digest"))
-            .respond_with(ok(&s.uri(), salt))
-            .expect(1)
-            .mount(s)
-            .await;
-    }
+    let (a, b) = (accepting_calendar(1).await, accepting_calendar(2).await);
     let down = calendar(ResponseTemplate::new(503)).await;
     let client = http_client(Duration::from_secs(2)).unwrap();
     let (file, report) = stamp(&client, &cfg(&[&a, &b, &down]), DIGEST)
@@ -105,15 +110,7 @@ async fn one_of_three_is_not_enough_and_every_failure_is_named() {
 
 #[tokio::test]
 async fn a_slow_calendar_times_out_without_holding_up_the_others() {
-    let a = MockServer::start().await;
-    let b = MockServer::start().await;
-    for (s, salt) in [(&a, 1u8), (&b, 2u8)] {
-        Mock::given(method("POST"))
-            .and(path("/digest"))
-            .respond_with(ok(&s.uri(), salt))
-            .mount(s)
-            .await;
-    }
+    let (a, b) = (accepting_calendar(1).await, accepting_calendar(2).await);
     let slow = calendar(ok("https://slow.example", 3).set_delay(Duration::from_secs(5))).await;
     let client = http_client(Duration::from_secs(10)).unwrap();
     let started = std::time::Instant::now();
@@ -136,12 +133,7 @@ async fn a_slow_calendar_times_out_without_holding_up_the_others() {
 
 #[tokio::test]
 async fn upgrade_waits_on_404_then_merges_the_bitcoin_attestation() {
-    let cal = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/digest"))
-        .respond_with(ok(&cal.uri(), 7))
-        .mount(&cal)
-        .await;
+    let cal = accepting_calendar(7).await;
     let client = http_client(Duration::from_secs(2)).unwrap();
     let config = cfg(&[&cal]);
     let (mut file, _) = stamp(&client, &config, DIGEST).await.unwrap();
