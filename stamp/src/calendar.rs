@@ -102,7 +102,8 @@ impl StampReport {
     }
 }
 
-async fn fetch(
+/// Sends `request` and reads at most `max` bytes of the answer (shared with [`crate::headers`]).
+pub(crate) async fn fetch(
     request: reqwest::RequestBuilder,
     max: usize,
 ) -> std::result::Result<(StatusCode, Vec<u8>), String> {

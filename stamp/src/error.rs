@@ -59,6 +59,10 @@ pub enum StampError {
     Proof(String),
     #[error("calendar: {0}")]
     Calendar(String),
+    /// A remote header source (Esplora, bitcoind) could not be used: the source, the request
+    /// and what was wrong.
+    #[error("header source {0}")]
+    HeaderSource(String),
 }
 
 pub type Result<T, E = StampError> = std::result::Result<T, E>;

@@ -6,6 +6,7 @@ pub mod bitcoin;
 pub mod calendar;
 pub mod devcal;
 pub mod error;
+pub mod headers;
 pub mod manifest;
 pub mod ots;
 pub mod verify;

@@ -388,6 +388,18 @@ impl Timestamp {
                 .any(|e| matches!(e, Entry::Op(_, t) if t.contains_msg(msg)))
     }
 
+    /// The heights every Bitcoin attestation names, each once, ascending: the headers a
+    /// verifier needs.
+    pub fn bitcoin_heights(&self) -> std::collections::BTreeSet<u64> {
+        self.attestations()
+            .into_iter()
+            .filter_map(|(_, a)| match a {
+                Attestation::Bitcoin { height } => Some(*height),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether any branch carries a Bitcoin attestation.
     pub fn has_bitcoin(&self) -> bool {
         self.attestations()

@@ -34,6 +34,20 @@ pub enum Verdict {
     PendingOnly,
 }
 
+/// Checks that `file` stamps the data whose hash (by the file's own hash operation) is
+/// `data_digest` — the first step of [`verify_file`], for callers that want to know before
+/// they fetch headers.
+pub fn check_digest(file: &DetachedTimestamp, data_digest: &[u8]) -> Result<()> {
+    if file.digest() == data_digest {
+        Ok(())
+    } else {
+        Err(StampError::DigestMismatch {
+            got: merkle::hash::encode_hex(file.digest()),
+            want: merkle::hash::encode_hex(data_digest),
+        })
+    }
+}
+
 /// Checks `file` as a timestamp of the data whose hash (by the file's own hash operation) is
 /// `data_digest`.
 pub fn verify_file(
@@ -41,12 +55,7 @@ pub fn verify_file(
     data_digest: &[u8],
     headers: &dyn HeaderSource,
 ) -> Result<(Verdict, Vec<Finding>)> {
-    if file.digest() != data_digest {
-        return Err(StampError::DigestMismatch {
-            got: merkle::hash::encode_hex(file.digest()),
-            want: merkle::hash::encode_hex(data_digest),
-        });
-    }
+    check_digest(file, data_digest)?;
     let mut findings = Vec::new();
     for (msg, attestation) in file.timestamp.attestations() {
         let finding = match attestation {
