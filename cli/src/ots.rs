@@ -9,7 +9,8 @@ use sha2::{Digest as _, Sha256};
 use stamp::DetachedTimestamp;
 use stamp::bitcoin::HeadersFile;
 use stamp::calendar::{CalendarConfig, CalendarOutcome, http_client};
-use stamp::verify::{Finding, Verdict, verify_file};
+use stamp::headers::{RemoteHeaders, fetch_headers};
+use stamp::verify::{Finding, Verdict, check_digest, verify_file};
 
 use crate::{Failure, Outcome, read_input, write_stdout};
 
@@ -69,7 +70,8 @@ pub enum OtsCmd {
         /// The .ots file, or `-` for stdin.
         file: PathBuf,
     },
-    /// Verify an .ots file: exit 0 verified, 1 not verified (reason), 2 bad input, 3 pending only.
+    /// Verify an .ots file: exit 0 verified, 1 not verified (reason; also when the header source
+    /// cannot be reached), 2 bad input, 3 pending only.
     Verify {
         /// The .ots file.
         file: PathBuf,
@@ -79,9 +81,18 @@ pub enum OtsCmd {
         /// The stamped SHA-256 digest, 64 hex (instead of --data).
         #[arg(long)]
         digest: Option<String>,
-        /// Block headers: JSON `{"height": "80-byte header hex"}`.
-        #[arg(long)]
+        /// Block headers from a file: JSON `{"height": "80-byte header hex"}`.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["esplora", "bitcoind"])]
         headers: Option<PathBuf>,
+        /// Block headers from an Esplora API, e.g. `https://blockstream.info/api`.
+        #[arg(long, value_name = "URL", conflicts_with = "bitcoind")]
+        esplora: Option<String>,
+        /// Block headers from bitcoind's JSON-RPC, `http://user:pass@host:8332`.
+        #[arg(long, value_name = "URL")]
+        bitcoind: Option<String>,
+        /// Per-request timeout for --esplora and --bitcoind, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        timeout: u64,
     },
 }
 
@@ -96,7 +107,22 @@ pub fn run(cmd: OtsCmd) -> Outcome {
             data,
             digest,
             headers,
-        } => verify(&file, data, digest, headers),
+            esplora,
+            bitcoind,
+            timeout,
+        } => {
+            let source = match (headers, esplora, bitcoind) {
+                (Some(path), _, _) => Headers::File(path),
+                (None, Some(url), _) => Headers::Remote(
+                    RemoteHeaders::esplora(&url).map_err(|e| anyhow!("--esplora: {e}"))?,
+                ),
+                (None, None, Some(url)) => Headers::Remote(
+                    RemoteHeaders::bitcoind(&url).map_err(|e| anyhow!("--bitcoind: {e}"))?,
+                ),
+                (None, None, None) => Headers::None,
+            };
+            verify(&file, data, digest, &source, Duration::from_secs(timeout))
+        }
         OtsCmd::Stamp {
             file,
             digest,
@@ -134,11 +160,20 @@ fn load(file: &PathBuf) -> anyhow::Result<DetachedTimestamp> {
         .with_context(|| format!("{} is not a valid .ots proof", file.display()))
 }
 
+/// Where `ots verify` gets block headers (at most one of `--headers`, `--esplora`,
+/// `--bitcoind`).
+enum Headers {
+    None,
+    File(PathBuf),
+    Remote(RemoteHeaders),
+}
+
 fn verify(
     file: &PathBuf,
     data: Option<PathBuf>,
     digest: Option<String>,
-    headers: Option<PathBuf>,
+    source: &Headers,
+    timeout: Duration,
 ) -> Outcome {
     let ots = load(file)?;
     let want: Vec<u8> = match (data, digest) {
@@ -156,13 +191,31 @@ fn verify(
         }
         (None, None) => return Err(Failure::Input(anyhow!("pass --data or --digest"))),
     };
-    let headers = match headers {
-        Some(path) => HeadersFile::from_json(&read_input(&path)?)
+    let not_valid = |e| Failure::Check(anyhow::Error::new(e).context("proof is NOT valid"));
+    // Wrong data is known before any header is fetched.
+    check_digest(&ots, &want).map_err(not_valid)?;
+    let headers = match source {
+        Headers::File(path) => HeadersFile::from_json(&read_input(path)?)
             .with_context(|| format!("{}", path.display()))?,
-        None => HeadersFile::default(),
+        Headers::Remote(remote) => {
+            let heights = ots.timestamp.bitcoin_heights();
+            if heights.is_empty() {
+                HeadersFile::default()
+            } else {
+                let client = http_client(timeout).map_err(anyhow::Error::new)?;
+                // The proof and the data were fine; the check could not be done: exit 1.
+                runtime()?
+                    .block_on(fetch_headers(&client, remote, heights, timeout))
+                    .map_err(|e| {
+                        Failure::Check(
+                            anyhow::Error::new(e).context("could not fetch the block headers"),
+                        )
+                    })?
+            }
+        }
+        Headers::None => HeadersFile::default(),
     };
-    let (verdict, findings) = verify_file(&ots, &want, &headers)
-        .map_err(|e| Failure::Check(anyhow::Error::new(e).context("proof is NOT valid")))?;
+    let (verdict, findings) = verify_file(&ots, &want, &headers).map_err(not_valid)?;
     let mut report = String::new();
     for f in &findings {
         let line = match f {
@@ -173,9 +226,21 @@ fn verify(
             } => format!(
                 "✓ Bitcoin block {height} ({block_hash}) attests existence as of unix time {time}\n"
             ),
-            Finding::NoHeader { height } => {
-                format!("✗ Bitcoin block {height}: no header for it (pass --headers)\n")
-            }
+            Finding::NoHeader { height } => match source {
+                Headers::None => format!(
+                    "✗ Bitcoin block {height}: no header for it (pass --headers FILE, \
+                     --esplora URL or --bitcoind URL)\n"
+                ),
+                Headers::File(path) => {
+                    format!(
+                        "✗ Bitcoin block {height}: no header for it in {}\n",
+                        path.display()
+                    )
+                }
+                Headers::Remote(remote) => format!(
+                    "✗ Bitcoin block {height}: no header for it at {remote} (it does not know that height)\n"
+                ),
+            },
             Finding::Pending { uri } => format!("… pending at {uri}\n"),
             Finding::Unsupported { what } => format!("- {what}: not checked by this verifier\n"),
             Finding::Failed { reason } => format!("✗ {reason}\n"),

@@ -1,4 +1,5 @@
-//! `anchor ots info` and `anchor ots verify` on the reference client's example proofs.
+//! `anchor ots info` and `anchor ots verify` on the reference client's example proofs, with
+//! headers from a file, a wiremock Esplora API and a wiremock bitcoind.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -83,7 +84,12 @@ fn ots_verify_exit_codes_are_0_verified_1_false_3_pending_2_malformed() {
             "stderr",
             "not the digest of the data",
         ),
-        (&[&hw, "--data", &hw_data], 1, "stdout", "no header"),
+        (
+            &[&hw, "--data", &hw_data],
+            1,
+            "stdout",
+            "no header for it (pass --headers FILE, --esplora URL or --bitcoind URL)",
+        ),
         (&[&inc, "--data", &inc_data], 3, "stdout", "pending at"),
         (
             &[&malformed, "--digest", &zeros],
@@ -213,4 +219,150 @@ fn stamp_then_upgrade_against_the_dev_calendar_stays_pending_and_never_overwrite
 
     calendar.kill().unwrap();
     let _ = calendar.wait();
+}
+
+/// Block 358391's hash and header hex from the vectors' blocks.json.
+fn block_358391(dir: &std::path::Path) -> (String, String) {
+    let blocks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("blocks.json")).unwrap()).unwrap();
+    let b = &blocks["blocks"]["358391"];
+    (
+        b["block_hash"].as_str().unwrap().to_owned(),
+        b["header_hex"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn ots_verify_fetches_headers_from_esplora_or_bitcoind() {
+    use serde_json::json;
+    use wiremock::matchers::{basic_auth, body_partial_json, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let Some(dir) = vectors() else { return };
+    let (hash, header) = block_358391(&dir);
+    let hw = p(&dir, "hello-world.txt.ots");
+    let hw_data = p(&dir, "hello-world.txt");
+
+    let esplora = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/block-height/358391"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(&hash))
+        .expect(1)
+        .mount(&esplora)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/block/{hash}/header")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(&header))
+        .expect(1)
+        .mount(&esplora)
+        .await;
+
+    let bitcoind = MockServer::start().await;
+    for (m, params, result) in [
+        ("getblockhash", json!([358_391]), &hash),
+        ("getblockheader", json!([hash, false]), &header),
+    ] {
+        Mock::given(method("POST"))
+            .and(basic_auth("rpc", "pw"))
+            .and(body_partial_json(json!({"method": m, "params": params})))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"result": result, "error": null, "id": "anchor"})),
+            )
+            .expect(1)
+            .mount(&bitcoind)
+            .await;
+    }
+
+    let esplora_url = format!("{}/api", esplora.uri());
+    let bitcoind_url = format!("http://rpc:pw@{}", bitcoind.address());
+    for source in [["--esplora", &esplora_url], ["--bitcoind", &bitcoind_url]] {
+        let out = anchor(&[&["ots", "verify", &hw, "--data", &hw_data], &source[..]].concat());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{source:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains(&format!("✓ Bitcoin block 358391 ({hash})")),
+            "{source:?}: {}",
+            text(&out.stdout)
+        );
+    }
+
+    // An unreachable source: the check could not be done (exit 1), and stderr says why.
+    let out = anchor(&[
+        "ots",
+        "verify",
+        &hw,
+        "--data",
+        &hw_data,
+        "--esplora",
+        "http://127.0.0.1:9",
+        "--timeout",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "could not fetch the block headers: header source Esplora http://127.0.0.1:9"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn ots_verify_takes_one_header_source_and_a_usable_url() {
+    let Some(dir) = vectors() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let headers = headers_file(&dir, tmp.path());
+    let hw = p(&dir, "hello-world.txt.ots");
+    let hw_data = p(&dir, "hello-world.txt");
+    let base = ["ots", "verify", hw.as_str(), "--data", hw_data.as_str()];
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--headers", &headers, "--esplora", "http://127.0.0.1:9"],
+            "cannot be used with",
+        ),
+        (
+            &["--headers", &headers, "--bitcoind", "http://127.0.0.1:9"],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "--esplora",
+                "http://127.0.0.1:9",
+                "--bitcoind",
+                "http://127.0.0.1:9",
+            ],
+            "cannot be used with",
+        ),
+        (&["--bitcoind", "ftp://u:secret@host"], "scheme ftp://"),
+    ];
+    for (args, needle) in cases {
+        let out = anchor(&[&base[..], args].concat());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !text(&out.stderr).contains("secret"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "nothing is verified: {}",
+            text(&out.stdout)
+        );
+    }
 }
