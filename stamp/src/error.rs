@@ -63,6 +63,74 @@ pub enum StampError {
     /// and what was wrong.
     #[error("header source {0}")]
     HeaderSource(String),
+    #[error("RFC 3161 {check}: {detail}")]
+    Tsa { check: TsaCheck, detail: String },
+}
+
+impl StampError {
+    pub(crate) fn tsa(check: TsaCheck, detail: impl Into<String>) -> StampError {
+        StampError::Tsa {
+            check,
+            detail: detail.into(),
+        }
+    }
+
+    /// The RFC 3161 check that failed, if this is one.
+    pub fn tsa_check(&self) -> Option<TsaCheck> {
+        match self {
+            StampError::Tsa { check, .. } => Some(*check),
+            _ => None,
+        }
+    }
+}
+
+/// Which RFC 3161 check failed: each is a separate step of [`crate::tsp::verify_token`] or of
+/// talking to a TSA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TsaCheck {
+    /// The bytes are not a well-formed response or token.
+    Encoding,
+    /// The TSA did not grant the request.
+    Status,
+    /// The token stamps another hash, or uses a refused algorithm.
+    Imprint,
+    /// The token does not echo the request's nonce.
+    Nonce,
+    /// The token's policy is not one the verifier accepts.
+    Policy,
+    /// content-type or message-digest signed attributes are missing or wrong.
+    SignedAttributes,
+    /// No certificate matches the signer's ESSCertID(v2) and sid.
+    SignerIdentity,
+    /// The signature over the signed attributes does not verify.
+    Signature,
+    /// The signer's certificate lacks the sole critical id-kp-timeStamping EKU.
+    KeyUsage,
+    /// No valid path at genTime from the signer to a pinned CA.
+    Chain,
+    /// The request could not be built.
+    Request,
+    /// The TSA could not be reached or answered outside the protocol.
+    Transport,
+}
+
+impl std::fmt::Display for TsaCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TsaCheck::Encoding => "encoding",
+            TsaCheck::Status => "status",
+            TsaCheck::Imprint => "message imprint",
+            TsaCheck::Nonce => "nonce",
+            TsaCheck::Policy => "policy",
+            TsaCheck::SignedAttributes => "signed attributes",
+            TsaCheck::SignerIdentity => "signer certificate",
+            TsaCheck::Signature => "signature",
+            TsaCheck::KeyUsage => "signer key usage",
+            TsaCheck::Chain => "certificate chain",
+            TsaCheck::Request => "request",
+            TsaCheck::Transport => "transport",
+        })
+    }
 }
 
 pub type Result<T, E = StampError> = std::result::Result<T, E>;

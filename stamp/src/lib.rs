@@ -9,7 +9,8 @@ pub mod error;
 pub mod headers;
 pub mod manifest;
 pub mod ots;
+pub mod tsp;
 pub mod verify;
 
-pub use error::{Result, StampError};
+pub use error::{Result, StampError, TsaCheck};
 pub use ots::{Attestation, DetachedTimestamp, Entry, Op, Timestamp};
