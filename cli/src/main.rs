@@ -7,6 +7,7 @@
 mod digests;
 mod ots;
 mod tree;
+mod tsa;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -39,6 +40,9 @@ enum Command {
     /// OpenTimestamps proofs.
     #[command(subcommand)]
     Ots(ots::OtsCmd),
+    /// RFC 3161 time-stamps: stamp, verify, info, a dev responder and a throwaway CA.
+    #[command(subcommand)]
+    Tsa(tsa::TsaCmd),
     /// Print the RFC 8785 canonical bytes of a JSON file (no trailing newline).
     Canon {
         /// JSON file, or `-` for stdin.
@@ -141,6 +145,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Tree(TreeCmd::Proof { input, digest }) => tree::proof(&input, &digest),
         Command::Verify(VerifyCmd::Proof { file, root }) => verify_proof(&file, root.as_deref()),
         Command::Ots(cmd) => ots::run(cmd),
+        Command::Tsa(cmd) => tsa::run(cmd),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;
             let canon = merkle::canon::canonicalize(&bytes)

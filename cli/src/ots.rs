@@ -265,7 +265,7 @@ fn or_defaults(calendars: Vec<String>) -> Vec<String> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -288,7 +288,7 @@ fn dir_of(path: &std::path::Path) -> &std::path::Path {
 
 /// Writes `bytes` beside `path` in a temporary file, syncs it, then moves it into place —
 /// only if nothing is there when `replace` is false — so a reader never sees half a proof.
-fn write_atomically(path: &PathBuf, bytes: &[u8], replace: bool) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &PathBuf, bytes: &[u8], replace: bool) -> anyhow::Result<()> {
     let dir = dir_of(path);
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;

@@ -22,6 +22,7 @@ mod verify;
 mod x509;
 
 pub use alg::HashAlg;
+pub use rasn::types::ObjectIdentifier;
 pub use request::{MessageImprint, Nonce, RequestError, TimeStampRequest};
 pub use token::{PkiStatus, TimeStampResponse, TimeStampToken, TokenInfo};
 pub use verify::{
@@ -30,10 +31,10 @@ pub use verify::{
 pub use x509::Certificate;
 
 /// Parses a dotted policy OID such as `1.3.6.1.4.1.32473.1`.
-pub fn parse_oid(s: &str) -> Result<rasn::types::ObjectIdentifier, String> {
+pub fn parse_oid(s: &str) -> Result<ObjectIdentifier, String> {
     let arcs: Result<Vec<u32>, _> = s.trim().split('.').map(str::parse::<u32>).collect();
     arcs.ok()
         .filter(|a| a.len() >= 2 && a[0] <= 2 && (a[0] == 2 || a[1] < 40))
-        .and_then(rasn::types::ObjectIdentifier::new)
+        .and_then(ObjectIdentifier::new)
         .ok_or_else(|| format!("{s:?} is not a dotted object identifier"))
 }

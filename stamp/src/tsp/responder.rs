@@ -3,7 +3,6 @@
 //! Used by the demo and tests; a token from it is only as trusted as the CA that issued its
 //! certificate (the dev CA says "not trusted" in its name).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -281,11 +280,4 @@ async fn handle(
         reply,
     )
         .into_response()
-}
-
-/// Serves the responder until the process ends.
-pub async fn serve(addr: SocketAddr, responder: Responder) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "RFC 3161 dev responder listening");
-    axum::serve(listener, router(Arc::new(responder))).await
 }
