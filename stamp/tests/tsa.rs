@@ -341,7 +341,11 @@ fn make_pki(openssl: &Path, d: &Path, key: &str) {
         run(openssl, d, &args.split_whitespace().collect::<Vec<_>>());
     };
     let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256";
-    let tsa_key = if key == "rsa" { "-newkey rsa:2048" } else { ec };
+    let tsa_key = match key {
+        "rsa" => "-newkey rsa:2048",
+        "p384" => "-newkey ec -pkeyopt ec_paramgen_curve:P-384",
+        _ => ec,
+    };
     std::fs::write(
         d.join("ca.ext"),
         "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
@@ -495,4 +499,47 @@ fn openssl_tokens_with_a_flipped_signature_bit_fail_the_signature() {
     )
     .unwrap_err();
     assert_eq!(err.tsa_check(), Some(TsaCheck::Signature), "{err}");
+}
+
+#[tokio::test]
+async fn client_verifies_openssl_p384_tokens() {
+    client_against_openssl("p384", true, true).await;
+}
+
+/// `openssl ts` cannot sign with RSA-PSS, so the TSTInfo of an openssl token is re-signed by
+/// `openssl cms -sign -cades` (which adds signingCertificateV2) with PSS padding: the verifier's
+/// PSS path checked against a signer we did not write.
+#[test]
+fn rsa_pss_tokens_signed_by_openssl_cms_verify() {
+    let Some(openssl) = openssl() else { return };
+    let tsa = OpensslTsa::new(&openssl, "rsa", true, true);
+    let d = tsa.dir.path();
+    let req = TimeStampRequest::new(MessageImprint::of_data(HashAlg::Sha256, b"pss"), None);
+    std::fs::write(d.join("r.tsr"), tsa.reply(&req.to_der())).unwrap();
+    let sh = |args: &str| {
+        run(&openssl, d, &args.split_whitespace().collect::<Vec<_>>());
+    };
+    sh("ts -reply -in r.tsr -token_out -out tok.der");
+    sh("cms -verify -noverify -inform DER -in tok.der -out tst.der");
+    sh(
+        "cms -sign -binary -nodetach -in tst.der -econtent_type 1.2.840.113549.1.9.16.1.4 \
+        -signer tsa.pem -inkey tsa.key -certfile int.pem -keyopt rsa_padding_mode:pss \
+        -keyopt rsa_pss_saltlen:32 -md sha256 -cades -outform DER -out pss.der",
+    );
+    let token =
+        stamp::tsp::TimeStampToken::from_der(&std::fs::read(d.join("pss.der")).unwrap()).unwrap();
+    let opts = VerifyOptions {
+        trusted: tsa.cert("ca.pem"),
+        ..VerifyOptions::default()
+    };
+    let v = verify_token(&token, &req.imprint, req.nonce.as_ref(), &opts).unwrap();
+    assert_eq!(v.path.len(), 3);
+    // The same token over other data fails, so the pass above is not vacuous.
+    let other = MessageImprint::of_data(HashAlg::Sha256, b"other");
+    assert_eq!(
+        verify_token(&token, &other, None, &opts)
+            .unwrap_err()
+            .tsa_check(),
+        Some(TsaCheck::Imprint)
+    );
 }
