@@ -120,8 +120,8 @@ pub fn run(cmd: TsaCmd) -> Outcome {
             }
             let imprint = MessageImprint::of_data(alg, &read_input(&data)?);
             let request = TimeStampRequest::new(imprint, policy);
-            let mut client = TsaClient::new(url);
-            client.timeout = Duration::from_secs(timeout);
+            let client =
+                TsaClient::new(url, Duration::from_secs(timeout)).map_err(anyhow::Error::new)?;
             let stamped = runtime()?
                 .block_on(client.stamp(&request, &opts))
                 .map_err(|e| Failure::Check(anyhow::Error::new(e)))?;

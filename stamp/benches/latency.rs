@@ -178,7 +178,7 @@ async fn network(iters: usize, tsa: &Tsa, calendars: &[String; 2]) -> (Vec<Sampl
     ))
     .await;
     let client = http_client(TIMEOUT).expect("HTTP client");
-    let tsa_client = TsaClient::new(format!("{}/", tsa.url));
+    let tsa_client = TsaClient::new(format!("{}/", tsa.url), TIMEOUT).expect("TSA client");
     let one = CalendarConfig::new(vec![calendars[0].clone()]);
     let two = CalendarConfig::new(calendars.to_vec());
     assert_eq!((one.min_ok, two.min_ok), (1, 2));
@@ -189,7 +189,7 @@ async fn network(iters: usize, tsa: &Tsa, calendars: &[String; 2]) -> (Vec<Sampl
 
     let mut base = Samples::new("bare HTTP POST round trip (baseline)", iters);
     let mut fresh = Samples::new(
-        "bare HTTP POST round trip, new client per request (what `TsaClient::stamp` does)",
+        "bare HTTP POST round trip, new client per request (what `TsaClient` avoids)",
         iters,
     );
     let mut rfc = Samples::new(

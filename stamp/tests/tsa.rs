@@ -380,7 +380,8 @@ async fn client_against_openssl(key: &str, chain: bool, ess_v2: bool) {
     let root = tsa.cert("ca.pem");
     let intermediate = tsa.cert("int.pem");
     let url = Arc::clone(&tsa).serve().await;
-    let client = stamp::tsp::client::TsaClient::new(url);
+    let client =
+        stamp::tsp::client::TsaClient::new(url, std::time::Duration::from_secs(10)).unwrap();
     let req = TimeStampRequest::new(MessageImprint::of_data(HashAlg::Sha256, b"interop"), None);
     let with = |untrusted: Vec<Certificate>| VerifyOptions {
         trusted: root.clone(),
