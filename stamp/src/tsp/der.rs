@@ -138,6 +138,39 @@ impl<'a> Tlv<'a> {
     }
 }
 
+/// Deepest nesting [`check_forms`] follows; a time-stamp token needs about a dozen levels.
+const MAX_DEPTH: usize = 32;
+
+/// Checks every element of `input`, recursively, for X.690 §10.2's DER form: among universal
+/// tags only SEQUENCE and SET are constructed (strings, OIDs, integers are primitive). The
+/// typed decoders accept a constructed OBJECT IDENTIFIER, which would let an unsigned field be
+/// re-encoded without changing its value; one pass here closes that for every field at once.
+pub(crate) fn check_forms(input: &[u8]) -> Result<(), String> {
+    check_forms_at(input, 0)
+}
+
+fn check_forms_at(mut input: &[u8], depth: usize) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("elements nested deeper than {MAX_DEPTH}"));
+    }
+    while !input.is_empty() {
+        let (tlv, rest) = read(input)?;
+        let constructed = tlv.tag & 0x20 != 0;
+        let universal = tlv.tag & 0xc0 == 0;
+        if constructed {
+            if universal && tlv.tag != SEQUENCE && tlv.tag != SET {
+                return Err(format!(
+                    "universal type {} is in constructed form, which DER forbids",
+                    tlv.tag & 0x1f
+                ));
+            }
+            check_forms_at(tlv.value, depth + 1)?;
+        }
+        input = rest;
+    }
+    Ok(())
+}
+
 /// Encodes one element.
 pub(crate) fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(contents.len() + 6);
@@ -249,6 +282,18 @@ mod tests {
                 .unwrap_err()
                 .contains("claims 5 bytes")
         );
+    }
+
+    #[test]
+    fn only_sequences_and_sets_may_be_constructed() {
+        let oid = oid(&[1, 2, 3]);
+        let mut constructed_oid = oid.clone();
+        constructed_oid[0] |= 0x20;
+        assert!(check_forms(&cons(SEQUENCE, &[&oid, &cons(context(0), &[&oid])])).is_ok());
+        let err = check_forms(&cons(SEQUENCE, &[&cons(SET, &[&constructed_oid])])).unwrap_err();
+        assert!(err.contains("universal type 6"), "{err}");
+        let deep = (0..40).fold(Vec::new(), |inner, _| cons(SEQUENCE, &[&inner]));
+        assert!(check_forms(&deep).unwrap_err().contains("deeper"));
     }
 
     #[test]

@@ -91,6 +91,7 @@ const FAILURE_BITS: [(usize, &str); 8] = [
 impl TimeStampResponse {
     pub fn from_der(bytes: &[u8]) -> Result<TimeStampResponse> {
         let resp = der::expect(bytes, der::SEQUENCE, "TimeStampResp").map_err(bad)?;
+        der::check_forms(bytes).map_err(|e| bad(format!("TimeStampResp: {e}")))?;
         let fields = resp.children().map_err(bad)?;
         let (status_info, token) = match fields.as_slice() {
             [s] => (s, None),
@@ -191,6 +192,7 @@ pub struct TimeStampToken {
 impl TimeStampToken {
     pub fn from_der(bytes: &[u8]) -> Result<TimeStampToken> {
         let ci = der::expect(bytes, der::SEQUENCE, "TimeStampToken").map_err(bad)?;
+        der::check_forms(bytes).map_err(|e| bad(format!("TimeStampToken: {e}")))?;
         let ci_fields = ci.children().map_err(bad)?;
         let [ct, content] = ci_fields.as_slice() else {
             return Err(bad("ContentInfo must have contentType and content"));
@@ -513,6 +515,7 @@ fn encapsulated_tst_info(eci: der::Tlv<'_>) -> Result<(Vec<u8>, TstInfo)> {
         return Err(bad("eContent is not [0] EXPLICIT"));
     }
     let octets = der::expect(content.value, der::OCTET_STRING, "eContent").map_err(bad)?;
+    der::check_forms(octets.value).map_err(|e| bad(format!("TSTInfo: {e}")))?;
     let tst: TstInfo = rasn::der::decode(octets.value).map_err(|e| bad(format!("TSTInfo: {e}")))?;
     if tst.version != rasn::types::Integer::from(1) {
         return Err(bad("TSTInfo version is not 1"));
