@@ -439,19 +439,8 @@ fn main() {
     if rss > 0 {
         rss_row(&mut rows, rss);
     }
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l[l.find(':').map_or(0, |i| i + 2)..].to_string())
-        })
-        .unwrap_or_default();
     println!();
-    println!(
-        "Machine: {} cores, {cpu}",
-        std::thread::available_parallelism().map_or(1, usize::from)
-    );
+    println!("Machine: {}", testkit::machine());
     println!();
     println!("| measurement | figure | target | met |");
     println!("|---|---|---|---|");

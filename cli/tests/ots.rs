@@ -112,21 +112,12 @@ fn ots_verify_exit_codes_are_0_verified_1_false_3_pending_2_malformed() {
 
 /// Starts `anchor ots calendar` on a free port and returns it with its URL.
 fn dev_calendar() -> (std::process::Child, String) {
-    use std::io::BufRead as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_anchor"))
         .args(["ots", "calendar", "--listen", "127.0.0.1:0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the dev calendar");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let url = testkit::announced_url(&mut child);
     (child, url)
 }
 

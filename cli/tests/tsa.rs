@@ -1,7 +1,6 @@
 //! `anchor tsa dev-ca | serve | stamp | verify | info` end to end, with `openssl ts -verify`
 //! as the independent check of what the dev responder signs.
 
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -40,15 +39,7 @@ fn serve(ca: &Path) -> (Server, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the responder");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let url = testkit::announced_url(&mut child);
     (Server(child), url)
 }
 
@@ -143,7 +134,7 @@ fn stamp_verify_and_info_against_the_dev_responder() {
         assert!(said.contains(field), "{field:?} missing from {said}");
     }
 
-    if let Some(openssl) = openssl() {
+    if let Some(openssl) = testkit::openssl() {
         let out = Command::new(openssl)
             .args([
                 "ts",
@@ -273,17 +264,4 @@ fn an_unreachable_tsa_is_a_failed_check_naming_the_url() {
         !tmp.path().join("d.tsr").exists(),
         "nothing is written on failure"
     );
-}
-
-fn openssl() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("openssl"))
-            .find(|p| p.exists())
-    });
-    testkit::require(
-        found.unwrap_or_else(|| PathBuf::from("/usr/bin/openssl")),
-        "the openssl command",
-        "install Debian's openssl package",
-    )
 }

@@ -347,18 +347,10 @@ fn main() {
 
 fn print_table(rows: &[Samples], took: Duration) {
     let base = rows[0].pct(50).as_secs_f64();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l[l.find(':').map_or(0, |i| i + 2)..].to_string())
-        })
-        .unwrap_or_default();
     println!();
     println!(
-        "Machine: {} cores, {cpu}; servers and client in one process on 127.0.0.1",
-        std::thread::available_parallelism().map_or(1, usize::from)
+        "Machine: {}; servers and client in one process on 127.0.0.1",
+        testkit::machine()
     );
     println!();
     println!("| operation | n | p50 | p90 | p99 | mean | ops/s | × bare HTTP round trip (p50) |");

@@ -16,23 +16,6 @@ use stamp::tsp::{
     VerifyOptions, parse_oid, verify_response, verify_token,
 };
 
-fn openssl() -> Option<PathBuf> {
-    let found = which("openssl");
-    testkit::require(
-        found.unwrap_or_else(|| PathBuf::from("/usr/bin/openssl")),
-        "the openssl command",
-        "install Debian's openssl package",
-    )
-}
-
-fn which(cmd: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(cmd))
-        .find(|p| p.exists())
-}
-
 fn run(openssl: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
     let out = Command::new(openssl)
         .args(args)
@@ -193,7 +176,9 @@ fn a_pem_bundle_round_trips_and_refuses_keys() {
 
 #[test]
 fn openssl_ts_verify_accepts_dev_responder_tokens() {
-    let Some(openssl) = openssl() else { return };
+    let Some(openssl) = testkit::openssl() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let ca = devca::make(Utc::now());
     std::fs::write(dir.path().join("ca.pem"), ca.ca_cert.to_pem()).unwrap();
@@ -375,7 +360,9 @@ fn make_pki(openssl: &Path, d: &Path, key: &str) {
 }
 
 async fn client_against_openssl(key: &str, chain: bool, ess_v2: bool) {
-    let Some(openssl) = openssl() else { return };
+    let Some(openssl) = testkit::openssl() else {
+        return;
+    };
     let tsa = Arc::new(OpensslTsa::new(&openssl, key, chain, ess_v2));
     let root = tsa.cert("ca.pem");
     let intermediate = tsa.cert("int.pem");
@@ -453,7 +440,9 @@ async fn client_verifies_openssl_p256_tokens_without_chain_and_esscertid_v1() {
 
 #[test]
 fn openssl_sha1_imprints_are_refused() {
-    let Some(openssl) = openssl() else { return };
+    let Some(openssl) = testkit::openssl() else {
+        return;
+    };
     let tsa = OpensslTsa::new(&openssl, "p256", true, true);
     let d = tsa.dir.path();
     std::fs::write(d.join("data.bin"), b"old").unwrap();
@@ -483,7 +472,9 @@ fn openssl_sha1_imprints_are_refused() {
 
 #[test]
 fn openssl_tokens_with_a_flipped_signature_bit_fail_the_signature() {
-    let Some(openssl) = openssl() else { return };
+    let Some(openssl) = testkit::openssl() else {
+        return;
+    };
     let tsa = OpensslTsa::new(&openssl, "rsa", true, true);
     let req = TimeStampRequest::new(MessageImprint::of_data(HashAlg::Sha256, b"sig"), None);
     let mut reply = tsa.reply(&req.to_der());
@@ -512,7 +503,9 @@ async fn client_verifies_openssl_p384_tokens() {
 /// PSS path checked against a signer we did not write.
 #[test]
 fn rsa_pss_tokens_signed_by_openssl_cms_verify() {
-    let Some(openssl) = openssl() else { return };
+    let Some(openssl) = testkit::openssl() else {
+        return;
+    };
     let tsa = OpensslTsa::new(&openssl, "rsa", true, true);
     let d = tsa.dir.path();
     let req = TimeStampRequest::new(MessageImprint::of_data(HashAlg::Sha256, b"pss"), None);

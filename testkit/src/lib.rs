@@ -41,3 +41,47 @@ pub fn python_tools() -> Option<PathBuf> {
     )
     .map(|_| bin)
 }
+
+/// The `openssl` command on `PATH` (Debian's `/usr/bin/openssl` when `PATH` has none).
+pub fn openssl() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("openssl"))
+            .find(|p| p.exists())
+    });
+    require(
+        found.unwrap_or_else(|| PathBuf::from("/usr/bin/openssl")),
+        "the openssl command",
+        "install Debian's openssl package",
+    )
+}
+
+/// Reads the first line a just-started server writes on stderr and returns the `http://` URL
+/// in it (`anchor ots calendar` and `anchor tsa serve` announce themselves that way).
+pub fn announced_url(child: &mut std::process::Child) -> String {
+    use std::io::BufRead as _;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().expect("stderr is piped"))
+        .read_line(&mut line)
+        .expect("read the server's first line");
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned()
+}
+
+/// "N cores, <CPU model>" for the header of a bench's table.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l[l.find(':').map_or(0, |i| i + 2)..].to_string())
+        })
+        .unwrap_or_default();
+    format!(
+        "{} cores, {cpu}",
+        std::thread::available_parallelism().map_or(1, usize::from)
+    )
+}
