@@ -19,11 +19,10 @@ use rasn::types::ObjectIdentifier;
 use super::alg::{ECDSA_WITH_SHA256, HashAlg, oid_der};
 use super::der;
 use super::request::{RequestError, TimeStampRequest};
-use super::token::{ATTR_CONTENT_TYPE, ATTR_MESSAGE_DIGEST, ATTR_SIGNING_CERT_V2, CT_TST_INFO};
+use super::token::{
+    ATTR_CONTENT_TYPE, ATTR_MESSAGE_DIGEST, ATTR_SIGNING_CERT_V2, CT_TST_INFO, SIGNED_DATA,
+};
 use super::x509::Certificate;
-
-/// `id-signedData`.
-const SIGNED_DATA: &[u32] = &[1, 2, 840, 113_549, 1, 7, 2];
 
 /// The dev responder's default policy: under IANA's private enterprise number 32473, which
 /// RFC 5612 reserves for documentation and examples, so it can never collide with a real
@@ -208,7 +207,7 @@ impl Responder {
         der::cons(
             der::SEQUENCE,
             &[
-                &der::oid(SIGNED_DATA),
+                &oid_der(SIGNED_DATA),
                 &der::tlv(der::context(0), &signed_data),
             ],
         )

@@ -43,7 +43,7 @@ use super::der;
 use super::x509::{Certificate, display_name, integer_hex};
 use crate::error::{Result, StampError, TsaCheck};
 
-const SIGNED_DATA: &Oid = Oid::const_new(&[1, 2, 840, 113_549, 1, 7, 2]);
+pub(crate) const SIGNED_DATA: &Oid = Oid::const_new(&[1, 2, 840, 113_549, 1, 7, 2]);
 pub(crate) const CT_TST_INFO: &Oid = Oid::const_new(&[1, 2, 840, 113_549, 1, 9, 16, 1, 4]);
 pub(crate) const ATTR_CONTENT_TYPE: &Oid = Oid::const_new(&[1, 2, 840, 113_549, 1, 9, 3]);
 pub(crate) const ATTR_MESSAGE_DIGEST: &Oid = Oid::const_new(&[1, 2, 840, 113_549, 1, 9, 4]);
