@@ -1,0 +1,416 @@
+//! Validated identifiers. Every blob key and every query parameter is built from these types,
+//! so a value from a URL or a body is checked once, at the edge, and cannot smuggle a `/`, a
+//! `..` or an SQL fragment further in.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{LedgerError, Result};
+
+/// A tenant id: a slug of 1 to 63 characters `[a-z0-9-]`, starting and ending with a letter
+/// or digit (a DNS label, so it is safe in keys, URLs and bucket prefixes alike).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn new(s: &str) -> Result<TenantId> {
+        let bad = |reason: &str| Err(LedgerError::invalid("tenant id", s, reason));
+        if s.is_empty() || s.len() > 63 {
+            return bad("must be 1 to 63 characters");
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return bad("only lowercase letters, digits and '-' are allowed");
+        }
+        if s.starts_with('-') || s.ends_with('-') {
+            return bad("must start and end with a letter or digit");
+        }
+        Ok(TenantId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TenantId({})", self.0)
+    }
+}
+
+impl FromStr for TenantId {
+    type Err = LedgerError;
+    fn from_str(s: &str) -> Result<TenantId> {
+        TenantId::new(s)
+    }
+}
+
+/// How often a tenant's digests are rolled up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cadence {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Cadence {
+    pub const ALL: [Cadence; 3] = [Cadence::Daily, Cadence::Weekly, Cadence::Monthly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+            Cadence::Monthly => "monthly",
+        }
+    }
+}
+
+impl fmt::Display for Cadence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Cadence {
+    type Err = LedgerError;
+    fn from_str(s: &str) -> Result<Cadence> {
+        Cadence::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| LedgerError::invalid("cadence", s, "expected daily, weekly or monthly"))
+    }
+}
+
+/// A tenant's plan (DESIGN.md "Scheduling policy").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Starter,
+    Pro,
+    Enterprise,
+}
+
+impl Plan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Starter => "starter",
+            Plan::Pro => "pro",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Plan {
+    type Err = LedgerError;
+    fn from_str(s: &str) -> Result<Plan> {
+        [Plan::Starter, Plan::Pro, Plan::Enterprise]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| LedgerError::invalid("plan", s, "expected starter, pro or enterprise"))
+    }
+}
+
+/// A UTC period: a day `2026-11-22`, an ISO week `2026-W47`, or a month `2026-11`. The
+/// written form is the only form: `FromStr` accepts exactly what `Display` writes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Period {
+    Day(NaiveDate),
+    /// Stored as the Monday that starts the ISO week.
+    Week(NaiveDate),
+    /// Stored as the first day of the month.
+    Month(NaiveDate),
+}
+
+impl Period {
+    /// The period of `cadence` that contains the instant `t`.
+    pub fn containing(cadence: Cadence, t: DateTime<Utc>) -> Period {
+        let d = t.date_naive();
+        match cadence {
+            Cadence::Daily => Period::Day(d),
+            Cadence::Weekly => {
+                Period::Week(d - Duration::days(i64::from(d.weekday().num_days_from_monday())))
+            }
+            Cadence::Monthly => Period::Month(d.with_day(1).expect("day 1 exists")),
+        }
+    }
+
+    pub fn cadence(self) -> Cadence {
+        match self {
+            Period::Day(_) => Cadence::Daily,
+            Period::Week(_) => Cadence::Weekly,
+            Period::Month(_) => Cadence::Monthly,
+        }
+    }
+
+    /// The first day of the period.
+    pub fn first_day(self) -> NaiveDate {
+        match self {
+            Period::Day(d) | Period::Week(d) | Period::Month(d) => d,
+        }
+    }
+
+    /// The first day after the period.
+    pub fn end_day(self) -> NaiveDate {
+        match self {
+            Period::Day(d) => d + Duration::days(1),
+            Period::Week(d) => d + Duration::days(7),
+            Period::Month(d) => d
+                .checked_add_months(chrono::Months::new(1))
+                .expect("months after a valid period exist"),
+        }
+    }
+
+    /// The period's first instant (inclusive).
+    pub fn start(self) -> DateTime<Utc> {
+        Utc.from_utc_datetime(&self.first_day().and_time(chrono::NaiveTime::MIN))
+    }
+
+    /// The instant the period closes (exclusive end).
+    pub fn end(self) -> DateTime<Utc> {
+        Utc.from_utc_datetime(&self.end_day().and_time(chrono::NaiveTime::MIN))
+    }
+
+    /// The period that follows this one, of the same cadence.
+    #[must_use]
+    pub fn next(self) -> Period {
+        Period::containing(self.cadence(), self.end())
+    }
+
+    /// Days since 1970-01-01 of the first day and of the end day (half-open): the range of
+    /// the `day` column that holds this period's manifests.
+    pub fn day_range(self) -> (i64, i64) {
+        (epoch_day(self.first_day()), epoch_day(self.end_day()))
+    }
+}
+
+/// Days since 1970-01-01 (the `day` column of manifests).
+pub fn epoch_day(d: NaiveDate) -> i64 {
+    i64::from(d.num_days_from_ce() - 719_163)
+}
+
+/// The UTC day of an instant, as [`epoch_day`].
+pub fn day_of(t: DateTime<Utc>) -> i64 {
+    epoch_day(t.date_naive())
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Period::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Period::Week(d) => {
+                let w = d.iso_week();
+                write!(f, "{:04}-W{:02}", w.year(), w.week())
+            }
+            Period::Month(d) => write!(f, "{:04}-{:02}", d.year(), d.month()),
+        }
+    }
+}
+
+impl fmt::Debug for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Period({self})")
+    }
+}
+
+impl FromStr for Period {
+    type Err = LedgerError;
+    fn from_str(s: &str) -> Result<Period> {
+        let bad = || {
+            LedgerError::invalid(
+                "period",
+                s,
+                "expected a UTC day YYYY-MM-DD, an ISO week YYYY-Www or a month YYYY-MM",
+            )
+        };
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let num = |t: &str| -> Result<u32> {
+            if digits(t) {
+                t.parse().map_err(|_| bad())
+            } else {
+                Err(bad())
+            }
+        };
+        let b = s.as_bytes();
+        if b.len() < 7 || !digits(&s[..4]) || b[4] != b'-' {
+            return Err(bad());
+        }
+        let year = i32::try_from(num(&s[..4])?).map_err(|_| bad())?;
+        let rest = &s[5..];
+        let period = match rest.len() {
+            2 => Period::Month(NaiveDate::from_ymd_opt(year, num(rest)?, 1).ok_or_else(bad)?),
+            3 if rest.starts_with('W') => {
+                let week = num(&rest[1..])?;
+                Period::Week(NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).ok_or_else(bad)?)
+            }
+            5 if rest.as_bytes()[2] == b'-' => Period::Day(
+                NaiveDate::from_ymd_opt(year, num(&rest[..2])?, num(&rest[3..])?)
+                    .ok_or_else(bad)?,
+            ),
+            _ => return Err(bad()),
+        };
+        Ok(period)
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for TenantId {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TenantId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        TenantId::new(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Timestamps in every document: RFC 3339, UTC, millisecond precision, `Z` suffix
+/// (`2026-11-23T09:00:00.000Z`). One width for all, so they also sort as strings.
+pub fn format_ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Parses a document timestamp: RFC 3339 in UTC (`Z`); other offsets are refused, because a
+/// chain's monotonic-time rule compares them.
+pub fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    if !s.ends_with('Z') {
+        return Err(LedgerError::invalid(
+            "timestamp",
+            s,
+            "must be RFC 3339 in UTC with a 'Z' suffix",
+        ));
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| LedgerError::invalid("timestamp", s, e.to_string()))
+}
+
+/// Milliseconds since the Unix epoch (how SQL rows store instants, identically on both
+/// backends).
+pub fn to_millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The inverse of [`to_millis`].
+pub fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_round_trip_in_their_only_written_form() {
+        for s in [
+            "2026-11-22",
+            "2026-W47",
+            "2026-11",
+            "2020-W53",
+            "2024-02-29",
+        ] {
+            let p: Period = s.parse().unwrap();
+            assert_eq!(p.to_string(), s);
+        }
+        for s in [
+            "2026-11-2",
+            "2026-W7",
+            "2026-13",
+            "2026-02-30",
+            "2021-W53",
+            "26-11-22",
+            "2026/11/22",
+            "2026-11-22T00",
+            "2026-w47",
+            "2026-1a",
+            "",
+        ] {
+            assert!(s.parse::<Period>().is_err(), "{s} accepted");
+        }
+    }
+
+    #[test]
+    fn iso_weeks_cross_years_and_months_have_their_lengths() {
+        let p: Period = "2026-W01".parse().unwrap();
+        assert_eq!(
+            p.first_day(),
+            NaiveDate::from_ymd_opt(2025, 12, 29).unwrap()
+        );
+        assert_eq!(p.end_day() - p.first_day(), Duration::days(7));
+        let feb: Period = "2024-02".parse().unwrap();
+        assert_eq!(feb.end_day() - feb.first_day(), Duration::days(29));
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        assert_eq!(Period::containing(Cadence::Weekly, t), p);
+        assert_eq!(
+            Period::containing(Cadence::Weekly, t).to_string(),
+            "2026-W01"
+        );
+        assert_eq!(p.next().to_string(), "2026-W02");
+        assert_eq!(
+            "2026-12".parse::<Period>().unwrap().next().to_string(),
+            "2027-01"
+        );
+    }
+
+    #[test]
+    fn epoch_day_zero_is_1970_01_01() {
+        assert_eq!(epoch_day(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 0);
+        assert_eq!(
+            epoch_day(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
+            20_780
+        );
+    }
+
+    #[test]
+    fn tenant_ids_are_dns_labels() {
+        for ok in ["acme", "a", "acme-2", "0x1"] {
+            TenantId::new(ok).unwrap();
+        }
+        for bad in ["", "-a", "a-", "Acme", "a/b", "..", "a_b", &"a".repeat(64)] {
+            assert!(TenantId::new(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_utc_milliseconds() {
+        let t = parse_ts("2026-11-23T09:00:00.5Z").unwrap();
+        assert_eq!(format_ts(t), "2026-11-23T09:00:00.500Z");
+        assert!(parse_ts("2026-11-23T09:00:00+01:00").is_err());
+        assert_eq!(from_millis(to_millis(t)), t);
+    }
+}

@@ -1,0 +1,23 @@
+//! The system of record of Ledger Anchors.
+//!
+//! - [`ids`]: validated identifiers — tenant slugs, cadences, UTC periods, plans.
+//! - [`config`]: one typed configuration choosing every backend; embedded defaults need none.
+//! - [`sql`]: the SQL store on SQLite (embedded) or Postgres (fleet), with migrations.
+//! - [`blob`]: artifacts on a local directory or S3/R2, create-only, under DESIGN.md's keys.
+//! - [`kv`]: last-anchor pointers, idempotency keys and rate counters on the SQL store or Redis.
+//! - [`keys`]: ES256 signing keys, RFC 7638 key ids, JWKS.
+//! - [`formats`]: receipt, root metadata and run summary documents, signed over JCS.
+//! - [`chain`]: the hash-chained run-summary ledger: append, export, verify (seed 004 rules).
+
+pub mod blob;
+pub mod chain;
+pub mod config;
+pub mod error;
+pub mod formats;
+pub mod ids;
+pub mod keys;
+pub mod kv;
+pub mod sql;
+
+pub use error::{LedgerError, Result};
+pub use ids::{Cadence, Period, Plan, TenantId};
