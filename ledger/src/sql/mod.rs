@@ -1,0 +1,198 @@
+//! The SQL store: SQLite embedded (one file, no server) or Postgres for the fleet.
+//!
+//! Every query is a runtime query (`sqlx::query`, no macros), so the crate builds without a
+//! database. Each query is compiled natively against each driver (no `sqlx::Any`): the
+//! crate-private [`on_pool!`] seam expands one body for `SqlitePool` and one for `PgPool` where
+//! the SQL is the same text on both, and the few places where the backends differ have their
+//! own code per backend — bulk manifest ingest (multi-row `VALUES` on SQLite, `UNNEST` arrays on
+//! Postgres) and the chain append lock (`BEGIN IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on
+//! the tenant row on Postgres).
+//!
+//! Conventions shared by both schemas (`ledger/migrations/{sqlite,postgres}/`): instants are
+//! BIGINT Unix milliseconds in UTC, days are days since 1970-01-01, money is integer micro-USD,
+//! digests and roots are 32 raw bytes. Append-only tables (consent log, run summaries, kill
+//! switch history) refuse UPDATE and DELETE with a trigger, so not even a bug in this crate
+//! can rewrite history.
+
+// mod chain; (after formats lands)
+mod manifests;
+mod model;
+mod ops;
+mod runs;
+mod tenants;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlSafeStr as _;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::{LedgerError, Result};
+
+pub use manifests::IngestCounts;
+pub use model::*;
+pub use ops::BackfillProgress;
+pub use tenants::{hash_token, new_token, token_matches};
+
+/// Expands `$body` once per backend with `$pool` bound to the concrete pool type, so one text
+/// of SQL is compiled against each driver natively.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::sql::Db::Sqlite($pool) => $body,
+            $crate::sql::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Which SQL backend a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The system of record. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing; WAL, `synchronous=FULL`, foreign keys
+    /// on, 5 s busy timeout) or `postgres://…`, and applies the migrations.
+    ///
+    /// `synchronous=FULL` rather than WAL's usual NORMAL: an accepted manifest must survive a
+    /// power cut, which NORMAL does not promise for the last transactions.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let store = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| LedgerError::Config(format!("sqlite url {url:?}: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await?;
+            Store {
+                db: Db::Sqlite(pool),
+            }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| LedgerError::Config(format!("postgres url: {e}")))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Store {
+                db: Db::Postgres(pool),
+            }
+        } else {
+            return Err(LedgerError::Config(format!(
+                "database url must start with sqlite: or postgres:, got {:?}",
+                url.split(':').next().unwrap_or_default()
+            )));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend (idempotent; concurrent callers are
+    /// serialised by sqlx's migration lock).
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.db {
+            Db::Sqlite(pool) => migrator(SQLITE_MIGRATIONS).run(pool).await?,
+            Db::Postgres(pool) => migrator(POSTGRES_MIGRATIONS).run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Answers when the database does (`/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        set.iter()
+            .map(|&(version, name, sql)| {
+                Migration::new(
+                    version,
+                    name.into(),
+                    MigrationType::Simple,
+                    sqlx::AssertSqlSafe(sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Maps a unique-constraint violation to [`LedgerError::Conflict`], any other error to `Sql`.
+pub(crate) fn conflict_or(
+    e: sqlx::Error,
+    what: &'static str,
+    key: &str,
+    reason: &str,
+) -> LedgerError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return LedgerError::Conflict {
+            what,
+            key: key.to_owned(),
+            reason: reason.to_owned(),
+        };
+    }
+    LedgerError::Sql(e)
+}
+
+/// `u64` → BIGINT, refusing values SQL cannot hold.
+pub(crate) fn to_i64(what: &'static str, v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| LedgerError::invalid(what, &v.to_string(), "exceeds 2^63-1"))
+}
+
+/// BIGINT → `u64` for columns whose CHECK keeps them non-negative.
+pub(crate) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}

@@ -1,0 +1,329 @@
+//! Rows and their enums. Every enum is stored as its `as_str` text and parsed back strictly: a
+//! value the code does not know is an error, not a default.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use merkle::Root;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LedgerError, Result};
+use crate::ids::{Cadence, Period, Plan, TenantId};
+
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $name {
+            type Err = LedgerError;
+            fn from_str(s: &str) -> Result<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let known: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    LedgerError::invalid($what, s, format!("expected one of {}", known.join(", ")))
+                })
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Whether a tenant's receipts and proofs are readable without its token.
+    Visibility, "visibility" { Public = "public", Private = "private" }
+);
+text_enum!(
+    /// The current consent state (the latest entry of the consent log).
+    Consent, "consent" { OptedIn = "opted_in", OptedOut = "opted_out" }
+);
+text_enum!(
+    /// A consent log action.
+    ConsentAction, "consent action" { OptIn = "opt_in", OptOut = "opt_out" }
+);
+text_enum!(
+    /// An operator-set tenant status (`paused` is also set by a failed sample verification).
+    TenantStatus, "tenant status" { Active = "active", Paused = "paused", Disabled = "disabled" }
+);
+text_enum!(
+    /// Why a run exists.
+    Trigger, "trigger" {
+        Scheduled = "scheduled", Backfill = "backfill", Manual = "manual", CatchUp = "catch-up",
+    }
+);
+text_enum!(
+    /// Where a run is. `held`: not run, with the reason in `errors` (cost ceiling, rate limit,
+    /// kill switch); `anchored`: artifacts written, OTS upgrade still pending; `complete`:
+    /// nothing left to do.
+    RunStatus, "run status" {
+        Queued = "queued", Running = "running", Held = "held", Anchored = "anchored",
+        Complete = "complete", Failed = "failed",
+    }
+);
+text_enum!(
+    /// An anchor type.
+    AnchorKind, "anchor type" { Ots = "ots", Tsa = "tsa" }
+);
+text_enum!(
+    /// An anchor's state.
+    AnchorStatus, "anchor status" {
+        Pending = "pending", Confirmed = "confirmed", Failed = "failed", Skipped = "skipped",
+    }
+);
+text_enum!(
+    /// The kill switch: `tsa-only` stops OTS stamping, `paused` stops all anchoring.
+    KillMode, "kill-switch mode" { Normal = "normal", TsaOnly = "tsa-only", Paused = "paused" }
+);
+text_enum!(
+    /// A backfill's state.
+    BackfillStatus, "backfill status" {
+        Queued = "queued", Running = "running", Cancelled = "cancelled",
+        Stopped = "stopped", Done = "done",
+    }
+);
+
+/// A tenant as stored. `token_hash` is SHA-256 of the API token; the token itself is never
+/// stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub plan: Plan,
+    pub consent: Consent,
+    pub visibility: Visibility,
+    pub token_hash: [u8; 32],
+    pub max_roots_per_period: u32,
+    pub cost_ceiling_micro_usd: u64,
+    pub status: TenantStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Tenant {
+    /// Anchored only when opted in and active.
+    pub fn anchoring_enabled(&self) -> bool {
+        self.consent == Consent::OptedIn && self.status == TenantStatus::Active
+    }
+}
+
+/// What creating a tenant needs. New tenants start opted out and private: anchoring begins
+/// with an explicit opt-in in the consent log.
+#[derive(Clone, Debug)]
+pub struct NewTenant {
+    pub id: TenantId,
+    pub plan: Plan,
+    pub token_hash: [u8; 32],
+    pub max_roots_per_period: u32,
+    pub cost_ceiling_micro_usd: u64,
+}
+
+/// A partial update of a tenant's operator-set fields (`None` keeps the value).
+#[derive(Clone, Debug, Default)]
+pub struct TenantPatch {
+    pub plan: Option<Plan>,
+    pub max_roots_per_period: Option<u32>,
+    pub cost_ceiling_micro_usd: Option<u64>,
+    pub status: Option<TenantStatus>,
+    pub token_hash: Option<[u8; 32]>,
+}
+
+/// One consent log entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConsentEntry {
+    pub action: ConsentAction,
+    pub visibility: Visibility,
+    pub signer: String,
+    pub reason: String,
+    #[serde(with = "ts_serde")]
+    pub at: DateTime<Utc>,
+}
+
+/// A run: one tree and its anchors for (tenant, period). Its id is deterministic,
+/// `{tenant}:{period}`, so enqueueing it twice finds the same row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub id: String,
+    pub tenant: TenantId,
+    pub period: Period,
+    pub trigger: Trigger,
+    pub status: RunStatus,
+    pub root: Option<Root>,
+    pub tree_size: Option<u64>,
+    pub estimated_cost_micro_usd: u64,
+    pub errors: Vec<String>,
+    pub attempt: u32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Run {
+    pub fn cadence(&self) -> Cadence {
+        self.period.cadence()
+    }
+
+    /// The deterministic run id of (tenant, period).
+    pub fn id_for(tenant: &TenantId, period: Period) -> String {
+        format!("{tenant}:{period}")
+    }
+}
+
+/// How a run ended (or was held).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub root: Option<Root>,
+    pub tree_size: Option<u64>,
+    pub estimated_cost_micro_usd: u64,
+    pub errors: Vec<String>,
+}
+
+/// Filters for listing runs (all `None`: every run, newest first).
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    pub tenant: Option<TenantId>,
+    pub status: Option<RunStatus>,
+    pub limit: Option<u32>,
+}
+
+/// One anchor of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnchorRow {
+    pub run_id: String,
+    pub kind: AnchorKind,
+    pub status: AnchorStatus,
+    pub details: serde_json::Value,
+    pub artifact_key: Option<String>,
+    pub artifact_sha256: Option<[u8; 32]>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A stored run summary: its exact bytes and where it sits in the tenant's chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryRow {
+    pub tenant: TenantId,
+    pub seq: u64,
+    pub bytes: Vec<u8>,
+    pub hash: [u8; 32],
+    pub prev: String,
+    pub ts: DateTime<Utc>,
+    pub key_id: String,
+    pub run_id: String,
+}
+
+/// A backfill request and its progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backfill {
+    pub id: String,
+    pub tenant: TenantId,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub manifests_per_hour: u64,
+    pub cost_ceiling_micro_usd: u64,
+    pub status: BackfillStatus,
+    pub periods_total: u64,
+    pub periods_done: u64,
+    pub manifests_done: u64,
+    pub cost_spent_micro_usd: u64,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a new backfill needs (`from..=to` are UTC days).
+#[derive(Clone, Debug)]
+pub struct NewBackfill {
+    pub id: String,
+    pub tenant: TenantId,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub manifests_per_hour: u64,
+    pub cost_ceiling_micro_usd: u64,
+}
+
+/// Where a kill switch applies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KillScope {
+    Global,
+    Tenant(TenantId),
+}
+
+impl KillScope {
+    pub fn key(&self) -> String {
+        match self {
+            KillScope::Global => "global".into(),
+            KillScope::Tenant(t) => format!("tenant:{t}"),
+        }
+    }
+
+    pub fn parse_key(s: &str) -> Result<KillScope> {
+        match s {
+            "global" => Ok(KillScope::Global),
+            _ => s
+                .strip_prefix("tenant:")
+                .ok_or_else(|| {
+                    LedgerError::invalid("kill-switch scope", s, "expected global or tenant:ID")
+                })
+                .and_then(TenantId::new)
+                .map(KillScope::Tenant),
+        }
+    }
+}
+
+/// A kill-switch setting (current or historical).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KillState {
+    pub scope: KillScope,
+    pub mode: KillMode,
+    pub reason: String,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+/// An incident: a failed sample verification, an upgrade past its horizon, and the like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    pub id: u64,
+    pub tenant: Option<TenantId>,
+    pub run_id: Option<String>,
+    pub kind: String,
+    pub detail: String,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+}
+
+/// A signing key's public half as registered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRow {
+    pub kid: String,
+    pub jwk: String,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) mod ts_serde {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::ids::format_ts(*t))
+    }
+}
+
+/// Reads a 32-byte column.
+pub(crate) fn bytes32(what: &'static str, v: &[u8]) -> Result<[u8; 32]> {
+    v.try_into()
+        .map_err(|_| LedgerError::Format(format!("{what} column holds {} bytes, not 32", v.len())))
+}
