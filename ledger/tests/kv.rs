@@ -101,7 +101,7 @@ async fn concurrent_set_if_absent_has_exactly_one_winner_on_every_backend() {
                 let kv = kv.clone();
                 let key = key.clone();
                 tokio::spawn(async move {
-                    kv.set_if_absent(&key, &i.to_string(), Duration::from_secs(60))
+                    kv.set_if_absent(&key, &i.to_string(), Duration::from_mins(1))
                         .await
                         .unwrap()
                 })
@@ -136,7 +136,7 @@ async fn a_rate_counter_counts_within_its_window_and_restarts_after_it_on_every_
         let tasks: Vec<_> = (0..20)
             .map(|_| {
                 let (kv, key) = (kv.clone(), racing.clone());
-                tokio::spawn(async move { kv.incr(&key, Duration::from_secs(60)).await.unwrap() })
+                tokio::spawn(async move { kv.incr(&key, Duration::from_mins(1)).await.unwrap() })
             })
             .collect();
         let mut seen = Vec::new();
