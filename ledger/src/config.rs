@@ -1,1 +1,414 @@
-//! TODO
+//! One typed configuration choosing every backend.
+//!
+//! **Sources**, later wins: built-in defaults < a config file < the process environment. The
+//! file is an environment file — `NAME=value` lines, `#` comments, blank lines, optional
+//! matching quotes around the value — using exactly the variable names below, so one set of
+//! names is documented once, and the same file serves `anchor --config FILE`, systemd's
+//! `EnvironmentFile=` and a container's `--env-file`. Unknown `LEDGER_` names in the file are
+//! an error (a typo must not silently select a default backend).
+//!
+//! **Embedded defaults** need no configuration at all: everything lives under one data
+//! directory (`./anchor-data`): `ledger.sqlite` (system of record, and the KV), `blobs/`
+//! (artifacts), and the job queue's own SQLite file beside them.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `LEDGER_DATA_DIR` | `./anchor-data` | where embedded backends keep their files |
+//! | `LEDGER_DATABASE_URL` | `sqlite://{data}/ledger.sqlite` | `sqlite://PATH` or `postgres://…` |
+//! | `LEDGER_BLOBS` | `dir:{data}/blobs` | `dir:PATH` or `s3://BUCKET` |
+//! | `LEDGER_S3_ENDPOINT` | (AWS) | S3-compatible endpoint, e.g. `https://ACCOUNT.r2.cloudflarestorage.com` |
+//! | `LEDGER_S3_REGION` | `us-east-1` | region (`auto` for R2) |
+//! | `LEDGER_S3_PATH_STYLE` | `true` | path-style addressing (needed by most S3-compatible stores) |
+//! | `LEDGER_S3_ACCESS_KEY_ID`, `LEDGER_S3_SECRET_ACCESS_KEY` (or `…_FILE`) | | S3 credentials |
+//! | `LEDGER_KV` | `embedded` | `embedded` (the SQL store) or `redis://…` |
+//! | `LEDGER_KV_PREFIX` | `ledger-anchors:` | prefix of every Redis key |
+//! | `LEDGER_SIGNING_KEY` or `LEDGER_SIGNING_KEY_FILE` | | ES256 private key (PEM), never both |
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{LedgerError, Result};
+
+/// Every variable this module reads (the file may set only these among `LEDGER_*`).
+pub const VARIABLES: &[&str] = &[
+    "LEDGER_DATA_DIR",
+    "LEDGER_DATABASE_URL",
+    "LEDGER_BLOBS",
+    "LEDGER_S3_ENDPOINT",
+    "LEDGER_S3_REGION",
+    "LEDGER_S3_PATH_STYLE",
+    "LEDGER_S3_ACCESS_KEY_ID",
+    "LEDGER_S3_ACCESS_KEY_ID_FILE",
+    "LEDGER_S3_SECRET_ACCESS_KEY",
+    "LEDGER_S3_SECRET_ACCESS_KEY_FILE",
+    "LEDGER_KV",
+    "LEDGER_KV_PREFIX",
+    "LEDGER_SIGNING_KEY",
+    "LEDGER_SIGNING_KEY_FILE",
+];
+
+/// Where artifacts go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlobTarget {
+    Dir(PathBuf),
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: String,
+        path_style: bool,
+    },
+}
+
+/// Where the KV lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvTarget {
+    /// The SQL store's `kv` table.
+    Embedded,
+    Redis {
+        url: String,
+        prefix: String,
+    },
+}
+
+/// The resolved configuration. Its `Debug` leaves out the raw variables (they hold secrets).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub blobs: BlobTarget,
+    pub kv: KvTarget,
+    /// The merged variables, for the readers that resolve secrets themselves (S3
+    /// credentials, the signing key) so that they never sit in this struct's `Debug`.
+    vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("blobs", &self.blobs)
+            .field("kv", &self.kv)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with any `user:password@` part replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let text = file
+            .map(|p| {
+                std::fs::read_to_string(p).map_err(|source| LedgerError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })
+            })
+            .transpose()?;
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("LEDGER_"))
+            .collect();
+        Config::from_sources(text.as_deref(), &env)
+    }
+
+    /// The pure core of [`Config::load`]: `file` is the env-file text, `env` the environment.
+    pub fn from_sources(file: Option<&str>, env: &BTreeMap<String, String>) -> Result<Config> {
+        let mut vars = match file {
+            Some(text) => parse_env_file(text)?,
+            None => BTreeMap::new(),
+        };
+        for (k, v) in env {
+            if VARIABLES.contains(&k.as_str()) {
+                vars.insert(k.clone(), v.clone());
+            }
+        }
+        let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
+        let data_dir =
+            PathBuf::from(get("LEDGER_DATA_DIR").unwrap_or_else(|| "anchor-data".into()));
+        let database_url = get("LEDGER_DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("ledger.sqlite").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
+            return Err(LedgerError::invalid(
+                "LEDGER_DATABASE_URL",
+                database_url.split('@').next_back().unwrap_or_default(),
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let blobs = match get("LEDGER_BLOBS") {
+            None => BlobTarget::Dir(data_dir.join("blobs")),
+            Some(v) => parse_blobs(&v, &get)?,
+        };
+        let kv = match get("LEDGER_KV").as_deref() {
+            None | Some("embedded") => KvTarget::Embedded,
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                KvTarget::Redis {
+                    url: url.to_owned(),
+                    prefix: get("LEDGER_KV_PREFIX").unwrap_or_else(|| "ledger-anchors:".into()),
+                }
+            }
+            Some(other) => {
+                return Err(LedgerError::invalid(
+                    "LEDGER_KV",
+                    other,
+                    "expected embedded or redis://…",
+                ));
+            }
+        };
+        Ok(Config {
+            data_dir,
+            database_url,
+            blobs,
+            kv,
+            vars,
+        })
+    }
+
+    /// A merged variable (file or environment), e.g. for secrets read by their owners.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Reads a secret given as `NAME` (the value) or `NAME_FILE` (a path to it, trimmed);
+    /// both set is a `Config` error naming both.
+    pub fn secret(&self, name: &str) -> Result<Option<String>> {
+        let file_var = format!("{name}_FILE");
+        match (self.var(name), self.var(&file_var)) {
+            (Some(_), Some(_)) => Err(LedgerError::Config(format!(
+                "both {name} and {file_var} are set; set one"
+            ))),
+            (Some(v), None) => Ok(Some(v.to_owned())),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| Some(s.trim().to_owned()))
+                .map_err(|source| LedgerError::Io {
+                    path: format!("{file_var}={path}"),
+                    source,
+                }),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The job queue's SQLite file for the embedded deployment: its own file, because the
+    /// queue turns `synchronous` off on its connection and the ledger must not share that.
+    pub fn queue_path(&self) -> PathBuf {
+        self.data_dir.join("queue.sqlite")
+    }
+}
+
+fn parse_blobs(v: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<BlobTarget> {
+    if let Some(path) = v.strip_prefix("dir:") {
+        if path.is_empty() {
+            return Err(LedgerError::invalid("LEDGER_BLOBS", v, "dir: needs a path"));
+        }
+        return Ok(BlobTarget::Dir(PathBuf::from(path)));
+    }
+    if let Some(bucket) = v.strip_prefix("s3://") {
+        let bucket = bucket.trim_end_matches('/');
+        let ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !ok {
+            return Err(LedgerError::invalid(
+                "LEDGER_BLOBS",
+                v,
+                "bucket names are 3 to 63 of [a-z0-9.-]",
+            ));
+        }
+        let path_style = match get("LEDGER_S3_PATH_STYLE").as_deref() {
+            None | Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(other) => {
+                return Err(LedgerError::invalid(
+                    "LEDGER_S3_PATH_STYLE",
+                    other,
+                    "expected true or false",
+                ));
+            }
+        };
+        return Ok(BlobTarget::S3 {
+            bucket: bucket.to_owned(),
+            endpoint: get("LEDGER_S3_ENDPOINT"),
+            region: get("LEDGER_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+            path_style,
+        });
+    }
+    Err(LedgerError::invalid(
+        "LEDGER_BLOBS",
+        v,
+        "expected dir:PATH or s3://BUCKET",
+    ))
+}
+
+/// Parses an environment file (see the module documentation).
+pub fn parse_env_file(text: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let at = |reason: &str| {
+            LedgerError::Config(format!("config file line {}: {reason}: {raw:?}", i + 1))
+        };
+        let (name, value) = line
+            .split_once('=')
+            .ok_or_else(|| at("expected NAME=value"))?;
+        let name = name.trim();
+        if name.starts_with("LEDGER_") && !VARIABLES.contains(&name) {
+            return Err(at("unknown variable"));
+        }
+        let value = value.trim();
+        let value = match value.as_bytes() {
+            [q @ (b'"' | b'\''), .., last] if last == q => &value[1..value.len() - 1],
+            [b'"' | b'\'', ..] => return Err(at("unterminated quote")),
+            _ => value,
+        };
+        out.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn no_configuration_at_all_is_the_embedded_deployment_under_one_directory() {
+        let c = Config::from_sources(None, &BTreeMap::new()).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("anchor-data"));
+        assert_eq!(c.database_url, "sqlite://anchor-data/ledger.sqlite");
+        assert_eq!(c.blobs, BlobTarget::Dir(PathBuf::from("anchor-data/blobs")));
+        assert_eq!(c.kv, KvTarget::Embedded);
+        assert_eq!(c.queue_path(), PathBuf::from("anchor-data/queue.sqlite"));
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_selects_the_fleet_backends() {
+        let file = "# fleet\nLEDGER_DATABASE_URL=postgres://anchor@db/anchor\n\
+                    export LEDGER_BLOBS=\"s3://anchors\"\nLEDGER_S3_REGION=auto\n\
+                    LEDGER_KV=redis://cache:6379/\n";
+        let c = Config::from_sources(
+            Some(file),
+            &env(&[
+                (
+                    "LEDGER_S3_ENDPOINT",
+                    "https://acct.r2.cloudflarestorage.com",
+                ),
+                ("LEDGER_KV_PREFIX", "prod:"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.database_url, "postgres://anchor@db/anchor");
+        assert_eq!(
+            c.blobs,
+            BlobTarget::S3 {
+                bucket: "anchors".into(),
+                endpoint: Some("https://acct.r2.cloudflarestorage.com".into()),
+                region: "auto".into(),
+                path_style: true
+            }
+        );
+        assert_eq!(
+            c.kv,
+            KvTarget::Redis {
+                url: "redis://cache:6379/".into(),
+                prefix: "prod:".into()
+            }
+        );
+        let env_wins =
+            Config::from_sources(Some(file), &env(&[("LEDGER_KV", "embedded")])).unwrap();
+        assert_eq!(env_wins.kv, KvTarget::Embedded);
+    }
+
+    #[test]
+    fn bad_values_and_typos_are_errors_naming_the_variable() {
+        for (file, needle) in [
+            ("LEDGER_DATABSE_URL=sqlite://x", "unknown variable"),
+            ("LEDGER_BLOBS=ftp://x", "LEDGER_BLOBS"),
+            ("LEDGER_BLOBS=s3://A_B", "bucket names"),
+            ("LEDGER_KV=memcached://x", "LEDGER_KV"),
+            ("LEDGER_DATABASE_URL=mysql://x", "LEDGER_DATABASE_URL"),
+            (
+                "LEDGER_BLOBS=s3://ok-bucket\nLEDGER_S3_PATH_STYLE=maybe",
+                "LEDGER_S3_PATH_STYLE",
+            ),
+            ("JUST TEXT", "expected NAME=value"),
+            ("LEDGER_KV=\"redis://x", "unterminated quote"),
+        ] {
+            let err = Config::from_sources(Some(file), &BTreeMap::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{file}: {err}");
+        }
+    }
+
+    #[test]
+    fn debug_output_carries_no_secret() {
+        let c = Config::from_sources(
+            None,
+            &env(&[
+                ("LEDGER_DATABASE_URL", "postgres://u:hunter2@db/x"),
+                ("LEDGER_SIGNING_KEY", "PEM-SECRET"),
+            ]),
+        )
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("hunter2") && !dbg.contains("PEM-SECRET"),
+            "{dbg}"
+        );
+        assert!(dbg.contains("postgres://***@db/x"), "{dbg}");
+    }
+
+    #[test]
+    fn a_secret_comes_from_its_variable_or_its_file_never_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cr3t\n").unwrap();
+        let p = path.display().to_string();
+        let from_file =
+            Config::from_sources(None, &env(&[("LEDGER_S3_SECRET_ACCESS_KEY_FILE", &p)])).unwrap();
+        assert_eq!(
+            from_file
+                .secret("LEDGER_S3_SECRET_ACCESS_KEY")
+                .unwrap()
+                .as_deref(),
+            Some("s3cr3t")
+        );
+        let both = Config::from_sources(
+            None,
+            &env(&[
+                ("LEDGER_S3_SECRET_ACCESS_KEY_FILE", &p),
+                ("LEDGER_S3_SECRET_ACCESS_KEY", "x"),
+            ]),
+        )
+        .unwrap();
+        let err = both
+            .secret("LEDGER_S3_SECRET_ACCESS_KEY")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("LEDGER_S3_SECRET_ACCESS_KEY_FILE"), "{err}");
+        assert_eq!(from_file.secret("LEDGER_SIGNING_KEY").unwrap(), None);
+    }
+}
