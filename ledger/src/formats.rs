@@ -27,6 +27,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{LedgerError, Result};
 use crate::ids::{Cadence, Period, Plan, TenantId};
 use crate::keys::{ALG, Jwks, KeyId, SigningKey};
+pub use crate::sql::{AnchorKind, AnchorStatus, KillMode, Trigger};
 
 /// `prev` of the first summary of a chain (seed 004: "First attestation uses
 /// `prev: "genesis"`").
@@ -294,30 +295,6 @@ impl RootMetadata {
 // ---------------------------------------------------------------------------------------------
 // Anchors
 
-/// Which anchor an entry is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AnchorType {
-    /// OpenTimestamps (Bitcoin), `root.ots`.
-    Ots,
-    /// RFC 3161, `root.tsr`.
-    Tsa,
-}
-
-/// Where an anchor stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AnchorStatus {
-    /// Submitted and stored, not yet final (OTS before its Bitcoin block).
-    Pending,
-    /// Final: a Bitcoin block (OTS) or a verified token (RFC 3161).
-    Confirmed,
-    /// Attempted and failed; no artifact.
-    Failed,
-    /// Not attempted (plan, kill switch, calendar outage); no artifact.
-    Skipped,
-}
-
 /// A Bitcoin block that an OTS proof reaches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -351,7 +328,7 @@ pub struct Artifact {
 #[serde(deny_unknown_fields)]
 pub struct AnchorEntry {
     #[serde(rename = "type")]
-    pub kind: AnchorType,
+    pub kind: AnchorKind,
     pub status: AnchorStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendars: Option<Vec<String>>,
@@ -371,7 +348,7 @@ impl AnchorEntry {
         let bad = |detail: &str| Err(fmt_err(doc, format!("anchors[{i}]: {detail}")));
         let confirmed = self.status == AnchorStatus::Confirmed;
         match self.kind {
-            AnchorType::Ots => {
+            AnchorKind::Ots => {
                 if self.calendars.as_ref().is_none_or(Vec::is_empty) {
                     return bad("an ots anchor names its calendars");
                 }
@@ -382,7 +359,7 @@ impl AnchorEntry {
                     return bad("an ots anchor has bitcoin exactly when it is confirmed");
                 }
             }
-            AnchorType::Tsa => {
+            AnchorKind::Tsa => {
                 if self.tsa_url.as_ref().is_none_or(String::is_empty) {
                     return bad("a tsa anchor names its tsa_url");
                 }
@@ -424,7 +401,7 @@ impl AnchorEntry {
 #[serde(deny_unknown_fields)]
 pub struct AnchorOutcome {
     #[serde(rename = "type")]
-    pub kind: AnchorType,
+    pub kind: AnchorKind,
     pub status: AnchorStatus,
 }
 
@@ -647,27 +624,6 @@ fn verify_with(jwks: &Jwks, kid: &KeyId, alg: &str, msg: &[u8], sig: &str) -> Re
 // ---------------------------------------------------------------------------------------------
 // Run summaries
 
-/// What started a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trigger {
-    Scheduled,
-    Backfill,
-    Manual,
-    /// A period missed during downtime, anchored once after it.
-    CatchUp,
-}
-
-/// The kill switch in force for the tenant when the run started (DESIGN.md "Scheduling
-/// policy": normal | tsa-only | paused).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KillSwitch {
-    Normal,
-    TsaOnly,
-    Paused,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Counts {
@@ -690,7 +646,7 @@ pub struct Coverage {
 #[serde(deny_unknown_fields)]
 pub struct Toggles {
     pub plan: Plan,
-    pub kill_switch: KillSwitch,
+    pub kill_switch: KillMode,
 }
 
 /// What a run fills in; [`RunSummary::sign`] adds the chain fields and the signature.

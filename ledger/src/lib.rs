@@ -21,3 +21,4 @@ pub mod sql;
 
 pub use error::{LedgerError, Result};
 pub use ids::{Cadence, Period, Plan, TenantId};
+pub use sql::{AnchorKind, AnchorStatus, KillMode, Trigger};

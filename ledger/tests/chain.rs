@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use ledger::LedgerError;
 use ledger::chain::{ChainReport, verify_jsonl};
 use ledger::formats::{
-    AnchorOutcome, AnchorStatus, AnchorType, Counts, Coverage, GENESIS, KillSwitch, RunSummary,
+    AnchorKind, AnchorOutcome, AnchorStatus, Counts, Coverage, GENESIS, KillMode, RunSummary,
     SummaryBody, Toggles, Trigger, sha256_hex,
 };
 use ledger::ids::parse_ts;
@@ -46,7 +46,7 @@ fn body(tenant: &str, period: &str) -> SummaryBody {
         root: Some(ROOT3.parse().unwrap()),
         tree_size: 3,
         anchors: vec![AnchorOutcome {
-            kind: AnchorType::Tsa,
+            kind: AnchorKind::Tsa,
             status: AnchorStatus::Confirmed,
         }],
         counts: Counts {
@@ -61,7 +61,7 @@ fn body(tenant: &str, period: &str) -> SummaryBody {
         errors: vec![],
         toggles: Toggles {
             plan: Plan::Starter,
-            kill_switch: KillSwitch::Normal,
+            kill_switch: KillMode::Normal,
         },
     }
 }

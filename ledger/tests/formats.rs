@@ -13,9 +13,9 @@ use std::process::Command;
 use chrono::{DateTime, Utc};
 use ledger::LedgerError;
 use ledger::formats::{
-    AnchorEntry, AnchorOutcome, AnchorStatus, AnchorType, Artifact, Bitcoin, Counts, Coverage,
-    GENESIS, KillSwitch, Receipt, ReceiptBody, RootMetadata, RunSummary, SignedSummary,
-    SummaryBody, Toggles, Trigger, is_backfill, jcs_without_sig, sha256_hex,
+    AnchorEntry, AnchorKind, AnchorOutcome, AnchorStatus, Artifact, Bitcoin, Counts, Coverage,
+    GENESIS, KillMode, Receipt, ReceiptBody, RootMetadata, RunSummary, SignedSummary, SummaryBody,
+    Toggles, Trigger, is_backfill, jcs_without_sig, sha256_hex,
 };
 use ledger::ids::parse_ts;
 use ledger::keys::{Jwks, SigningKey};
@@ -99,7 +99,7 @@ fn artifact(key: &str, contents: &str) -> Artifact {
 
 fn ots_pending() -> AnchorEntry {
     AnchorEntry {
-        kind: AnchorType::Ots,
+        kind: AnchorKind::Ots,
         status: AnchorStatus::Pending,
         calendars: Some(CALENDARS.map(String::from).to_vec()),
         tsa_url: None,
@@ -114,7 +114,7 @@ fn ots_pending() -> AnchorEntry {
 
 fn tsa_confirmed(tenant: &str, period: &str, gen_time: &str) -> AnchorEntry {
     AnchorEntry {
-        kind: AnchorType::Tsa,
+        kind: AnchorKind::Tsa,
         status: AnchorStatus::Confirmed,
         calendars: None,
         tsa_url: Some(TSA.into()),
@@ -127,7 +127,7 @@ fn tsa_confirmed(tenant: &str, period: &str, gen_time: &str) -> AnchorEntry {
     }
 }
 
-fn outcome(kind: AnchorType, status: AnchorStatus) -> AnchorOutcome {
+fn outcome(kind: AnchorKind, status: AnchorStatus) -> AnchorOutcome {
     AnchorOutcome { kind, status }
 }
 
@@ -143,8 +143,8 @@ fn acme_bodies() -> [SummaryBody; 3] {
         root: Some(root(ROOT3)),
         tree_size: 3,
         anchors: vec![
-            outcome(AnchorType::Ots, AnchorStatus::Pending),
-            outcome(AnchorType::Tsa, AnchorStatus::Confirmed),
+            outcome(AnchorKind::Ots, AnchorStatus::Pending),
+            outcome(AnchorKind::Tsa, AnchorStatus::Confirmed),
         ],
         counts: Counts {
             manifests: 4,
@@ -158,7 +158,7 @@ fn acme_bodies() -> [SummaryBody; 3] {
         errors: vec![],
         toggles: Toggles {
             plan: Plan::Pro,
-            kill_switch: KillSwitch::Normal,
+            kill_switch: KillMode::Normal,
         },
     };
     let empty = SummaryBody {
@@ -184,8 +184,8 @@ fn acme_bodies() -> [SummaryBody; 3] {
         root: Some(root(SAMPLE_ROOT)),
         tree_size: 1000,
         anchors: vec![
-            outcome(AnchorType::Ots, AnchorStatus::Skipped),
-            outcome(AnchorType::Tsa, AnchorStatus::Failed),
+            outcome(AnchorKind::Ots, AnchorStatus::Skipped),
+            outcome(AnchorKind::Tsa, AnchorStatus::Failed),
         ],
         counts: Counts {
             manifests: 1050,
@@ -199,7 +199,7 @@ fn acme_bodies() -> [SummaryBody; 3] {
         errors: vec![format!("tsa {TSA}: timed out after 10 s")],
         toggles: Toggles {
             plan: Plan::Pro,
-            kill_switch: KillSwitch::TsaOnly,
+            kill_switch: KillMode::TsaOnly,
         },
         ..base.clone()
     };
@@ -233,7 +233,7 @@ fn globex_summary() -> SignedSummary {
         trigger: Trigger::Backfill,
         root: Some(root(SAMPLE_ROOT)),
         tree_size: 1000,
-        anchors: vec![outcome(AnchorType::Tsa, AnchorStatus::Confirmed)],
+        anchors: vec![outcome(AnchorKind::Tsa, AnchorStatus::Confirmed)],
         counts: Counts {
             manifests: 1050,
             proofs: 1000,
@@ -246,7 +246,7 @@ fn globex_summary() -> SignedSummary {
         errors: vec![],
         toggles: Toggles {
             plan: Plan::Starter,
-            kill_switch: KillSwitch::Normal,
+            kill_switch: KillMode::Normal,
         },
     };
     RunSummary::sign(body, 1, GENESIS, t("2026-11-20T10:00:02.000Z"), &key()).unwrap()

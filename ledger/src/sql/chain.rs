@@ -10,11 +10,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
-use super::model::{bytes32, SummaryRow};
-use super::{on_pool, to_i64, to_u64, Db, Store};
+use super::model::{SummaryRow, bytes32};
+use super::{Db, Store, on_pool, to_i64, to_u64};
 use crate::error::{LedgerError, Result};
-use crate::formats::{sha256_hex, RunSummary, SignedSummary, SummaryBody, GENESIS};
-use crate::ids::{from_millis, to_millis, TenantId};
+use crate::formats::{GENESIS, RunSummary, SignedSummary, SummaryBody, sha256_hex};
+use crate::ids::{TenantId, from_millis, to_millis};
 use crate::keys::SigningKey;
 
 macro_rules! summary_from_row {
@@ -71,9 +71,9 @@ macro_rules! insert_summary {
         .bind(s.bytes.as_slice())
         .bind(s.hash.as_slice())
         .bind(&s.summary.prev)
-        .bind(to_millis(crate::ids::parse_ts(&s.summary.ts)?))
+        .bind(to_millis(s.summary.ts))
         .bind(&s.summary.sig)
-        .bind(&s.summary.kid)
+        .bind(s.summary.kid.as_str())
         .bind(&s.summary.run_id)
         .execute(&mut *$tx)
         .await?;
@@ -200,4 +200,3 @@ fn not_found(tenant: &TenantId) -> LedgerError {
         key: tenant.to_string(),
     }
 }
-

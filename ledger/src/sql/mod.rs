@@ -14,7 +14,7 @@
 //! switch history) refuse UPDATE and DELETE with a trigger, so not even a bug in this crate
 //! can rewrite history.
 
-// mod chain; (after formats lands)
+mod chain;
 mod manifests;
 mod model;
 mod ops;
