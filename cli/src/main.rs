@@ -5,6 +5,8 @@
 //! failed but the only attestations are still pending at calendars.
 
 mod digests;
+mod keys;
+mod ledger_cmd;
 mod ots;
 mod tree;
 mod tsa;
@@ -43,6 +45,12 @@ enum Command {
     /// RFC 3161 time-stamps: stamp, verify, info, a dev responder and a throwaway CA.
     #[command(subcommand)]
     Tsa(tsa::TsaCmd),
+    /// ES256 signing keys for receipts and run summaries: generate, show.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
+    /// The hash-chained run-summary ledger: verify an exported chain.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCmd),
     /// Print the RFC 8785 canonical bytes of a JSON file (no trailing newline).
     Canon {
         /// JSON file, or `-` for stdin.
@@ -146,6 +154,8 @@ fn run(cli: Cli) -> Outcome {
         Command::Verify(VerifyCmd::Proof { file, root }) => verify_proof(&file, root.as_deref()),
         Command::Ots(cmd) => ots::run(cmd),
         Command::Tsa(cmd) => tsa::run(cmd),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Ledger(cmd) => ledger_cmd::run(cmd),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;
             let canon = merkle::canon::canonicalize(&bytes)
