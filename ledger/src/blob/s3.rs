@@ -39,6 +39,7 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::operation::create_bucket::CreateBucketError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
@@ -415,9 +416,10 @@ impl S3Store {
         }
     }
 
-    /// A [`LedgerError::Blob`] an operator can act on: the operation and object, the HTTP
-    /// status, S3's error code and message, a hint for the usual causes, and the SDK's full
-    /// error chain (which names connection failures).
+    /// A [`LedgerError::Blob`] an operator can act on: the operation and bucket, the HTTP
+    /// status, S3's error code and message, a hint for the usual causes, the endpoint, the
+    /// request id (for the provider's support), and, when there was no S3 answer, the SDK's
+    /// error chain (which names the connect, TLS or timeout failure).
     fn error<E>(&self, key: &str, op: &str, e: &SdkError<E>) -> LedgerError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -449,10 +451,17 @@ impl S3Store {
         }
         let _ = write!(
             detail,
-            "; endpoint {}; {}",
-            self.endpoint.as_deref().unwrap_or("AWS"),
-            DisplayErrorContext(e)
+            "; endpoint {}",
+            self.endpoint.as_deref().unwrap_or("AWS")
         );
+        if let Some(id) = e.request_id() {
+            let _ = write!(detail, "; request id {id}");
+        }
+        // A service error is fully told by status, code and message (its context would dump
+        // the raw response); anything else (connect, TLS, timeout) needs the whole chain.
+        if e.as_service_error().is_none() {
+            let _ = write!(detail, "; {}", DisplayErrorContext(e));
+        }
         LedgerError::Blob {
             key: key.to_owned(),
             detail,
