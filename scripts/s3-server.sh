@@ -8,6 +8,7 @@
 #   scripts/s3-server.sh status   exit 0 and print the URL if one is running, else exit 1
 #   scripts/s3-server.sh stop     stop the one whose pid is in target/moto/server.pid
 #
+# It runs moto's own server (what `moto_server` runs) with requests serialised: see below.
 # Moto accepts any credentials; sign requests for region us-east-1. Its log is
 # target/moto/server.log. Everything but the URL goes to stderr.
 set -euo pipefail
@@ -57,7 +58,27 @@ fi
 # moment before moto binds it; the wait below then fails loudly rather than hanging.
 port="$("$dir/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 url="http://127.0.0.1:$port"
-nohup "$dir/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 </dev/null &
+# `moto_server -H 127.0.0.1 -p PORT`, with one change: requests are served one at a time.
+# Moto checks `If-None-Match: *` and then stores the object as two separate steps, and its
+# server is threaded, so two concurrent create-only PUTs can both succeed (the blob contract
+# test `concurrent_*_writes_*` saw it within a dozen runs). S3 and R2 make the check and the
+# write one atomic step; a lock around each request gives moto the same guarantee while
+# keeping its threaded, keep-alive HTTP/1.1 server.
+serve='
+import os, sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
+host, port = sys.argv[1], int(sys.argv[2])
+os.environ.setdefault("MOTO_PORT", str(port))
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def one_at_a_time(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+run_simple(host, port, one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
+'
+nohup "$dir/bin/python" -c "$serve" 127.0.0.1 "$port" >"$log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 
 # Wait (up to 30 s) until it answers an HTTP request.
