@@ -18,6 +18,22 @@ pub fn require(path: PathBuf, what: &str, how: &str) -> Option<PathBuf> {
     None
 }
 
+/// The value of the environment variable `var` when it is set and not empty; otherwise, as
+/// [`require`], panics under `CI=true` and elsewhere prints a `SKIPPED` line naming `what`,
+/// the variable and how to set it, and returns `None`. For services a test reaches by URL
+/// (`LEDGER_TEST_S3_ENDPOINT`).
+pub fn env_or_skip(var: &str, what: &str, how: &str) -> Option<String> {
+    if let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+        return Some(value);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what}: {var} is not set and CI=true: refusing to skip ({how})"
+    );
+    eprintln!("SKIPPED: {what}: {var} is not set ({how})");
+    None
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
