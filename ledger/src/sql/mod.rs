@@ -83,7 +83,13 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
+                .busy_timeout(Duration::from_secs(5))
+                // 64 MiB of page cache per connection (the default is 2 MiB): bulk ingest
+                // into the manifests B-tree stays in memory until commit.
+                .pragma("cache_size", "-65536")
+                // Checkpoint the WAL every 16 MiB rather than every 4 MiB: fewer pauses (and
+                // fsyncs) during bulk ingest; a crash still loses nothing committed.
+                .pragma("wal_autocheckpoint", "4096");
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)
