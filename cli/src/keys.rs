@@ -27,6 +27,20 @@ pub enum KeysCmd {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Print the published key set (JWKS) from the configured store: every registered key
+    /// not retired, or with `--all` the retired ones too (for verifying old chains).
+    Jwks {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        config: crate::ledger_cmd::ConfigArg,
+    },
+    /// Retire a registered key: it leaves the published JWKS, and stays in `--all`.
+    Retire {
+        kid: String,
+        #[command(flatten)]
+        config: crate::ledger_cmd::ConfigArg,
+    },
     /// Print the key id and the public JWK of a key: a private key PEM (PKCS#8 or SEC1), a
     /// public key PEM (SPKI) or a JWK.
     Show {
@@ -39,7 +53,31 @@ pub fn run(cmd: KeysCmd) -> Outcome {
     match cmd {
         KeysCmd::Generate { out } => generate(&out),
         KeysCmd::Show { key } => show(&key),
+        KeysCmd::Jwks { all, config } => with_store(&config, async |store| {
+            let jwks = store.jwks(all).await?;
+            Ok(format!("{}\n", jwks.to_json_pretty()))
+        }),
+        KeysCmd::Retire { kid, config } => with_store(&config, async |store| {
+            store.retire_key(&kid, chrono::Utc::now()).await?;
+            Ok(format!("retired {kid}\n"))
+        }),
     }
+}
+
+/// Runs `f` against the configured store and prints what it returns; an unknown key or an
+/// empty key set is bad input (exit 2).
+fn with_store(
+    config: &crate::ledger_cmd::ConfigArg,
+    f: impl AsyncFnOnce(&ledger::sql::Store) -> ledger::Result<String>,
+) -> Outcome {
+    let config = config.load()?;
+    let text = crate::ots::runtime()?.block_on(async {
+        let store = ledger::sql::Store::connect(&config.database_url).await?;
+        let out = f(&store).await;
+        store.close().await;
+        out
+    });
+    Ok(write_stdout(text.map_err(anyhow::Error::new)?.as_bytes())?)
 }
 
 fn generate(dir: &Path) -> Outcome {

@@ -4,19 +4,48 @@
 //! JWKS with `ledger::chain::verify_jsonl`: exit 0 and one line (tenant, summaries, time
 //! span, head hash) when valid; exit 1 naming the first bad line and the rule it breaks
 //! (`line 3: prev: …`); exit 2 when a file cannot be read or the JWKS is malformed.
+//!
+//! `export` writes a tenant's chain from the configured store (the same bytes, one per line,
+//! that `verify` checks) to stdout or, create-only, to a file.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use ledger::LedgerError;
+use ledger::config::redact_url;
 use ledger::ids::format_ts;
 use ledger::keys::Jwks;
+use ledger::sql::Store;
+use ledger::{LedgerError, TenantId};
 
 use crate::{Failure, Outcome, read_input, write_stdout};
 
+/// `--config FILE`: the environment file that selects the backends (`ledger::config`);
+/// without it, `LEDGER_*` variables and then the embedded defaults under `./anchor-data`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConfigArg {
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    pub fn load(&self) -> anyhow::Result<ledger::config::Config> {
+        ledger::config::Config::load(self.config.as_deref()).context("configuration")
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum LedgerCmd {
+    /// Write a tenant's run-summary chain as JSONL (exit 2 for an unknown tenant).
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// Write here (create-only) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Verify an exported run-summary chain: 0 valid, 1 a rule broken (the first bad line is
     /// named), 2 unreadable files or a malformed JWKS.
     Verify {
@@ -32,6 +61,40 @@ pub enum LedgerCmd {
 pub fn run(cmd: LedgerCmd) -> Outcome {
     match cmd {
         LedgerCmd::Verify { file, jwks } => verify(&file, &jwks),
+        LedgerCmd::Export {
+            tenant,
+            out,
+            config,
+        } => export(&tenant, out.as_ref(), &config),
+    }
+}
+
+fn export(tenant: &str, out: Option<&PathBuf>, config: &ConfigArg) -> Outcome {
+    let tenant = TenantId::new(tenant).map_err(anyhow::Error::new)?;
+    let config = config.load()?;
+    let jsonl = crate::ots::runtime()?.block_on(async {
+        let store = Store::connect(&config.database_url)
+            .await
+            .with_context(|| format!("opening {}", redact_url(&config.database_url)))?;
+        store.tenant(&tenant).await?;
+        let jsonl = store.export_jsonl(&tenant).await?;
+        store.close().await;
+        anyhow::Ok(jsonl)
+    })?;
+    match out {
+        Some(path) => {
+            crate::ots::write_atomically(path, &jsonl, false)?;
+            eprintln!(
+                "wrote {} summaries of {tenant} to {}",
+                jsonl
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count(),
+                path.display()
+            );
+            Ok(())
+        }
+        None => Ok(write_stdout(&jsonl)?),
     }
 }
 

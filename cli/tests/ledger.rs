@@ -111,3 +111,153 @@ fn verify_exits_2_on_a_malformed_jwks_or_an_unreadable_file() {
         Some(2)
     );
 }
+
+/// A store under `dir` (the embedded default layout) holding tenant `acme` with three run
+/// summaries signed by a fresh key.
+fn populated_store(dir: &Path) {
+    use ledger::formats::{AnchorOutcome, Counts, Coverage, SummaryBody, Toggles};
+    use ledger::{AnchorKind, AnchorStatus, KillMode, Period, Plan, TenantId, Trigger};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}", dir.join("ledger.sqlite").display());
+        let store = ledger::sql::Store::connect(&url).await.unwrap();
+        let acme = TenantId::new("acme").unwrap();
+        let now = chrono::Utc::now();
+        store
+            .create_tenant(
+                &ledger::sql::NewTenant {
+                    id: acme.clone(),
+                    plan: Plan::Pro,
+                    token_hash: ledger::sql::hash_token("t"),
+                    max_roots_per_period: 1,
+                    cost_ceiling_micro_usd: 0,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let key = ledger::keys::SigningKey::generate();
+        for p in ["2026-W45", "2026-W46", "2026-W47"] {
+            let period: Period = p.parse().unwrap();
+            let body = SummaryBody {
+                tenant: acme.clone(),
+                period,
+                cadence: period.cadence(),
+                run_id: format!("acme:{p}"),
+                trigger: Trigger::Scheduled,
+                root: None,
+                tree_size: 0,
+                anchors: vec![AnchorOutcome {
+                    kind: AnchorKind::Tsa,
+                    status: AnchorStatus::Skipped,
+                }],
+                counts: Counts {
+                    manifests: 0,
+                    proofs: 0,
+                },
+                coverage: Coverage {
+                    sampled: 0,
+                    verified: 0,
+                },
+                estimated_cost_micro_usd: 0,
+                errors: vec![],
+                toggles: Toggles {
+                    plan: Plan::Pro,
+                    kill_switch: KillMode::Normal,
+                },
+            };
+            store
+                .append_summary(body, &key, chrono::Utc::now())
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    });
+}
+
+fn anchor_in(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anchor"))
+        .args(args)
+        .env("LEDGER_DATA_DIR", data)
+        .env_remove("LEDGER_DATABASE_URL")
+        .output()
+        .expect("run anchor")
+}
+
+#[test]
+fn an_exported_chain_verifies_against_the_stores_published_jwks() {
+    let dir = tempfile::tempdir().unwrap();
+    populated_store(dir.path());
+    let chain = dir.path().join("acme.jsonl");
+    let out = anchor_in(
+        dir.path(),
+        &["ledger", "export", "--tenant", "acme", "--out", s(&chain)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&chain).unwrap().lines().count(), 3);
+    let again = anchor_in(
+        dir.path(),
+        &["ledger", "export", "--tenant", "acme", "--out", s(&chain)],
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an export never overwrites a file"
+    );
+
+    let jwks = anchor_in(dir.path(), &["keys", "jwks"]);
+    assert_eq!(jwks.status.code(), Some(0), "{}", text(&jwks.stderr));
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, &jwks.stdout).unwrap();
+    let verified = verify(&chain, &jwks_file);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        text(&verified.stderr)
+    );
+    assert!(text(&verified.stdout).contains("tenant acme, 3 summaries"));
+
+    let stdout = anchor_in(dir.path(), &["ledger", "export", "--tenant", "acme"]);
+    assert_eq!(
+        stdout.stdout,
+        std::fs::read(&chain).unwrap(),
+        "stdout holds the same bytes"
+    );
+}
+
+#[test]
+fn export_of_an_unknown_tenant_or_a_bad_id_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    populated_store(dir.path());
+    for tenant in ["nobody", "Not/A/Slug"] {
+        let out = anchor_in(dir.path(), &["ledger", "export", "--tenant", tenant]);
+        assert_eq!(out.status.code(), Some(2), "{tenant}");
+        assert!(
+            text(&out.stderr).contains("tenant"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_retired_key_leaves_the_published_jwks_but_stays_in_all() {
+    let dir = tempfile::tempdir().unwrap();
+    populated_store(dir.path());
+    let jwks: serde_json::Value =
+        serde_json::from_slice(&anchor_in(dir.path(), &["keys", "jwks"]).stdout).unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let retired = anchor_in(dir.path(), &["keys", "retire", &kid]);
+    assert_eq!(retired.status.code(), Some(0), "{}", text(&retired.stderr));
+    let published = anchor_in(dir.path(), &["keys", "jwks"]);
+    assert_eq!(published.status.code(), Some(2), "no key left to publish");
+    let all = anchor_in(dir.path(), &["keys", "jwks", "--all"]);
+    assert!(text(&all.stdout).contains(&kid));
+    assert_eq!(
+        anchor_in(dir.path(), &["keys", "retire", &kid])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -27,7 +27,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::blob::{BlobStore, DirStore, S3Config, S3Store};
 use crate::error::{LedgerError, Result};
+use crate::kv::Kv;
+use crate::sql::Store;
+
+/// Every backend, connected: what `anchor` processes share.
+#[derive(Clone, Debug)]
+pub struct Backends {
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub kv: Kv,
+}
 
 /// Every variable this module reads (the file may set only these among `LEDGER_*`).
 pub const VARIABLES: &[&str] = &[
@@ -198,6 +209,54 @@ impl Config {
                 }),
             (None, None) => Ok(None),
         }
+    }
+
+    /// Connects every backend (creating the data directory when an embedded one needs it)
+    /// and applies the SQL migrations.
+    pub async fn open(&self) -> Result<Backends> {
+        if self.database_url.starts_with("sqlite:") || matches!(self.blobs, BlobTarget::Dir(_)) {
+            std::fs::create_dir_all(&self.data_dir).map_err(|source| LedgerError::Io {
+                path: self.data_dir.display().to_string(),
+                source,
+            })?;
+        }
+        let store = Store::connect(&self.database_url).await?;
+        let blobs = match &self.blobs {
+            BlobTarget::Dir(path) => BlobStore::Dir(DirStore::new(path.clone())?),
+            BlobTarget::S3 { .. } => BlobStore::S3(S3Store::new(
+                &self.s3_config()?.expect("an S3 target has an S3 config"),
+            )?),
+        };
+        let kv = match &self.kv {
+            KvTarget::Embedded => Kv::Sql(store.clone()),
+            KvTarget::Redis { url, prefix } => Kv::redis(url, prefix).await?,
+        };
+        Ok(Backends { store, blobs, kv })
+    }
+
+    /// The S3 client configuration when artifacts go to S3 (`None` for a directory). The
+    /// bucket comes from `LEDGER_BLOBS`; credentials from `LEDGER_S3_ACCESS_KEY_ID` /
+    /// `LEDGER_S3_SECRET_ACCESS_KEY` (or their `_FILE` forms), else `AWS_ACCESS_KEY_ID` /
+    /// `AWS_SECRET_ACCESS_KEY` from the process environment.
+    pub fn s3_config(&self) -> Result<Option<S3Config>> {
+        let BlobTarget::S3 {
+            bucket,
+            endpoint,
+            region,
+            path_style,
+        } = &self.blobs
+        else {
+            return Ok(None);
+        };
+        let mut c = S3Config::from_vars(|name| match name {
+            "LEDGER_S3_BUCKET" => Some(bucket.clone()),
+            n if n.starts_with("AWS_") => std::env::var(n).ok(),
+            n => self.var(n).map(str::to_owned),
+        })?;
+        c.endpoint.clone_from(endpoint);
+        c.region.clone_from(region);
+        c.path_style = *path_style;
+        Ok(Some(c))
     }
 
     /// The job queue's SQLite file for the embedded deployment: its own file, because the

@@ -5,6 +5,7 @@ mod common;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use common::TestDb;
+use ledger::keys::SigningKey;
 use ledger::sql::{
     AnchorKind, AnchorRow, AnchorStatus, BackfillProgress, BackfillStatus, Consent, ConsentAction,
     ConsentEntry, KillMode, KillScope, KillState, NewBackfill, NewTenant, RunFilter, RunOutcome,
@@ -595,31 +596,35 @@ async fn incidents_open_and_resolve_once(db: &TestDb) {
 
 async fn retired_keys_leave_the_published_set_but_are_kept(db: &TestDb) {
     let s = &db.store;
-    s.register_key("kid-a", r#"{"kid":"kid-a"}"#, t0())
-        .await
-        .unwrap();
-    s.register_key("kid-a", r#"{"kid":"kid-a"}"#, t0())
-        .await
-        .unwrap();
-    s.register_key("kid-b", r#"{"kid":"kid-b"}"#, t0() + Duration::days(1))
-        .await
-        .unwrap();
-    s.retire_key("kid-a", t0() + Duration::days(2))
-        .await
-        .unwrap();
-    let published: Vec<String> = s
-        .keys(false)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.kid)
-        .collect();
-    assert_eq!(published, ["kid-b"]);
-    let all = s.keys(true).await.unwrap();
-    assert_eq!(all.len(), 2);
-    assert_eq!(all[0].retired_at, Some(t0() + Duration::days(2)));
+    let (a, b) = (SigningKey::generate(), SigningKey::generate());
     assert!(matches!(
-        s.retire_key("kid-a", t0()).await.unwrap_err(),
+        s.jwks(false).await.unwrap_err(),
+        LedgerError::NotFound { .. }
+    ));
+    s.register_key(&a.public_jwk(), t0()).await.unwrap();
+    s.register_key(&a.public_jwk(), t0()).await.unwrap();
+    s.register_key(&b.public_jwk(), t0() + Duration::days(1))
+        .await
+        .unwrap();
+    s.retire_key(a.key_id().as_str(), t0() + Duration::days(2))
+        .await
+        .unwrap();
+    let published = s.jwks(false).await.unwrap();
+    assert_eq!(published.keys().len(), 1);
+    assert!(published.get(b.key_id()).is_some());
+    assert!(
+        published.get(a.key_id()).is_none(),
+        "retired keys are not published"
+    );
+    let all = s.jwks(true).await.unwrap();
+    assert!(
+        all.get(a.key_id()).is_some(),
+        "but they are kept for old chains"
+    );
+    let rows = s.keys(true).await.unwrap();
+    assert_eq!(rows[0].retired_at, Some(t0() + Duration::days(2)));
+    assert!(matches!(
+        s.retire_key(a.key_id().as_str(), t0()).await.unwrap_err(),
         LedgerError::NotFound { .. }
     ));
 }

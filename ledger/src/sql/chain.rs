@@ -108,7 +108,9 @@ fn sha256_hex_of(hash: &[u8; 32]) -> String {
 
 impl Store {
     /// Appends the next signed run summary to the chain of `body.tenant` (see the module
-    /// documentation for why two concurrent appends cannot fork it) and returns it.
+    /// documentation for why two concurrent appends cannot fork it) and returns it. The
+    /// signing key's public half is registered first, so the published JWKS always holds
+    /// every key a chain needs.
     pub async fn append_summary(
         &self,
         body: SummaryBody,
@@ -116,6 +118,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<SignedSummary> {
         let tenant = body.tenant.clone();
+        self.register_key(&key.public_jwk(), now).await?;
         let signed = match &self.db {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;

@@ -9,6 +9,7 @@ use super::model::{
 use super::{Store, conflict_or, on_pool, to_i64, to_u64};
 use crate::error::{LedgerError, Result};
 use crate::ids::{TenantId, epoch_day, from_millis, to_millis};
+use crate::keys::{Jwks, PublicJwk};
 
 const BACKFILL_COLUMNS: &str = "id, tenant, from_day, to_day, manifests_per_hour, \
      cost_ceiling_micro_usd, status, periods_total, periods_done, manifests_done, \
@@ -384,15 +385,18 @@ impl Store {
         })
     }
 
-    /// Registers a public key (idempotent: the same kid again is a no-op).
-    pub async fn register_key(&self, kid: &str, jwk_json: &str, now: DateTime<Utc>) -> Result<()> {
+    /// Registers a public key (idempotent: the same key again is a no-op). Every key that
+    /// signs a run summary is registered by the append itself.
+    pub async fn register_key(&self, jwk: &PublicJwk, now: DateTime<Utc>) -> Result<()> {
+        let kid = jwk.kid().as_str();
+        let jwk_json = serde_json::to_string(jwk).expect("a JWK serialises");
         on_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO signing_keys (kid, jwk, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (kid) DO NOTHING",
             )
             .bind(kid)
-            .bind(jwk_json)
+            .bind(&jwk_json)
             .bind(to_millis(now))
             .execute(pool)
             .await?;
@@ -418,6 +422,32 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// The published key set: every registered key not retired (`include_retired` adds the
+    /// retired ones, for verifying old chains). `NotFound` when it would be empty.
+    pub async fn jwks(&self, include_retired: bool) -> Result<Jwks> {
+        let keys = self
+            .keys(include_retired)
+            .await?
+            .iter()
+            .map(|k| {
+                serde_json::from_str::<PublicJwk>(&k.jwk)
+                    .map_err(|e| LedgerError::Format(format!("signing_keys {}: {e}", k.kid)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if keys.is_empty() {
+            return Err(LedgerError::NotFound {
+                what: "signing key",
+                key: if include_retired {
+                    "any"
+                } else {
+                    "any not retired"
+                }
+                .into(),
+            });
+        }
+        Jwks::new(keys)
     }
 
     /// Registered keys, oldest first; retired ones only when `include_retired`.
