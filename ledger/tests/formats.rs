@@ -282,8 +282,9 @@ fn receipt_v2(summary: &SignedSummary) -> Receipt {
         block_hash: sha256_hex(b"example block 925000"),
         time: t("2026-11-23T03:12:45.000Z"),
     });
+    // Keys are create-only: the upgraded proof has its own key (`BlobKey::root_ots_version`).
     ots.artifact = Some(artifact(
-        "roots/acme/2026-W47/root.ots",
+        "roots/acme/2026-W47/root.v2.ots",
         "example upgraded root.ots",
     ));
     let body = ReceiptBody {

@@ -73,6 +73,17 @@ impl ReceiptFormat {
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BlobKey(String);
 
+fn check_upgrade_version(n: u32) -> Result<()> {
+    if n < 2 {
+        return Err(LedgerError::invalid(
+            "proof version",
+            &n.to_string(),
+            "upgraded proofs are versions 2 and up; version 1 is the plain .ots key",
+        ));
+    }
+    Ok(())
+}
+
 impl BlobKey {
     /// `roots/{tenant}/{period}.json`: the root metadata of a period.
     pub fn root_meta(tenant: &TenantId, period: &Period) -> BlobKey {
@@ -117,6 +128,34 @@ impl BlobKey {
         Ok(BlobKey(format!(
             "receipts/{tenant}/{period}/v{n}.{}",
             format.extension()
+        )))
+    }
+
+    /// Version `n` (≥ 2) of the root's OpenTimestamps proof:
+    /// `roots/{tenant}/{period}/root.v{n}.ots`.
+    ///
+    /// An upgrade (calendar → Bitcoin block) changes an `.ots` file, but keys are create-only,
+    /// so the upgraded proof gets its own key; `root.ots` stays the proof as first stamped
+    /// (version 1). `n` is the receipt version that first names it, so receipt `v{n}.json`
+    /// and `root.v{n}.ots` go together. Still a `.ots` file: `ots verify -f root.bin
+    /// root.v2.ots` works unmodified.
+    pub fn root_ots_version(tenant: &TenantId, period: &Period, n: u32) -> Result<BlobKey> {
+        check_upgrade_version(n)?;
+        Ok(BlobKey(format!("roots/{tenant}/{period}/root.v{n}.ots")))
+    }
+
+    /// Version `n` (≥ 2) of a manifest's `.ots`: `proofs/{tenant}/{period}/{hex}.v{n}.ots`
+    /// (see [`BlobKey::root_ots_version`]).
+    pub fn proof_ots_version(
+        tenant: &TenantId,
+        period: &Period,
+        digest: &ManifestDigest,
+        n: u32,
+    ) -> Result<BlobKey> {
+        check_upgrade_version(n)?;
+        Ok(BlobKey(format!(
+            "proofs/{tenant}/{period}/{}.v{n}.ots",
+            digest.to_hex()
         )))
     }
 
@@ -241,6 +280,23 @@ mod tests {
         );
         let err = BlobKey::receipt_version(&t(), &day(), 0, ReceiptFormat::Json).unwrap_err();
         assert!(matches!(err, LedgerError::Invalid { .. }), "{err}");
+    }
+
+    #[test]
+    fn upgraded_ots_proofs_get_their_own_numbered_keys() {
+        assert_eq!(
+            BlobKey::root_ots_version(&t(), &day(), 2).unwrap().as_str(),
+            format!("roots/{}/{}/root.v2.ots", t(), day())
+        );
+        assert_eq!(
+            BlobKey::proof_ots_version(&t(), &day(), &digest(), 3).unwrap().as_str(),
+            format!("proofs/{}/{}/{}.v3.ots", t(), day(), digest().to_hex())
+        );
+        for n in [0, 1] {
+            assert!(BlobKey::root_ots_version(&t(), &day(), n).is_err(), "{n}");
+            assert!(BlobKey::proof_ots_version(&t(), &day(), &digest(), n).is_err(), "{n}");
+        }
+        assert!(!BlobKey::root_ots_version(&t(), &day(), 2).unwrap().is_latest_pointer());
     }
 
     #[test]
