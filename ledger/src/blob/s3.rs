@@ -19,6 +19,10 @@
 //!   `false` (HEAD has no body, so a missing bucket also reads as absent there; `get` and
 //!   `put_new` name it).
 //! - `Content-Type` is set from the key's extension ([`BlobKey::content_type`]).
+//! - The key pair needs `s3:GetObject`, `s3:PutObject` and `s3:ListBucket` on the bucket
+//!   (S3 answers a missing key with 403 instead of 404 to a caller without `ListBucket`), and
+//!   no `DeleteObject`: nothing here deletes, and a fleet key that cannot delete cannot undo
+//!   history either.
 //!
 //! # Client configuration
 //!
@@ -438,7 +442,11 @@ impl S3Store {
         let hint = match (status(e), e.code()) {
             (_, Some("NoSuchBucket")) => Some("create the bucket, or fix LEDGER_S3_BUCKET"),
             (Some(401 | 403), _) | (_, Some("InvalidAccessKeyId" | "SignatureDoesNotMatch")) => {
-                Some("check the access key pair, the region and the bucket's policy")
+                Some(
+                    "check the access key pair, the region and the bucket's policy: it must \
+                     allow GetObject, PutObject and ListBucket (without ListBucket a missing \
+                     key answers 403, not 404)",
+                )
             }
             (_, Some("PermanentRedirect" | "AuthorizationHeaderMalformed")) => {
                 Some("the bucket is in another region: fix LEDGER_S3_REGION")
