@@ -7,7 +7,8 @@
 //! - [`kv`]: last-anchor pointers, idempotency keys and rate counters on the SQL store or Redis.
 //! - [`keys`]: ES256 signing keys, RFC 7638 key ids, JWKS.
 //! - [`formats`]: receipt, root metadata and run summary documents, signed over JCS.
-//! - [`chain`]: the hash-chained run-summary ledger: append, export, verify (seed 004 rules).
+//! - [`chain`]: verifying an exported run-summary chain (seed 004 rules); appending and
+//!   exporting are [`sql::Store::append_summary`] and [`sql::Store::export_jsonl`].
 
 pub mod blob;
 pub mod chain;
