@@ -289,14 +289,23 @@ mod tests {
             format!("roots/{}/{}/root.v2.ots", t(), day())
         );
         assert_eq!(
-            BlobKey::proof_ots_version(&t(), &day(), &digest(), 3).unwrap().as_str(),
+            BlobKey::proof_ots_version(&t(), &day(), &digest(), 3)
+                .unwrap()
+                .as_str(),
             format!("proofs/{}/{}/{}.v3.ots", t(), day(), digest().to_hex())
         );
         for n in [0, 1] {
             assert!(BlobKey::root_ots_version(&t(), &day(), n).is_err(), "{n}");
-            assert!(BlobKey::proof_ots_version(&t(), &day(), &digest(), n).is_err(), "{n}");
+            assert!(
+                BlobKey::proof_ots_version(&t(), &day(), &digest(), n).is_err(),
+                "{n}"
+            );
         }
-        assert!(!BlobKey::root_ots_version(&t(), &day(), 2).unwrap().is_latest_pointer());
+        assert!(
+            !BlobKey::root_ots_version(&t(), &day(), 2)
+                .unwrap()
+                .is_latest_pointer()
+        );
     }
 
     #[test]
