@@ -81,10 +81,11 @@ impl KeyId {
     }
 
     /// RFC 7638 §3 for an EC key. §3.2: "The required members for an elliptic curve public
-    /// key, in lexicographic order, are: crv, kty, x, y". §3 step 1: "Construct a JSON object
-    /// containing only the required members of a JWK representing the key and with no
-    /// whitespace or line breaks before or after any syntactic elements and with the required
-    /// members ordered lexicographically by the Unicode code points of the member names";
+    /// key, in lexicographic order, are: "crv", "kty", "x", "y"". §3 step 1: "Construct a JSON
+    /// object [RFC7159] containing only the required members of a JWK representing the key
+    /// and with no whitespace or line breaks before or after any syntactic elements and with
+    /// the required members ordered lexicographically by the Unicode [UNICODE] code points of
+    /// the member names";
     /// step 2: "Hash the octets of the UTF-8 representation of this JSON object with a
     /// cryptographic hash function H" (here SHA-256). For these four ASCII members that object
     /// is exactly their RFC 8785 form, which is how it is built.
