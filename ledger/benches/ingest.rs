@@ -70,35 +70,29 @@ async fn row_at_a_time(db: &common::TestDb) -> f64 {
         .collect();
     let sql = "INSERT INTO manifests (tenant, day, digest, received_at) VALUES ($1, $2, $3, $4) \
                ON CONFLICT DO NOTHING";
+    // The same loop on each driver's own connection type.
+    macro_rules! insert_each {
+        ($conn:ty) => {{
+            let mut c = <$conn>::connect(&db.url).await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            for d in &digests {
+                sqlx::query(sql)
+                    .bind("bench-naive")
+                    .bind(20_780_i64)
+                    .bind(d.as_slice())
+                    .bind(0_i64)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }};
+    }
     let start = Instant::now();
     if db.url.starts_with("sqlite:") {
-        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        let mut tx = c.begin().await.unwrap();
-        for d in &digests {
-            sqlx::query(sql)
-                .bind("bench-naive")
-                .bind(20_780_i64)
-                .bind(d.as_slice())
-                .bind(0_i64)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
+        insert_each!(sqlx::SqliteConnection);
     } else {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        let mut tx = c.begin().await.unwrap();
-        for d in &digests {
-            sqlx::query(sql)
-                .bind("bench-naive")
-                .bind(20_780_i64)
-                .bind(d.as_slice())
-                .bind(0_i64)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
+        insert_each!(sqlx::PgConnection);
     }
     BASELINE_ROWS as f64 / start.elapsed().as_secs_f64()
 }

@@ -207,6 +207,11 @@ pub fn epoch_day(d: NaiveDate) -> i64 {
     i64::from(d.num_days_from_ce() - 719_163)
 }
 
+/// The inverse of [`epoch_day`].
+pub fn from_epoch_day(day: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(day)
+}
+
 /// The UTC day of an instant, as [`epoch_day`].
 pub fn day_of(t: DateTime<Utc>) -> i64 {
     epoch_day(t.date_naive())
@@ -394,6 +399,8 @@ mod tests {
             epoch_day(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
             20_780
         );
+        let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(from_epoch_day(epoch_day(d)), d);
     }
 
     #[test]

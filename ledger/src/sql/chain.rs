@@ -8,6 +8,7 @@
 //! key (tenant, seq) is the second line of defence: a fork would be a duplicate key.
 
 use chrono::{DateTime, Utc};
+use merkle::Hash;
 use sqlx::Row as _;
 
 use super::model::{SummaryRow, bytes32};
@@ -80,6 +81,27 @@ macro_rules! insert_summary {
     }};
 }
 
+/// In the open transaction `$tx`: takes the tenant's lock with `$lock_sql` (`NotFound`
+/// when there is no such tenant), reads the head, signs the next summary over it, inserts it
+/// and commits.
+macro_rules! append_in {
+    ($tx:ident, $lock_sql:expr, $tenant:expr, $body:expr, $key:expr, $now:expr) => {{
+        let exists = sqlx::query($lock_sql)
+            .bind($tenant.as_str())
+            .fetch_optional(&mut *$tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(not_found(&$tenant));
+        }
+        let head = read_head!($tx, $tenant.as_str());
+        let signed = next_summary(head.as_ref(), $body, $key, $now)?;
+        insert_summary!($tx, &signed);
+        $tx.commit().await?;
+        signed
+    }};
+}
+
 /// Signs the summary that follows `head`. Its `ts` is `now`, or one millisecond after the
 /// head's when the clock has not moved past it (a chain's times strictly increase; a clock
 /// that stepped back must not break it, and the summary never claims an earlier time than
@@ -91,19 +113,11 @@ fn next_summary(
     now: DateTime<Utc>,
 ) -> Result<SignedSummary> {
     let (seq, prev, min_ms) = match head {
-        Some(h) => (h.seq + 1, sha256_hex_of(&h.hash), h.ts_ms + 1),
+        Some(h) => (h.seq + 1, Hash(h.hash).to_hex(), h.ts_ms + 1),
         None => (1, GENESIS.to_owned(), i64::MIN),
     };
     let ts = from_millis(to_millis(now).max(min_ms));
     RunSummary::sign(body, seq, &prev, ts, key)
-}
-
-fn sha256_hex_of(hash: &[u8; 32]) -> String {
-    use std::fmt::Write as _;
-    hash.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 impl Store {
@@ -119,41 +133,32 @@ impl Store {
     ) -> Result<SignedSummary> {
         let tenant = body.tenant.clone();
         self.register_key(&key.public_jwk(), now).await?;
+        // The two backends differ only in how the transaction takes the tenant's write lock.
         let signed = match &self.db {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
-                    .bind(tenant.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-                if !exists {
-                    return Err(not_found(&tenant));
-                }
-                let head = read_head!(tx, tenant.as_str());
-                let signed = next_summary(head.as_ref(), body, key, now)?;
-                insert_summary!(tx, &signed);
-                tx.commit().await?;
-                signed
+                append_in!(
+                    tx,
+                    "SELECT 1 FROM tenants WHERE id = $1",
+                    tenant,
+                    body,
+                    key,
+                    now
+                )
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let locked = sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
-                    .bind(tenant.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-                if !locked {
-                    return Err(not_found(&tenant));
-                }
-                let head = read_head!(tx, tenant.as_str());
-                let signed = next_summary(head.as_ref(), body, key, now)?;
-                insert_summary!(tx, &signed);
-                tx.commit().await?;
-                signed
+                append_in!(
+                    tx,
+                    "SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE",
+                    tenant,
+                    body,
+                    key,
+                    now
+                )
             }
         };
-        debug_assert_eq!(sha256_hex(&signed.bytes), sha256_hex_of(&signed.hash));
+        debug_assert_eq!(sha256_hex(&signed.bytes), Hash(signed.hash).to_hex());
         Ok(signed)
     }
 

@@ -14,7 +14,7 @@ use sqlx::Row as _;
 use super::model::bytes32;
 use super::{Db, Store, on_pool, to_u64};
 use crate::error::Result;
-use crate::ids::{Period, TenantId, day_of, epoch_day, to_millis};
+use crate::ids::{Period, TenantId, day_of, epoch_day, from_epoch_day, to_millis};
 
 /// What an ingest did: `accepted` new rows, `duplicate` digests already stored for that day
 /// (or repeated within the batch).
@@ -197,8 +197,4 @@ fn hex_json_array(digests: &[ManifestDigest]) -> String {
     }
     s.push(']');
     s
-}
-
-fn from_epoch_day(day: i64) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(day)
 }

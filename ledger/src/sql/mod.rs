@@ -193,6 +193,17 @@ pub(crate) fn conflict_or(
     LedgerError::Sql(e)
 }
 
+/// An UPDATE that matched no row means the row does not exist: `NotFound` naming it.
+pub(crate) fn matched(rows: u64, what: &'static str, key: &str) -> Result<()> {
+    if rows == 0 {
+        return Err(LedgerError::NotFound {
+            what,
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// `u64` → BIGINT, refusing values SQL cannot hold.
 pub(crate) fn to_i64(what: &'static str, v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| LedgerError::invalid(what, &v.to_string(), "exceeds 2^63-1"))

@@ -1,23 +1,19 @@
 //! Operations state: backfills, the kill switch and its history, incidents, signing keys.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
 use super::model::{
     Backfill, BackfillStatus, Incident, KeyRow, KillMode, KillScope, KillState, NewBackfill,
 };
-use super::{Store, conflict_or, on_pool, to_i64, to_u64};
+use super::{Store, conflict_or, matched, on_pool, to_i64, to_u64};
 use crate::error::{LedgerError, Result};
-use crate::ids::{TenantId, epoch_day, from_millis, to_millis};
+use crate::ids::{TenantId, epoch_day, from_epoch_day, from_millis, to_millis};
 use crate::keys::{Jwks, PublicJwk};
 
 const BACKFILL_COLUMNS: &str = "id, tenant, from_day, to_day, manifests_per_hour, \
      cost_ceiling_micro_usd, status, periods_total, periods_done, manifests_done, \
      cost_spent_micro_usd, reason, created_at, updated_at";
-
-fn from_epoch_day(day: i64) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(day)
-}
 
 macro_rules! backfill_from_row {
     ($r:expr) => {{
@@ -165,12 +161,7 @@ impl Store {
             .await?
             .rows_affected()
         });
-        if n == 0 {
-            return Err(LedgerError::NotFound {
-                what: "backfill",
-                key: id.to_owned(),
-            });
-        }
+        matched(n, "backfill", id)?;
         self.backfill(id).await
     }
 
@@ -415,12 +406,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if n == 0 {
-            return Err(LedgerError::NotFound {
-                what: "active signing key",
-                key: kid.to_owned(),
-            });
-        }
+        matched(n, "active signing key", kid)?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use sqlx::Row as _;
 use super::model::{
     AnchorKind, AnchorRow, AnchorStatus, Run, RunFilter, RunOutcome, RunStatus, Trigger, bytes32,
 };
-use super::{Store, on_pool, to_i64, to_u64};
+use super::{Store, matched, on_pool, to_i64, to_u64};
 use crate::error::{LedgerError, Result};
 use crate::ids::{Period, TenantId, from_millis, to_millis};
 
@@ -161,12 +161,7 @@ impl Store {
             .await?
             .rows_affected()
         });
-        if n == 0 {
-            return Err(LedgerError::NotFound {
-                what: "run",
-                key: id.to_owned(),
-            });
-        }
+        matched(n, "run", id)?;
         self.run(id).await
     }
 

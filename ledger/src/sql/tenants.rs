@@ -1,7 +1,5 @@
 //! Tenants, their API tokens, and the append-only consent log.
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
@@ -10,7 +8,7 @@ use subtle::ConstantTimeEq as _;
 use super::model::{
     Consent, ConsentAction, ConsentEntry, NewTenant, Tenant, TenantPatch, TenantStatus, bytes32,
 };
-use super::{Store, conflict_or, on_pool, to_i64, to_u64};
+use super::{Store, conflict_or, matched, on_pool, to_i64, to_u64};
 use crate::error::{LedgerError, Result};
 use crate::ids::{Plan, TenantId, from_millis, to_millis};
 
@@ -19,10 +17,7 @@ use crate::ids::{Plan, TenantId, from_millis, to_millis};
 /// [`hash_token`] of it is stored.
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
-    bytes.iter().fold(String::from("la_"), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    format!("la_{}", merkle::Hash(bytes).to_hex())
 }
 
 /// SHA-256 of a token. A plain hash (not a password hash) is right here: tokens are 256 random
@@ -148,12 +143,7 @@ impl Store {
             .await?
             .rows_affected()
         });
-        if done == 0 {
-            return Err(LedgerError::NotFound {
-                what: "tenant",
-                key: id.to_string(),
-            });
-        }
+        matched(done, "tenant", id.as_str())?;
         self.tenant(id).await
     }
 
@@ -191,9 +181,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if n == 0 {
-                return Err(LedgerError::NotFound { what: "tenant", key: id.to_string() });
-            }
+            matched(n, "tenant", id.as_str())?;
             sqlx::query(
                 "INSERT INTO consent_log (tenant, action, visibility, signer, reason, at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
