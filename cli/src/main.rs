@@ -5,6 +5,7 @@
 //! failed but the only attestations are still pending at calendars.
 
 mod digests;
+mod fleet;
 mod keys;
 mod ledger_cmd;
 mod ots;
@@ -51,6 +52,20 @@ enum Command {
     /// The hash-chained run-summary ledger: verify an exported chain.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCmd),
+    // fleet roles (fleet.rs)
+    /// Scheduler and workers in one process (embedded defaults unless configured).
+    Up(fleet::UpArgs),
+    /// The scheduler role alone: ticks, enqueues due periods, reaps stalled runs.
+    Scheduler {
+        #[command(flatten)]
+        config: ledger_cmd::ConfigArg,
+    },
+    /// The worker role alone: runs rollup, upgrade, sample-verify and catch-up jobs.
+    Worker(fleet::WorkerArgs),
+    /// One rollup now, in this process.
+    Run(fleet::RunArgs),
+    /// Offline end-to-end demo: dev TSA and calendars, three tenants, every due run, verified.
+    Demo(fleet::DemoArgs),
     /// Print the RFC 8785 canonical bytes of a JSON file (no trailing newline).
     Canon {
         /// JSON file, or `-` for stdin.
@@ -124,6 +139,27 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<ledger::LedgerError> for Failure {
+    fn from(e: ledger::LedgerError) -> Self {
+        match e {
+            ledger::LedgerError::Invalid { .. }
+            | ledger::LedgerError::NotFound { .. }
+            | ledger::LedgerError::Config(_) => Failure::Input(e.into()),
+            other => Failure::Check(other.into()),
+        }
+    }
+}
+
+impl From<workers::WorkerError> for Failure {
+    fn from(e: workers::WorkerError) -> Self {
+        match e {
+            workers::WorkerError::Ledger(e) => e.into(),
+            e @ workers::WorkerError::Config(_) => Failure::Input(e.into()),
+            other => Failure::Check(other.into()),
+        }
+    }
+}
+
 pub type Outcome = Result<(), Failure>;
 
 pub fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
@@ -156,6 +192,11 @@ fn run(cli: Cli) -> Outcome {
         Command::Tsa(cmd) => tsa::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
+        Command::Up(args) => fleet::up(&args),
+        Command::Scheduler { config } => fleet::scheduler(&config),
+        Command::Worker(args) => fleet::worker(&args),
+        Command::Run(args) => fleet::run(&args),
+        Command::Demo(args) => fleet::demo(&args),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;
             let canon = merkle::canon::canonicalize(&bytes)

@@ -56,6 +56,26 @@ pub const VARIABLES: &[&str] = &[
     "LEDGER_KV_PREFIX",
     "LEDGER_SIGNING_KEY",
     "LEDGER_SIGNING_KEY_FILE",
+    // Read by the workers (stamping, queue) and the scheduler (policy); listed here because
+    // one process reads one configuration, and an unknown name must stay an error.
+    "LEDGER_QUEUE",
+    "LEDGER_OTS_CALENDARS",
+    "LEDGER_OTS_MIN",
+    "LEDGER_TSA_URL",
+    "LEDGER_TSA_CA_FILE",
+    "LEDGER_TSA_POLICY",
+    "LEDGER_ESPLORA_URL",
+    "LEDGER_RUN_LEASE",
+    "LEDGER_PLAN_STARTER",
+    "LEDGER_PLAN_PRO",
+    "LEDGER_PLAN_ENTERPRISE",
+    "LEDGER_GRACE",
+    "LEDGER_UPGRADE_HORIZON",
+    "LEDGER_TICK",
+    "LEDGER_COST_OTS_USD",
+    "LEDGER_COST_TSA_USD",
+    "LEDGER_OUTAGE_THRESHOLD",
+    "LEDGER_SAMPLE_SIZE",
 ];
 
 /// Where artifacts go.

@@ -58,6 +58,19 @@ impl KvKey {
         Ok(KvKey(format!("rate:{subject}:{window}")))
     }
 
+    /// A lease (a run being worked on, the scheduler's tick): whoever sets it first holds it
+    /// until it expires or is released.
+    pub fn lease(name: &str) -> Result<KvKey> {
+        check_part("lease name", name)?;
+        Ok(KvKey(format!("lease:{name}")))
+    }
+
+    /// A named piece of operational state (e.g. consecutive calendar failures).
+    pub fn state(name: &str) -> Result<KvKey> {
+        check_part("state name", name)?;
+        Ok(KvKey(format!("state:{name}")))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

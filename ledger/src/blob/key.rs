@@ -21,7 +21,7 @@ use merkle::ManifestDigest;
 use crate::error::{LedgerError, Result};
 use crate::ids::{Period, TenantId};
 
-/// One of the three raw artifacts stored beside a period's root.
+/// One of the raw artifacts stored beside a period's root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RootArtifact {
     /// `root.bin`: the 32 raw root bytes (what both anchors commit to, through SHA-256).
@@ -30,10 +30,19 @@ pub enum RootArtifact {
     Ots,
     /// `root.tsr`: the RFC 3161 time-stamp response for `root.bin`.
     Tsr,
+    /// `levels.bin`: the tree's sorted leaf digests and every perfect node above them
+    /// (format in the workers crate), from which any inclusion proof is read without
+    /// rebuilding the tree.
+    Levels,
 }
 
 impl RootArtifact {
-    pub const ALL: [RootArtifact; 3] = [RootArtifact::Bin, RootArtifact::Ots, RootArtifact::Tsr];
+    pub const ALL: [RootArtifact; 4] = [
+        RootArtifact::Bin,
+        RootArtifact::Ots,
+        RootArtifact::Tsr,
+        RootArtifact::Levels,
+    ];
 
     /// The file name under `roots/{tenant}/{period}/`.
     pub fn file_name(self) -> &'static str {
@@ -41,6 +50,7 @@ impl RootArtifact {
             RootArtifact::Bin => "root.bin",
             RootArtifact::Ots => "root.ots",
             RootArtifact::Tsr => "root.tsr",
+            RootArtifact::Levels => "levels.bin",
         }
     }
 }
@@ -238,7 +248,8 @@ mod tests {
             [
                 "roots/acme-2/2026-11/root.bin",
                 "roots/acme-2/2026-11/root.ots",
-                "roots/acme-2/2026-11/root.tsr"
+                "roots/acme-2/2026-11/root.tsr",
+                "roots/acme-2/2026-11/levels.bin"
             ]
         );
     }

@@ -162,6 +162,22 @@ impl Store {
         Ok(signed)
     }
 
+    /// The summaries a run appended, oldest first (a run appends one per outcome: held,
+    /// failed, anchored; a worker retrying a run looks here before appending again).
+    pub async fn run_summaries(&self, tenant: &TenantId, run_id: &str) -> Result<Vec<SummaryRow>> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT tenant, seq, bytes, hash, prev, ts, key_id, run_id FROM run_summaries \
+                 WHERE tenant = $1 AND run_id = $2 ORDER BY seq",
+            )
+            .bind(tenant.as_str())
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|r| summary_from_row!(r)).collect()
+        })
+    }
+
     /// The tenant's chain, oldest first.
     pub async fn summaries(&self, tenant: &TenantId) -> Result<Vec<SummaryRow>> {
         on_pool!(self, pool => {

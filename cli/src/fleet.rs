@@ -1,0 +1,501 @@
+//! The fleet roles and the demo: `anchor up | scheduler | worker | run | demo`.
+//!
+//! - `up`: scheduler and workers in one process on the configuration (embedded defaults:
+//!   SQLite store, SQLite queue, a local directory). With no `LEDGER_TSA_URL` and no
+//!   `LEDGER_OTS_CALENDARS` configured it starts the dev TSA and two dev calendars in-process
+//!   and says so: receipts then name those local services, honestly.
+//! - `scheduler`, `worker [--concurrency N]`: the fleet's roles, sharing Postgres, Redis and
+//!   S3 through the configuration; any number of workers.
+//! - `run --tenant T --period P`: one rollup now, in this process.
+//! - `demo`: a fresh data directory, the dev TSA and calendars, one tenant per plan, sample
+//!   manifests over past periods, every due rollup through the real scheduler and workers,
+//!   then every receipt and a sample of proofs verified (and each `.tsr` by `openssl ts
+//!   -verify` when openssl is installed), and a table of the runs.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use chrono::Utc;
+use clap::Args;
+use ledger::blob::{BlobKey, ReceiptFormat, RootArtifact};
+use ledger::config::Config;
+use ledger::formats::Receipt;
+use ledger::sql::{
+    ConsentAction, ConsentEntry, NewTenant, RunFilter, RunStatus, Trigger, Visibility,
+};
+use ledger::{Period, Plan, TenantId};
+use merkle::{ManifestDigest, ProofV1};
+use stamp::tsp::devca;
+use stamp::tsp::responder::{DEV_POLICY, Responder};
+use workers::Ctx;
+use workers::service::{scheduler_loop, shutdown_pair, wait_until_idle, worker_pool};
+
+use crate::ledger_cmd::ConfigArg;
+use crate::{Failure, Outcome};
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Data directory for the embedded defaults (overrides LEDGER_DATA_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Concurrent jobs in this process.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// Concurrent jobs in this process.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// `2026-11-22`, `2026-W47` or `2026-11` (its form gives the cadence).
+    #[arg(long)]
+    pub period: String,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// A new directory for the demo's data (refused if it exists and is not empty).
+    #[arg(long, value_name = "DIR", default_value = "anchor-demo")]
+    pub data: PathBuf,
+    /// Sample manifests per tenant.
+    #[arg(long, default_value_t = 1000)]
+    pub manifests: u32,
+}
+
+/// The configuration with `overrides` taking precedence over the environment.
+fn config_with(file: Option<&Path>, overrides: &[(&str, String)]) -> anyhow::Result<Config> {
+    let text = file
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()?;
+    let mut env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("LEDGER_"))
+        .collect();
+    for (k, v) in overrides {
+        env.insert((*k).to_owned(), v.clone());
+    }
+    Config::from_sources(text.as_deref(), &env).context("configuration")
+}
+
+fn is_embedded(config: &Config) -> bool {
+    config.database_url.starts_with("sqlite:")
+        && matches!(config.blobs, ledger::config::BlobTarget::Dir(_))
+        && config.var("LEDGER_QUEUE").is_none_or(|q| q == "embedded")
+}
+
+/// Local stand-ins for the remote stamping services, served on loopback.
+struct DevServices {
+    tsa_url: String,
+    calendars: Vec<String>,
+    ca_file: PathBuf,
+}
+
+async fn serve(router: axum::Router) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding a loopback port")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok(url)
+}
+
+/// Starts the dev TSA (a throwaway CA whose certificate is written to `dir/dev-tsa-ca.pem`)
+/// and two dev calendars.
+async fn start_dev_services(dir: &Path) -> anyhow::Result<DevServices> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ca = devca::make(Utc::now());
+    let ca_file = dir.join("dev-tsa-ca.pem");
+    std::fs::write(&ca_file, ca.ca_cert.to_pem())
+        .with_context(|| format!("writing {}", ca_file.display()))?;
+    let key = devca::load_p256_key(&ca.tsa_key_pem).map_err(anyhow::Error::new)?;
+    let policy = stamp::tsp::parse_oid(DEV_POLICY).map_err(|e| anyhow!(e))?;
+    let responder = Responder::new(key, ca.tsa_cert.clone(), vec![ca.ca_cert.clone()], policy)
+        .map_err(anyhow::Error::new)?;
+    let tsa_url = serve(stamp::tsp::responder::router(Arc::new(responder))).await?;
+    let mut calendars = Vec::new();
+    for _ in 0..2 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let router = stamp::devcal::router(&url);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        calendars.push(url);
+    }
+    Ok(DevServices {
+        tsa_url,
+        calendars,
+        ca_file,
+    })
+}
+
+fn dev_overrides(dev: &DevServices) -> Vec<(&'static str, String)> {
+    vec![
+        ("LEDGER_TSA_URL", dev.tsa_url.clone()),
+        ("LEDGER_TSA_CA_FILE", dev.ca_file.display().to_string()),
+        ("LEDGER_TSA_POLICY", DEV_POLICY.to_owned()),
+        ("LEDGER_OTS_CALENDARS", dev.calendars.join(",")),
+        ("LEDGER_OTS_MIN", "2".to_owned()),
+    ]
+}
+
+async fn ctrl_c(trigger: workers::service::ShutdownTrigger) {
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("shutting down: finishing jobs in flight");
+    trigger.fire();
+}
+
+pub fn up(args: &UpArgs) -> Outcome {
+    crate::ots::runtime()?.block_on(async {
+        let mut overrides = Vec::new();
+        if let Some(d) = &args.data {
+            overrides.push(("LEDGER_DATA_DIR", d.display().to_string()));
+        }
+        let mut config = config_with(args.config.config.as_deref(), &overrides)?;
+        if config.var("LEDGER_TSA_URL").is_none() && config.var("LEDGER_OTS_CALENDARS").is_none() {
+            let dev = start_dev_services(&config.data_dir).await?;
+            eprintln!(
+                "no TSA or calendars configured: using the dev TSA at {} and dev calendars at {} (receipts will name them; they prove nothing outside this machine)",
+                dev.tsa_url,
+                dev.calendars.join(", ")
+            );
+            overrides.extend(dev_overrides(&dev));
+            config = config_with(args.config.config.as_deref(), &overrides)?;
+        }
+        let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
+        let (trigger, shutdown) = shutdown_pair();
+        tokio::spawn(ctrl_c(trigger));
+        eprintln!("anchor up: scheduler and {} workers on {}", args.concurrency, ctx.blobs.describe());
+        let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
+        worker_pool(ctx, args.concurrency, shutdown).await?;
+        let _ = sched.await;
+        Ok::<(), Failure>(())
+    })
+}
+
+pub fn scheduler(config: &ConfigArg) -> Outcome {
+    crate::ots::runtime()?.block_on(async {
+        let config = config.load()?;
+        let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
+        let (trigger, shutdown) = shutdown_pair();
+        tokio::spawn(ctrl_c(trigger));
+        eprintln!("anchor scheduler: ticking every {:?}", ctx.policy.tick);
+        scheduler_loop(ctx, shutdown).await;
+        Ok::<(), Failure>(())
+    })
+}
+
+pub fn worker(args: &WorkerArgs) -> Outcome {
+    crate::ots::runtime()?.block_on(async {
+        let config = args.config.load()?;
+        let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
+        let (trigger, shutdown) = shutdown_pair();
+        tokio::spawn(ctrl_c(trigger));
+        eprintln!(
+            "anchor worker {}: {} concurrent jobs",
+            ctx.worker_id, args.concurrency
+        );
+        worker_pool(ctx, args.concurrency, shutdown).await?;
+        Ok::<(), Failure>(())
+    })
+}
+
+pub fn run(args: &RunArgs) -> Outcome {
+    let tenant = TenantId::new(&args.tenant).map_err(anyhow::Error::new)?;
+    let period: Period = args.period.parse().map_err(anyhow::Error::new)?;
+    crate::ots::runtime()?.block_on(async {
+        let config = args.config.load()?;
+        let ctx = Ctx::open(&config, is_embedded(&config)).await?;
+        ctx.store
+            .tenant(&tenant)
+            .await
+            .map_err(|e| Failure::Input(e.into()))?;
+        let (run, _) = ctx
+            .store
+            .create_run(&tenant, period, Trigger::Manual, Utc::now())
+            .await?;
+        if std::io::stderr().is_terminal() {
+            eprintln!("rolling up {} …", run.id);
+        }
+        let outcome = workers::handler::rollup_leased(&ctx, &run.id)
+            .await
+            .map_err(|e| {
+                Failure::Check(anyhow::Error::new(e).context(format!("run {} failed", run.id)))
+            })?;
+        let run = ctx.store.run(&run.id).await?;
+        let line = serde_json::json!({
+            "run": run.id,
+            "status": run.status.as_str(),
+            "root": run.root.map(|r| r.to_string()),
+            "tree_size": run.tree_size,
+            "errors": run.errors,
+            "outcome": format!("{outcome:?}"),
+        });
+        crate::write_stdout(format!("{line}\n").as_bytes())?;
+        Ok::<(), Failure>(())
+    })
+}
+
+/// The sample manifests of the demo: small JSON documents, canonicalised like a tenant's.
+fn sample_digest(tenant: &str, i: u32) -> ManifestDigest {
+    let json = format!(
+        r#"{{"tenant":"{tenant}","artifact":"build-{i}.tar.gz","size":{}}}"#,
+        1000 + i
+    );
+    merkle::canon::manifest_digest(json.as_bytes()).expect("valid JSON")
+}
+
+pub fn demo(args: &DemoArgs) -> Outcome {
+    if args.data.exists()
+        && std::fs::read_dir(&args.data)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Failure::Input(anyhow!(
+            "{} exists and is not empty: pass --data with a new directory",
+            args.data.display()
+        )));
+    }
+    let started = std::time::Instant::now();
+    crate::ots::runtime()?.block_on(async {
+        let dev = start_dev_services(&args.data).await?;
+        let mut overrides = vec![
+            ("LEDGER_DATA_DIR", args.data.display().to_string()),
+            ("LEDGER_TICK", "1s".to_owned()),
+            ("LEDGER_RUN_LEASE", "60s".to_owned()),
+        ];
+        overrides.extend(dev_overrides(&dev));
+        // The demo's data never mixes with a configured fleet: only its own variables count.
+        let env: BTreeMap<String, String> = overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        let config = Config::from_sources(None, &env).context("demo configuration")?;
+        let ctx = Arc::new(Ctx::open(&config, true).await?);
+        let now = Utc::now();
+        let created = now - chrono::Duration::days(40);
+        for (name, plan) in [
+            ("starter-co", Plan::Starter),
+            ("pro-co", Plan::Pro),
+            ("enterprise-co", Plan::Enterprise),
+        ] {
+            let id = TenantId::new(name).map_err(anyhow::Error::new)?;
+            ctx.store
+                .create_tenant(
+                    &NewTenant {
+                        id: id.clone(),
+                        plan,
+                        token_hash: ledger::sql::hash_token(&ledger::sql::new_token()),
+                        max_roots_per_period: 100,
+                        cost_ceiling_micro_usd: 50_000_000,
+                    },
+                    created,
+                )
+                .await?;
+            ctx.store
+                .record_consent(
+                    &id,
+                    &ConsentEntry {
+                        action: ConsentAction::OptIn,
+                        visibility: Visibility::Public,
+                        signer: "demo".into(),
+                        reason: "anchor demo".into(),
+                        at: created,
+                    },
+                )
+                .await?;
+            // Spread over the 35 days before today.
+            let mut by_day: BTreeMap<i64, Vec<ManifestDigest>> = BTreeMap::new();
+            for i in 0..args.manifests {
+                by_day
+                    .entry(1 + i64::from(i % 35))
+                    .or_default()
+                    .push(sample_digest(name, i));
+            }
+            for (days_ago, digests) in by_day {
+                let at = now - chrono::Duration::days(days_ago);
+                ctx.store.insert_manifests(&id, &digests, at).await?;
+            }
+        }
+        eprintln!(
+            "demo: 3 tenants × {} manifests in {}; dev TSA {}; dev calendars {}",
+            args.manifests,
+            args.data.display(),
+            dev.tsa_url,
+            dev.calendars.join(", ")
+        );
+        let (trigger, shutdown) = shutdown_pair();
+        let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
+        // The pool runs in this task (apalis's parallel executor future is not 'static-general
+        // enough for tokio::spawn); the driver stops it once the fleet is idle.
+        let pool = worker_pool(ctx.clone(), 4, shutdown.clone());
+        let drive = async {
+            // Let the first tick create the runs, then wait for the workers to drain them.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let idle = wait_until_idle(&ctx, Duration::from_secs(600)).await;
+            trigger.fire();
+            idle
+        };
+        let (pooled, idle) = tokio::join!(pool, drive);
+        pooled?;
+        let idle = idle?;
+        let _ = sched.await;
+        if !idle {
+            return Err(Failure::Check(anyhow!(
+                "runs still queued or running after 10 minutes"
+            )));
+        }
+        let report = verify_all(&ctx, &args.data, &dev.ca_file).await?;
+        print!("{report}");
+        eprintln!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
+        Ok::<(), Failure>(())
+    })
+}
+
+/// Verifies every anchored run's receipt, root and a sample of proofs; returns the table.
+async fn verify_all(ctx: &Ctx, data: &Path, ca_file: &Path) -> Result<String, Failure> {
+    let jwks = ctx.store.jwks(true).await.map_err(anyhow::Error::new)?;
+    let runs = ctx
+        .store
+        .runs(&RunFilter {
+            tenant: None,
+            status: None,
+            limit: Some(100_000),
+        })
+        .await
+        .map_err(anyhow::Error::new)?;
+    let openssl = which("openssl");
+    let blobs = data.join("blobs");
+    let mut table = format!(
+        "{:<16} {:<11} {:<9} {:>6}  {:<22} {}\n",
+        "tenant", "period", "status", "leaves", "anchors", "receipt"
+    );
+    let mut failures = Vec::new();
+    let mut verified = 0;
+    for run in runs.iter().rev() {
+        if !matches!(run.status, RunStatus::Anchored | RunStatus::Complete) {
+            failures.push(format!("{}: {} {:?}", run.id, run.status, run.errors));
+            continue;
+        }
+        let key = BlobKey::receipt_latest(&run.tenant, &run.period, ReceiptFormat::Json);
+        let bytes = ctx
+            .blobs
+            .get(&key)
+            .await
+            .map_err(anyhow::Error::new)?
+            .ok_or_else(|| anyhow!("{key} missing"))?;
+        let receipt = Receipt::from_json(&bytes).map_err(anyhow::Error::new)?;
+        receipt
+            .verify_signature(&jwks)
+            .map_err(|e| Failure::Check(anyhow!("{key}: signature: {e}")))?;
+        let root_bin = ctx
+            .blobs
+            .get(&BlobKey::root_artifact(
+                &run.tenant,
+                &run.period,
+                RootArtifact::Bin,
+            ))
+            .await
+            .map_err(anyhow::Error::new)?
+            .unwrap_or_default();
+        if root_bin != receipt.root.0.0 {
+            failures.push(format!("{}: root.bin is not the receipt's root", run.id));
+        }
+        let digests = ctx
+            .store
+            .period_digests(&run.tenant, run.period)
+            .await
+            .map_err(anyhow::Error::new)?;
+        for d in digests.iter().step_by((digests.len() / 5).max(1)) {
+            let proof = ctx
+                .blobs
+                .get(&BlobKey::proof(&run.tenant, &run.period, d))
+                .await
+                .map_err(anyhow::Error::new)?
+                .ok_or_else(|| anyhow!("proof of {d} in {} missing", run.id))?;
+            let proof = ProofV1::from_json(&proof).map_err(anyhow::Error::new)?;
+            if let Err(e) = proof.verify(Some(&receipt.root)) {
+                failures.push(format!("{}: proof of {d}: {e}", run.id));
+            }
+        }
+        let tsr = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Tsr);
+        if openssl
+            && receipt
+                .anchors
+                .iter()
+                .any(|a| a.kind == ledger::AnchorKind::Tsa)
+        {
+            let out = std::process::Command::new("openssl")
+                .args(["ts", "-verify", "-data"])
+                .arg(blobs.join(
+                    BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Bin).as_str(),
+                ))
+                .arg("-in")
+                .arg(blobs.join(tsr.as_str()))
+                .arg("-CAfile")
+                .arg(ca_file)
+                .output()
+                .context("running openssl ts -verify")?;
+            if !out.status.success() {
+                failures.push(format!(
+                    "{}: openssl ts -verify: {}",
+                    run.id,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+        let anchors: Vec<String> = receipt
+            .anchors
+            .iter()
+            .map(|a| format!("{}:{}", a.kind, a.status))
+            .collect();
+        verified += 1;
+        table.push_str(&format!(
+            "{:<16} {:<11} {:<9} {:>6}  {:<22} {}\n",
+            run.tenant.as_str(),
+            run.period.to_string(),
+            run.status.as_str(),
+            receipt.tree_size,
+            anchors.join(","),
+            blobs.join(key.as_str()).display()
+        ));
+    }
+    table.push_str(&format!(
+        "\n{verified} receipts verified (signature, root.bin, sampled proofs{}); artifacts under {}\n",
+        if openssl { ", openssl ts -verify" } else { "; openssl not installed, .tsr not checked by it" },
+        blobs.display()
+    ));
+    if failures.is_empty() && verified > 0 {
+        Ok(table)
+    } else {
+        Err(Failure::Check(anyhow!(
+            "{table}\nfailures:\n{}",
+            failures.join("\n")
+        )))
+    }
+}
+
+fn which(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}

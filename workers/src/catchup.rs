@@ -1,0 +1,187 @@
+//! The OTS catch-up job: roots anchored TSA-only while the calendars were out (or while an
+//! operator held the fleet at tsa-only) are stamped into OpenTimestamps afterwards.
+//!
+//! The scheduler enqueues it every tick while the global switch is the automation's
+//! tsa-only, and whenever runs with a deferred OTS anchor exist. For each such run, oldest
+//! first: submit SHA-256(root.bin) to the calendars; store `root.ots` and the per-manifest
+//! `.ots` files; publish a new receipt version whose OTS anchor is pending (and which
+//! supersedes the TSA-only one); mark the run anchored so the upgrade job follows it to
+//! Bitcoin. The first success also ends an automatic tsa-only ([`crate::outage`]). With no
+//! deferred run and an automatic tsa-only in force, one probe digest is submitted to learn
+//! whether the calendars are back.
+
+use ledger::blob::{BlobKey, RootArtifact};
+use ledger::formats::{Artifact, ReceiptBody, sha256_hex};
+use ledger::sql::{AnchorRow, RunFilter, RunOutcome, RunStatus};
+use ledger::{AnchorKind, AnchorStatus, KillMode};
+use sha2::{Digest as _, Sha256};
+
+use crate::ctx::Ctx;
+use crate::error::{Result, WorkerError};
+use crate::job::Job;
+use crate::levels::Levels;
+use crate::rollup::{put_or_keep, write_proofs_ots_version};
+use crate::upgrade::{latest_receipt, publish_receipt};
+
+/// Runs whose OTS anchor was deferred, oldest first.
+pub async fn deferred_runs(ctx: &Ctx) -> Result<Vec<ledger::sql::Run>> {
+    let mut out = Vec::new();
+    let runs = ctx
+        .store
+        .runs(&RunFilter {
+            tenant: None,
+            status: Some(RunStatus::Complete),
+            limit: Some(10_000),
+        })
+        .await?;
+    for run in runs {
+        let anchors = ctx.store.anchors(&run.id).await?;
+        if anchors
+            .iter()
+            .any(|a| a.kind == AnchorKind::Ots && a.status == AnchorStatus::Skipped)
+        {
+            out.push(run);
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
+pub async fn job(ctx: &Ctx) -> Result<()> {
+    if ctx
+        .store
+        .kill_switch(&ledger::sql::KillScope::Global)
+        .await?
+        .is_some_and(|s| s.mode == KillMode::TsaOnly && s.actor != crate::outage::AUTO_ACTOR)
+    {
+        // An operator holds the fleet at tsa-only: respect it.
+        return Ok(());
+    }
+    let runs = deferred_runs(ctx).await?;
+    if runs.is_empty() {
+        if crate::outage::auto_tsa_only(ctx).await? {
+            let probe: [u8; 32] =
+                Sha256::digest(format!("ledger-anchors calendar probe {}", ctx.now()).as_bytes())
+                    .into();
+            match stamp::calendar::stamp(&ctx.stamping.http, &ctx.stamping.calendars, probe).await {
+                Ok(_) => crate::outage::calendars_answered(ctx).await?,
+                Err(e) => tracing::warn!(error = %e, "calendar probe failed: still tsa-only"),
+            }
+        }
+        return Ok(());
+    }
+    for run in runs {
+        let tenant = ctx.store.tenant(&run.tenant).await?;
+        if ctx.store.effective_kill_mode(&tenant.id).await? == KillMode::Paused {
+            continue;
+        }
+        let root_bin = ctx
+            .blobs
+            .get(&BlobKey::root_artifact(
+                &run.tenant,
+                &run.period,
+                RootArtifact::Bin,
+            ))
+            .await?
+            .ok_or_else(|| WorkerError::Permanent(format!("root.bin of {} is missing", run.id)))?;
+        let digest: [u8; 32] = Sha256::digest(&root_bin).into();
+        let key = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Ots);
+        let bytes = match ctx.blobs.get(&key).await? {
+            Some(b) => b,
+            None => {
+                match stamp::calendar::stamp(&ctx.stamping.http, &ctx.stamping.calendars, digest)
+                    .await
+                {
+                    Ok((file, _)) => {
+                        crate::outage::calendars_answered(ctx).await?;
+                        put_or_keep(ctx, &key, file.to_bytes()?).await?
+                    }
+                    Err(e) => {
+                        crate::outage::calendars_failed(ctx, &e.to_string()).await?;
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let file = stamp::DetachedTimestamp::from_bytes(&bytes)?;
+        let levels_bytes = ctx
+            .blobs
+            .get(&BlobKey::root_artifact(
+                &run.tenant,
+                &run.period,
+                RootArtifact::Levels,
+            ))
+            .await?
+            .ok_or_else(|| {
+                WorkerError::Permanent(format!("levels.bin of {} is missing", run.id))
+            })?;
+        let levels = tokio::task::spawn_blocking(move || Levels::from_bytes(&levels_bytes))
+            .await
+            .map_err(|e| WorkerError::Permanent(format!("levels task: {e}")))??;
+        write_proofs_ots_version(ctx, &run, &levels, &file, 1).await?;
+        let receipt = latest_receipt(ctx, &run).await?;
+        let mut anchors = receipt.anchors.clone();
+        for a in &mut anchors {
+            if a.kind == AnchorKind::Ots {
+                a.status = AnchorStatus::Pending;
+                a.artifact = Some(Artifact {
+                    key: key.to_string(),
+                    sha256: sha256_hex(&bytes),
+                });
+            }
+        }
+        publish_receipt(
+            ctx,
+            ReceiptBody {
+                tenant: receipt.tenant.clone(),
+                period: receipt.period,
+                anchored_at: receipt.anchored_at,
+                backfilled: receipt.backfilled,
+                root: receipt.root,
+                tree_size: receipt.tree_size,
+                anchors,
+                run_id: receipt.run_id.clone(),
+                summary_hash: receipt.summary_hash.clone(),
+                version: receipt.version + 1,
+                supersedes: Some(receipt.version),
+            },
+        )
+        .await?;
+        let now = ctx.now();
+        ctx.store
+            .put_anchor(&AnchorRow {
+                run_id: run.id.clone(),
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Pending,
+                details: serde_json::json!({ "caught_up_at": ledger::ids::format_ts(now) }),
+                artifact_key: Some(key.to_string()),
+                artifact_sha256: Some(Sha256::digest(&bytes).into()),
+                updated_at: now,
+            })
+            .await?;
+        ctx.store
+            .finish_run(
+                &run.id,
+                &RunOutcome {
+                    status: RunStatus::Anchored,
+                    root: run.root,
+                    tree_size: run.tree_size,
+                    estimated_cost_micro_usd: run.estimated_cost_micro_usd,
+                    errors: run.errors.clone(),
+                },
+                now,
+            )
+            .await?;
+        ctx.queue
+            .push(
+                Job::Upgrade {
+                    run: run.id.clone(),
+                    attempt: 0,
+                },
+                crate::upgrade::delay(0),
+            )
+            .await?;
+        tracing::info!(run = %run.id, "OTS caught up after an outage");
+    }
+    Ok(())
+}

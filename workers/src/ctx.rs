@@ -1,0 +1,272 @@
+//! What every job needs: the backends, the signing key, the policy and the stamping
+//! endpoints, read once from the configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ledger::blob::BlobStore;
+use ledger::config::{Backends, Config};
+use ledger::keys::SigningKey;
+use ledger::kv::Kv;
+use ledger::sql::Store;
+use scheduler::Policy;
+use stamp::calendar::CalendarConfig;
+use stamp::headers::RemoteHeaders;
+use stamp::tsp::client::TsaClient;
+use stamp::tsp::{Certificate, ObjectIdentifier, VerifyOptions};
+
+use crate::error::{Result, WorkerError};
+use crate::queue::{Queue, QueueTarget};
+
+/// The public OpenTimestamps calendars the reference client uses, when none are configured.
+pub const DEFAULT_CALENDARS: &[&str] = &[
+    "https://a.pool.opentimestamps.org",
+    "https://b.pool.opentimestamps.org",
+    "https://a.pool.eternitywall.com",
+    "https://ots.btc.catallaxy.com",
+];
+
+/// An RFC 3161 TSA and what its replies must satisfy.
+#[derive(Clone, Debug)]
+pub struct Tsa {
+    pub client: TsaClient,
+    pub verify: VerifyOptions,
+    pub policy: Option<ObjectIdentifier>,
+}
+
+/// Where roots get stamped.
+#[derive(Clone, Debug)]
+pub struct Stamping {
+    pub calendars: CalendarConfig,
+    pub http: reqwest::Client,
+    /// `None`: no TSA configured, so runs that need one fail with that reason.
+    pub tsa: Option<Tsa>,
+    /// Header source that confirms Bitcoin attestations during upgrades.
+    pub headers: Option<RemoteHeaders>,
+}
+
+impl Stamping {
+    /// From `LEDGER_OTS_CALENDARS` (comma-separated; default [`DEFAULT_CALENDARS`]),
+    /// `LEDGER_OTS_MIN` (default 2, or n when fewer), `LEDGER_TSA_URL`, `LEDGER_TSA_CA_FILE`
+    /// (PEM roots the TSA must chain to; without it the chain is not checked, which a
+    /// warning says), `LEDGER_TSA_POLICY` (OID to request and require), `LEDGER_ESPLORA_URL`.
+    pub fn from_config(config: &Config) -> Result<Stamping> {
+        let calendars: Vec<String> = match config.var("LEDGER_OTS_CALENDARS") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => DEFAULT_CALENDARS.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        for c in &calendars {
+            if !(c.starts_with("https://") || c.starts_with("http://")) {
+                return Err(WorkerError::Config(format!(
+                    "LEDGER_OTS_CALENDARS: {c:?} is not an http(s) URL"
+                )));
+            }
+        }
+        let mut cal = CalendarConfig::new(calendars);
+        if let Some(m) = config.var("LEDGER_OTS_MIN") {
+            cal.min_ok = m
+                .parse()
+                .ok()
+                .filter(|m| *m >= 1 && *m <= cal.calendars.len())
+                .ok_or_else(|| {
+                    WorkerError::Config(format!(
+                        "LEDGER_OTS_MIN: {m:?} must be between 1 and the {} calendars",
+                        cal.calendars.len()
+                    ))
+                })?;
+        }
+        let timeout = Duration::from_secs(15);
+        let http = stamp::calendar::http_client(timeout)?;
+        let tsa = match config.var("LEDGER_TSA_URL") {
+            None => None,
+            Some(url) => Some(Tsa::from_config(url, config, timeout)?),
+        };
+        let headers = config
+            .var("LEDGER_ESPLORA_URL")
+            .map(|u| {
+                RemoteHeaders::esplora(u)
+                    .map_err(|e| WorkerError::Config(format!("LEDGER_ESPLORA_URL: {e}")))
+            })
+            .transpose()?;
+        Ok(Stamping {
+            calendars: cal,
+            http,
+            tsa,
+            headers,
+        })
+    }
+}
+
+impl Tsa {
+    fn from_config(url: &str, config: &Config, timeout: Duration) -> Result<Tsa> {
+        let client = TsaClient::new(url, timeout)?;
+        let mut verify = VerifyOptions::default();
+        match config.var("LEDGER_TSA_CA_FILE") {
+            Some(path) => {
+                let pem = std::fs::read_to_string(path)
+                    .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_CA_FILE {path}: {e}")))?;
+                verify.trusted = Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_CA_FILE {path}: {e}")))?;
+            }
+            None => tracing::warn!(
+                tsa = url,
+                "LEDGER_TSA_CA_FILE is not set: TSA replies are checked but their certificate chain is not"
+            ),
+        }
+        let policy = config
+            .var("LEDGER_TSA_POLICY")
+            .map(|p| {
+                stamp::tsp::parse_oid(p)
+                    .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_POLICY: {e}")))
+            })
+            .transpose()?;
+        if let Some(p) = &policy {
+            verify.policies = vec![p.clone()];
+        }
+        Ok(Tsa {
+            client,
+            verify,
+            policy,
+        })
+    }
+}
+
+/// Everything a job handler needs. Shared behind an `Arc` by every worker of a process.
+#[derive(Debug)]
+pub struct Ctx {
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub kv: Kv,
+    pub key: SigningKey,
+    pub policy: Policy,
+    pub stamping: Stamping,
+    pub queue: Queue,
+    /// How long a worker may hold a run before another may take it over (crash recovery).
+    pub run_lease: Duration,
+    /// Names this process in leases and logs.
+    pub worker_id: String,
+    /// Test hook: the step at which to stop dead (see [`Ctx::checkpoint`]).
+    pub crash_at: Option<String>,
+}
+
+/// Where the queue is, from `LEDGER_QUEUE` (`embedded`, the default: a SQLite file beside
+/// the data; or `redis://…`).
+pub fn queue_target(config: &Config) -> Result<QueueTarget> {
+    match config.var("LEDGER_QUEUE") {
+        None | Some("embedded") => Ok(QueueTarget::Sqlite(config.queue_path())),
+        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            Ok(QueueTarget::Redis(url.to_owned()))
+        }
+        Some(other) => Err(WorkerError::Config(format!(
+            "LEDGER_QUEUE: {other:?} is neither embedded nor redis://…"
+        ))),
+    }
+}
+
+/// The signing key from `LEDGER_SIGNING_KEY(_FILE)`; otherwise, on the embedded defaults only,
+/// `{data}/signing-key.pem`, generated on first use (0600). A fleet must configure its key: two
+/// workers with two generated keys would sign one chain with keys nobody published.
+pub fn signing_key(config: &Config, embedded: bool) -> Result<SigningKey> {
+    let lookup = |name: &str| config.var(name).map(std::ffi::OsString::from);
+    if let Some(key) = SigningKey::load_with("LEDGER_SIGNING_KEY", lookup)? {
+        return Ok(key);
+    }
+    if !embedded {
+        return Err(WorkerError::Config(
+            "LEDGER_SIGNING_KEY or LEDGER_SIGNING_KEY_FILE must be set outside the embedded defaults"
+                .into(),
+        ));
+    }
+    let path: PathBuf = config.data_dir.join("signing-key.pem");
+    match std::fs::read_to_string(&path) {
+        Ok(pem) => Ok(SigningKey::from_pem(&pem)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate();
+            write_private(&path, key.to_pkcs8_pem().as_bytes())?;
+            tracing::warn!(path = %path.display(), kid = %key.key_id(), "generated a signing key for the embedded defaults");
+            // Another process may have won the race: use whatever is on disk.
+            Ok(SigningKey::from_pem(
+                &std::fs::read_to_string(&path)
+                    .map_err(|e| WorkerError::Config(format!("{}: {e}", path.display())))?,
+            )?)
+        }
+        Err(e) => Err(WorkerError::Config(format!("{}: {e}", path.display()))),
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| WorkerError::Config(format!("{}: {e}", dir.display())))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut f) => f
+            .write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| WorkerError::Config(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(WorkerError::Config(format!("{}: {e}", path.display()))),
+    }
+}
+
+impl Ctx {
+    /// Opens everything from the configuration. `embedded` allows the generated signing key.
+    pub async fn open(config: &Config, embedded: bool) -> Result<Ctx> {
+        let Backends { store, blobs, kv } = config.open().await?;
+        let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))?;
+        let stamping = Stamping::from_config(config)?;
+        let queue = Queue::open(&queue_target(config)?).await?;
+        let key = signing_key(config, embedded)?;
+        let run_lease = match config.var("LEDGER_RUN_LEASE") {
+            Some(s) => scheduler::policy::parse_duration("LEDGER_RUN_LEASE", s)?
+                .to_std()
+                .map_err(|_| WorkerError::Config("LEDGER_RUN_LEASE must be positive".into()))?,
+            None => Duration::from_secs(600),
+        };
+        Ok(Ctx {
+            store,
+            blobs,
+            kv,
+            key,
+            policy,
+            stamping,
+            queue,
+            run_lease,
+            worker_id: format!(
+                "{}-{}",
+                std::process::id(),
+                merkle::hash::encode_hex(&rand::random::<[u8; 4]>())
+            ),
+            crash_at: std::env::var("ANCHOR_TEST_CRASH_AT")
+                .ok()
+                .filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// The current time (one place, so a later simulated clock has one seam).
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    /// Crash-test hook: when `ANCHOR_TEST_CRASH_AT` names `step`, announce it on stderr and
+    /// stop dead, leaving the process for the test to SIGKILL. Never set in production.
+    pub async fn checkpoint(&self, step: &str) {
+        if self.crash_at.as_deref() == Some(step) {
+            eprintln!("CRASHPOINT {step}");
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The one error type of the workers crate.
+//!
+//! Every error is either **transient** (a calendar, TSA, S3 or database hiccup, a timeout, a
+//! run leased by another worker: the job is re-enqueued with backoff) or **permanent** (bad
+//! configuration, a verification that failed, an artifact that contradicts another: the run
+//! fails with the reason in its summary). [`WorkerError::is_transient`] decides.
+
+use ledger::LedgerError;
+use stamp::StampError;
+
+pub type Result<T, E = WorkerError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Stamp(#[from] StampError),
+    #[error(transparent)]
+    Merkle(#[from] merkle::MerkleError),
+    #[error(transparent)]
+    Policy(#[from] scheduler::SchedulerError),
+    /// Configuration that cannot work (names the variable).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The job queue refused or failed an operation.
+    #[error("job queue: {0}")]
+    Queue(String),
+    /// Worth retrying: the cause is outside us and may pass.
+    #[error("{0}")]
+    Transient(String),
+    /// Not worth retrying: the run fails with this reason.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl WorkerError {
+    /// Whether retrying the same job later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WorkerError::Transient(_) | WorkerError::Queue(_) => true,
+            WorkerError::Ledger(e) => matches!(
+                e,
+                LedgerError::Sql(_) | LedgerError::Redis(_) | LedgerError::Blob { .. }
+            ),
+            WorkerError::Stamp(e) => stamp_is_transient(e),
+            WorkerError::Merkle(_)
+            | WorkerError::Policy(_)
+            | WorkerError::Config(_)
+            | WorkerError::Permanent(_) => false,
+        }
+    }
+}
+
+/// Transport failures (refused connections, timeouts, 5xx, a calendar quorum not reached)
+/// may pass; a reply that does not verify will not.
+fn stamp_is_transient(e: &StampError) -> bool {
+    match e {
+        StampError::Calendar(_) | StampError::HeaderSource(_) => true,
+        StampError::Tsa { check, .. } => matches!(check, stamp::TsaCheck::Transport),
+        _ => false,
+    }
+}

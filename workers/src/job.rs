@@ -1,0 +1,88 @@
+//! The jobs workers run, and their deterministic keys.
+//!
+//! Jobs carry ids, never data: a worker reloads the run from the system of record, so a job
+//! that is delivered twice, or after the run finished, finds the run's true state and does
+//! nothing it has already done. The queue's idempotency key is a second, cheaper guard.
+
+use serde::{Deserialize, Serialize};
+
+/// One unit of work. Serialised as JSON in the queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Job {
+    /// Build, stamp, prove, sign and record one run (`{tenant}:{period}`). `via` says why it
+    /// was enqueued (`scheduled`, `manual`, `retry-3`, `reaped-…`), so each re-enqueue has its
+    /// own key.
+    Rollup { run: String, via: String },
+    /// Ask the calendars whether the run's OTS proof has reached Bitcoin.
+    Upgrade { run: String, attempt: u32 },
+    /// Re-prove a random sample of the run's leaves from the stored artifacts.
+    SampleVerify { run: String },
+    /// Stamp into OTS the roots anchored TSA-only during a calendar outage. `tick` is the
+    /// scheduler tick (Unix seconds rounded to the tick) that asked for it.
+    CatchUp { tick: i64 },
+    /// Enqueue the next periods of a backfill, as its token bucket allows.
+    Backfill { id: String, tick: i64 },
+}
+
+impl Job {
+    /// The queue's idempotency key: equal jobs have equal keys.
+    pub fn key(&self) -> String {
+        match self {
+            Job::Rollup { run, via } => format!("rollup:{run}:{via}"),
+            Job::Upgrade { run, attempt } => format!("upgrade:{run}:{attempt}"),
+            Job::SampleVerify { run } => format!("sample-verify:{run}"),
+            Job::CatchUp { tick } => format!("catch-up:{tick}"),
+            Job::Backfill { id, tick } => format!("backfill:{id}:{tick}"),
+        }
+    }
+
+    /// The job's kind, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Rollup { .. } => "rollup",
+            Job::Upgrade { .. } => "upgrade",
+            Job::SampleVerify { .. } => "sample-verify",
+            Job::CatchUp { .. } => "catch-up",
+            Job::Backfill { .. } => "backfill",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_serialise_with_a_kind_tag_and_round_trip() {
+        let job = Job::Rollup {
+            run: "acme:2026-W47".into(),
+            via: "retry-2".into(),
+        };
+        let json = serde_json::to_string(&job).unwrap();
+        assert_eq!(
+            json,
+            r#"{"job":"rollup","run":"acme:2026-W47","via":"retry-2"}"#
+        );
+        assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
+    }
+
+    #[test]
+    fn keys_differ_by_reason_and_kind_but_not_by_delivery() {
+        let a = Job::Rollup {
+            run: "t:2026-11".into(),
+            via: "scheduled".into(),
+        };
+        let b = Job::Rollup {
+            run: "t:2026-11".into(),
+            via: "retry-1".into(),
+        };
+        let c = Job::Upgrade {
+            run: "t:2026-11".into(),
+            attempt: 0,
+        };
+        assert_ne!(a.key(), b.key());
+        assert_ne!(a.key(), c.key());
+        assert_eq!(a.key(), a.clone().key());
+    }
+}

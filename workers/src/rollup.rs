@@ -1,0 +1,768 @@
+//! The rollup job: one run, from the period's digests to a signed receipt.
+//!
+//! Steps, each safe to repeat after a crash at any point (the crash test kills a worker at
+//! every named [`Ctx::checkpoint`] and checks the end state):
+//!
+//! 1. **decide** (scheduler::decide): kill switch, rate limit, cost ceiling → go, defer or hold.
+//! 2. **tree**: if `levels.bin` exists, the tree is read back from it, so a retry rebuilds
+//!    exactly the tree the first attempt committed to and a period never gets two roots;
+//!    otherwise the period's sorted distinct digests are streamed from the store into the
+//!    tree, and `levels.bin`, `root.bin` and the root metadata are written create-only.
+//! 3. **stamp**: OTS and RFC 3161 concurrently, as the decision says. A stored `root.ots` /
+//!    `root.tsr` is reused, never re-stamped. An OTS failure with a TSA anchor in the same
+//!    run defers OTS to the catch-up job; calendar failures count towards the automatic
+//!    tsa-only switch.
+//! 4. **proofs**: one `c2c.proof.v1` per manifest and, with OTS, one per-manifest `.ots`
+//!    (deterministic bytes: a repeat finds them identical).
+//! 5. **sample**: 25 random leaves re-proved from the blob store against `root.bin`.
+//! 6. **summary**: appended to the tenant's chain once per root (a retry finds it).
+//! 7. **receipt** v1, create-only, then the latest pointer; the run row; the last-anchor KV
+//!    pointer; upgrade and sample-verify jobs enqueued.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use ledger::blob::{BlobKey, PutOutcome, ReceiptFormat, RootArtifact};
+use ledger::formats::{
+    AnchorEntry, AnchorOutcome, Artifact, Counts, Coverage, Receipt, ReceiptBody, RootMetadata,
+    RunSummary, SummaryBody, Toggles, is_backfill, sha256_hex,
+};
+use ledger::kv::KvKey;
+use ledger::sql::{AnchorRow, KillScope, Run, RunFilter, RunOutcome, RunStatus, Tenant, Trigger};
+use ledger::{AnchorKind, AnchorStatus, KillMode, Period};
+use merkle::{ManifestDigest, Root};
+use scheduler::{Anchors, Decision, RunFacts};
+use sha2::{Digest as _, Sha256};
+use stamp::DetachedTimestamp;
+use stamp::tsp::{HashAlg, MessageImprint, TimeStampRequest, TimeStampResponse};
+
+use crate::ctx::Ctx;
+use crate::error::{Result, WorkerError};
+use crate::job::Job;
+use crate::levels::Levels;
+
+/// How many proofs are written concurrently.
+const WRITE_PARALLELISM: usize = 32;
+
+/// What a rollup attempt ended with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rollup {
+    /// Nothing to do: the run is already anchored or complete.
+    AlreadyDone(RunStatus),
+    /// Not now (paused, rate-limited); the job is re-enqueued after the delay.
+    Deferred { reason: String, retry_in: Duration },
+    /// Held with a reason (cost ceiling, consent withdrawn); a summary says why.
+    Held(String),
+    /// Anchored (OTS pending) or complete.
+    Anchored {
+        status: RunStatus,
+        root: Root,
+        tree_size: u64,
+    },
+}
+
+/// The result of stamping one kind.
+#[derive(Clone, Debug)]
+enum Stamped {
+    /// Stored under this key with this SHA-256; for TSA, `gen_time` is the token's.
+    Stored {
+        key: BlobKey,
+        sha256: String,
+        gen_time: Option<DateTime<Utc>>,
+    },
+    /// Not attempted or failed in a way that defers it (OTS during an outage).
+    Deferred(String),
+    /// Not part of this run.
+    NotWanted,
+}
+
+/// Writes `bytes` create-only and returns what the key holds afterwards: ours, or, when
+/// another attempt stored different bytes first (a stamp is not deterministic), theirs.
+pub(crate) async fn put_or_keep(ctx: &Ctx, key: &BlobKey, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    match ctx.blobs.put_new(key, &bytes).await {
+        Ok(PutOutcome::Created | PutOutcome::AlreadyIdentical) => Ok(bytes),
+        Err(ledger::LedgerError::Conflict { .. }) => ctx.blobs.get(key).await?.ok_or_else(|| {
+            WorkerError::Transient(format!("{key}: conflict reported but the key is empty"))
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes deterministic bytes create-only; different bytes already there are a bug or
+/// tampering, never something to paper over.
+pub(crate) async fn put_exact(ctx: &Ctx, key: &BlobKey, bytes: &[u8]) -> Result<()> {
+    match ctx.blobs.put_new(key, bytes).await {
+        Ok(_) => Ok(()),
+        Err(ledger::LedgerError::Conflict { .. }) => Err(WorkerError::Permanent(format!(
+            "{key} already holds different bytes than this run computes"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The anchors the tenant's plan wants for a cadence; a cadence outside the plan (a manual
+/// or backfill run) gets every anchor kind the plan uses.
+pub fn wanted(ctx: &Ctx, tenant: &Tenant, period: Period) -> Anchors {
+    let schedules = ctx.policy.plans.schedules(tenant.plan);
+    schedules
+        .iter()
+        .find(|s| s.cadence == period.cadence())
+        .map_or_else(
+            || Anchors {
+                ots: schedules.iter().any(|s| s.anchors.ots),
+                tsa: schedules.iter().any(|s| s.anchors.tsa),
+            },
+            |s| s.anchors,
+        )
+}
+
+/// The effective kill-switch mode and the reason recorded with it.
+pub async fn kill_state(ctx: &Ctx, tenant: &Tenant) -> Result<(KillMode, String)> {
+    let mode = ctx.store.effective_kill_mode(&tenant.id).await?;
+    let mut reason = String::new();
+    for scope in [KillScope::Global, KillScope::Tenant(tenant.id.clone())] {
+        if let Some(s) = ctx.store.kill_switch(&scope).await?
+            && s.mode == mode
+        {
+            reason = format!("{} ({}, set by {})", s.reason, scope.key(), s.actor);
+        }
+    }
+    Ok((mode, reason))
+}
+
+/// Facts for the governor: spend this UTC month and roots in the rate window (the UTC day).
+async fn facts(ctx: &Ctx, tenant: &Tenant, run: &Run, now: DateTime<Utc>) -> Result<RunFacts> {
+    let (kill, kill_reason) = kill_state(ctx, tenant).await?;
+    let month = Period::containing(ledger::Cadence::Monthly, now);
+    let day = Period::containing(ledger::Cadence::Daily, now);
+    let runs = ctx
+        .store
+        .runs(&RunFilter {
+            tenant: Some(tenant.id.clone()),
+            status: None,
+            limit: Some(10_000),
+        })
+        .await?;
+    let mut spent = 0u64;
+    let mut roots_today = 0u32;
+    for r in runs.iter().filter(|r| r.id != run.id) {
+        let counted = matches!(
+            r.status,
+            RunStatus::Running | RunStatus::Anchored | RunStatus::Complete
+        );
+        let Some(started) = r.started_at else {
+            continue;
+        };
+        if counted && started >= month.start() && started < month.end() {
+            spent = spent.saturating_add(r.estimated_cost_micro_usd);
+        }
+        if counted && started >= day.start() && started < day.end() {
+            roots_today += 1;
+        }
+    }
+    Ok(RunFacts {
+        wanted: wanted(ctx, tenant, run.period),
+        kill,
+        kill_reason,
+        month_spent_micro_usd: spent,
+        ceiling_micro_usd: tenant.cost_ceiling_micro_usd,
+        roots_in_window: roots_today,
+        max_roots_per_period: tenant.max_roots_per_period,
+    })
+}
+
+/// Runs the rollup of `run_id` once. Transient errors propagate (the handler re-enqueues);
+/// permanent ones are recorded as a failed run by the handler.
+pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
+    let run = ctx.store.run(run_id).await?;
+    if matches!(run.status, RunStatus::Anchored | RunStatus::Complete) {
+        return Ok(Rollup::AlreadyDone(run.status));
+    }
+    let tenant = ctx.store.tenant(&run.tenant).await?;
+    let now = ctx.now();
+    if !tenant.anchoring_enabled() {
+        let reason = format!(
+            "tenant {} is {} and {}: no new anchors",
+            tenant.id, tenant.consent, tenant.status
+        );
+        hold(ctx, &tenant, &run, &reason, 0, KillMode::Normal).await?;
+        return Ok(Rollup::Held(reason));
+    }
+    let facts = facts(ctx, &tenant, &run, now).await?;
+    let (anchors, ots_deferred, estimate) = match scheduler::decide(&facts, &ctx.policy.costs) {
+        Decision::Defer { reason } => {
+            return Ok(Rollup::Deferred {
+                reason,
+                retry_in: ctx.policy.tick.max(Duration::from_secs(1)) * 4,
+            });
+        }
+        Decision::Hold { reason } => {
+            let estimate = ctx.policy.costs.estimate(facts.wanted);
+            hold(ctx, &tenant, &run, &reason, estimate, facts.kill).await?;
+            return Ok(Rollup::Held(reason));
+        }
+        Decision::Go {
+            anchors,
+            ots_deferred,
+            estimate_micro_usd,
+        } => (anchors, ots_deferred, estimate_micro_usd),
+    };
+    let run = ctx.store.start_run(run_id, now).await?;
+    tracing::info!(run = run_id, %anchors, ots_deferred, attempt = run.attempt, "rollup started");
+    ctx.checkpoint("started").await;
+
+    // 2. The tree, once per period.
+    let t = &tenant.id;
+    let p = run.period;
+    let levels = load_or_build_tree(ctx, &run).await?;
+    let root = levels.root();
+    let size = levels.size();
+    put_exact(
+        ctx,
+        &BlobKey::root_artifact(t, &p, RootArtifact::Bin),
+        &root.0.0,
+    )
+    .await?;
+    let meta_key = BlobKey::root_meta(t, &p);
+    if ctx.blobs.get(&meta_key).await?.is_none() {
+        let meta = RootMetadata::new(t.clone(), p, root, size, now)?;
+        put_or_keep(ctx, &meta_key, meta.to_json_pretty().into_bytes()).await?;
+    }
+    ctx.checkpoint("tree-stored").await;
+
+    // 3. Stamps, concurrently.
+    let root_digest: [u8; 32] = Sha256::digest(root.0.0).into();
+    let (ots, tsa) = tokio::join!(
+        async {
+            if anchors.ots {
+                stamp_ots(ctx, t, p, root_digest).await
+            } else if ots_deferred {
+                Ok(Stamped::Deferred(format!(
+                    "OTS deferred by the kill switch: {}",
+                    facts.kill_reason
+                )))
+            } else {
+                Ok(Stamped::NotWanted)
+            }
+        },
+        async {
+            if anchors.tsa {
+                stamp_tsa(ctx, t, p, &root).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    );
+    let tsa = tsa?;
+    let ots = match ots {
+        Ok(s) => s,
+        // With a TSA anchor in this run the root is anchored anyway: OTS is caught up later.
+        Err(e) if tsa.is_some() && e.is_transient() => {
+            Stamped::Deferred(format!("OTS failed, deferred to catch-up: {e}"))
+        }
+        Err(e) => return Err(e),
+    };
+    ctx.checkpoint("stamped").await;
+
+    // 4. Proofs.
+    let root_ots = match &ots {
+        Stamped::Stored { key, .. } => Some(read_ots(ctx, key).await?),
+        _ => None,
+    };
+    let proofs = write_proofs(ctx, &run, &levels, root_ots.as_ref(), 0..size).await?;
+    ctx.checkpoint("proofs-written").await;
+
+    // 5. Sample verification from what was stored.
+    let coverage =
+        match crate::sample::verify_sample(ctx, &run.tenant, p, ctx.policy.sample_size).await {
+            Ok(c) => c,
+            Err(e) => {
+                crate::sample::fail(ctx, &run, &e.to_string()).await?;
+                return Err(WorkerError::Permanent(format!(
+                    "sample verification failed: {e}"
+                )));
+            }
+        };
+
+    // 6. Summary, once per root.
+    let mut outcomes = Vec::new();
+    let mut entries = Vec::new();
+    let calendars = ctx.stamping.calendars.calendars.clone();
+    let tsa_url = ctx.stamping.tsa.as_ref().map(|t| t.client.url.clone());
+    let mut errors = Vec::new();
+    match &ots {
+        Stamped::Stored { key, sha256, .. } => {
+            outcomes.push(AnchorOutcome {
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Pending,
+            });
+            entries.push(AnchorEntry {
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Pending,
+                calendars: Some(calendars.clone()),
+                tsa_url: None,
+                gen_time: None,
+                bitcoin: None,
+                artifact: Some(Artifact {
+                    key: key.to_string(),
+                    sha256: sha256.clone(),
+                }),
+            });
+        }
+        Stamped::Deferred(why) => {
+            errors.push(why.clone());
+            outcomes.push(AnchorOutcome {
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Skipped,
+            });
+            entries.push(AnchorEntry {
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Skipped,
+                calendars: Some(calendars.clone()),
+                tsa_url: None,
+                gen_time: None,
+                bitcoin: None,
+                artifact: None,
+            });
+        }
+        Stamped::NotWanted => {}
+    }
+    if let Some(Stamped::Stored {
+        key,
+        sha256,
+        gen_time,
+    }) = &tsa
+    {
+        outcomes.push(AnchorOutcome {
+            kind: AnchorKind::Tsa,
+            status: AnchorStatus::Confirmed,
+        });
+        entries.push(AnchorEntry {
+            kind: AnchorKind::Tsa,
+            status: AnchorStatus::Confirmed,
+            calendars: None,
+            tsa_url: tsa_url.clone(),
+            gen_time: *gen_time,
+            bitcoin: None,
+            artifact: Some(Artifact {
+                key: key.to_string(),
+                sha256: sha256.clone(),
+            }),
+        });
+    }
+    let manifests = ctx.store.count_period_manifests(t, p).await?;
+    let body = SummaryBody {
+        tenant: t.clone(),
+        period: p,
+        cadence: p.cadence(),
+        run_id: run.id.clone(),
+        trigger: run.trigger,
+        root: Some(root),
+        tree_size: size,
+        anchors: outcomes.clone(),
+        counts: Counts { manifests, proofs },
+        coverage,
+        estimated_cost_micro_usd: estimate,
+        errors: errors.clone(),
+        toggles: Toggles {
+            plan: tenant.plan,
+            kill_switch: facts.kill,
+        },
+    };
+    let (summary, summary_hash) = summary_once(ctx, body, root).await?;
+    ctx.checkpoint("summary-appended").await;
+
+    // 7. Receipt v1 and the latest pointer.
+    let anchored_at = summary.ts;
+    let receipt = Receipt::sign(
+        ReceiptBody {
+            tenant: t.clone(),
+            period: p,
+            anchored_at,
+            backfilled: run.trigger == Trigger::Backfill
+                || is_backfill(p, anchored_at, ctx.policy.grace),
+            root,
+            tree_size: size,
+            anchors: entries,
+            run_id: run.id.clone(),
+            summary_hash,
+            version: 1,
+            supersedes: None,
+        },
+        &ctx.key,
+    )?;
+    let bytes = receipt.to_json_pretty().into_bytes();
+    let v1 = BlobKey::receipt_version(t, &p, 1, ReceiptFormat::Json)?;
+    let stored = put_or_keep(ctx, &v1, bytes).await?;
+    ctx.checkpoint("receipt-version-written").await;
+    ctx.blobs
+        .put_latest(
+            &BlobKey::receipt_latest(t, &p, ReceiptFormat::Json),
+            &stored,
+        )
+        .await?;
+    ctx.checkpoint("receipt-written").await;
+
+    // Record the anchors and the run.
+    let now = ctx.now();
+    for (kind, stamped) in [
+        (AnchorKind::Ots, Some(&ots)),
+        (AnchorKind::Tsa, tsa.as_ref()),
+    ] {
+        let Some(stamped) = stamped else { continue };
+        let row = match stamped {
+            Stamped::Stored {
+                key,
+                sha256,
+                gen_time,
+            } => AnchorRow {
+                run_id: run.id.clone(),
+                kind,
+                status: if kind == AnchorKind::Tsa {
+                    AnchorStatus::Confirmed
+                } else {
+                    AnchorStatus::Pending
+                },
+                details: serde_json::json!({ "gen_time": gen_time.map(ledger::ids::format_ts) }),
+                artifact_key: Some(key.to_string()),
+                artifact_sha256: Some(hex32(sha256)),
+                updated_at: now,
+            },
+            Stamped::Deferred(why) => AnchorRow {
+                run_id: run.id.clone(),
+                kind,
+                status: AnchorStatus::Skipped,
+                details: serde_json::json!({ "deferred": why }),
+                artifact_key: None,
+                artifact_sha256: None,
+                updated_at: now,
+            },
+            Stamped::NotWanted => continue,
+        };
+        ctx.store.put_anchor(&row).await?;
+    }
+    let status = if matches!(ots, Stamped::Stored { .. }) {
+        RunStatus::Anchored
+    } else {
+        RunStatus::Complete
+    };
+    ctx.store
+        .finish_run(
+            &run.id,
+            &RunOutcome {
+                status,
+                root: Some(root),
+                tree_size: Some(size),
+                estimated_cost_micro_usd: estimate,
+                errors,
+            },
+            now,
+        )
+        .await?;
+    ctx.kv
+        .set(
+            &KvKey::last_anchor(t),
+            &serde_json::json!({
+                "run": run.id, "period": p.to_string(), "root": root.to_string(),
+                "anchored_at": ledger::ids::format_ts(anchored_at),
+            })
+            .to_string(),
+        )
+        .await?;
+    if status == RunStatus::Anchored {
+        ctx.queue
+            .push(
+                Job::Upgrade {
+                    run: run.id.clone(),
+                    attempt: 0,
+                },
+                crate::upgrade::delay(0),
+            )
+            .await?;
+    }
+    ctx.queue
+        .push(
+            Job::SampleVerify {
+                run: run.id.clone(),
+            },
+            Duration::from_secs(1),
+        )
+        .await?;
+    metrics::counter!("runs_finished_total", "status" => status.as_str()).increment(1);
+    let latency = (now - p.end()).num_milliseconds().max(0) as f64 / 1000.0;
+    metrics::histogram!("anchor_latency_seconds").record(latency);
+    tracing::info!(run = %run.id, %root, size, %status, "rollup done");
+    Ok(Rollup::Anchored {
+        status,
+        root,
+        tree_size: size,
+    })
+}
+
+fn hex32(hex: &str) -> [u8; 32] {
+    let v = merkle::hash::decode_hex("sha256", hex).expect("we wrote this hex");
+    v.try_into().expect("a SHA-256 is 32 bytes")
+}
+
+/// Reads the stored tree, or builds it from the store and stores it.
+async fn load_or_build_tree(ctx: &Ctx, run: &Run) -> Result<Levels> {
+    let key = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Levels);
+    if let Some(bytes) = ctx.blobs.get(&key).await? {
+        return tokio::task::spawn_blocking(move || Levels::from_bytes(&bytes))
+            .await
+            .map_err(|e| WorkerError::Permanent(format!("tree task: {e}")))?;
+    }
+    let digests: Vec<ManifestDigest> = ctx.store.period_digests(&run.tenant, run.period).await?;
+    if digests.is_empty() {
+        return Err(WorkerError::Permanent(format!(
+            "period {} of {} has no manifests",
+            run.period, run.tenant
+        )));
+    }
+    let levels = tokio::task::spawn_blocking(move || Levels::build(digests))
+        .await
+        .map_err(|e| WorkerError::Permanent(format!("tree task: {e}")))??;
+    let bytes = levels.to_bytes();
+    let stored = put_or_keep(ctx, &key, bytes.clone()).await?;
+    if stored == bytes {
+        Ok(levels)
+    } else {
+        // Another attempt stored its tree first: that one is the period's tree.
+        tokio::task::spawn_blocking(move || Levels::from_bytes(&stored))
+            .await
+            .map_err(|e| WorkerError::Permanent(format!("tree task: {e}")))?
+    }
+}
+
+async fn read_ots(ctx: &Ctx, key: &BlobKey) -> Result<DetachedTimestamp> {
+    let bytes = ctx
+        .blobs
+        .get(key)
+        .await?
+        .ok_or_else(|| WorkerError::Transient(format!("{key} vanished")))?;
+    Ok(DetachedTimestamp::from_bytes(&bytes)?)
+}
+
+/// OTS: reuse a stored `root.ots`, or submit to the calendars (m of n) and store the answer.
+/// Success and failure feed the automatic calendar-outage switch.
+async fn stamp_ots(
+    ctx: &Ctx,
+    t: &ledger::TenantId,
+    p: Period,
+    digest: [u8; 32],
+) -> Result<Stamped> {
+    let key = BlobKey::root_artifact(t, &p, RootArtifact::Ots);
+    if let Some(bytes) = ctx.blobs.get(&key).await? {
+        return Ok(Stamped::Stored {
+            sha256: sha256_hex(&bytes),
+            key,
+            gen_time: None,
+        });
+    }
+    match stamp::calendar::stamp(&ctx.stamping.http, &ctx.stamping.calendars, digest).await {
+        Ok((file, report)) => {
+            crate::outage::calendars_answered(ctx).await?;
+            tracing::info!(
+                ok = report.ok_count(),
+                of = ctx.stamping.calendars.calendars.len(),
+                "ots stamped"
+            );
+            let stored = put_or_keep(ctx, &key, file.to_bytes()?).await?;
+            Ok(Stamped::Stored {
+                sha256: sha256_hex(&stored),
+                key,
+                gen_time: None,
+            })
+        }
+        Err(e) => {
+            crate::outage::calendars_failed(ctx, &e.to_string()).await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// RFC 3161: reuse a stored `root.tsr` (re-checked), or request one and store it.
+async fn stamp_tsa(ctx: &Ctx, t: &ledger::TenantId, p: Period, root: &Root) -> Result<Stamped> {
+    let Some(tsa) = &ctx.stamping.tsa else {
+        return Err(WorkerError::Permanent(
+            "this run needs an RFC 3161 anchor but no TSA is configured (LEDGER_TSA_URL)".into(),
+        ));
+    };
+    let key = BlobKey::root_artifact(t, &p, RootArtifact::Tsr);
+    let imprint = MessageImprint::of_data(HashAlg::Sha256, &root.0.0);
+    let reply = match ctx.blobs.get(&key).await? {
+        Some(bytes) => bytes,
+        None => {
+            let request = TimeStampRequest::new(imprint.clone(), tsa.policy.clone());
+            let stamped = tsa.client.stamp(&request, &tsa.verify).await?;
+            put_or_keep(ctx, &key, stamped.reply).await?
+        }
+    };
+    let resp = TimeStampResponse::from_der(&reply)?;
+    let token = stamp::tsp::granted_token(&resp, &tsa.verify)?;
+    let verified = stamp::tsp::verify_token(token, &imprint, None, &tsa.verify)?;
+    Ok(Stamped::Stored {
+        sha256: sha256_hex(&reply),
+        key,
+        gen_time: Some(verified.info.gen_time),
+    })
+}
+
+/// Writes the proofs (and per-manifest `.ots` when `root_ots` is given) of leaves `range`;
+/// returns how many proofs exist afterwards.
+pub(crate) async fn write_proofs(
+    ctx: &Ctx,
+    run: &Run,
+    levels: &Levels,
+    root_ots: Option<&DetachedTimestamp>,
+    range: std::ops::Range<u64>,
+) -> Result<u64> {
+    let tenant = run.tenant.as_str();
+    let period = run.period.to_string();
+    let count = range.end - range.start;
+    futures_util::stream::iter(range)
+        .map(|i| {
+            let period = period.as_str();
+            async move {
+                let proof = levels.proof(tenant, period, i)?;
+                let key = BlobKey::proof(&run.tenant, &run.period, &proof.digest);
+                put_exact(ctx, &key, proof.to_json_pretty().as_bytes()).await?;
+                if let Some(root_ots) = root_ots {
+                    let file = stamp::manifest::per_manifest_ots(&proof, root_ots)?;
+                    let key = BlobKey::proof_ots(&run.tenant, &run.period, &proof.digest);
+                    put_exact(ctx, &key, &file.to_bytes()?).await?;
+                }
+                Ok::<(), WorkerError>(())
+            }
+        })
+        .buffer_unordered(WRITE_PARALLELISM)
+        .try_collect::<()>()
+        .await?;
+    Ok(count)
+}
+
+/// Appends the run's summary unless one for this root is already in the chain (a retry
+/// after a crash between the append and the run's update).
+/// Returns the summary and the hex SHA-256 of its exact bytes.
+async fn summary_once(ctx: &Ctx, body: SummaryBody, root: Root) -> Result<(RunSummary, String)> {
+    for row in ctx.store.run_summaries(&body.tenant, &body.run_id).await? {
+        let s = RunSummary::from_bytes(&row.bytes)?;
+        if s.root == Some(root) && s.anchors.iter().all(|a| a.status != AnchorStatus::Failed) {
+            return Ok((s, merkle::Hash(row.hash).to_hex()));
+        }
+    }
+    let signed = ctx.store.append_summary(body, &ctx.key, ctx.now()).await?;
+    let hash = signed.hash_hex();
+    Ok((signed.summary, hash))
+}
+
+/// Records a held run and its summary (no root).
+async fn hold(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    run: &Run,
+    reason: &str,
+    estimate: u64,
+    kill: KillMode,
+) -> Result<()> {
+    let now = ctx.now();
+    ctx.store.start_run(&run.id, now).await?;
+    append_outcome_summary(
+        ctx,
+        tenant,
+        run,
+        None,
+        vec![reason.to_owned()],
+        estimate,
+        kill,
+    )
+    .await?;
+    ctx.store
+        .finish_run(
+            &run.id,
+            &RunOutcome {
+                status: RunStatus::Held,
+                root: None,
+                tree_size: None,
+                estimated_cost_micro_usd: estimate,
+                errors: vec![reason.to_owned()],
+            },
+            now,
+        )
+        .await?;
+    metrics::counter!("runs_finished_total", "status" => "held").increment(1);
+    tracing::warn!(run = %run.id, reason, "run held");
+    Ok(())
+}
+
+/// A summary for a run that anchored nothing (held or failed).
+pub(crate) async fn append_outcome_summary(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    run: &Run,
+    root: Option<(Root, u64)>,
+    errors: Vec<String>,
+    estimate: u64,
+    kill: KillMode,
+) -> Result<()> {
+    let body = SummaryBody {
+        tenant: tenant.id.clone(),
+        period: run.period,
+        cadence: run.period.cadence(),
+        run_id: run.id.clone(),
+        trigger: run.trigger,
+        root: root.map(|r| r.0),
+        tree_size: root.map_or(0, |r| r.1),
+        anchors: Vec::new(),
+        counts: Counts {
+            manifests: ctx
+                .store
+                .count_period_manifests(&tenant.id, run.period)
+                .await?,
+            proofs: 0,
+        },
+        coverage: Coverage {
+            sampled: 0,
+            verified: 0,
+        },
+        estimated_cost_micro_usd: estimate,
+        errors,
+        toggles: Toggles {
+            plan: tenant.plan,
+            kill_switch: kill,
+        },
+    };
+    ctx.store.append_summary(body, &ctx.key, ctx.now()).await?;
+    Ok(())
+}
+
+/// Writes version `n` of every per-manifest `.ots` (version 1 is `{digest}.ots`), derived
+/// from `root_ots`: used by the catch-up (n = 1) and upgrade (n ≥ 2) jobs.
+pub(crate) async fn write_proofs_ots_version(
+    ctx: &Ctx,
+    run: &Run,
+    levels: &Levels,
+    root_ots: &DetachedTimestamp,
+    n: u32,
+) -> Result<()> {
+    let tenant = run.tenant.as_str();
+    let period = run.period.to_string();
+    futures_util::stream::iter(0..levels.size())
+        .map(|i| {
+            let period = period.as_str();
+            async move {
+                let proof = levels.proof(tenant, period, i)?;
+                let file = stamp::manifest::per_manifest_ots(&proof, root_ots)?;
+                let key = if n == 1 {
+                    BlobKey::proof_ots(&run.tenant, &run.period, &proof.digest)
+                } else {
+                    BlobKey::proof_ots_version(&run.tenant, &run.period, &proof.digest, n)?
+                };
+                put_exact(ctx, &key, &file.to_bytes()?).await
+            }
+        })
+        .buffer_unordered(WRITE_PARALLELISM)
+        .try_collect::<()>()
+        .await
+}

@@ -1,0 +1,104 @@
+//! The long-running roles: the scheduler loop and the worker pool, alone or together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger::sql::{RunFilter, RunStatus};
+use tokio::sync::watch;
+
+use crate::ctx::Ctx;
+use crate::error::Result;
+
+/// A shutdown signal shared by every role of a process.
+#[derive(Clone, Debug)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+/// Triggers a [`Shutdown`].
+#[derive(Debug)]
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+pub fn shutdown_pair() -> (ShutdownTrigger, Shutdown) {
+    let (tx, rx) = watch::channel(false);
+    (ShutdownTrigger(tx), Shutdown(rx))
+}
+
+impl ShutdownTrigger {
+    pub fn fire(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Shutdown {
+    /// Resolves once the trigger fired (or was dropped).
+    pub async fn wait(mut self) {
+        while !*self.0.borrow() {
+            if self.0.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Ticks every `policy.tick` until shutdown. A failed tick is logged and retried next time.
+pub async fn scheduler_loop(ctx: Arc<Ctx>, shutdown: Shutdown) {
+    let mut every = tokio::time::interval(ctx.policy.tick);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = every.tick() => {
+                if let Err(e) = crate::tick::tick(&ctx, ctx.now()).await {
+                    tracing::error!(error = %e, "scheduler tick failed");
+                }
+            }
+        }
+    }
+}
+
+/// Runs a pool of `concurrency` workers until shutdown.
+pub async fn worker_pool(ctx: Arc<Ctx>, concurrency: usize, shutdown: Shutdown) -> Result<()> {
+    let name = format!("anchor-worker-{}", ctx.worker_id);
+    crate::queue::run_workers(ctx.queue.clone(), ctx, &name, concurrency, shutdown.wait()).await
+}
+
+/// Counts of runs by status (a gauge for metrics, and the demo's "all done" test).
+pub async fn runs_by_status(ctx: &Ctx) -> Result<Vec<(RunStatus, usize)>> {
+    let mut out = Vec::new();
+    for &status in RunStatus::ALL {
+        let n = ctx
+            .store
+            .runs(&RunFilter {
+                tenant: None,
+                status: Some(status),
+                limit: Some(1_000_000),
+            })
+            .await?
+            .len();
+        metrics::gauge!("runs", "status" => status.as_str()).set(n as f64);
+        out.push((status, n));
+    }
+    Ok(out)
+}
+
+/// Waits until no run is queued or running (or `timeout` passes): how `anchor demo` and the
+/// end-to-end tests know the fleet has drained.
+pub async fn wait_until_idle(ctx: &Ctx, timeout: Duration) -> Result<bool> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let counts = runs_by_status(ctx).await?;
+        let busy: usize = counts
+            .iter()
+            .filter(|(s, _)| matches!(s, RunStatus::Queued | RunStatus::Running))
+            .map(|(_, n)| n)
+            .sum();
+        if busy == 0 {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,294 @@
+//! The scheduler's tick: the I/O half of the `scheduler` crate's decisions.
+//!
+//! Every tick (`LEDGER_TICK`, default 30 s):
+//!
+//! 1. **Lease**: `lease:scheduler-tick:{n}` (n = the tick's number since the epoch) is taken
+//!    set-if-absent; a second scheduler running at once finds it held and skips that tick.
+//!    Even without the lease nothing would be done twice: runs are created with
+//!    deterministic ids (`{tenant}:{period}`, `INSERT … ON CONFLICT DO NOTHING`) and only the
+//!    creator enqueues; jobs carry deterministic idempotency keys.
+//! 2. **Due periods**: for every tenant that opted in and is active and not paused, for each
+//!    cadence of its plan, every period that has manifests, has closed plus the grace, ended
+//!    after the tenant was created, and has no run yet ([`scheduler::due_periods`]) gets a
+//!    run and a rollup job. After downtime every missed period is therefore caught up once.
+//! 3. **Reaper**: a run still `queued` or `running` a lease TTL after it was created or
+//!    started is re-enqueued (its job was lost with a queue, or its worker died); the run
+//!    lease and the stored artifacts make the repeat safe.
+//! 4. **Catch-up**: while the automation holds the fleet at tsa-only, or runs with a deferred
+//!    OTS anchor exist, a catch-up job is enqueued.
+//! 5. **Backfills**: every queued or running backfill gets a step job, which enqueues the
+//!    periods its token bucket and cost ceiling allow.
+
+use chrono::{DateTime, Utc};
+use ledger::kv::KvKey;
+use ledger::sql::{BackfillProgress, BackfillStatus, RunFilter, RunStatus, Trigger};
+use ledger::{Cadence, KillMode, Period};
+use scheduler::{BackfillFacts, BackfillStep, Candidate, TokenBucket};
+
+use crate::ctx::Ctx;
+use crate::error::{Result, WorkerError};
+use crate::job::Job;
+
+/// What one tick did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// False when another scheduler held this tick's lease.
+    pub ran: bool,
+    /// Runs created and enqueued.
+    pub enqueued: Vec<String>,
+    /// Runs re-enqueued by the reaper.
+    pub reaped: Vec<String>,
+    pub catch_up: bool,
+    pub backfills: usize,
+}
+
+fn tick_number(ctx: &Ctx, now: DateTime<Utc>) -> i64 {
+    let secs = i64::try_from(ctx.policy.tick.as_secs().max(1)).unwrap_or(30);
+    now.timestamp().div_euclid(secs)
+}
+
+/// One scheduler tick at `now`.
+pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
+    let n = tick_number(ctx, now);
+    let lease = KvKey::lease(&format!("scheduler-tick:{n}"))?;
+    let mut report = TickReport::default();
+    if !ctx
+        .kv
+        .set_if_absent(
+            &lease,
+            &ctx.worker_id,
+            ctx.policy.tick.max(std::time::Duration::from_secs(1)) * 2,
+        )
+        .await?
+    {
+        return Ok(report);
+    }
+    report.ran = true;
+    let started = std::time::Instant::now();
+
+    for tenant in ctx.store.tenants().await? {
+        if !tenant.anchoring_enabled()
+            || ctx.store.effective_kill_mode(&tenant.id).await? == KillMode::Paused
+        {
+            continue;
+        }
+        let from = tenant.created_at.date_naive() - chrono::Duration::days(62);
+        let days: Vec<chrono::NaiveDate> = ctx
+            .store
+            .manifest_days(&tenant.id, from, now.date_naive())
+            .await?
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        for schedule in ctx.policy.plans.schedules(tenant.plan) {
+            let due = scheduler::due_periods(
+                schedule.cadence,
+                &days,
+                tenant.created_at,
+                now,
+                ctx.policy.grace,
+            );
+            for period in due {
+                let (run, created) = ctx
+                    .store
+                    .create_run(&tenant.id, period, Trigger::Scheduled, now)
+                    .await?;
+                if created {
+                    ctx.queue
+                        .push(
+                            Job::Rollup {
+                                run: run.id.clone(),
+                                via: "scheduled".into(),
+                            },
+                            std::time::Duration::ZERO,
+                        )
+                        .await?;
+                    report.enqueued.push(run.id);
+                }
+            }
+        }
+    }
+
+    // The reaper.
+    let stale = chrono::Duration::from_std(ctx.run_lease)
+        .map_err(|_| WorkerError::Config("LEDGER_RUN_LEASE is too large".into()))?;
+    for status in [RunStatus::Queued, RunStatus::Running] {
+        let runs = ctx
+            .store
+            .runs(&RunFilter {
+                tenant: None,
+                status: Some(status),
+                limit: Some(10_000),
+            })
+            .await?;
+        for run in runs {
+            let since = run.started_at.unwrap_or(run.created_at);
+            if now - since >= stale && !report.enqueued.contains(&run.id) {
+                ctx.queue
+                    .push(
+                        Job::Rollup {
+                            run: run.id.clone(),
+                            via: format!("reaped-{n}"),
+                        },
+                        std::time::Duration::ZERO,
+                    )
+                    .await?;
+                report.reaped.push(run.id);
+            }
+        }
+    }
+
+    if crate::outage::auto_tsa_only(ctx).await?
+        || !crate::catchup::deferred_runs(ctx).await?.is_empty()
+    {
+        ctx.queue
+            .push(Job::CatchUp { tick: n }, std::time::Duration::ZERO)
+            .await?;
+        report.catch_up = true;
+    }
+
+    for b in ctx.store.backfills(None).await? {
+        if matches!(b.status, BackfillStatus::Queued | BackfillStatus::Running) {
+            ctx.queue
+                .push(
+                    Job::Backfill {
+                        id: b.id.clone(),
+                        tick: n,
+                    },
+                    std::time::Duration::ZERO,
+                )
+                .await?;
+            report.backfills += 1;
+        }
+    }
+    metrics::histogram!("scheduler_tick_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("scheduler_runs_enqueued_total").increment(report.enqueued.len() as u64);
+    tracing::info!(
+        enqueued = report.enqueued.len(),
+        reaped = report.reaped.len(),
+        catch_up = report.catch_up,
+        backfills = report.backfills,
+        "scheduler tick"
+    );
+    Ok(report)
+}
+
+fn bucket_key(id: &str) -> Result<KvKey> {
+    Ok(KvKey::state(&format!("backfill-bucket:{id}"))?)
+}
+
+/// One step of a backfill: enqueue what its token bucket and cost ceiling allow.
+///
+/// Progress counters count what was enqueued (periods, manifests, estimated cost): the cost
+/// ceiling must hold for what is committed, not only for what has finished. Backfilled runs
+/// have trigger `backfill`, so their receipts say `backfilled: true` next to the period they
+/// cover and the (later) time they were anchored — never backdated.
+pub async fn backfill_step(ctx: &Ctx, id: &str) -> Result<()> {
+    let b = ctx.store.backfill(id).await?;
+    if !matches!(b.status, BackfillStatus::Queued | BackfillStatus::Running) {
+        return Ok(());
+    }
+    let now = ctx.now();
+    let tenant = ctx.store.tenant(&b.tenant).await?;
+    let days = ctx.store.manifest_days(&b.tenant, b.from, b.to).await?;
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for schedule in ctx.policy.plans.schedules(tenant.plan) {
+        let mut periods: Vec<Period> = days
+            .iter()
+            .map(|(d, _)| Period::containing(schedule.cadence, day_start(*d)))
+            .collect();
+        periods.dedup();
+        for period in periods {
+            // A period must have closed: a backfill never anchors an open period.
+            if period.end() > now || ctx.store.find_run(&b.tenant, period).await?.is_some() {
+                continue;
+            }
+            candidates.push(Candidate {
+                period,
+                manifests: ctx.store.count_period_manifests(&b.tenant, period).await?,
+                estimate_micro_usd: ctx.policy.costs.estimate(schedule.anchors),
+            });
+        }
+    }
+    candidates.sort_by_key(|c| (c.period.start(), c.period.cadence() != Cadence::Daily));
+    let key = bucket_key(id)?;
+    let mut bucket = match ctx.kv.get(&key).await? {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| WorkerError::Permanent(format!("backfill bucket {id}: {e}")))?,
+        None => TokenBucket::full(b.manifests_per_hour, b.created_at)?,
+    };
+    let facts = BackfillFacts {
+        cost_ceiling_micro_usd: b.cost_ceiling_micro_usd,
+        committed_micro_usd: b.cost_spent_micro_usd,
+    };
+    let first = b.status == BackfillStatus::Queued;
+    let step = scheduler::plan_backfill(&facts, &mut bucket, &candidates, now);
+    ctx.kv
+        .set(
+            &key,
+            &serde_json::to_string(&bucket).expect("a bucket serialises"),
+        )
+        .await?;
+    match step {
+        BackfillStep::Enqueue(periods) => {
+            let mut progress = BackfillProgress {
+                periods_total: first.then_some(candidates.len() as u64 + b.periods_done),
+                ..BackfillProgress::default()
+            };
+            for period in periods {
+                let c = candidates
+                    .iter()
+                    .find(|c| c.period == period)
+                    .expect("planned from candidates");
+                let (run, created) = ctx
+                    .store
+                    .create_run(&b.tenant, period, Trigger::Backfill, now)
+                    .await?;
+                if created {
+                    ctx.queue
+                        .push(
+                            Job::Rollup {
+                                run: run.id.clone(),
+                                via: format!("backfill-{id}"),
+                            },
+                            std::time::Duration::ZERO,
+                        )
+                        .await?;
+                    progress.periods_done += 1;
+                    progress.manifests_done += c.manifests;
+                    progress.cost_spent_micro_usd += c.estimate_micro_usd;
+                }
+            }
+            ctx.store.add_backfill_progress(id, progress, now).await?;
+            if first {
+                ctx.store
+                    .set_backfill_status(id, BackfillStatus::Running, None, now)
+                    .await?;
+            }
+        }
+        BackfillStep::Wait { until } => {
+            tracing::debug!(backfill = id, %until, "backfill waiting for its token bucket");
+            if first {
+                ctx.store
+                    .set_backfill_status(id, BackfillStatus::Running, None, now)
+                    .await?;
+            }
+        }
+        BackfillStep::Stop { reason } => {
+            ctx.store
+                .set_backfill_status(id, BackfillStatus::Stopped, Some(&reason), now)
+                .await?;
+            tracing::warn!(backfill = id, reason, "backfill stopped");
+        }
+        BackfillStep::Done => {
+            ctx.store
+                .set_backfill_status(id, BackfillStatus::Done, None, now)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn day_start(d: chrono::NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}

@@ -1,0 +1,250 @@
+//! The upgrade job: ask the calendars whether a run's OTS proof has reached Bitcoin.
+//!
+//! Calendars commit to Bitcoin every few hours, so the job re-enqueues itself with a growing
+//! delay ([`delay`]: 10 min doubling to 6 h) until the proof carries a Bitcoin attestation or
+//! the horizon ([`scheduler::Policy::upgrade_horizon`], default 48 h from the run's end)
+//! passes, which opens an incident. On completion, with a header source configured
+//! (`LEDGER_ESPLORA_URL`), the attestation is checked against the block header and the
+//! upgraded proof is stored under a new version key (`root.v{n}.ots`, and per manifest
+//! `{digest}.v{n}.ots`); a new receipt version names the Bitcoin block and supersedes the
+//! previous one; the run becomes complete. Without a header source the upgraded proof is
+//! stored but the receipt stays pending: a receipt never claims a block nobody checked.
+
+use std::time::Duration;
+
+use ledger::blob::{BlobKey, ReceiptFormat, RootArtifact};
+use ledger::formats::{Artifact, Bitcoin, Receipt, ReceiptBody, sha256_hex};
+use ledger::sql::{AnchorRow, RunOutcome, RunStatus};
+use ledger::{AnchorKind, AnchorStatus};
+use sha2::{Digest as _, Sha256};
+use stamp::DetachedTimestamp;
+use stamp::verify::Finding;
+
+use crate::ctx::Ctx;
+use crate::error::{Result, WorkerError};
+use crate::job::Job;
+use crate::levels::Levels;
+use crate::rollup::{put_or_keep, write_proofs_ots_version};
+
+/// Delay before upgrade attempt `attempt`: 10 minutes, doubling, at most 6 hours.
+pub fn delay(attempt: u32) -> Duration {
+    let minutes = 10u64.saturating_mul(1u64 << attempt.min(6));
+    Duration::from_secs(minutes.min(360) * 60)
+}
+
+/// The latest receipt of a run's period.
+pub(crate) async fn latest_receipt(ctx: &Ctx, run: &ledger::sql::Run) -> Result<Receipt> {
+    let key = BlobKey::receipt_latest(&run.tenant, &run.period, ReceiptFormat::Json);
+    let bytes = ctx
+        .blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing")))?;
+    Ok(Receipt::from_json(&bytes)?)
+}
+
+/// Writes receipt `body.version` create-only and points the latest receipt at it.
+pub(crate) async fn publish_receipt(ctx: &Ctx, body: ReceiptBody) -> Result<Receipt> {
+    let (t, p, v) = (body.tenant.clone(), body.period, body.version);
+    let receipt = Receipt::sign(body, &ctx.key)?;
+    let key = BlobKey::receipt_version(&t, &p, v, ReceiptFormat::Json)?;
+    let stored = put_or_keep(ctx, &key, receipt.to_json_pretty().into_bytes()).await?;
+    ctx.blobs
+        .put_latest(
+            &BlobKey::receipt_latest(&t, &p, ReceiptFormat::Json),
+            &stored,
+        )
+        .await?;
+    Ok(Receipt::from_json(&stored)?)
+}
+
+pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
+    let run = ctx.store.run(run_id).await?;
+    if run.status != RunStatus::Anchored {
+        return Ok(());
+    }
+    let receipt = latest_receipt(ctx, &run).await?;
+    let Some((i, ots)) = receipt
+        .anchors
+        .iter()
+        .enumerate()
+        .find(|(_, a)| a.kind == AnchorKind::Ots && a.status == AnchorStatus::Pending)
+    else {
+        return Ok(());
+    };
+    let current_key = ots
+        .artifact
+        .as_ref()
+        .map(|a| a.key.clone())
+        .unwrap_or_default();
+    let version = if current_key.ends_with("/root.ots") {
+        1
+    } else {
+        current_key
+            .rsplit_once("/root.v")
+            .and_then(|(_, v)| v.strip_suffix(".ots"))
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(|| WorkerError::Permanent(format!("unexpected OTS key {current_key}")))?
+    };
+    let key = if version == 1 {
+        BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Ots)
+    } else {
+        BlobKey::root_ots_version(&run.tenant, &run.period, version)?
+    };
+    let bytes = ctx
+        .blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing")))?;
+    let mut file = DetachedTimestamp::from_bytes(&bytes)?;
+    let outcomes =
+        stamp::calendar::upgrade(&ctx.stamping.http, &ctx.stamping.calendars, &mut file).await?;
+    tracing::info!(run = run_id, attempt, ?outcomes, "upgrade attempt");
+    if !file.timestamp.has_bitcoin() {
+        let horizon_end = run.period.end() + ctx.policy.upgrade_horizon;
+        if ctx.now() >= horizon_end {
+            ctx.store
+                .open_incident(
+                    Some(&run.tenant),
+                    Some(&run.id),
+                    "upgrade-horizon",
+                    &format!(
+                        "the OTS proof of {} has no Bitcoin attestation {} after the period ended",
+                        run.id, ctx.policy.upgrade_horizon
+                    ),
+                    ctx.now(),
+                )
+                .await?;
+            return Ok(());
+        }
+        ctx.queue
+            .push(
+                Job::Upgrade {
+                    run: run.id.clone(),
+                    attempt: attempt + 1,
+                },
+                delay(attempt + 1),
+            )
+            .await?;
+        return Ok(());
+    }
+    // A new version of the root's proof and of every per-manifest proof, numbered like the
+    // receipt that first names it.
+    let next = receipt.version + 1;
+    let new_key = BlobKey::root_ots_version(&run.tenant, &run.period, next)?;
+    let new_bytes = put_or_keep(ctx, &new_key, file.to_bytes()?).await?;
+    let file = DetachedTimestamp::from_bytes(&new_bytes)?;
+    let levels_bytes = ctx
+        .blobs
+        .get(&BlobKey::root_artifact(
+            &run.tenant,
+            &run.period,
+            RootArtifact::Levels,
+        ))
+        .await?
+        .ok_or_else(|| WorkerError::Permanent("levels.bin is missing".into()))?;
+    let levels = tokio::task::spawn_blocking(move || Levels::from_bytes(&levels_bytes))
+        .await
+        .map_err(|e| WorkerError::Permanent(format!("levels task: {e}")))??;
+    write_proofs_ots_version(ctx, &run, &levels, &file, next).await?;
+
+    let bitcoin = match &ctx.stamping.headers {
+        None => {
+            tracing::warn!(
+                run = run_id,
+                "Bitcoin attestation found but no header source (LEDGER_ESPLORA_URL): receipt stays pending"
+            );
+            None
+        }
+        Some(source) => {
+            let headers = stamp::headers::fetch_headers(
+                &ctx.stamping.http,
+                source,
+                file.timestamp.bitcoin_heights(),
+                Duration::from_secs(15),
+            )
+            .await?;
+            let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
+            let (_, findings) = stamp::verify::verify_file(&file, &digest, &headers)?;
+            findings.into_iter().find_map(|f| match f {
+                Finding::Bitcoin {
+                    height,
+                    block_hash,
+                    time,
+                } => Some(Bitcoin {
+                    height,
+                    block_hash,
+                    time: chrono::DateTime::from_timestamp(i64::from(time), 0).unwrap_or_default(),
+                }),
+                _ => None,
+            })
+        }
+    };
+    let Some(bitcoin) = bitcoin else {
+        ctx.queue
+            .push(
+                Job::Upgrade {
+                    run: run.id.clone(),
+                    attempt: attempt + 1,
+                },
+                delay(attempt + 1),
+            )
+            .await?;
+        return Ok(());
+    };
+    let mut anchors = receipt.anchors.clone();
+    anchors[i].status = AnchorStatus::Confirmed;
+    anchors[i].bitcoin = Some(bitcoin.clone());
+    anchors[i].artifact = Some(Artifact {
+        key: new_key.to_string(),
+        sha256: sha256_hex(&new_bytes),
+    });
+    publish_receipt(
+        ctx,
+        ReceiptBody {
+            tenant: receipt.tenant.clone(),
+            period: receipt.period,
+            anchored_at: receipt.anchored_at,
+            backfilled: receipt.backfilled,
+            root: receipt.root,
+            tree_size: receipt.tree_size,
+            anchors,
+            run_id: receipt.run_id.clone(),
+            summary_hash: receipt.summary_hash.clone(),
+            version: receipt.version + 1,
+            supersedes: Some(receipt.version),
+        },
+    )
+    .await?;
+    let now = ctx.now();
+    ctx.store
+        .put_anchor(&AnchorRow {
+            run_id: run.id.clone(),
+            kind: AnchorKind::Ots,
+            status: AnchorStatus::Confirmed,
+            details: serde_json::json!({ "bitcoin": bitcoin }),
+            artifact_key: Some(new_key.to_string()),
+            artifact_sha256: Some(Sha256::digest(&new_bytes).into()),
+            updated_at: now,
+        })
+        .await?;
+    ctx.store
+        .finish_run(
+            &run.id,
+            &RunOutcome {
+                status: RunStatus::Complete,
+                root: run.root,
+                tree_size: run.tree_size,
+                estimated_cost_micro_usd: run.estimated_cost_micro_usd,
+                errors: run.errors.clone(),
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(
+        run = run_id,
+        height = bitcoin.height,
+        "OTS proof reached Bitcoin"
+    );
+    Ok(())
+}
