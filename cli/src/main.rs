@@ -4,6 +4,7 @@
 //! 2 bad input (malformed file, unknown digest, bad arguments); 3 (`ots verify`) nothing
 //! failed but the only attestations are still pending at calendars.
 
+mod admin;
 mod digests;
 mod keys;
 mod ledger_cmd;
@@ -51,6 +52,9 @@ enum Command {
     /// The hash-chained run-summary ledger: verify an exported chain.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCmd),
+    // operator commands (admin.rs): tenants, manifests, kill-switch, incidents, backfill
+    #[command(flatten)]
+    Admin(admin::AdminCmd),
     /// Print the RFC 8785 canonical bytes of a JSON file (no trailing newline).
     Canon {
         /// JSON file, or `-` for stdin.
@@ -156,6 +160,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Tsa(cmd) => tsa::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
+        Command::Admin(cmd) => admin::run(cmd),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;
             let canon = merkle::canon::canonicalize(&bytes)
