@@ -4,6 +4,7 @@
 //! 2 bad input (malformed file, unknown digest, bad arguments); 3 (`ots verify`) nothing
 //! failed but the only attestations are still pending at calendars.
 
+mod admin;
 mod digests;
 mod fleet;
 mod keys;
@@ -66,6 +67,9 @@ enum Command {
     Run(fleet::RunArgs),
     /// Offline end-to-end demo: dev TSA and calendars, three tenants, every due run, verified.
     Demo(fleet::DemoArgs),
+    // operator commands (admin.rs): tenants, manifests, kill-switch, incidents, backfill
+    #[command(flatten)]
+    Admin(admin::AdminCmd),
     /// Print the RFC 8785 canonical bytes of a JSON file (no trailing newline).
     Canon {
         /// JSON file, or `-` for stdin.
@@ -197,6 +201,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Worker(args) => fleet::worker(&args),
         Command::Run(args) => fleet::run(&args),
         Command::Demo(args) => fleet::demo(&args),
+        Command::Admin(cmd) => admin::run(cmd),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;
             let canon = merkle::canon::canonicalize(&bytes)

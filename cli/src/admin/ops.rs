@@ -1,0 +1,435 @@
+//! `anchor kill-switch`, `anchor incidents`, `anchor backfill`: the operations state.
+
+use anyhow::{anyhow, bail};
+use chrono::{NaiveDate, Utc};
+use clap::Subcommand;
+use ledger::TenantId;
+use ledger::ids::format_ts;
+use ledger::sql::{
+    Backfill, BackfillStatus, Incident, KillMode, KillScope, KillState, NewBackfill, new_token,
+};
+use serde_json::{Value, json};
+
+use super::{parse_usd, print_json, print_table, usd, with_store};
+use crate::ledger_cmd::ConfigArg;
+use crate::{Failure, Outcome};
+
+#[derive(Subcommand, Debug)]
+pub enum KillSwitchCmd {
+    /// Set the global switch or a tenant's (exactly one of --global, --tenant).
+    #[command(group(clap::ArgGroup::new("scope").required(true).args(["global", "tenant"])))]
+    Set {
+        /// normal, tsa-only (no OpenTimestamps stamping) or paused (no anchoring at all).
+        #[arg(long)]
+        mode: KillMode,
+        /// Every tenant.
+        #[arg(long)]
+        global: bool,
+        /// One tenant.
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        /// Why, for the history.
+        #[arg(long)]
+        reason: String,
+        /// Who flips it (default: $USER, else "operator").
+        #[arg(long)]
+        actor: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The global switch, a tenant's, and the mode in effect (the stricter), as JSON.
+    Show {
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Every change, oldest first (of one tenant's switch with --tenant).
+    History {
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentsCmd {
+    /// Open incidents, newest first (all of them with --all).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Close an open incident with what was done about it.
+    Resolve {
+        id: u64,
+        #[arg(long)]
+        resolution: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackfillCmd {
+    /// Queue the anchoring of a tenant's past days FROM..=TO (UTC); prints the backfill.
+    Create {
+        #[arg(long)]
+        tenant: TenantId,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: NaiveDate,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: NaiveDate,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        manifests_per_hour: u64,
+        /// Spending ceiling of this backfill in US dollars (default: the tenant's ceiling).
+        #[arg(long, value_name = "USD", value_parser = parse_usd)]
+        cost_ceiling_usd: Option<u64>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print one backfill as JSON.
+    Show {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Backfills, newest first.
+    List {
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Cancel a backfill for good.
+    Cancel {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Queue a stopped backfill again (a cancelled one stays cancelled: create a new one).
+    Resume {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+pub fn kill_switch(cmd: KillSwitchCmd) -> Outcome {
+    match cmd {
+        KillSwitchCmd::Set {
+            mode,
+            global: _,
+            tenant,
+            reason,
+            actor,
+            config,
+        } => {
+            let actor = actor
+                .or_else(|| std::env::var("USER").ok().filter(|u| !u.trim().is_empty()))
+                .unwrap_or_else(|| "operator".into());
+            let state = KillState {
+                scope: tenant.map_or(KillScope::Global, KillScope::Tenant),
+                mode,
+                reason,
+                actor,
+                at: Utc::now(),
+            };
+            with_store(&config, async |s| Ok(s.set_kill_switch(&state).await?))?;
+            print_json(&kill_json(&state))
+        }
+        KillSwitchCmd::Show { tenant, config } => {
+            let v = with_store(&config, async |s| {
+                let global = s.kill_switch(&KillScope::Global).await?;
+                let mut v = json!({"global": global.as_ref().map(kill_json)});
+                let effective = match &tenant {
+                    Some(t) => {
+                        s.tenant(t).await?;
+                        let own = s.kill_switch(&KillScope::Tenant(t.clone())).await?;
+                        v["tenant"] = own.as_ref().map_or(Value::Null, kill_json);
+                        s.effective_kill_mode(t).await?
+                    }
+                    None => global.map_or(KillMode::Normal, |g| g.mode),
+                };
+                v["effective"] = json!(effective);
+                Ok(v)
+            })?;
+            print_json(&v)
+        }
+        KillSwitchCmd::History {
+            tenant,
+            json,
+            config,
+        } => {
+            let history = with_store(&config, async |s| {
+                let scope = match tenant {
+                    Some(t) => {
+                        s.tenant(&t).await?;
+                        Some(KillScope::Tenant(t))
+                    }
+                    None => None,
+                };
+                Ok(s.kill_switch_history(scope.as_ref()).await?)
+            })?;
+            if json {
+                return print_json(&Value::Array(history.iter().map(kill_json).collect()));
+            }
+            let rows: Vec<Vec<String>> = history
+                .iter()
+                .map(|k| {
+                    vec![
+                        format_ts(k.at),
+                        k.scope.key(),
+                        k.mode.to_string(),
+                        k.actor.clone(),
+                        k.reason.clone(),
+                    ]
+                })
+                .collect();
+            print_table(&["AT", "SCOPE", "MODE", "ACTOR", "REASON"], &rows)
+        }
+    }
+}
+
+pub fn incidents(cmd: IncidentsCmd) -> Outcome {
+    match cmd {
+        IncidentsCmd::List { all, json, config } => {
+            let incidents = with_store(&config, async |s| Ok(s.incidents(!all).await?))?;
+            if json {
+                return print_json(&Value::Array(incidents.iter().map(incident_json).collect()));
+            }
+            let rows: Vec<Vec<String>> = incidents
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.id.to_string(),
+                        format_ts(i.opened_at),
+                        i.tenant.as_ref().map_or("-".into(), TenantId::to_string),
+                        i.run_id.clone().unwrap_or_else(|| "-".into()),
+                        i.kind.clone(),
+                        i.resolved_at.map_or("open".into(), format_ts),
+                        i.detail.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "ID", "OPENED", "TENANT", "RUN", "KIND", "RESOLVED", "DETAIL",
+                ],
+                &rows,
+            )
+        }
+        IncidentsCmd::Resolve {
+            id,
+            resolution,
+            config,
+        } => {
+            if resolution.trim().is_empty() {
+                return bad_input("--resolution must not be empty".into());
+            }
+            let v = with_store(&config, async |s| {
+                s.resolve_incident(id, &resolution, Utc::now()).await?;
+                let all = s.incidents(false).await?;
+                let i = all
+                    .iter()
+                    .find(|i| i.id == id)
+                    .ok_or_else(|| anyhow!("incident {id} vanished after it was resolved"))?;
+                Ok(incident_json(i))
+            })?;
+            print_json(&v)
+        }
+    }
+}
+
+pub fn backfill(cmd: BackfillCmd) -> Outcome {
+    match cmd {
+        BackfillCmd::Create {
+            tenant,
+            from,
+            to,
+            manifests_per_hour,
+            cost_ceiling_usd,
+            config,
+        } => {
+            let today = Utc::now().date_naive();
+            if from > to {
+                return bad_input(format!("--from {from} is after --to {to}"));
+            }
+            if to > today {
+                return bad_input(format!(
+                    "--to {to} is in the future (today is {today} UTC); a backfill covers past days"
+                ));
+            }
+            let b = with_store(&config, async |s| {
+                let ceiling = match cost_ceiling_usd {
+                    Some(c) => c,
+                    None => s.tenant(&tenant).await?.cost_ceiling_micro_usd,
+                };
+                let new = NewBackfill {
+                    id: backfill_id(),
+                    tenant,
+                    from,
+                    to,
+                    manifests_per_hour,
+                    cost_ceiling_micro_usd: ceiling,
+                };
+                Ok(s.create_backfill(&new, Utc::now()).await?)
+            })?;
+            print_json(&backfill_json(&b))
+        }
+        BackfillCmd::Show { id, config } => {
+            let b = with_store(&config, async |s| Ok(s.backfill(&id).await?))?;
+            print_json(&backfill_json(&b))
+        }
+        BackfillCmd::List {
+            tenant,
+            json,
+            config,
+        } => list_backfills(tenant.as_ref(), json, &config),
+        BackfillCmd::Cancel { id, config } => {
+            let b = with_store(&config, async |s| {
+                Ok(s.set_backfill_status(
+                    &id,
+                    BackfillStatus::Cancelled,
+                    Some("cancelled by the operator"),
+                    Utc::now(),
+                )
+                .await?)
+            })?;
+            print_json(&backfill_json(&b))
+        }
+        BackfillCmd::Resume { id, config } => {
+            let b = with_store(&config, async |s| {
+                let b = s.backfill(&id).await?;
+                match b.status {
+                    BackfillStatus::Stopped => {}
+                    BackfillStatus::Cancelled => bail!(
+                        "backfill {id} is cancelled, which is final; create a new backfill for \
+                         {}..{}",
+                        b.from,
+                        b.to
+                    ),
+                    other => bail!("backfill {id} is {other}; only a stopped one can be resumed"),
+                }
+                Ok(s.set_backfill_status(
+                    &id,
+                    BackfillStatus::Queued,
+                    Some("resumed by the operator"),
+                    Utc::now(),
+                )
+                .await?)
+            })?;
+            print_json(&backfill_json(&b))
+        }
+    }
+}
+
+fn list_backfills(tenant: Option<&TenantId>, json: bool, config: &ConfigArg) -> Outcome {
+    let list = with_store(config, async |s| {
+        if let Some(t) = tenant {
+            s.tenant(t).await?;
+        }
+        Ok(s.backfills(tenant).await?)
+    })?;
+    if json {
+        return print_json(&Value::Array(list.iter().map(backfill_json).collect()));
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|b| {
+            vec![
+                b.id.clone(),
+                b.tenant.to_string(),
+                b.from.to_string(),
+                b.to.to_string(),
+                b.manifests_per_hour.to_string(),
+                b.status.to_string(),
+                format!("{}/{}", b.periods_done, b.periods_total),
+                b.manifests_done.to_string(),
+                format!(
+                    "{}/{}",
+                    usd(b.cost_spent_micro_usd),
+                    usd(b.cost_ceiling_micro_usd)
+                ),
+                format_ts(b.created_at),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "TENANT",
+            "FROM",
+            "TO",
+            "PER HOUR",
+            "STATUS",
+            "PERIODS",
+            "MANIFESTS",
+            "SPENT/CEILING USD",
+            "CREATED",
+        ],
+        &rows,
+    )
+}
+
+/// `bf-` and 12 hex digits (48 random bits) of a fresh random token.
+fn backfill_id() -> String {
+    let token = new_token();
+    let hex = token.strip_prefix("la_").expect("tokens start with la_");
+    format!("bf-{}", &hex[..12])
+}
+
+fn bad_input(msg: String) -> Outcome {
+    Err(Failure::Input(anyhow!(msg)))
+}
+
+fn kill_json(k: &KillState) -> Value {
+    json!({
+        "scope": k.scope.key(),
+        "mode": k.mode,
+        "reason": k.reason,
+        "actor": k.actor,
+        "at": format_ts(k.at),
+    })
+}
+
+fn incident_json(i: &Incident) -> Value {
+    json!({
+        "id": i.id,
+        "tenant": i.tenant,
+        "run_id": i.run_id,
+        "kind": i.kind,
+        "detail": i.detail,
+        "opened_at": format_ts(i.opened_at),
+        "resolved_at": i.resolved_at.map(format_ts),
+        "resolution": i.resolution,
+    })
+}
+
+fn backfill_json(b: &Backfill) -> Value {
+    json!({
+        "id": b.id,
+        "tenant": b.tenant,
+        "from": b.from.to_string(),
+        "to": b.to.to_string(),
+        "manifests_per_hour": b.manifests_per_hour,
+        "cost_ceiling_micro_usd": b.cost_ceiling_micro_usd,
+        "cost_ceiling_usd": usd(b.cost_ceiling_micro_usd),
+        "status": b.status,
+        "periods_total": b.periods_total,
+        "periods_done": b.periods_done,
+        "manifests_done": b.manifests_done,
+        "cost_spent_micro_usd": b.cost_spent_micro_usd,
+        "reason": b.reason,
+        "created_at": format_ts(b.created_at),
+        "updated_at": format_ts(b.updated_at),
+    })
+}

@@ -1,0 +1,319 @@
+//! `anchor tenants`: add, list, show, set, consent.
+
+use anyhow::bail;
+use chrono::Utc;
+use clap::Subcommand;
+use ledger::ids::format_ts;
+use ledger::sql::{
+    ConsentAction, ConsentEntry, NewTenant, Store, Tenant, TenantPatch, TenantStatus, Visibility,
+    hash_token, new_token,
+};
+use ledger::{Plan, TenantId};
+use serde_json::{Value, json};
+
+use super::{parse_usd, print_json, print_table, usd, with_store};
+use crate::ledger_cmd::ConfigArg;
+use crate::{Failure, Outcome};
+
+#[derive(Subcommand, Debug)]
+pub enum TenantsCmd {
+    /// Create a tenant and print its API token — the only time it is shown.
+    Add {
+        /// Tenant id: 1 to 63 of [a-z0-9-], not starting or ending with '-'.
+        tenant: TenantId,
+        /// starter, pro or enterprise.
+        #[arg(long)]
+        plan: Plan,
+        #[arg(long, default_value_t = 4, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_roots_per_period: u32,
+        /// Spending ceiling in US dollars (up to 6 decimals).
+        #[arg(long, default_value = "50", value_name = "USD", value_parser = parse_usd)]
+        cost_ceiling_usd: u64,
+        /// Record an opt-in in the consent log at once (new tenants start opted out).
+        #[arg(long)]
+        opt_in: bool,
+        /// Visibility of receipts and proofs that the opt-in grants: public or private.
+        #[arg(long, requires = "opt_in")]
+        visibility: Option<Visibility>,
+        /// Who signs the opt-in entry.
+        #[arg(long, default_value = "operator", requires = "opt_in")]
+        signer: String,
+        /// Why, for the consent log.
+        #[arg(long, requires = "opt_in")]
+        reason: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List tenants (never their tokens).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print one tenant, its consent log and its effective kill-switch mode, as JSON.
+    Show {
+        tenant: TenantId,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Change a tenant's plan, limits or status.
+    Set {
+        tenant: TenantId,
+        #[arg(long)]
+        plan: Option<Plan>,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        max_roots_per_period: Option<u32>,
+        #[arg(long, value_name = "USD", value_parser = parse_usd)]
+        cost_ceiling_usd: Option<u64>,
+        /// active, paused or disabled.
+        #[arg(long)]
+        status: Option<TenantStatus>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Append an opt-in or opt-out to the consent log (earlier entries are kept; opting out
+    /// stops new anchors only).
+    Consent {
+        tenant: TenantId,
+        /// `opt_in` or `opt_out`.
+        #[arg(long)]
+        action: ConsentAction,
+        /// public or private (default: the tenant's current visibility).
+        #[arg(long)]
+        visibility: Option<Visibility>,
+        #[arg(long)]
+        signer: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+pub fn run(cmd: TenantsCmd) -> Outcome {
+    match cmd {
+        TenantsCmd::Add {
+            tenant,
+            plan,
+            max_roots_per_period,
+            cost_ceiling_usd,
+            opt_in,
+            visibility,
+            signer,
+            reason,
+            config,
+        } => {
+            let consent = opt_in
+                .then(|| {
+                    nonempty("--signer", &signer)?;
+                    let reason =
+                        reason.unwrap_or_else(|| "opted in when the tenant was created".into());
+                    nonempty("--reason", &reason)?;
+                    anyhow::Ok((visibility.unwrap_or(Visibility::Private), signer, reason))
+                })
+                .transpose()?;
+            let token = new_token();
+            let new = NewTenant {
+                id: tenant,
+                plan,
+                token_hash: hash_token(&token),
+                max_roots_per_period,
+                cost_ceiling_micro_usd: cost_ceiling_usd,
+            };
+            add(&new, &token, consent, &config)
+        }
+        TenantsCmd::List { json, config } => list(json, &config),
+        TenantsCmd::Show { tenant, config } => {
+            let v = with_store(&config, async |s| {
+                let t = s.tenant(&tenant).await?;
+                let log = s.consent_log(&tenant).await?;
+                let mode = s.effective_kill_mode(&tenant).await?;
+                let mut v = tenant_json(&t);
+                v["consent_log"] = serde_json::to_value(log)?;
+                v["kill_switch_effective"] = json!(mode);
+                Ok(v)
+            })?;
+            print_json(&v)
+        }
+        TenantsCmd::Set {
+            tenant,
+            plan,
+            max_roots_per_period,
+            cost_ceiling_usd,
+            status,
+            config,
+        } => {
+            let patch = TenantPatch {
+                plan,
+                max_roots_per_period,
+                cost_ceiling_micro_usd: cost_ceiling_usd,
+                status,
+                token_hash: None,
+            };
+            if plan.is_none()
+                && max_roots_per_period.is_none()
+                && cost_ceiling_usd.is_none()
+                && status.is_none()
+            {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "nothing to change: pass --plan, --max-roots-per-period, --cost-ceiling-usd \
+                     or --status"
+                )));
+            }
+            let t = with_store(&config, async |s| {
+                Ok(s.update_tenant(&tenant, &patch, Utc::now()).await?)
+            })?;
+            print_json(&tenant_json(&t))
+        }
+        TenantsCmd::Consent {
+            tenant,
+            action,
+            visibility,
+            signer,
+            reason,
+            config,
+        } => consent(&tenant, action, visibility, signer, reason, &config),
+    }
+}
+
+fn list(json: bool, config: &ConfigArg) -> Outcome {
+    let tenants = with_store(config, async |s| Ok(s.tenants().await?))?;
+    if json {
+        return print_json(&Value::Array(tenants.iter().map(tenant_json).collect()));
+    }
+    let rows: Vec<Vec<String>> = tenants
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.plan.to_string(),
+                t.consent.to_string(),
+                t.visibility.to_string(),
+                t.status.to_string(),
+                t.max_roots_per_period.to_string(),
+                usd(t.cost_ceiling_micro_usd),
+                format_ts(t.created_at),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "PLAN",
+            "CONSENT",
+            "VISIBILITY",
+            "STATUS",
+            "MAX ROOTS",
+            "CEILING USD",
+            "CREATED",
+        ],
+        &rows,
+    )
+}
+
+/// Appends to the consent log and prints the tenant's consent, visibility and whole log.
+fn consent(
+    tenant: &TenantId,
+    action: ConsentAction,
+    visibility: Option<Visibility>,
+    signer: String,
+    reason: String,
+    config: &ConfigArg,
+) -> Outcome {
+    nonempty("--signer", &signer)?;
+    nonempty("--reason", &reason)?;
+    let v = with_store(config, async |s| {
+        let visibility = match visibility {
+            Some(v) => v,
+            None => s.tenant(tenant).await?.visibility,
+        };
+        let entry = ConsentEntry {
+            action,
+            visibility,
+            signer,
+            reason,
+            at: Utc::now(),
+        };
+        let t = s.record_consent(tenant, &entry).await?;
+        let log = s.consent_log(tenant).await?;
+        Ok(json!({
+            "tenant": t.id,
+            "consent": t.consent,
+            "visibility": t.visibility,
+            "consent_log": log,
+        }))
+    })?;
+    print_json(&v)
+}
+
+/// Creates the tenant with a fresh token, then the opt-in if asked. The token is printed
+/// whenever the tenant was created, even when the opt-in then fails.
+fn add(
+    new: &NewTenant,
+    token: &str,
+    consent: Option<(Visibility, String, String)>,
+    config: &ConfigArg,
+) -> Outcome {
+    let (tenant, consent_error) = with_store(config, async |s: &Store| {
+        let now = Utc::now();
+        let tenant = s.create_tenant(new, now).await?;
+        let Some((visibility, signer, reason)) = consent else {
+            return Ok((tenant, None));
+        };
+        let entry = ConsentEntry {
+            action: ConsentAction::OptIn,
+            visibility,
+            signer,
+            reason,
+            at: now,
+        };
+        Ok(match s.record_consent(&new.id, &entry).await {
+            Ok(t) => (t, None),
+            Err(e) => (tenant, Some(e)),
+        })
+    })?;
+    print_json(&json!({
+        "tenant": tenant.id,
+        "plan": tenant.plan,
+        "token": token,
+        "consent": tenant.consent,
+    }))?;
+    eprintln!(
+        "anchor: the token of {} is shown only this once (only its SHA-256 is stored); \
+         hand it to the tenant now",
+        tenant.id
+    );
+    match consent_error {
+        None => Ok(()),
+        Some(e) => Err(super::classify(anyhow::Error::new(e).context(format!(
+            "tenant {} was created but its opt-in was NOT recorded; run `anchor tenants \
+             consent {} --action opt_in …`",
+            tenant.id, tenant.id
+        )))),
+    }
+}
+
+fn nonempty(flag: &str, v: &str) -> anyhow::Result<()> {
+    if v.trim().is_empty() {
+        bail!("{flag} must not be empty");
+    }
+    Ok(())
+}
+
+/// A tenant as JSON, without its token hash.
+fn tenant_json(t: &Tenant) -> Value {
+    json!({
+        "id": t.id,
+        "plan": t.plan,
+        "consent": t.consent,
+        "visibility": t.visibility,
+        "status": t.status,
+        "max_roots_per_period": t.max_roots_per_period,
+        "cost_ceiling_micro_usd": t.cost_ceiling_micro_usd,
+        "cost_ceiling_usd": usd(t.cost_ceiling_micro_usd),
+        "created_at": format_ts(t.created_at),
+        "updated_at": format_ts(t.updated_at),
+    })
+}
