@@ -47,6 +47,7 @@ pub async fn deferred_runs(ctx: &Ctx) -> Result<Vec<ledger::sql::Run>> {
     Ok(out)
 }
 
+#[allow(clippy::too_many_lines)] // one run's catch-up, step by step as the module docs list them
 pub async fn job(ctx: &Ctx) -> Result<()> {
     if ctx
         .store

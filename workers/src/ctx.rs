@@ -107,17 +107,16 @@ impl Tsa {
     fn from_config(url: &str, config: &Config, timeout: Duration) -> Result<Tsa> {
         let client = TsaClient::new(url, timeout)?;
         let mut verify = VerifyOptions::default();
-        match config.var("LEDGER_TSA_CA_FILE") {
-            Some(path) => {
-                let pem = std::fs::read_to_string(path)
-                    .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_CA_FILE {path}: {e}")))?;
-                verify.trusted = Certificate::from_pem_bundle(&pem)
-                    .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_CA_FILE {path}: {e}")))?;
-            }
-            None => tracing::warn!(
+        if let Some(path) = config.var("LEDGER_TSA_CA_FILE") {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_CA_FILE {path}: {e}")))?;
+            verify.trusted = Certificate::from_pem_bundle(&pem)
+                .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_CA_FILE {path}: {e}")))?;
+        } else {
+            tracing::warn!(
                 tsa = url,
                 "LEDGER_TSA_CA_FILE is not set: TSA replies are checked but their certificate chain is not"
-            ),
+            );
         }
         let policy = config
             .var("LEDGER_TSA_POLICY")
@@ -234,7 +233,7 @@ impl Ctx {
             Some(s) => scheduler::policy::parse_duration("LEDGER_RUN_LEASE", s)?
                 .to_std()
                 .map_err(|_| WorkerError::Config("LEDGER_RUN_LEASE must be positive".into()))?,
-            None => Duration::from_secs(600),
+            None => Duration::from_mins(10),
         };
         Ok(Ctx {
             store,

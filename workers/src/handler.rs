@@ -35,7 +35,7 @@ pub fn backoff(attempt: u32) -> Duration {
 pub async fn handle(job: Job, ctx: Data<Arc<Ctx>>) -> std::result::Result<(), BoxDynError> {
     let started = Instant::now();
     let kind = job.kind();
-    let result = dispatch(&ctx, &job).await;
+    let result = Box::pin(dispatch(&ctx, &job)).await;
     let outcome = match &result {
         Ok(()) => "ok",
         Err(_) => "error",
@@ -55,7 +55,7 @@ pub async fn handle(job: Job, ctx: Data<Arc<Ctx>>) -> std::result::Result<(), Bo
 /// Runs one job; public so `anchor run` can run a rollup in-process.
 pub async fn dispatch(ctx: &Ctx, job: &Job) -> Result<()> {
     match job {
-        Job::Rollup { run, .. } => rollup_leased(ctx, run).await.map(|_| ()),
+        Job::Rollup { run, .. } => Box::pin(rollup_leased(ctx, run)).await.map(|_| ()),
         Job::Upgrade { run, attempt } => match crate::upgrade::job(ctx, run, *attempt).await {
             Err(e) if e.is_transient() => {
                 tracing::warn!(run, error = %e, "upgrade attempt failed; will retry");
@@ -101,7 +101,7 @@ pub async fn rollup_leased(ctx: &Ctx, run_id: &str) -> Result<Option<Rollup>> {
             .await?;
         return Ok(None);
     }
-    let result = crate::rollup::rollup(ctx, run_id).await;
+    let result = Box::pin(crate::rollup::rollup(ctx, run_id)).await;
     let out = match result {
         Ok(Rollup::Deferred { reason, retry_in }) => {
             tracing::info!(run = run_id, reason, "run deferred");
@@ -123,8 +123,7 @@ pub async fn rollup_leased(ctx: &Ctx, run_id: &str) -> Result<Option<Rollup>> {
                 .store
                 .run(run_id)
                 .await
-                .map(|r| r.attempt)
-                .unwrap_or(MAX_ATTEMPTS);
+                .map_or(MAX_ATTEMPTS, |r| r.attempt);
             if attempt >= MAX_ATTEMPTS {
                 fail_run(
                     ctx,

@@ -36,7 +36,7 @@ pub async fn auto_tsa_only(ctx: &Ctx) -> Result<bool> {
 pub async fn calendars_failed(ctx: &Ctx, why: &str) -> Result<()> {
     let n = ctx
         .kv
-        .incr(&failures_key(), Duration::from_secs(7 * 86_400))
+        .incr(&failures_key(), Duration::from_hours(7 * 24))
         .await?;
     metrics::gauge!("calendar_healthy").set(0.0);
     tracing::warn!(consecutive = n, why, "OTS submission failed");

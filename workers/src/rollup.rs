@@ -3,7 +3,7 @@
 //! Steps, each safe to repeat after a crash at any point (the crash test kills a worker at
 //! every named [`Ctx::checkpoint`] and checks the end state):
 //!
-//! 1. **decide** (scheduler::decide): kill switch, rate limit, cost ceiling → go, defer or hold.
+//! 1. **decide** (`scheduler::decide`): kill switch, rate limit, cost ceiling → go, defer or hold.
 //! 2. **tree**: if `levels.bin` exists, the tree is read back from it, so a retry rebuilds
 //!    exactly the tree the first attempt committed to and a period never gets two roots;
 //!    otherwise the period's sorted distinct digests are streamed from the store into the
@@ -174,6 +174,9 @@ async fn facts(ctx: &Ctx, tenant: &Tenant, run: &Run, now: DateTime<Utc>) -> Res
 
 /// Runs the rollup of `run_id` once. Transient errors propagate (the handler re-enqueues);
 /// permanent ones are recorded as a failed run by the handler.
+// The pipeline reads top to bottom as the numbered steps of the module documentation;
+// its helpers are the steps that stand alone.
+#[allow(clippy::too_many_lines)]
 pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     let run = ctx.store.run(run_id).await?;
     if matches!(run.status, RunStatus::Anchored | RunStatus::Complete) {
@@ -490,7 +493,7 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
         )
         .await?;
     metrics::counter!("runs_finished_total", "status" => status.as_str()).increment(1);
-    let latency = (now - p.end()).num_milliseconds().max(0) as f64 / 1000.0;
+    let latency = (now - p.end()).to_std().unwrap_or_default().as_secs_f64();
     metrics::histogram!("anchor_latency_seconds").record(latency);
     tracing::info!(run = %run.id, %root, size, %status, "rollup done");
     Ok(Rollup::Anchored {
@@ -591,13 +594,12 @@ async fn stamp_tsa(ctx: &Ctx, t: &ledger::TenantId, p: Period, root: &Root) -> R
     };
     let key = BlobKey::root_artifact(t, &p, RootArtifact::Tsr);
     let imprint = MessageImprint::of_data(HashAlg::Sha256, &root.0.0);
-    let reply = match ctx.blobs.get(&key).await? {
-        Some(bytes) => bytes,
-        None => {
-            let request = TimeStampRequest::new(imprint.clone(), tsa.policy.clone());
-            let stamped = tsa.client.stamp(&request, &tsa.verify).await?;
-            put_or_keep(ctx, &key, stamped.reply).await?
-        }
+    let reply = if let Some(bytes) = ctx.blobs.get(&key).await? {
+        bytes
+    } else {
+        let request = TimeStampRequest::new(imprint.clone(), tsa.policy.clone());
+        let stamped = tsa.client.stamp(&request, &tsa.verify).await?;
+        put_or_keep(ctx, &key, stamped.reply).await?
     };
     let resp = TimeStampResponse::from_der(&reply)?;
     let token = stamp::tsp::granted_token(&resp, &tsa.verify)?;

@@ -76,7 +76,8 @@ pub async fn runs_by_status(ctx: &Ctx) -> Result<Vec<(RunStatus, usize)>> {
             })
             .await?
             .len();
-        metrics::gauge!("runs", "status" => status.as_str()).set(n as f64);
+        metrics::gauge!("runs", "status" => status.as_str())
+            .set(f64::from(u32::try_from(n).unwrap_or(u32::MAX)));
         out.push((status, n));
     }
     Ok(out)

@@ -58,6 +58,7 @@ pub(crate) async fn publish_receipt(ctx: &Ctx, body: ReceiptBody) -> Result<Rece
     Ok(Receipt::from_json(&stored)?)
 }
 
+#[allow(clippy::too_many_lines)] // the steps of the module documentation, in order
 pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
     let run = ctx.store.run(run_id).await?;
     if run.status != RunStatus::Anchored {
