@@ -19,8 +19,7 @@ use sha2::{Digest as _, Sha256};
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
-use crate::levels::Levels;
-use crate::rollup::{put_or_keep, write_proofs_ots_version};
+use crate::rollup::{put_or_keep, stored_levels, write_proofs_ots_version};
 use crate::upgrade::{latest_receipt, publish_receipt};
 
 /// Runs whose OTS anchor was deferred, oldest first.
@@ -105,20 +104,7 @@ pub async fn job(ctx: &Ctx) -> Result<()> {
             }
         };
         let file = stamp::DetachedTimestamp::from_bytes(&bytes)?;
-        let levels_bytes = ctx
-            .blobs
-            .get(&BlobKey::root_artifact(
-                &run.tenant,
-                &run.period,
-                RootArtifact::Levels,
-            ))
-            .await?
-            .ok_or_else(|| {
-                WorkerError::Permanent(format!("levels.bin of {} is missing", run.id))
-            })?;
-        let levels = tokio::task::spawn_blocking(move || Levels::from_bytes(&levels_bytes))
-            .await
-            .map_err(|e| WorkerError::Permanent(format!("levels task: {e}")))??;
+        let levels = stored_levels(ctx, &run).await?;
         write_proofs_ots_version(ctx, &run, &levels, &file, 1).await?;
         let receipt = latest_receipt(ctx, &run).await?;
         let mut anchors = receipt.anchors.clone();

@@ -122,6 +122,14 @@ impl Levels {
         self.digests.binary_search(digest).ok().map(|i| i as u64)
     }
 
+    /// [`Levels::from_bytes`] on a blocking thread (it re-hashes the whole tree), for async
+    /// callers.
+    pub async fn from_bytes_off_thread(bytes: Vec<u8>) -> Result<Levels> {
+        tokio::task::spawn_blocking(move || Levels::from_bytes(&bytes))
+            .await
+            .map_err(|e| WorkerError::Permanent(format!("levels task: {e}")))?
+    }
+
     /// Serialises as `c2c.levels.v1`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let nodes: usize = self.nodes.iter().map(Vec::len).sum();

@@ -512,9 +512,7 @@ fn hex32(hex: &str) -> [u8; 32] {
 async fn load_or_build_tree(ctx: &Ctx, run: &Run) -> Result<Levels> {
     let key = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Levels);
     if let Some(bytes) = ctx.blobs.get(&key).await? {
-        return tokio::task::spawn_blocking(move || Levels::from_bytes(&bytes))
-            .await
-            .map_err(|e| WorkerError::Permanent(format!("tree task: {e}")))?;
+        return Levels::from_bytes_off_thread(bytes).await;
     }
     let digests: Vec<ManifestDigest> = ctx.store.period_digests(&run.tenant, run.period).await?;
     if digests.is_empty() {
@@ -532,10 +530,19 @@ async fn load_or_build_tree(ctx: &Ctx, run: &Run) -> Result<Levels> {
         Ok(levels)
     } else {
         // Another attempt stored its tree first: that one is the period's tree.
-        tokio::task::spawn_blocking(move || Levels::from_bytes(&stored))
-            .await
-            .map_err(|e| WorkerError::Permanent(format!("tree task: {e}")))?
+        Levels::from_bytes_off_thread(stored).await
     }
+}
+
+/// The stored tree of a finished run (catch-up and upgrade derive `.ots` files from it).
+pub(crate) async fn stored_levels(ctx: &Ctx, run: &Run) -> Result<Levels> {
+    let key = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Levels);
+    let bytes = ctx
+        .blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| WorkerError::Permanent(format!("{key} of {} is missing", run.id)))?;
+    Levels::from_bytes_off_thread(bytes).await
 }
 
 async fn read_ots(ctx: &Ctx, key: &BlobKey) -> Result<DetachedTimestamp> {

@@ -48,9 +48,7 @@ pub async fn verify_sample(
         &BlobKey::root_artifact(tenant, &period, RootArtifact::Levels),
     )
     .await?;
-    let levels = tokio::task::spawn_blocking(move || Levels::from_bytes(&levels_bytes))
-        .await
-        .map_err(|e| WorkerError::Permanent(format!("levels task: {e}")))??;
+    let levels = Levels::from_bytes_off_thread(levels_bytes).await?;
     if levels.root() != root {
         return Err(WorkerError::Permanent(format!(
             "levels.bin implies root {} but root.bin holds {root}",

@@ -23,8 +23,7 @@ use stamp::verify::Finding;
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
-use crate::levels::Levels;
-use crate::rollup::{put_or_keep, write_proofs_ots_version};
+use crate::rollup::{put_or_keep, stored_levels, write_proofs_ots_version};
 
 /// Delay before upgrade attempt `attempt`: 10 minutes, doubling, at most 6 hours.
 pub fn delay(attempt: u32) -> Duration {
@@ -135,18 +134,7 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
     let new_key = BlobKey::root_ots_version(&run.tenant, &run.period, next)?;
     let new_bytes = put_or_keep(ctx, &new_key, file.to_bytes()?).await?;
     let file = DetachedTimestamp::from_bytes(&new_bytes)?;
-    let levels_bytes = ctx
-        .blobs
-        .get(&BlobKey::root_artifact(
-            &run.tenant,
-            &run.period,
-            RootArtifact::Levels,
-        ))
-        .await?
-        .ok_or_else(|| WorkerError::Permanent("levels.bin is missing".into()))?;
-    let levels = tokio::task::spawn_blocking(move || Levels::from_bytes(&levels_bytes))
-        .await
-        .map_err(|e| WorkerError::Permanent(format!("levels task: {e}")))??;
+    let levels = stored_levels(ctx, &run).await?;
     write_proofs_ots_version(ctx, &run, &levels, &file, next).await?;
 
     let bitcoin = match &ctx.stamping.headers {
