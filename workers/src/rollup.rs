@@ -45,6 +45,17 @@ use crate::levels::Levels;
 /// How many proofs are written concurrently.
 const WRITE_PARALLELISM: usize = 32;
 
+/// Every [`Ctx::checkpoint`] the rollup passes, in order: the crash test kills a worker at
+/// each of them and checks that a retry ends in the same state as an uninterrupted run.
+pub const CHECKPOINTS: &[&str] = &[
+    "started",
+    "tree-stored",
+    "stamped",
+    "summary-appended",
+    "receipt-version-written",
+    "receipt-written",
+];
+
 /// What a rollup attempt ended with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rollup {
