@@ -1,0 +1,179 @@
+//! The governor (`scheduler::decide`) as the rollup applies it: the monthly cost ceiling holds
+//! a run (never crossed, equality allowed) and the rate limit defers one.
+
+mod common;
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use common::Fleet;
+use ledger::sql::RunStatus;
+use ledger::{KillMode, Plan, Trigger};
+use workers::job::Job;
+use workers::rollup::Rollup;
+
+/// Pro: weekly OTS + RFC 3161 at the default unit costs ($0.001 + $0.02).
+const PRO_RUN: u64 = 21_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_would_cross_the_monthly_ceiling_is_held_with_its_reason_in_the_run_and_the_chain()
+ {
+    let cal = common::dev_calendar().await;
+    let fleet = Fleet::start(&[cal], &[]).await;
+    let ctx = &fleet.ctx;
+    // Room for exactly two runs: the second lands on the ceiling, which is allowed.
+    let t = common::tenant(
+        ctx,
+        "thrifty",
+        Plan::Pro,
+        Utc::now() - Duration::days(40),
+        2 * PRO_RUN,
+        0,
+    )
+    .await;
+    let weeks = [
+        common::week_ago(4),
+        common::week_ago(3),
+        common::week_ago(2),
+    ];
+    for w in weeks {
+        common::manifests(ctx, &t, w, 6).await;
+    }
+    let report = fleet.tick().await;
+    assert_eq!(report.enqueued.len(), 3, "{report:?}");
+
+    for w in &weeks[..2] {
+        let out = common::rollup(ctx, &common::run_id(&t, *w)).await;
+        assert!(
+            matches!(
+                out,
+                Rollup::Anchored {
+                    status: RunStatus::Anchored,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+    }
+    let spent: u64 = ctx
+        .store
+        .runs(&ledger::sql::RunFilter {
+            tenant: Some(t.clone()),
+            status: Some(RunStatus::Anchored),
+            limit: None,
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.estimated_cost_micro_usd)
+        .sum();
+    assert_eq!(
+        spent,
+        t_ceiling(ctx, &t).await,
+        "the ceiling is reached exactly"
+    );
+
+    let held_id = common::run_id(&t, weeks[2]);
+    let out = common::rollup(ctx, &held_id).await;
+    let Rollup::Held(reason) = out else {
+        panic!("expected the run to be held, got {out:?}")
+    };
+    assert!(reason.starts_with("cost ceiling"), "{reason}");
+    assert!(
+        reason.contains("$0.021") && reason.contains("$0.042"),
+        "the reason names the estimate, the spend and the ceiling: {reason}"
+    );
+
+    let run = ctx.store.run(&held_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Held);
+    assert_eq!(run.errors, vec![reason.clone()]);
+    assert_eq!((run.root, run.tree_size), (None, None));
+
+    let summaries = common::summaries_of(ctx, &t, &held_id).await;
+    assert_eq!(summaries.len(), 1, "one summary records the hold");
+    let s = &summaries[0];
+    assert_eq!(s.errors, vec![reason.clone()]);
+    assert_eq!((s.root, s.tree_size), (None, 0));
+    assert!(s.anchors.is_empty());
+    assert_eq!(s.counts.manifests, 6);
+    assert_eq!(s.estimated_cost_micro_usd, PRO_RUN);
+    assert_eq!(s.trigger, Trigger::Scheduled);
+    assert_eq!(s.toggles.kill_switch, KillMode::Normal);
+    assert_eq!(common::assert_chain_verifies(ctx, &t).await, 3);
+
+    common::assert_nothing_written(ctx, &t, weeks[2]).await;
+    assert!(
+        ctx.kv
+            .get(&ledger::kv::KvKey::last_anchor(&t))
+            .await
+            .unwrap()
+            .is_some_and(|v| v.contains(&weeks[1].to_string())),
+        "the last anchor is still the last run that went through"
+    );
+}
+
+async fn t_ceiling(ctx: &workers::Ctx, t: &ledger::TenantId) -> u64 {
+    ctx.store.tenant(t).await.unwrap().cost_ceiling_micro_usd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_max_roots_per_period_is_deferred_not_held_and_writes_nothing() {
+    let cal = common::dev_calendar().await;
+    let fleet = Fleet::start(&[cal], &[]).await;
+    let ctx = &fleet.ctx;
+    let t = common::tenant(
+        ctx,
+        "one-a-day",
+        Plan::Pro,
+        Utc::now() - Duration::days(40),
+        50_000_000,
+        1,
+    )
+    .await;
+    let (first, second) = (common::week_ago(3), common::week_ago(2));
+    common::manifests(ctx, &t, first, 3).await;
+    common::manifests(ctx, &t, second, 3).await;
+    fleet.tick().await;
+
+    let out = common::rollup(ctx, &common::run_id(&t, first)).await;
+    assert!(matches!(out, Rollup::Anchored { .. }), "{out:?}");
+
+    let id = common::run_id(&t, second);
+    let out = common::rollup(ctx, &id).await;
+    let Rollup::Deferred { reason, retry_in } = out else {
+        panic!("expected a deferral, got {out:?}")
+    };
+    assert!(reason.starts_with("rate limit: 1 of max 1"), "{reason}");
+    assert_eq!(retry_in, StdDuration::from_secs(4), "four ticks of 1 s");
+
+    // Not held, not failed, not even started: the run waits in the queue.
+    let run = ctx.store.run(&id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Queued);
+    assert_eq!((run.attempt, run.started_at), (0, None));
+    assert!(run.errors.is_empty());
+    assert!(common::summaries_of(ctx, &t, &id).await.is_empty());
+    common::assert_nothing_written(ctx, &t, second).await;
+
+    // Through the job handler, the deferral re-enqueues the rollup after `retry_in`.
+    let before = Utc::now().timestamp();
+    let out = workers::handler::rollup_leased(ctx, &id).await.unwrap();
+    assert!(matches!(out, Some(Rollup::Deferred { .. })), "{out:?}");
+    let requeued: Vec<i64> = fleet
+        .queued_jobs()
+        .await
+        .into_iter()
+        .filter_map(|(job, at)| match job {
+            Job::Rollup { run, via } if run == id && via.starts_with("deferred-") => Some(at),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(requeued.len(), 1, "one deferred re-enqueue");
+    assert!(
+        (before + 3..=Utc::now().timestamp() + 5).contains(&requeued[0]),
+        "runs after the deferral delay: {} vs now {before}",
+        requeued[0]
+    );
+    let run = ctx.store.run(&id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Queued);
+    common::assert_nothing_written(ctx, &t, second).await;
+}
