@@ -1,0 +1,409 @@
+//! The upgrade job (workers/src/upgrade.rs): an OTS proof pending at a calendar reaches a
+//! Bitcoin block; the block header is checked through an Esplora API; a new receipt version
+//! names the block. A proof still pending is retried with backoff until the horizon, after
+//! which an incident is opened.
+//!
+//! How the Bitcoin side is made consistent: a Bitcoin attestation is checked against a block
+//! header whose merkle root must be the attested message and which must carry real proof of
+//! work (at least Bitcoin's minimum difficulty, about 2^32 hashes). Mining inside the test is
+//! out of the question, so [`HEADER`] was mined once, offline, for a fixed commitment path:
+//!
+//! ```text
+//! manifests  D_A1, D_A2, D_B (merkle/tests/golden.rs) -> root R = ROOT_HEX
+//! root.ots   sha256(R) -> append NONCE -> sha256 = C, pending at the calendar
+//! calendar   GET /timestamp/{C}: C -> prepend BATCH -> sha256 = M, Bitcoin block HEIGHT
+//! HEADER     version 0x20000000, merkle root M, time 2026-01-01T00:00:01Z, bits 0x1d00ffff
+//! ```
+//!
+//! A calendar's nonce is random, so the stamp is stored before the rollup, as a first attempt
+//! that stamped and then crashed would leave it; the rollup reuses a stored `root.ots`
+//! (workers/README.md) and submits nothing.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::Fleet;
+use ledger::blob::{BlobKey, RootArtifact};
+use ledger::formats::sha256_hex;
+use ledger::sql::RunStatus;
+use ledger::{AnchorKind, AnchorStatus, Plan};
+use merkle::ManifestDigest;
+use sha2::{Digest as _, Sha256};
+use stamp::bitcoin::{BlockHeader, HeadersFile};
+use stamp::verify::{Finding, Verdict};
+use stamp::{Attestation, DetachedTimestamp, Entry, Op, Timestamp};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+use workers::job::Job;
+use workers::rollup::Rollup;
+
+const D_A1: &str = "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862";
+const D_A2: &str = "7e8059f495589fcd981232cc11d00b00da3802c01d688fa1cf1f6bed6e5bb33c";
+const D_B: &str = "2a2ca9ead4dc1547b8bb04f5c3ad6f643f3999e29c1975d6ba8dd4fff7f53791";
+const ROOT_HEX: &str = "6c3bc7901b64d4d0be0fe70fa40e46ead3ee0eea18db3a2a771c54d4e0a191fa";
+const NONCE: &[u8; 16] = b"behave-ots-nonce";
+const BATCH: &[u8] = b"behave-calendar-batch";
+const HEIGHT: u64 = 930_000;
+/// Mined offline (see the module documentation); its hash has 32 leading zero bits.
+const HEADER: &str = "00000020befe461c9f3e6606fe096d93ee8e6494e2c89dfda2128722dafa6a0e6e585297\
+                      86291fd4f32d3850101dc76303488967fbd21a6e715caa7516bc8d6549da7cf6\
+                      01b95569ffff001da8302a11";
+const BLOCK_HASH: &str = "00000000d52574af359cb2aa73a71f27bf60b3a8c98350c8708bcb76eddeac26";
+/// 2026-01-01T00:00:01Z, the header's time.
+const BLOCK_TIME: i64 = 1_767_225_601;
+
+fn hex(s: &str) -> Vec<u8> {
+    merkle::hash::decode_hex("test vector", s).unwrap()
+}
+
+/// `root.ots` as stamped by the calendar at `calendar`: sha256(R) → append NONCE → sha256,
+/// pending there. Returns the file and the commitment C.
+fn stamped_root(calendar: &str) -> (DetachedTimestamp, Vec<u8>) {
+    let digest: [u8; 32] = Sha256::digest(hex(ROOT_HEX)).into();
+    let mut t = Timestamp::new(digest.to_vec());
+    let c = t.push_op(Op::Append(NONCE.to_vec())).push_op(Op::Sha256);
+    c.entries.push(Entry::Attestation(Attestation::Pending {
+        uri: calendar.to_owned(),
+    }));
+    let commitment = c.msg.clone();
+    (
+        DetachedTimestamp {
+            file_hash: Op::Sha256,
+            timestamp: t,
+        },
+        commitment,
+    )
+}
+
+/// The calendar's upgrade answer for C: prepend BATCH → sha256 = the block's merkle root.
+fn upgrade_answer(commitment: &[u8]) -> Vec<u8> {
+    let mut t = Timestamp::new(commitment.to_vec());
+    let m = t.push_op(Op::Prepend(BATCH.to_vec())).push_op(Op::Sha256);
+    let header = BlockHeader::from_hex(HEADER).unwrap();
+    assert_eq!(m.msg, header.merkle_root(), "the mined header commits to M");
+    m.entries
+        .push(Entry::Attestation(Attestation::Bitcoin { height: HEIGHT }));
+    t.to_bytes().unwrap()
+}
+
+/// The calendar (which must not be asked to stamp, and upgrades C to the mined block) and
+/// the Esplora API (which serves the mined header), each request expected once.
+async fn mount_bitcoin(calendar: &MockServer, esplora: &MockServer, commitment: &[u8]) {
+    Mock::given(method("POST"))
+        .and(path("/digest"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .named("no submission: the stored root.ots is reused")
+        .mount(calendar)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/timestamp/{}",
+            merkle::hash::encode_hex(commitment)
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(upgrade_answer(commitment)))
+        .expect(1)
+        .mount(calendar)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/block-height/{HEIGHT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(BLOCK_HASH))
+        .expect(1)
+        .mount(esplora)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/block/{BLOCK_HASH}/header")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(HEADER))
+        .expect(1)
+        .mount(esplora)
+        .await;
+}
+
+#[test]
+fn the_mined_header_carries_real_proof_of_work() {
+    let header = BlockHeader::from_hex(HEADER).unwrap();
+    header.check_proof_of_work().unwrap();
+    assert_eq!(header.hash_display(), BLOCK_HASH);
+    assert_eq!(i64::from(header.time()), BLOCK_TIME);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, its steps in order
+async fn a_proof_that_reaches_bitcoin_gets_root_v2_ots_a_receipt_v2_naming_the_block_and_a_complete_run()
+ {
+    let calendar = MockServer::start().await;
+    let esplora = MockServer::start().await;
+    let (root_ots, commitment) = stamped_root(&calendar.uri());
+    mount_bitcoin(&calendar, &esplora, &commitment).await;
+
+    let fleet = Fleet::start(
+        &[calendar.uri()],
+        &[
+            ("LEDGER_ESPLORA_URL", esplora.uri().as_str()),
+            ("LEDGER_UPGRADE_HORIZON", "30d"),
+        ],
+    )
+    .await;
+    let ctx = &fleet.ctx;
+    let t = common::tenant(
+        ctx,
+        "btc-co",
+        Plan::Pro,
+        Utc::now() - Duration::days(40),
+        50_000_000,
+        0,
+    )
+    .await;
+    let week = common::week_ago(2);
+    let digests: Vec<ManifestDigest> = [D_A1, D_A2, D_B]
+        .iter()
+        .map(|d| ManifestDigest::from_hex(d).unwrap())
+        .collect();
+    ctx.store
+        .insert_manifests(&t, &digests, week.start() + Duration::hours(3))
+        .await
+        .unwrap();
+    let root_ots_bytes = root_ots.to_bytes().unwrap();
+    let root_ots_key = BlobKey::root_artifact(&t, &week, RootArtifact::Ots);
+    ctx.blobs
+        .put_new(&root_ots_key, &root_ots_bytes)
+        .await
+        .unwrap();
+
+    // The rollup: anchored, OTS pending, an upgrade job queued.
+    fleet.tick().await;
+    let run_id = common::run_id(&t, week);
+    let out = common::rollup(ctx, &run_id).await;
+    assert!(
+        matches!(
+            out,
+            Rollup::Anchored {
+                status: RunStatus::Anchored,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let run = ctx.store.run(&run_id).await.unwrap();
+    assert_eq!(
+        run.root.unwrap().to_string(),
+        format!("c2c.merkle.v1:sha256:0x{ROOT_HEX}")
+    );
+    let v1 = common::receipt(ctx, &t, week, 1).await;
+    let ots = v1
+        .anchors
+        .iter()
+        .find(|a| a.kind == AnchorKind::Ots)
+        .unwrap();
+    assert_eq!(ots.status, AnchorStatus::Pending);
+    assert_eq!(
+        ots.artifact.as_ref().unwrap().sha256,
+        sha256_hex(&root_ots_bytes)
+    );
+    assert!(fleet.queued_jobs().await.iter().any(|(j, _)| *j
+        == Job::Upgrade {
+            run: run_id.clone(),
+            attempt: 0
+        }));
+    let v1_bytes = common::receipt_version_bytes(ctx, &t, week, 1)
+        .await
+        .unwrap();
+
+    // The upgrade.
+    workers::upgrade::job(ctx, &run_id, 0).await.unwrap();
+
+    let v2_ots_key = BlobKey::root_ots_version(&t, &week, 2).unwrap();
+    let v2_ots_bytes = common::blob(ctx, &v2_ots_key).await.expect("root.v2.ots");
+    let v2_ots = DetachedTimestamp::from_bytes(&v2_ots_bytes).unwrap();
+    assert_eq!(v2_ots.digest(), root_ots.digest());
+    assert_eq!(
+        v2_ots
+            .timestamp
+            .bitcoin_heights()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [HEIGHT]
+    );
+    assert_eq!(
+        common::blob(ctx, &root_ots_key).await.unwrap(),
+        root_ots_bytes,
+        "root.ots stays the proof as first stamped"
+    );
+    // Anyone holding root.bin and the header verifies root.v2.ots to the block.
+    let root_bin = common::root_artifact(ctx, &t, week, RootArtifact::Bin)
+        .await
+        .unwrap();
+    let mut headers = HeadersFile::default();
+    headers.insert(HEIGHT, BlockHeader::from_hex(HEADER).unwrap());
+    let (verdict, findings) =
+        stamp::verify::verify_file(&v2_ots, &Sha256::digest(&root_bin), &headers).unwrap();
+    assert_eq!(verdict, Verdict::Verified, "{findings:?}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| matches!(f, Finding::Bitcoin { height: HEIGHT, .. }))
+    );
+
+    let v2 = common::receipt(ctx, &t, week, 2).await;
+    assert_eq!(v2.supersedes, Some(1));
+    assert_eq!((v2.root, v2.anchored_at), (v1.root, v1.anchored_at));
+    let ots = v2
+        .anchors
+        .iter()
+        .find(|a| a.kind == AnchorKind::Ots)
+        .unwrap();
+    assert_eq!(ots.status, AnchorStatus::Confirmed);
+    let btc = ots.bitcoin.as_ref().unwrap();
+    assert_eq!(btc.height, HEIGHT);
+    assert_eq!(btc.block_hash, BLOCK_HASH);
+    assert_eq!(btc.time.timestamp(), BLOCK_TIME);
+    let artifact = ots.artifact.as_ref().unwrap();
+    assert_eq!(artifact.key, v2_ots_key.as_str());
+    assert_eq!(artifact.sha256, sha256_hex(&v2_ots_bytes));
+    let tsa = v2
+        .anchors
+        .iter()
+        .find(|a| a.kind == AnchorKind::Tsa)
+        .unwrap();
+    assert_eq!(tsa.status, AnchorStatus::Confirmed);
+    assert_eq!(
+        common::latest_receipt_bytes(ctx, &t, week).await.unwrap(),
+        common::receipt_version_bytes(ctx, &t, week, 2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        common::receipt_version_bytes(ctx, &t, week, 1)
+            .await
+            .unwrap(),
+        v1_bytes
+    );
+
+    let run = ctx.store.run(&run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Complete);
+    let anchors = ctx.store.anchors(&run_id).await.unwrap();
+    let row = anchors.iter().find(|a| a.kind == AnchorKind::Ots).unwrap();
+    assert_eq!(row.status, AnchorStatus::Confirmed);
+    assert_eq!(row.artifact_key.as_deref(), Some(v2_ots_key.as_str()));
+
+    // A late delivery of the same job finds the run complete and does nothing more.
+    workers::upgrade::job(ctx, &run_id, 0).await.unwrap();
+    assert!(
+        common::receipt_version_bytes(ctx, &t, week, 3)
+            .await
+            .is_none()
+    );
+    assert!(
+        !fleet
+            .queued_jobs()
+            .await
+            .iter()
+            .any(|(j, _)| matches!(j, Job::Upgrade { attempt: 1, .. })),
+        "no retry once confirmed"
+    );
+}
+
+#[test]
+fn upgrade_backoff_is_ten_minutes_doubling_to_six_hours() {
+    let minutes: Vec<u64> = (0..9)
+        .map(|a| workers::upgrade::delay(a).as_secs() / 60)
+        .collect();
+    assert_eq!(minutes, [10, 20, 40, 80, 160, 320, 360, 360, 360]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_proof_is_retried_with_backoff_before_the_horizon_and_opens_an_incident_after_it()
+{
+    let calendar = MockServer::start().await;
+    common::calendar_up(&calendar).await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/timestamp/[0-9a-f]{64}$"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_string("Pending confirmation in Bitcoin blockchain"),
+        )
+        .mount(&calendar)
+        .await;
+    let fleet = Fleet::start(&[calendar.uri()], &[("LEDGER_UPGRADE_HORIZON", "30d")]).await;
+    let ctx = &fleet.ctx;
+    let t = common::tenant(
+        ctx,
+        "waiting-co",
+        Plan::Pro,
+        Utc::now() - Duration::days(40),
+        50_000_000,
+        0,
+    )
+    .await;
+    // Ended 7 to 14 days ago: inside a 30-day horizon, outside a 1-day one.
+    let week = common::week_ago(2);
+    common::manifests(ctx, &t, week, 5).await;
+    fleet.tick().await;
+    let run_id = common::run_id(&t, week);
+    common::rollup(ctx, &run_id).await;
+    assert_eq!(
+        ctx.store.run(&run_id).await.unwrap().status,
+        RunStatus::Anchored
+    );
+
+    let retries = |jobs: Vec<(Job, i64)>, attempt: u32| -> Vec<i64> {
+        jobs.into_iter()
+            .filter_map(|(j, at)| match j {
+                Job::Upgrade { run, attempt: a } if run == run_id && a == attempt => Some(at),
+                _ => None,
+            })
+            .collect()
+    };
+    for (attempt, next_in) in [(0u32, 20 * 60), (3, 160 * 60)] {
+        let now = Utc::now().timestamp();
+        workers::upgrade::job(ctx, &run_id, attempt).await.unwrap();
+        let at = retries(fleet.queued_jobs().await, attempt + 1);
+        assert_eq!(
+            at.len(),
+            1,
+            "attempt {attempt} re-enqueues attempt {}",
+            attempt + 1
+        );
+        assert!(
+            (now + next_in - 2..=Utc::now().timestamp() + next_in + 2).contains(&at[0]),
+            "attempt {} runs {next_in} s later, not at {} (now {now})",
+            attempt + 1,
+            at[0]
+        );
+    }
+    assert!(ctx.store.incidents(true).await.unwrap().is_empty());
+    assert!(
+        common::receipt_version_bytes(ctx, &t, week, 2)
+            .await
+            .is_none()
+    );
+    assert_eq!(
+        ctx.store.run(&run_id).await.unwrap().status,
+        RunStatus::Anchored
+    );
+
+    // A worker configured with a 1-day horizon: the period ended longer ago than that.
+    let short = fleet.reopen(&[("LEDGER_UPGRADE_HORIZON", "1d")]).await;
+    workers::upgrade::job(&short, &run_id, 5).await.unwrap();
+    let incidents = short.store.incidents(true).await.unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let i = &incidents[0];
+    assert_eq!(i.kind, "upgrade-horizon");
+    assert_eq!(i.run_id.as_deref(), Some(run_id.as_str()));
+    assert_eq!(i.tenant.as_ref(), Some(&t));
+    assert!(i.detail.contains("no Bitcoin attestation"), "{}", i.detail);
+    assert!(
+        retries(fleet.queued_jobs().await, 6).is_empty(),
+        "no retry past the horizon"
+    );
+    let run = short.store.run(&run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Anchored, "still not complete");
+    let upgrades = calendar
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/timestamp/"))
+        .count();
+    assert_eq!(upgrades, 3, "each attempt asked the calendar");
+}
