@@ -178,7 +178,9 @@ fn bucket_key(id: &str) -> Result<KvKey> {
     Ok(KvKey::state(&format!("backfill-bucket:{id}"))?)
 }
 
-/// One step of a backfill: enqueue what its token bucket and cost ceiling allow.
+/// One step of a backfill: enqueue what its token bucket and cost ceiling allow. While the
+/// tenant does not anchor (opted out, or paused or disabled by an operator) a step does
+/// nothing, so the backfill waits rather than creating runs that would only be held.
 ///
 /// Progress counters count what was enqueued (periods, manifests, estimated cost): the cost
 /// ceiling must hold for what is committed, not only for what has finished. Backfilled runs
@@ -192,6 +194,20 @@ pub async fn backfill_step(ctx: &Ctx, id: &str) -> Result<()> {
     }
     let now = ctx.now();
     let tenant = ctx.store.tenant(&b.tenant).await?;
+    if !tenant.anchoring_enabled() {
+        // Opted out (or paused/disabled by an operator): no new runs, no tokens, no spend.
+        // A run created now would only be held for good, and its period lost to the
+        // backfill; waiting lets the backfill go on where it was once the tenant anchors
+        // again.
+        tracing::info!(
+            backfill = id,
+            tenant = %tenant.id,
+            consent = %tenant.consent,
+            status = %tenant.status,
+            "tenant does not anchor now: backfill waits"
+        );
+        return Ok(());
+    }
     let days = ctx.store.manifest_days(&b.tenant, b.from, b.to).await?;
     let mut candidates: Vec<Candidate> = Vec::new();
     for schedule in ctx.policy.plans.schedules(tenant.plan) {

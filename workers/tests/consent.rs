@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use common::Fleet;
 use ledger::Plan;
 use ledger::blob::RootArtifact;
-use ledger::sql::{ConsentAction, RunStatus};
+use ledger::sql::{BackfillStatus, ConsentAction, NewBackfill, RunStatus};
 use workers::rollup::Rollup;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,4 +92,60 @@ async fn after_an_opt_out_no_new_runs_are_created_a_queued_run_is_held_and_histo
     common::consent(ctx, &t, ConsentAction::OptIn, Utc::now()).await;
     let report = fleet.tick().await;
     assert_eq!(report.enqueued, vec![common::run_id(&t, later)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_waits_while_its_tenant_is_opted_out_and_goes_on_after_an_opt_in() {
+    let cal = common::dev_calendar().await;
+    let fleet = Fleet::start(&[cal], &[]).await;
+    let ctx = &fleet.ctx;
+    let t = common::tenant(
+        ctx,
+        "on-off-co",
+        Plan::Pro,
+        Utc::now() - Duration::hours(1),
+        50_000_000,
+        0,
+    )
+    .await;
+    let week = common::week_ago(5);
+    common::manifests(ctx, &t, week, 3).await;
+    ctx.store
+        .create_backfill(
+            &NewBackfill {
+                id: "bf-consent".into(),
+                tenant: t.clone(),
+                from: week.first_day(),
+                to: week.end_day() - Duration::days(1),
+                manifests_per_hour: 100,
+                cost_ceiling_micro_usd: 1_000_000,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    common::consent(ctx, &t, ConsentAction::OptOut, Utc::now()).await;
+
+    // Opted out: the step creates no run (which could only be held), spends nothing.
+    workers::tick::backfill_step(ctx, "bf-consent")
+        .await
+        .unwrap();
+    assert!(ctx.store.find_run(&t, week).await.unwrap().is_none());
+    let b = ctx.store.backfill("bf-consent").await.unwrap();
+    assert_eq!(b.status, BackfillStatus::Queued);
+    assert_eq!((b.periods_done, b.cost_spent_micro_usd), (0, 0));
+
+    // Opted in again: the backfill goes on and its run anchors.
+    common::consent(ctx, &t, ConsentAction::OptIn, Utc::now()).await;
+    workers::tick::backfill_step(ctx, "bf-consent")
+        .await
+        .unwrap();
+    let run = ctx.store.find_run(&t, week).await.unwrap().expect("a run");
+    assert_eq!(run.trigger, ledger::Trigger::Backfill);
+    assert_eq!(
+        ctx.store.backfill("bf-consent").await.unwrap().periods_done,
+        1
+    );
+    let out = common::rollup(ctx, &run.id).await;
+    assert!(matches!(out, Rollup::Anchored { .. }), "{out:?}");
 }
