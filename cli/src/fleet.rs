@@ -29,10 +29,10 @@ use ledger::sql::{
     ConsentAction, ConsentEntry, NewTenant, RunFilter, RunStatus, Trigger, Visibility,
 };
 use ledger::{Period, Plan, TenantId};
-use merkle::{ManifestDigest, ProofV1};
-use stamp::tsp::devca;
-use stamp::tsp::responder::{DEV_POLICY, Responder};
+use merkle::ManifestDigest;
+use stamp::dev::DevServices;
 use workers::Ctx;
+use workers::proofs::PeriodProofs;
 use workers::service::{scheduler_loop, shutdown_pair, wait_until_idle, worker_pool};
 
 use crate::ledger_cmd::ConfigArg;
@@ -100,62 +100,10 @@ fn is_embedded(config: &Config) -> bool {
         && config.var("LEDGER_QUEUE").is_none_or(|q| q == "embedded")
 }
 
-/// Local stand-ins for the remote stamping services, served on loopback.
-struct DevServices {
-    tsa_url: String,
-    calendars: Vec<String>,
-    ca_file: PathBuf,
-}
-
-async fn serve(router: axum::Router) -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding a loopback port")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    Ok(url)
-}
-
-/// Starts the dev TSA (a throwaway CA whose certificate is written to `dir/dev-tsa-ca.pem`)
-/// and two dev calendars.
 async fn start_dev_services(dir: &Path) -> anyhow::Result<DevServices> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let ca = devca::make(Utc::now());
-    let ca_file = dir.join("dev-tsa-ca.pem");
-    std::fs::write(&ca_file, ca.ca_cert.to_pem())
-        .with_context(|| format!("writing {}", ca_file.display()))?;
-    let key = devca::load_p256_key(&ca.tsa_key_pem).map_err(anyhow::Error::new)?;
-    let policy = stamp::tsp::parse_oid(DEV_POLICY).map_err(|e| anyhow!(e))?;
-    let responder = Responder::new(key, ca.tsa_cert.clone(), vec![ca.ca_cert.clone()], policy)
-        .map_err(anyhow::Error::new)?;
-    let tsa_url = serve(stamp::tsp::responder::router(Arc::new(responder))).await?;
-    let mut calendars = Vec::new();
-    for _ in 0..2 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let router = stamp::devcal::router(&url);
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        calendars.push(url);
-    }
-    Ok(DevServices {
-        tsa_url,
-        calendars,
-        ca_file,
-    })
-}
-
-fn dev_overrides(dev: &DevServices) -> Vec<(&'static str, String)> {
-    vec![
-        ("LEDGER_TSA_URL", dev.tsa_url.clone()),
-        ("LEDGER_TSA_CA_FILE", dev.ca_file.display().to_string()),
-        ("LEDGER_TSA_POLICY", DEV_POLICY.to_owned()),
-        ("LEDGER_OTS_CALENDARS", dev.calendars.join(",")),
-        ("LEDGER_OTS_MIN", "2".to_owned()),
-    ]
+    DevServices::start(dir, 2)
+        .await
+        .with_context(|| format!("starting the dev TSA and calendars in {}", dir.display()))
 }
 
 async fn ctrl_c(trigger: workers::service::ShutdownTrigger) {
@@ -178,7 +126,7 @@ pub fn up(args: &UpArgs) -> Outcome {
                 dev.tsa_url,
                 dev.calendars.join(", ")
             );
-            overrides.extend(dev_overrides(&dev));
+            overrides.extend(dev.vars());
             config = config_with(args.config.config.as_deref(), &overrides)?;
         }
         let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
@@ -281,7 +229,7 @@ pub fn demo(args: &DemoArgs) -> Outcome {
             ("LEDGER_TICK", "1s".to_owned()),
             ("LEDGER_RUN_LEASE", "60s".to_owned()),
         ];
-        overrides.extend(dev_overrides(&dev));
+        overrides.extend(dev.vars());
         // The demo's data never mixes with a configured fleet: only its own variables count.
         let env: BTreeMap<String, String> = overrides
             .iter()
@@ -424,15 +372,16 @@ async fn verify_all(ctx: &Ctx, data: &Path, ca_file: &Path) -> Result<String, Fa
             .period_digests(&run.tenant, run.period)
             .await
             .map_err(anyhow::Error::new)?;
+        // Proofs are derived from the stored tree, as the API and `anchor proof` serve them.
+        let stored = PeriodProofs::load(&ctx.blobs, &run.tenant, run.period)
+            .await
+            .map_err(|e| Failure::Check(anyhow!("{}: {e}", run.id)))?;
         for d in digests.iter().step_by((digests.len() / 5).max(1)) {
-            let proof = ctx
-                .blobs
-                .get(&BlobKey::proof(&run.tenant, &run.period, d))
-                .await
-                .map_err(anyhow::Error::new)?
-                .ok_or_else(|| anyhow!("proof of {d} in {} missing", run.id))?;
-            let proof = ProofV1::from_json(&proof).map_err(anyhow::Error::new)?;
-            if let Err(e) = proof.verify(Some(&receipt.root)) {
+            let checked = stored.proof(d).and_then(|proof| {
+                proof.verify(Some(&receipt.root))?;
+                stored.manifest_ots(d)
+            });
+            if let Err(e) = checked {
                 failures.push(format!("{}: proof of {d}: {e}", run.id));
             }
         }

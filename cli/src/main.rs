@@ -10,6 +10,7 @@ mod fleet;
 mod keys;
 mod ledger_cmd;
 mod ots;
+mod proof_cmd;
 mod tree;
 mod tsa;
 
@@ -67,6 +68,8 @@ enum Command {
     Run(fleet::RunArgs),
     /// Offline end-to-end demo: dev TSA and calendars, three tenants, every due run, verified.
     Demo(fleet::DemoArgs),
+    /// One manifest's inclusion proof (or per-manifest .ots) from an anchored period's tree.
+    Proof(proof_cmd::ProofArgs),
     // operator commands (admin.rs): tenants, manifests, kill-switch, incidents, backfill
     #[command(flatten)]
     Admin(admin::AdminCmd),
@@ -201,6 +204,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Worker(args) => fleet::worker(&args),
         Command::Run(args) => fleet::run(&args),
         Command::Demo(args) => fleet::demo(&args),
+        Command::Proof(args) => proof_cmd::run(&args),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;

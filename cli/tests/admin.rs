@@ -764,8 +764,35 @@ fn backfill_create_show_cancel_and_resume_of_a_stopped_one() {
         .await
         .unwrap()
     });
-    let resumed = f.json(&["backfill", "resume", &other_id]);
+    // Stopped because it spent its whole ceiling: resuming needs a higher one.
+    f.with_store(async |s| {
+        s.add_backfill_progress(
+            &other_id,
+            ledger::sql::BackfillProgress {
+                cost_spent_micro_usd: 3_250_000,
+                ..Default::default()
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+    });
+    let err = f.fails(&["backfill", "resume", &other_id], 2);
+    assert!(err.contains("higher --cost-ceiling-usd"), "{err}");
+    let err = f.fails(
+        &[
+            "backfill",
+            "resume",
+            &other_id,
+            "--cost-ceiling-usd",
+            "3.25",
+        ],
+        2,
+    );
+    assert!(err.contains("already spent"), "{err}");
+    let resumed = f.json(&["backfill", "resume", &other_id, "--cost-ceiling-usd", "10"]);
     assert_eq!(resumed["status"], "queued");
+    assert_eq!(resumed["cost_ceiling_micro_usd"], 10_000_000);
     let err = f.fails(&["backfill", "show", "bf-000000000000"], 2);
     assert!(err.contains("not found"), "{err}");
 }

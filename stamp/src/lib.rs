@@ -4,6 +4,7 @@
 
 pub mod bitcoin;
 pub mod calendar;
+pub mod dev;
 pub mod devcal;
 pub mod error;
 pub mod headers;

@@ -3,8 +3,8 @@
 //!
 //! The scheduler enqueues it every tick while the global switch is the automation's
 //! tsa-only, and whenever runs with a deferred OTS anchor exist. For each such run, oldest
-//! first: submit SHA-256(root.bin) to the calendars; store `root.ots` and the per-manifest
-//! `.ots` files; publish a new receipt version whose OTS anchor is pending (and which
+//! first: submit SHA-256(root.bin) to the calendars; store `root.ots` (per-manifest `.ots`
+//! files are derived from it on request, see [`crate::proofs`]); publish a new receipt version whose OTS anchor is pending (and which
 //! supersedes the TSA-only one); mark the run anchored so the upgrade job follows it to
 //! Bitcoin. The first success also ends an automatic tsa-only ([`crate::outage`]). With no
 //! deferred run and an automatic tsa-only in force, one probe digest is submitted to learn
@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
-use crate::rollup::{put_or_keep, stored_levels, write_proofs_ots_version};
+use crate::rollup::put_or_keep;
 use crate::upgrade::{latest_receipt, publish_receipt};
 
 /// Runs whose OTS anchor was deferred, oldest first.
@@ -103,9 +103,8 @@ pub async fn job(ctx: &Ctx) -> Result<()> {
                 }
             }
         };
-        let file = stamp::DetachedTimestamp::from_bytes(&bytes)?;
-        let levels = stored_levels(ctx, &run).await?;
-        write_proofs_ots_version(ctx, &run, &levels, &file, 1).await?;
+        // Parsed only to refuse storing a receipt that names bytes no client could read.
+        stamp::DetachedTimestamp::from_bytes(&bytes)?;
         let receipt = latest_receipt(ctx, &run).await?;
         let mut anchors = receipt.anchors.clone();
         for a in &mut anchors {

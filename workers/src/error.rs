@@ -32,6 +32,9 @@ pub enum WorkerError {
     /// Not worth retrying: the run fails with this reason.
     #[error("{0}")]
     Permanent(String),
+    /// What was asked for does not exist (a digest not in a period's tree).
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 impl WorkerError {
@@ -47,7 +50,8 @@ impl WorkerError {
             WorkerError::Merkle(_)
             | WorkerError::Policy(_)
             | WorkerError::Config(_)
-            | WorkerError::Permanent(_) => false,
+            | WorkerError::Permanent(_)
+            | WorkerError::NotFound(_) => false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! The `scheduler` crate decides (pure: due periods, the governor, backfill pacing); this
 //! crate does: [`tick`] turns those decisions into runs and jobs, and the job handlers
 //! ([`handler`]) run [`rollup`], [`upgrade`], [`sample`] verification and OTS [`catchup`].
+//! Per-manifest proofs are derived on request from the stored tree ([`proofs`]).
 //! Every job is safe to repeat and to interrupt (see each module), because every step either
 //! reads back what an earlier attempt stored or writes create-only, deterministic bytes.
 //!
@@ -15,6 +16,7 @@ pub mod handler;
 pub mod job;
 pub mod levels;
 pub mod outage;
+pub mod proofs;
 pub mod queue;
 pub mod rollup;
 pub mod sample;

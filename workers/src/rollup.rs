@@ -12,17 +12,16 @@
 //!    `root.tsr` is reused, never re-stamped. An OTS failure with a TSA anchor in the same
 //!    run defers OTS to the catch-up job; calendar failures count towards the automatic
 //!    tsa-only switch.
-//! 4. **proofs**: one `c2c.proof.v1` per manifest and, with OTS, one per-manifest `.ots`
-//!    (deterministic bytes: a repeat finds them identical).
-//! 5. **sample**: 25 random leaves re-proved from the blob store against `root.bin`.
-//! 6. **summary**: appended to the tenant's chain once per root (a retry finds it).
-//! 7. **receipt** v1, create-only, then the latest pointer; the run row; the last-anchor KV
+//! 4. **sample**: 25 random leaves re-proved from `levels.bin` read back from the blob store,
+//!    against `root.bin`. Per-manifest proofs and `.ots` files are not written: they are
+//!    derived on request from the stored tree ([`crate::proofs`] says why).
+//! 5. **summary**: appended to the tenant's chain once per root (a retry finds it).
+//! 6. **receipt** v1, create-only, then the latest pointer; the run row; the last-anchor KV
 //!    pointer; upgrade and sample-verify jobs enqueued.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::{StreamExt as _, TryStreamExt as _};
 use ledger::blob::{BlobKey, PutOutcome, ReceiptFormat, RootArtifact};
 use ledger::formats::{
     AnchorEntry, AnchorOutcome, Artifact, Counts, Coverage, Receipt, ReceiptBody, RootMetadata,
@@ -34,16 +33,12 @@ use ledger::{AnchorKind, AnchorStatus, KillMode, Period};
 use merkle::{ManifestDigest, Root};
 use scheduler::{Anchors, Decision, RunFacts};
 use sha2::{Digest as _, Sha256};
-use stamp::DetachedTimestamp;
 use stamp::tsp::{HashAlg, MessageImprint, TimeStampRequest, TimeStampResponse};
 
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
 use crate::levels::Levels;
-
-/// How many proofs are written concurrently.
-const WRITE_PARALLELISM: usize = 32;
 
 /// Every [`Ctx::checkpoint`] the rollup passes, in order: the crash test kills a worker at
 /// each of them and checks that a retry ends in the same state as an uninterrupted run.
@@ -279,15 +274,7 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     };
     ctx.checkpoint("stamped").await;
 
-    // 4. Proofs.
-    let root_ots = match &ots {
-        Stamped::Stored { key, .. } => Some(read_ots(ctx, key).await?),
-        _ => None,
-    };
-    let proofs = write_proofs(ctx, &run, &levels, root_ots.as_ref(), 0..size).await?;
-    ctx.checkpoint("proofs-written").await;
-
-    // 5. Sample verification from what was stored.
+    // 4. Sample verification from what was stored.
     let coverage =
         match crate::sample::verify_sample(ctx, &run.tenant, p, ctx.policy.sample_size).await {
             Ok(c) => c,
@@ -299,7 +286,7 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
             }
         };
 
-    // 6. Summary, once per root.
+    // 5. Summary, once per root.
     let mut outcomes = Vec::new();
     let mut entries = Vec::new();
     let calendars = ctx.stamping.calendars.calendars.clone();
@@ -375,7 +362,11 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
         root: Some(root),
         tree_size: size,
         anchors: outcomes.clone(),
-        counts: Counts { manifests, proofs },
+        // Every leaf's proof is derivable from the stored tree.
+        counts: Counts {
+            manifests,
+            proofs: size,
+        },
         coverage,
         estimated_cost_micro_usd: estimate,
         errors: errors.clone(),
@@ -387,7 +378,7 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     let (summary, summary_hash) = summary_once(ctx, body, root).await?;
     ctx.checkpoint("summary-appended").await;
 
-    // 7. Receipt v1 and the latest pointer.
+    // 6. Receipt v1 and the latest pointer.
     let anchored_at = summary.ts;
     let receipt = Receipt::sign(
         ReceiptBody {
@@ -545,26 +536,6 @@ async fn load_or_build_tree(ctx: &Ctx, run: &Run) -> Result<Levels> {
     }
 }
 
-/// The stored tree of a finished run (catch-up and upgrade derive `.ots` files from it).
-pub(crate) async fn stored_levels(ctx: &Ctx, run: &Run) -> Result<Levels> {
-    let key = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Levels);
-    let bytes = ctx
-        .blobs
-        .get(&key)
-        .await?
-        .ok_or_else(|| WorkerError::Permanent(format!("{key} of {} is missing", run.id)))?;
-    Levels::from_bytes_off_thread(bytes).await
-}
-
-async fn read_ots(ctx: &Ctx, key: &BlobKey) -> Result<DetachedTimestamp> {
-    let bytes = ctx
-        .blobs
-        .get(key)
-        .await?
-        .ok_or_else(|| WorkerError::Transient(format!("{key} vanished")))?;
-    Ok(DetachedTimestamp::from_bytes(&bytes)?)
-}
-
 /// OTS: reuse a stored `root.ots`, or submit to the calendars (m of n) and store the answer.
 /// Success and failure feed the automatic calendar-outage switch.
 async fn stamp_ots(
@@ -627,39 +598,6 @@ async fn stamp_tsa(ctx: &Ctx, t: &ledger::TenantId, p: Period, root: &Root) -> R
         key,
         gen_time: Some(verified.info.gen_time),
     })
-}
-
-/// Writes the proofs (and per-manifest `.ots` when `root_ots` is given) of leaves `range`;
-/// returns how many proofs exist afterwards.
-pub(crate) async fn write_proofs(
-    ctx: &Ctx,
-    run: &Run,
-    levels: &Levels,
-    root_ots: Option<&DetachedTimestamp>,
-    range: std::ops::Range<u64>,
-) -> Result<u64> {
-    let tenant = run.tenant.as_str();
-    let period = run.period.to_string();
-    let count = range.end - range.start;
-    futures_util::stream::iter(range)
-        .map(|i| {
-            let period = period.as_str();
-            async move {
-                let proof = levels.proof(tenant, period, i)?;
-                let key = BlobKey::proof(&run.tenant, &run.period, &proof.digest);
-                put_exact(ctx, &key, proof.to_json_pretty().as_bytes()).await?;
-                if let Some(root_ots) = root_ots {
-                    let file = stamp::manifest::per_manifest_ots(&proof, root_ots)?;
-                    let key = BlobKey::proof_ots(&run.tenant, &run.period, &proof.digest);
-                    put_exact(ctx, &key, &file.to_bytes()?).await?;
-                }
-                Ok::<(), WorkerError>(())
-            }
-        })
-        .buffer_unordered(WRITE_PARALLELISM)
-        .try_collect::<()>()
-        .await?;
-    Ok(count)
 }
 
 /// Appends the run's summary unless one for this root is already in the chain (a retry
@@ -755,34 +693,4 @@ pub(crate) async fn append_outcome_summary(
     };
     ctx.store.append_summary(body, &ctx.key, ctx.now()).await?;
     Ok(())
-}
-
-/// Writes version `n` of every per-manifest `.ots` (version 1 is `{digest}.ots`), derived
-/// from `root_ots`: used by the catch-up (n = 1) and upgrade (n ≥ 2) jobs.
-pub(crate) async fn write_proofs_ots_version(
-    ctx: &Ctx,
-    run: &Run,
-    levels: &Levels,
-    root_ots: &DetachedTimestamp,
-    n: u32,
-) -> Result<()> {
-    let tenant = run.tenant.as_str();
-    let period = run.period.to_string();
-    futures_util::stream::iter(0..levels.size())
-        .map(|i| {
-            let period = period.as_str();
-            async move {
-                let proof = levels.proof(tenant, period, i)?;
-                let file = stamp::manifest::per_manifest_ots(&proof, root_ots)?;
-                let key = if n == 1 {
-                    BlobKey::proof_ots(&run.tenant, &run.period, &proof.digest)
-                } else {
-                    BlobKey::proof_ots_version(&run.tenant, &run.period, &proof.digest, n)?
-                };
-                put_exact(ctx, &key, &file.to_bytes()?).await
-            }
-        })
-        .buffer_unordered(WRITE_PARALLELISM)
-        .try_collect::<()>()
-        .await
 }

@@ -1,78 +1,45 @@
-//! Sample verification: leaves re-proved from the stored artifacts, read back from the blob
-//! store, against the stored `root.bin`.
+//! Sample verification: leaves re-proved from the stored tree, read back from the blob store,
+//! against the stored `root.bin`; with an OTS anchor, each sampled leaf's per-manifest `.ots`
+//! is derived too.
 //!
 //! The rollup runs it before signing (so the summary's coverage is true) and the
 //! sample-verify job runs it again later, from another worker and a fresh read, so that an
 //! artifact damaged after the run is caught too. A failure opens an incident and pauses the
 //! tenant through its kill switch (actor [`ACTOR`]); an operator resolves both.
 
-use ledger::blob::{BlobKey, RootArtifact};
 use ledger::formats::Coverage;
 use ledger::sql::{KillScope, KillState, Run, RunStatus};
 use ledger::{KillMode, Period, TenantId};
-use merkle::{ProofV1, Root};
 use rand::seq::index::sample;
 
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
-use crate::levels::Levels;
+use crate::proofs::PeriodProofs;
 
 /// The actor recorded when a failed sample pauses a tenant.
 pub const ACTOR: &str = "auto:sample-verify";
 
-async fn must_get(ctx: &Ctx, key: &BlobKey) -> Result<Vec<u8>> {
-    ctx.blobs
-        .get(key)
-        .await?
-        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing from the blob store")))
-}
-
-/// Re-proves `n` random leaves (all when fewer). Any mismatch is an error naming the leaf and
-/// the check.
+/// Re-proves `n` random leaves (all when fewer) from the tree read back from the blob store,
+/// against `root.bin`. Any mismatch is an error naming the leaf and the check.
 pub async fn verify_sample(
     ctx: &Ctx,
     tenant: &TenantId,
     period: Period,
     n: usize,
 ) -> Result<Coverage> {
-    let root_bin = must_get(
-        ctx,
-        &BlobKey::root_artifact(tenant, &period, RootArtifact::Bin),
-    )
-    .await?;
-    let root = Root(merkle::Hash(root_bin.as_slice().try_into().map_err(
-        |_| WorkerError::Permanent(format!("root.bin holds {} bytes, not 32", root_bin.len())),
-    )?));
-    let levels_bytes = must_get(
-        ctx,
-        &BlobKey::root_artifact(tenant, &period, RootArtifact::Levels),
-    )
-    .await?;
-    let levels = Levels::from_bytes_off_thread(levels_bytes).await?;
-    if levels.root() != root {
-        return Err(WorkerError::Permanent(format!(
-            "levels.bin implies root {} but root.bin holds {root}",
-            levels.root()
-        )));
-    }
+    let stored = PeriodProofs::load(&ctx.blobs, tenant, period).await?;
+    let levels = stored.levels();
+    let root = levels.root();
     let size = levels.size() as usize;
     let picks = sample(&mut rand::rng(), size, n.min(size));
     let mut verified = 0u64;
     for i in picks {
         let digest = levels.digests()[i];
-        let bytes = must_get(ctx, &BlobKey::proof(tenant, &period, &digest)).await?;
-        let proof = ProofV1::from_json(&bytes)
-            .map_err(|e| WorkerError::Permanent(format!("proof of leaf {i} ({digest}): {e}")))?;
-        if proof.digest != digest
-            || proof.leaf_index != i as u64
-            || proof.tree_size != levels.size()
-        {
+        let proof = stored.proof_at(i as u64)?;
+        if proof.digest != digest {
             return Err(WorkerError::Permanent(format!(
-                "proof of leaf {i} names digest {} at {} of {}, the tree has {digest} at {i} of {}",
-                proof.digest,
-                proof.leaf_index,
-                proof.tree_size,
-                levels.size()
+                "the proof of leaf {i} names {} but the tree holds {digest}",
+                proof.digest
             )));
         }
         proof.verify(Some(&root)).map_err(|e| {
@@ -80,6 +47,13 @@ pub async fn verify_sample(
                 "proof of leaf {i} ({digest}) does not lead to root.bin: {e}"
             ))
         })?;
+        if let Some(ots) = stored.manifest_ots(&digest)?
+            && ots.digest() != digest.0
+        {
+            return Err(WorkerError::Permanent(format!(
+                "the .ots of leaf {i} ({digest}) does not start from its digest"
+            )));
+        }
         verified += 1;
     }
     metrics::counter!("sample_leaves_verified_total").increment(verified);

@@ -2,17 +2,17 @@
 //!
 //! Calendars commit to Bitcoin every few hours, so the job re-enqueues itself with a growing
 //! delay ([`delay`]: 10 min doubling to 6 h) until the proof carries a Bitcoin attestation or
-//! the horizon ([`scheduler::Policy::upgrade_horizon`], default 48 h from the run's end)
-//! passes, which opens an incident. On completion, with a header source configured
+//! the horizon ([`scheduler::Policy::upgrade_horizon`], default 48 h from the submission to
+//! the calendars, and never before the period's end) passes, which opens an incident. On completion, with a header source configured
 //! (`LEDGER_ESPLORA_URL`), the attestation is checked against the block header and the
-//! upgraded proof is stored under a new version key (`root.v{n}.ots`, and per manifest
-//! `{digest}.v{n}.ots`); a new receipt version names the Bitcoin block and supersedes the
+//! upgraded proof is stored under a new version key (`root.v{n}.ots`; per-manifest `.ots`
+//! files derive from it on request); a new receipt version names the Bitcoin block and supersedes the
 //! previous one; the run becomes complete. Without a header source the upgraded proof is
 //! stored but the receipt stays pending: a receipt never claims a block nobody checked.
 
 use std::time::Duration;
 
-use ledger::blob::{BlobKey, ReceiptFormat, RootArtifact};
+use ledger::blob::{BlobKey, ReceiptFormat};
 use ledger::formats::{Artifact, Bitcoin, Receipt, ReceiptBody, sha256_hex};
 use ledger::sql::{AnchorRow, RunOutcome, RunStatus};
 use ledger::{AnchorKind, AnchorStatus};
@@ -23,7 +23,7 @@ use stamp::verify::Finding;
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
-use crate::rollup::{put_or_keep, stored_levels, write_proofs_ots_version};
+use crate::rollup::put_or_keep;
 
 /// Delay before upgrade attempt `attempt`: 10 minutes, doubling, at most 6 hours.
 pub fn delay(attempt: u32) -> Duration {
@@ -33,13 +33,7 @@ pub fn delay(attempt: u32) -> Duration {
 
 /// The latest receipt of a run's period.
 pub(crate) async fn latest_receipt(ctx: &Ctx, run: &ledger::sql::Run) -> Result<Receipt> {
-    let key = BlobKey::receipt_latest(&run.tenant, &run.period, ReceiptFormat::Json);
-    let bytes = ctx
-        .blobs
-        .get(&key)
-        .await?
-        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing")))?;
-    Ok(Receipt::from_json(&bytes)?)
+    crate::proofs::latest_receipt(&ctx.blobs, &run.tenant, &run.period).await
 }
 
 /// Writes receipt `body.version` create-only and points the latest receipt at it.
@@ -72,25 +66,12 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
     else {
         return Ok(());
     };
-    let current_key = ots
+    let named = ots
         .artifact
         .as_ref()
         .map(|a| a.key.clone())
         .unwrap_or_default();
-    let version = if current_key.ends_with("/root.ots") {
-        1
-    } else {
-        current_key
-            .rsplit_once("/root.v")
-            .and_then(|(_, v)| v.strip_suffix(".ots"))
-            .and_then(|v| v.parse::<u32>().ok())
-            .ok_or_else(|| WorkerError::Permanent(format!("unexpected OTS key {current_key}")))?
-    };
-    let key = if version == 1 {
-        BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Ots)
-    } else {
-        BlobKey::root_ots_version(&run.tenant, &run.period, version)?
-    };
+    let key = crate::proofs::root_ots_key(&run.tenant, run.period, &named)?;
     let bytes = ctx
         .blobs
         .get(&key)
@@ -101,7 +82,16 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
         stamp::calendar::upgrade(&ctx.stamping.http, &ctx.stamping.calendars, &mut file).await?;
     tracing::info!(run = run_id, attempt, ?outcomes, "upgrade attempt");
     if !file.timestamp.has_bitcoin() {
-        let horizon_end = run.period.end() + ctx.policy.upgrade_horizon;
+        // Counted from when the root was submitted to the calendars (a backfilled or
+        // caught-up root is stamped long after its period ended), never before the period's end.
+        let submitted = ctx
+            .store
+            .anchors(&run.id)
+            .await?
+            .into_iter()
+            .find(|a| a.kind == AnchorKind::Ots)
+            .map_or(receipt.anchored_at, |a| a.updated_at);
+        let horizon_end = run.period.end().max(submitted) + ctx.policy.upgrade_horizon;
         if ctx.now() >= horizon_end {
             ctx.store
                 .open_incident(
@@ -109,8 +99,9 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
                     Some(&run.id),
                     "upgrade-horizon",
                     &format!(
-                        "the OTS proof of {} has no Bitcoin attestation {} after the period ended",
-                        run.id, ctx.policy.upgrade_horizon
+                        "the OTS proof of {} has no Bitcoin attestation {} h after it was submitted",
+                        run.id,
+                        ctx.policy.upgrade_horizon.num_hours()
                     ),
                     ctx.now(),
                 )
@@ -128,14 +119,12 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
             .await?;
         return Ok(());
     }
-    // A new version of the root's proof and of every per-manifest proof, numbered like the
-    // receipt that first names it.
+    // A new version of the root's proof, numbered like the receipt that first names it
+    // (per-manifest `.ots` files derive from the version the latest receipt names).
     let next = receipt.version + 1;
     let new_key = BlobKey::root_ots_version(&run.tenant, &run.period, next)?;
     let new_bytes = put_or_keep(ctx, &new_key, file.to_bytes()?).await?;
     let file = DetachedTimestamp::from_bytes(&new_bytes)?;
-    let levels = stored_levels(ctx, &run).await?;
-    write_proofs_ots_version(ctx, &run, &levels, &file, next).await?;
 
     let bitcoin = match &ctx.stamping.headers {
         None => {

@@ -312,8 +312,8 @@ fn upgrade_backoff_is_ten_minutes_doubling_to_six_hours() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pending_proof_is_retried_with_backoff_before_the_horizon_and_opens_an_incident_after_it()
-{
+async fn a_pending_proof_is_retried_with_backoff_until_the_horizon_counted_from_its_submission_then_opens_an_incident()
+ {
     let calendar = MockServer::start().await;
     common::calendar_up(&calendar).await;
     Mock::given(method("GET"))
@@ -335,7 +335,7 @@ async fn a_pending_proof_is_retried_with_backoff_before_the_horizon_and_opens_an
         0,
     )
     .await;
-    // Ended 7 to 14 days ago: inside a 30-day horizon, outside a 1-day one.
+    // Ended 7 to 14 days ago, long before the root is submitted.
     let week = common::week_ago(2);
     common::manifests(ctx, &t, week, 5).await;
     fleet.tick().await;
@@ -382,9 +382,16 @@ async fn a_pending_proof_is_retried_with_backoff_before_the_horizon_and_opens_an
         RunStatus::Anchored
     );
 
-    // A worker configured with a 1-day horizon: the period ended longer ago than that.
+    // A worker configured with a 1-day horizon: the period ended longer ago than that, but
+    // the root was submitted just now (as for a backfilled or caught-up root), so the horizon
+    // has not passed: a retry, no incident.
     let short = fleet.reopen(&[("LEDGER_UPGRADE_HORIZON", "1d")]).await;
     workers::upgrade::job(&short, &run_id, 5).await.unwrap();
+    assert_eq!(retries(fleet.queued_jobs().await, 6).len(), 1);
+    assert!(short.store.incidents(true).await.unwrap().is_empty());
+    // Submitted two days ago: past the 1-day horizon.
+    backdate_ots_submission(&short, &run_id, Duration::days(2)).await;
+    workers::upgrade::job(&short, &run_id, 6).await.unwrap();
     let incidents = short.store.incidents(true).await.unwrap();
     assert_eq!(incidents.len(), 1, "{incidents:?}");
     let i = &incidents[0];
@@ -393,7 +400,7 @@ async fn a_pending_proof_is_retried_with_backoff_before_the_horizon_and_opens_an
     assert_eq!(i.tenant.as_ref(), Some(&t));
     assert!(i.detail.contains("no Bitcoin attestation"), "{}", i.detail);
     assert!(
-        retries(fleet.queued_jobs().await, 6).is_empty(),
+        retries(fleet.queued_jobs().await, 7).is_empty(),
         "no retry past the horizon"
     );
     let run = short.store.run(&run_id).await.unwrap();
@@ -405,5 +412,19 @@ async fn a_pending_proof_is_retried_with_backoff_before_the_horizon_and_opens_an
         .iter()
         .filter(|r| r.url.path().starts_with("/timestamp/"))
         .count();
-    assert_eq!(upgrades, 3, "each attempt asked the calendar");
+    assert_eq!(upgrades, 4, "each attempt asked the calendar");
+}
+
+/// Moves the time the run's root was submitted to the calendars `by` into the past.
+async fn backdate_ots_submission(ctx: &workers::Ctx, run_id: &str, by: Duration) {
+    let mut ots = ctx
+        .store
+        .anchors(run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.kind == AnchorKind::Ots)
+        .unwrap();
+    ots.updated_at -= by;
+    ctx.store.put_anchor(&ots).await.unwrap();
 }

@@ -118,6 +118,10 @@ pub enum BackfillCmd {
     /// Queue a stopped backfill again (a cancelled one stays cancelled: create a new one).
     Resume {
         id: String,
+        /// Raise the cost ceiling first (a backfill stopped at its ceiling needs a higher one
+        /// to go on).
+        #[arg(long, value_name = "USD", value_parser = parse_usd)]
+        cost_ceiling_usd: Option<u64>,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -306,9 +310,13 @@ pub fn backfill(cmd: BackfillCmd) -> Outcome {
             })?;
             print_json(&backfill_json(&b))
         }
-        BackfillCmd::Resume { id, config } => {
+        BackfillCmd::Resume {
+            id,
+            cost_ceiling_usd,
+            config,
+        } => {
             let b = with_store(&config, async |s| {
-                let b = s.backfill(&id).await?;
+                let mut b = s.backfill(&id).await?;
                 match b.status {
                     BackfillStatus::Stopped => {}
                     BackfillStatus::Cancelled => bail!(
@@ -318,6 +326,17 @@ pub fn backfill(cmd: BackfillCmd) -> Outcome {
                         b.to
                     ),
                     other => bail!("backfill {id} is {other}; only a stopped one can be resumed"),
+                }
+                if let Some(ceiling) = cost_ceiling_usd {
+                    b = s.raise_backfill_ceiling(&id, ceiling, Utc::now()).await?;
+                }
+                if b.cost_spent_micro_usd >= b.cost_ceiling_micro_usd {
+                    bail!(
+                        "backfill {id} has spent {} of its {} ceiling: resume with a higher \
+                         --cost-ceiling-usd",
+                        usd(b.cost_spent_micro_usd),
+                        usd(b.cost_ceiling_micro_usd)
+                    );
                 }
                 Ok(s.set_backfill_status(
                     &id,

@@ -165,6 +165,53 @@ impl Store {
         self.backfill(id).await
     }
 
+    /// Raises a stopped backfill's cost ceiling (what lets a backfill stopped at its ceiling
+    /// go on when resumed). A ceiling below what it has spent is `Invalid`; a backfill that is
+    /// not stopped is `Conflict`.
+    pub async fn raise_backfill_ceiling(
+        &self,
+        id: &str,
+        ceiling_micro_usd: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Backfill> {
+        let b = self.backfill(id).await?;
+        if ceiling_micro_usd <= b.cost_spent_micro_usd
+            || ceiling_micro_usd < b.cost_ceiling_micro_usd
+        {
+            return Err(LedgerError::invalid(
+                "cost ceiling",
+                &ceiling_micro_usd.to_string(),
+                format!(
+                    "must be above the current ceiling {} and the {} already spent (micro-USD)",
+                    b.cost_ceiling_micro_usd, b.cost_spent_micro_usd
+                ),
+            ));
+        }
+        let n = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE backfills SET cost_ceiling_micro_usd = $2, updated_at = $3 \
+                 WHERE id = $1 AND status = 'stopped'",
+            )
+            .bind(id)
+            .bind(to_i64("cost ceiling", ceiling_micro_usd)?)
+            .bind(to_millis(now))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            return Err(LedgerError::Conflict {
+                what: "backfill",
+                key: id.to_owned(),
+                reason: format!(
+                    "{}: only a stopped backfill's ceiling can be raised",
+                    b.status
+                ),
+            });
+        }
+        self.backfill(id).await
+    }
+
     /// Moves a backfill to `status` with an optional reason. A cancelled or done backfill
     /// stays so (`Conflict`); a stopped one may be resumed (`queued`/`running`).
     pub async fn set_backfill_status(

@@ -1,0 +1,156 @@
+//! Per-manifest proofs, derived on request from the period's stored tree.
+//!
+//! Decision: the rollup stores the tree (`levels.bin`, every node of every level), never one
+//! object per manifest. A `c2c.proof.v1` and a per-manifest `.ots` are pure functions of that
+//! tree, the manifest's digest and the root's current `.ots`, so they are computed when asked
+//! for (the API, `anchor proof`, bundles), the way Certificate Transparency logs serve
+//! inclusion proofs from stored nodes. Why: a durable create-only object costs about 0.6 ms on
+//! a local directory (`cargo bench -p ledger --bench blobs`) and one class-A operation on
+//! S3/R2, so one object per manifest and per `.ots` version made a 1M-manifest rollup spend
+//! more than 20 minutes and two million writes on files that the tree already implies, and
+//! every upgrade wrote them all again. The `proofs/…` keys of the layout are kept for
+//! operators who export proofs to a static bucket; the pipeline does not depend on them.
+
+use ledger::blob::{BlobKey, BlobStore, ReceiptFormat, RootArtifact};
+use ledger::formats::Receipt;
+use ledger::{AnchorKind, Period, TenantId};
+use merkle::{ManifestDigest, ProofV1, Root};
+use stamp::DetachedTimestamp;
+
+use crate::error::{Result, WorkerError};
+use crate::levels::Levels;
+
+async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
+    blobs
+        .get(key)
+        .await?
+        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing from the blob store")))
+}
+
+/// The key of the root `.ots` an OTS artifact key names: `…/root.ots` is version 1,
+/// `…/root.v{n}.ots` version n (written by catch-up and upgrade).
+pub(crate) fn root_ots_key(tenant: &TenantId, period: Period, named: &str) -> Result<BlobKey> {
+    if named.ends_with("/root.ots") {
+        return Ok(BlobKey::root_artifact(tenant, &period, RootArtifact::Ots));
+    }
+    let n = named
+        .rsplit_once("/root.v")
+        .and_then(|(_, v)| v.strip_suffix(".ots"))
+        .and_then(|v| v.parse::<u32>().ok())
+        .ok_or_else(|| WorkerError::Permanent(format!("unexpected OTS key {named}")))?;
+    Ok(BlobKey::root_ots_version(tenant, &period, n)?)
+}
+
+/// The latest receipt of a period.
+pub async fn latest_receipt(
+    blobs: &BlobStore,
+    tenant: &TenantId,
+    period: &Period,
+) -> Result<Receipt> {
+    let key = BlobKey::receipt_latest(tenant, period, ReceiptFormat::Json);
+    Ok(Receipt::from_json(&must_get(blobs, &key).await?)?)
+}
+
+/// What one period's proofs are derived from, read once from the blob store.
+#[derive(Debug)]
+pub struct PeriodProofs {
+    tenant: TenantId,
+    period: Period,
+    levels: Levels,
+    /// The root `.ots` the latest receipt names, when the period has an OTS anchor.
+    root_ots: Option<DetachedTimestamp>,
+}
+
+impl PeriodProofs {
+    /// Reads `levels.bin` and `root.bin` (which must agree) and the root `.ots` that the
+    /// latest receipt names, which must exist.
+    pub async fn load(blobs: &BlobStore, tenant: &TenantId, period: Period) -> Result<Self> {
+        let root_bin = must_get(
+            blobs,
+            &BlobKey::root_artifact(tenant, &period, RootArtifact::Bin),
+        )
+        .await?;
+        let root = Root(merkle::Hash(root_bin.as_slice().try_into().map_err(
+            |_| WorkerError::Permanent(format!("root.bin holds {} bytes, not 32", root_bin.len())),
+        )?));
+        let levels = Levels::from_bytes_off_thread(
+            must_get(
+                blobs,
+                &BlobKey::root_artifact(tenant, &period, RootArtifact::Levels),
+            )
+            .await?,
+        )
+        .await?;
+        if levels.root() != root {
+            return Err(WorkerError::Permanent(format!(
+                "levels.bin implies root {} but root.bin holds {root}",
+                levels.root()
+            )));
+        }
+        // The root `.ots` the latest receipt names; before the first receipt (the rollup's
+        // own sample verification) the one the rollup stored, if any.
+        let latest = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
+        let root_ots = match blobs.get(&latest).await? {
+            Some(bytes) => {
+                let receipt = Receipt::from_json(&bytes)?;
+                let named = receipt
+                    .anchors
+                    .iter()
+                    .filter(|a| a.kind == AnchorKind::Ots)
+                    .find_map(|a| a.artifact.as_ref());
+                match named {
+                    Some(artifact) => {
+                        let key = root_ots_key(tenant, period, &artifact.key)?;
+                        Some(must_get(blobs, &key).await?)
+                    }
+                    None => None,
+                }
+            }
+            None => {
+                blobs
+                    .get(&BlobKey::root_artifact(tenant, &period, RootArtifact::Ots))
+                    .await?
+            }
+        }
+        .map(|bytes| DetachedTimestamp::from_bytes(&bytes))
+        .transpose()?;
+        Ok(PeriodProofs {
+            tenant: tenant.clone(),
+            period,
+            levels,
+            root_ots,
+        })
+    }
+
+    /// The stored tree.
+    pub fn levels(&self) -> &Levels {
+        &self.levels
+    }
+
+    /// The `c2c.proof.v1` of leaf `index`.
+    pub fn proof_at(&self, index: u64) -> Result<ProofV1> {
+        self.levels
+            .proof(self.tenant.as_str(), &self.period.to_string(), index)
+    }
+
+    /// The `c2c.proof.v1` of a manifest, or a `NotFound` naming it.
+    pub fn proof(&self, digest: &ManifestDigest) -> Result<ProofV1> {
+        let index = self.levels.index_of(digest).ok_or_else(|| {
+            WorkerError::NotFound(format!(
+                "{digest} is not in the tree of {} {}",
+                self.tenant, self.period
+            ))
+        })?;
+        self.proof_at(index)
+    }
+
+    /// The per-manifest `.ots` of a manifest: its RFC 9162 path as OTS operations, then the
+    /// root's current calendar (or Bitcoin) subtree. `None` when the period has no OTS anchor.
+    pub fn manifest_ots(&self, digest: &ManifestDigest) -> Result<Option<DetachedTimestamp>> {
+        let Some(root_ots) = &self.root_ots else {
+            return Ok(None);
+        };
+        let proof = self.proof(digest)?;
+        Ok(Some(stamp::manifest::per_manifest_ots(&proof, root_ots)?))
+    }
+}
