@@ -2,6 +2,8 @@
 //! real processes, each test on its own embedded store (`LEDGER_DATA_DIR` = a temporary
 //! directory), and one on a fresh Postgres database.
 
+mod common;
+
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
@@ -850,163 +852,9 @@ fn invalid_backfill_ranges_are_rejected_and_nothing_is_created() {
 
 // --------------------------------------------------------------------------------- Postgres
 
-/// A fresh database on the test Postgres server (`LEDGER_TEST_POSTGRES_URL`, default
-/// `postgres://postgres@127.0.0.1:5432/test`, trust authentication), dropped on drop.
-struct PgDatabase {
-    base: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create() -> Option<PgDatabase> {
-        let base = std::env::var("LEDGER_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!(
-            "anchor_cli_admin_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        match pg::execute(&base, &format!("CREATE DATABASE {name}")) {
-            Ok(()) => {}
-            Err(pg::Error::Unreachable(why)) => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "Postgres unavailable and CI=true: refusing to skip ({base}: {why})"
-                );
-                eprintln!("SKIPPED: Postgres unavailable ({base}: {why})");
-                return None;
-            }
-            Err(pg::Error::Server(e)) => panic!("CREATE DATABASE {name} on {base}: {e}"),
-        }
-        let (server, _) = base.rsplit_once('/').expect("the URL ends with /DATABASE");
-        let url = format!("{server}/{name}");
-        Some(PgDatabase { base, name, url })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        if let Err(e) = pg::execute(&self.base, &drop) {
-            eprintln!("could not drop {}: {e:?}", self.name);
-        }
-    }
-}
-
-/// Just enough of the PostgreSQL frontend protocol (v3, simple query, trust authentication)
-/// to create and drop the test database, so this test needs no SQL client crate.
-mod pg {
-    use std::io::{Read as _, Write as _};
-    use std::net::{TcpStream, ToSocketAddrs as _};
-    use std::time::Duration;
-
-    #[derive(Debug)]
-    pub enum Error {
-        /// No server to talk to (or one that wants a password): the test skips.
-        Unreachable(String),
-        /// The server refused the statement.
-        Server(String),
-    }
-
-    /// Runs one statement on the server and database of `url`
-    /// (`postgres://USER@HOST[:PORT]/DB`).
-    pub fn execute(url: &str, sql: &str) -> Result<(), Error> {
-        let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable(e.to_string());
-        let rest = url
-            .strip_prefix("postgres://")
-            .or_else(|| url.strip_prefix("postgresql://"))
-            .ok_or_else(|| unreachable(&"not a postgres:// URL"))?;
-        let (user, rest) = rest.split_once('@').unwrap_or(("postgres", rest));
-        let user = user.split(':').next().unwrap_or("postgres");
-        let (host, db) = rest.split_once('/').unwrap_or((rest, "postgres"));
-        let db = db.split('?').next().unwrap_or(db);
-        let host = if host.contains(':') {
-            host.to_owned()
-        } else {
-            format!("{host}:5432")
-        };
-        let addr = host
-            .to_socket_addrs()
-            .map_err(|e| unreachable(&e))?
-            .next()
-            .ok_or_else(|| unreachable(&"no address"))?;
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
-            .map_err(|e| unreachable(&e))?;
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-
-        let mut startup = 196_608u32.to_be_bytes().to_vec(); // protocol 3.0
-        for field in ["user", user, "database", db] {
-            startup.extend_from_slice(field.as_bytes());
-            startup.push(0);
-        }
-        startup.push(0);
-        s.write_all(&framed(None, &startup))
-            .map_err(|e| unreachable(&e))?;
-        ready(&mut s).map_err(|e| match e {
-            Error::Server(m) => Error::Unreachable(m),
-            e @ Error::Unreachable(_) => e,
-        })?;
-
-        let mut query = sql.as_bytes().to_vec();
-        query.push(0);
-        s.write_all(&framed(Some(b'Q'), &query))
-            .map_err(|e| Error::Server(e.to_string()))?;
-        let result = ready(&mut s);
-        let _ = s.write_all(&framed(Some(b'X'), &[]));
-        result
-    }
-
-    fn framed(tag: Option<u8>, body: &[u8]) -> Vec<u8> {
-        let mut out: Vec<u8> = tag.into_iter().collect();
-        out.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
-        out.extend_from_slice(body);
-        out
-    }
-
-    /// Reads messages up to `ReadyForQuery`; the first `ErrorResponse`'s message is the error.
-    fn ready(s: &mut TcpStream) -> Result<(), Error> {
-        let mut error: Option<String> = None;
-        loop {
-            let mut head = [0u8; 5];
-            if let Err(e) = s.read_exact(&mut head) {
-                return Err(Error::Server(error.unwrap_or_else(|| e.to_string())));
-            }
-            let len = u32::from_be_bytes(head[1..].try_into().unwrap()) as usize;
-            let mut body = vec![0u8; len.saturating_sub(4)];
-            s.read_exact(&mut body)
-                .map_err(|e| Error::Server(e.to_string()))?;
-            match head[0] {
-                b'R' if body[..4] != [0, 0, 0, 0] => {
-                    return Err(Error::Unreachable(
-                        "the server asks for a password; these tests need trust authentication"
-                            .into(),
-                    ));
-                }
-                b'E' if error.is_none() => {
-                    // Fields: a type byte and a NUL-terminated string each; 'M' is the message.
-                    let message = body
-                        .split(|&b| b == 0)
-                        .find_map(|f| f.strip_prefix(b"M"))
-                        .map_or_else(
-                            || "unknown error".into(),
-                            |m| String::from_utf8_lossy(m).into_owned(),
-                        );
-                    error = Some(message);
-                }
-                b'Z' => return error.map_or(Ok(()), |m| Err(Error::Server(m))),
-                _ => {}
-            }
-        }
-    }
-}
-
 #[test]
 fn the_operator_commands_work_the_same_on_postgres() {
-    let Some(db) = PgDatabase::create() else {
+    let Some(db) = common::PgDatabase::create("anchor_cli_admin") else {
         return;
     };
     let f = Fleet {

@@ -1,0 +1,481 @@
+//! The fleet end to end, as separate processes on the fleet's backends: one `anchor
+//! scheduler` and two `anchor worker --concurrency 2` sharing a fresh Postgres database, a
+//! Redis database (the job queue and the KV, under their own prefix) and a fresh S3 bucket,
+//! with the dev TSA and two dev calendars served by this test on loopback.
+//!
+//! What it proves:
+//! - the scheduler finds every due (tenant, period) of three tenants on the three plans
+//!   (starter monthly TSA; pro weekly OTS + TSA; enterprise daily OTS and weekly TSA), and the
+//!   workers anchor each exactly once: one run per period, none failed, held or left running,
+//!   no incident opened by the sample verification;
+//! - the work is shared: both worker processes complete rollups (their logs name the runs),
+//!   and no run is completed by both;
+//! - what the workers wrote to S3 is what a tenant can check: each receipt verifies against the
+//!   store's JWKS and against the key set `anchor keys generate` published, names its run, and
+//!   its root is `root.bin` and the root the merkle crate computes from the period's digests;
+//! - every tenant's run-summary chain, exported from Postgres by `anchor ledger export`,
+//!   passes `anchor ledger verify`, with one summary carrying a root per run;
+//! - the queue used the Redis database number of its URL (apalis honours `redis://…/N`).
+//!
+//! Skipped (loudly) without an S3 server (`LEDGER_TEST_S3_ENDPOINT`, which `scripts/test.sh`
+//! sets), Postgres or Redis — except under `CI=true`, where that is a failure.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::{Children, DevServices, PgDatabase, RedisDb, anchor, poll, success};
+use ledger::blob::{BlobKey, BlobStore, ReceiptFormat, RootArtifact, S3Store};
+use ledger::config::Config;
+use ledger::formats::{Receipt, RunSummary};
+use ledger::keys::Jwks;
+use ledger::sql::{
+    ConsentAction, ConsentEntry, NewTenant, Run, RunFilter, RunStatus, Store, Visibility,
+    hash_token, new_token,
+};
+use ledger::{Cadence, Period, Plan, TenantId};
+use merkle::{ManifestDigest, Root};
+
+/// Manifests per tenant and day.
+const PER_DAY: u32 = 10;
+/// How long the fleet may take to drain every due run.
+const DRAIN_TIMEOUT: Duration = Duration::from_mins(3);
+/// The scheduler's default grace after a period closes (`LEDGER_GRACE` is not set).
+const GRACE: chrono::Duration = chrono::Duration::hours(1);
+/// What the workers' logs say when they finish a rollup (`workers::rollup`).
+const ROLLUP_DONE: &str = "rollup done";
+
+/// One tenant of the fleet: its plan's cadences, when it was created, the days it has
+/// manifests on.
+struct TenantSpec {
+    id: TenantId,
+    plan: Plan,
+    created: DateTime<Utc>,
+    days: Vec<DateTime<Utc>>,
+}
+
+impl TenantSpec {
+    fn new(name: &str, plan: Plan, now: DateTime<Utc>, age_days: i64) -> TenantSpec {
+        TenantSpec {
+            id: TenantId::new(name).unwrap(),
+            plan,
+            created: now - chrono::Duration::days(age_days),
+            days: (1..age_days)
+                .map(|d| now - chrono::Duration::days(d))
+                .collect(),
+        }
+    }
+
+    /// The default plans (`scheduler::Plans`): starter monthly, pro weekly, enterprise daily
+    /// and weekly.
+    fn cadences(&self) -> &'static [Cadence] {
+        match self.plan {
+            Plan::Starter => &[Cadence::Monthly],
+            Plan::Pro => &[Cadence::Weekly],
+            Plan::Enterprise => &[Cadence::Daily, Cadence::Weekly],
+        }
+    }
+
+    /// The scheduler's rule: a period with manifests is due once it closed plus the grace, if
+    /// it ended after the tenant was created (earlier ones are a backfill's).
+    fn due(&self, now: DateTime<Utc>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for &cadence in self.cadences() {
+            for &day in &self.days {
+                let p = Period::containing(cadence, day);
+                if p.end() > self.created && now >= p.end() + GRACE {
+                    out.insert(Run::id_for(&self.id, p));
+                }
+            }
+        }
+        out
+    }
+
+    fn digests(&self, day: usize) -> Vec<ManifestDigest> {
+        (0..PER_DAY)
+            .map(|i| {
+                let json = format!(r#"{{"tenant":"{}","day":{day},"i":{i}}}"#, self.id);
+                merkle::canon::manifest_digest(json.as_bytes()).unwrap()
+            })
+            .collect()
+    }
+}
+
+async fn create(store: &Store, t: &TenantSpec) {
+    store
+        .create_tenant(
+            &NewTenant {
+                id: t.id.clone(),
+                plan: t.plan,
+                token_hash: hash_token(&new_token()),
+                max_roots_per_period: 100,
+                cost_ceiling_micro_usd: 50_000_000,
+            },
+            t.created,
+        )
+        .await
+        .unwrap();
+    store
+        .record_consent(
+            &t.id,
+            &ConsentEntry {
+                action: ConsentAction::OptIn,
+                visibility: Visibility::Public,
+                signer: "fleet test".into(),
+                reason: "fleet test".into(),
+                at: t.created,
+            },
+        )
+        .await
+        .unwrap();
+    for (i, &day) in t.days.iter().enumerate() {
+        store
+            .insert_manifests(&t.id, &t.digests(i), day)
+            .await
+            .unwrap();
+    }
+}
+
+/// A process's stderr file.
+fn log(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+}
+
+/// The run ids of the `rollup done` lines of a worker's log.
+fn rollups_done(log: &str) -> BTreeSet<String> {
+    log.lines()
+        .filter(|l| l.contains(ROLLUP_DONE))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("run="))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn status_table(runs: &[Run]) -> String {
+    runs.iter()
+        .map(|r| format!("{} {} {:?}", r.id, r.status, r.errors))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // set-up, drive, and each check in turn
+fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_exactly_once() {
+    let Some(endpoint) = testkit::env_or_skip(
+        "LEDGER_TEST_S3_ENDPOINT",
+        "the fleet test needs an S3 server",
+        "run scripts/test.sh, or export LEDGER_TEST_S3_ENDPOINT=$(scripts/s3-server.sh)",
+    ) else {
+        return;
+    };
+    let Some(pg) = PgDatabase::create("anchor_cli_fleet") else {
+        return;
+    };
+    let kv_prefix = format!("anchor-cli-fleet-{}:", std::process::id());
+    // apalis keeps its queues under the queue's name, and their list under `core:apalis:`.
+    let Some(redis) = RedisDb::claim(&[
+        &format!("{}*", workers::queue::QUEUE),
+        "core:apalis:*",
+        &format!("{kv_prefix}*"),
+    ]) else {
+        return;
+    };
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevServices::start(&dir.path().join("services"));
+    let keys = dir.path().join("keys");
+    success(
+        "anchor keys generate",
+        &anchor()
+            .args(["keys", "generate", "--out"])
+            .arg(&keys)
+            .output()
+            .unwrap(),
+    );
+    let bucket = format!(
+        "anchor-fleet-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    let mut env: BTreeMap<String, String> = dev.env().into_iter().collect();
+    for (k, v) in [
+        (
+            "LEDGER_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        ("LEDGER_DATABASE_URL", pg.url.clone()),
+        ("LEDGER_QUEUE", redis.url.clone()),
+        ("LEDGER_KV", redis.url.clone()),
+        ("LEDGER_KV_PREFIX", kv_prefix.clone()),
+        ("LEDGER_BLOBS", format!("s3://{bucket}")),
+        ("LEDGER_S3_ENDPOINT", endpoint.clone()),
+        ("LEDGER_S3_ACCESS_KEY_ID", "test-access-key".into()),
+        ("LEDGER_S3_SECRET_ACCESS_KEY", "test-secret-key".into()),
+        ("LEDGER_S3_PATH_STYLE", "true".into()),
+        (
+            "LEDGER_SIGNING_KEY_FILE",
+            keys.join("signing-key.pem").display().to_string(),
+        ),
+        ("LEDGER_TICK", "1s".into()),
+    ] {
+        env.insert(k.into(), v);
+    }
+    let config = Config::from_sources(None, &env).unwrap();
+
+    // Three tenants. A monthly period is only due when a month ended after the tenant was
+    // created, so the starter tenant is 40 days old (a month end always lies in the last 31
+    // days); the others are 20 days old.
+    let now = Utc::now();
+    let tenants = [
+        TenantSpec::new("starter-co", Plan::Starter, now, 40),
+        TenantSpec::new("pro-co", Plan::Pro, now, 20),
+        TenantSpec::new("enterprise-co", Plan::Enterprise, now, 20),
+    ];
+    let due_at_start: BTreeSet<String> = tenants.iter().flat_map(|t| t.due(now)).collect();
+    let (store, blobs) = dev.block_on(async {
+        S3Store::new(&config.s3_config().unwrap().unwrap())
+            .unwrap()
+            .create_bucket_if_missing()
+            .await
+            .unwrap_or_else(|e| panic!("cannot create a bucket on {endpoint}: {e}"));
+        let backends = config.open().await.unwrap();
+        for t in &tenants {
+            create(&backends.store, t).await;
+        }
+        (backends.store, backends.blobs)
+    });
+    assert!(matches!(blobs, BlobStore::S3(_)), "{}", blobs.describe());
+
+    // The fleet: both workers connected before the scheduler's first tick, so that either
+    // can take its jobs.
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let all_logs = || {
+        ["scheduler", "worker-1", "worker-2"]
+            .iter()
+            .map(|n| format!("--- {n} ---\n{}", log(&logs, n)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut children = Children::default();
+    for (name, args) in [
+        ("worker-1", &["worker", "--concurrency", "2"][..]),
+        ("worker-2", &["worker", "--concurrency", "2"][..]),
+        ("scheduler", &["scheduler"][..]),
+    ] {
+        if name == "scheduler" {
+            poll(
+                "both workers to start",
+                Duration::from_secs(30),
+                || {
+                    children.assert_running(|name| log(&logs, name));
+                    ["worker-1", "worker-2"]
+                        .iter()
+                        .all(|w| log(&logs, w).contains("concurrent jobs"))
+                        .then_some(())
+                },
+                all_logs,
+            );
+        }
+        let stderr = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
+        let child = anchor()
+            .args(args)
+            .envs(&env)
+            .env("RUST_LOG", "warn,workers=info")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        children.push(name, child);
+    }
+    let all_runs = |store: &Store| {
+        dev.block_on(store.runs(&RunFilter {
+            tenant: None,
+            status: None,
+            limit: Some(100_000),
+        }))
+        .unwrap()
+    };
+
+    // Until every run due at the start exists and none is queued or running.
+    let runs = poll(
+        "every due run to be created and finished",
+        DRAIN_TIMEOUT,
+        || {
+            children.assert_running(|name| log(&logs, name));
+            let runs = all_runs(&store);
+            let ids: BTreeSet<String> = runs.iter().map(|r| r.id.clone()).collect();
+            let busy = runs
+                .iter()
+                .any(|r| matches!(r.status, RunStatus::Queued | RunStatus::Running));
+            (due_at_start.is_subset(&ids) && !busy).then_some(runs)
+        },
+        || {
+            format!(
+                "due: {due_at_start:?}\nruns:\n{}\n{}",
+                status_table(&all_runs(&store)),
+                all_logs()
+            )
+        },
+    );
+    let drained = started.elapsed();
+    // A worker records the run in the store before it logs `rollup done`: wait for the line
+    // of every run before stopping the fleet.
+    let ids: BTreeSet<String> = runs.iter().map(|r| r.id.clone()).collect();
+    let (by_1, by_2) = poll(
+        "the workers' logs to name every run",
+        Duration::from_secs(30),
+        || {
+            let by_1 = rollups_done(&log(&logs, "worker-1"));
+            let by_2 = rollups_done(&log(&logs, "worker-2"));
+            ids.iter()
+                .all(|id| by_1.contains(id) || by_2.contains(id))
+                .then_some((by_1, by_2))
+        },
+        || format!("runs: {ids:?}\n{}", all_logs()),
+    );
+    children.kill_all();
+
+    // One anchored or complete run per due period (run ids are `{tenant}:{period}`), and
+    // nothing else.
+    let due_at_end: BTreeSet<String> = tenants.iter().flat_map(|t| t.due(Utc::now())).collect();
+    assert!(
+        ids.is_subset(&due_at_end),
+        "runs for periods that are not due: {:?}",
+        ids.difference(&due_at_end).collect::<Vec<_>>()
+    );
+    let unfinished: Vec<&Run> = runs
+        .iter()
+        .filter(|r| !matches!(r.status, RunStatus::Anchored | RunStatus::Complete))
+        .collect();
+    assert!(
+        unfinished.is_empty(),
+        "runs not anchored:\n{}\n{}",
+        unfinished
+            .iter()
+            .map(|r| format!("{} {} {:?}", r.id, r.status, r.errors))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        all_logs()
+    );
+    for t in &tenants {
+        assert!(
+            runs.iter().any(|r| r.tenant == t.id),
+            "{} ({:?}) got no run; due: {due_at_start:?}",
+            t.id,
+            t.plan
+        );
+    }
+
+    // Both workers worked, and no run was finished twice.
+    assert!(
+        !by_1.is_empty() && !by_2.is_empty(),
+        "one worker did all the work: worker-1 {by_1:?}, worker-2 {by_2:?}\n{}",
+        all_logs()
+    );
+    assert!(
+        by_1.is_disjoint(&by_2),
+        "runs finished by both workers: {:?}",
+        by_1.intersection(&by_2).collect::<Vec<_>>()
+    );
+    let finished: BTreeSet<String> = by_1.union(&by_2).cloned().collect();
+    assert_eq!(finished, ids, "the workers' logs do not name every run");
+
+    // Each receipt in S3, against the store's keys and the published key set.
+    let published = Jwks::from_json(&std::fs::read(keys.join("jwks.json")).unwrap()).unwrap();
+    dev.block_on(async {
+        let jwks = store.jwks(true).await.unwrap();
+        for run in &runs {
+            let (t, p) = (&run.tenant, &run.period);
+            let get = async |key: &BlobKey| {
+                blobs
+                    .get(key)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{key} is not in the bucket"))
+            };
+            let latest = get(&BlobKey::receipt_latest(t, p, ReceiptFormat::Json)).await;
+            let v1 = get(&BlobKey::receipt_version(t, p, 1, ReceiptFormat::Json).unwrap()).await;
+            assert!(latest == v1, "{}: the latest receipt is not v1", run.id);
+            let receipt = Receipt::from_json(&latest).unwrap();
+            for keys in [&jwks, &published] {
+                receipt
+                    .verify_signature(keys)
+                    .unwrap_or_else(|e| panic!("{}: receipt signature: {e}", run.id));
+            }
+            assert_eq!(receipt.run_id, run.id);
+            let root_bin = get(&BlobKey::root_artifact(t, p, RootArtifact::Bin)).await;
+            assert_eq!(root_bin, receipt.root.0.0.to_vec(), "{}: root.bin", run.id);
+            let digests = store.period_digests(t, *p).await.unwrap();
+            let leaves: Vec<merkle::Hash> = digests.iter().map(ManifestDigest::leaf_hash).collect();
+            let reference = Root(merkle::tree::root_of_leaf_hashes(&leaves));
+            assert_eq!(
+                (receipt.root, receipt.tree_size),
+                (reference, digests.len() as u64),
+                "{}: the receipt's root is not the period's tree",
+                run.id
+            );
+            assert_eq!(run.root, Some(reference), "{}: the run row's root", run.id);
+            let with_root = store
+                .run_summaries(t, &run.id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|row| RunSummary::from_bytes(&row.bytes).unwrap().root.is_some())
+                .count();
+            assert_eq!(with_root, 1, "{}: summaries with a root", run.id);
+        }
+        let incidents = store.incidents(true).await.unwrap();
+        assert!(incidents.is_empty(), "open incidents: {incidents:#?}");
+        store.close().await;
+    });
+
+    // Every tenant's chain, exported and verified by the CLI.
+    for t in &tenants {
+        let chain: PathBuf = dir.path().join(format!("{}.jsonl", t.id));
+        success(
+            &format!("ledger export {}", t.id),
+            &anchor()
+                .args(["ledger", "export", "--tenant", t.id.as_str(), "--out"])
+                .arg(&chain)
+                .envs(&env)
+                .output()
+                .unwrap(),
+        );
+        success(
+            &format!("ledger verify {}", t.id),
+            &anchor()
+                .args(["ledger", "verify"])
+                .arg(&chain)
+                .arg("--jwks")
+                .arg(keys.join("jwks.json"))
+                .output()
+                .unwrap(),
+        );
+    }
+
+    // The queue lived in the claimed database (the Redis URL's /N was honoured).
+    assert!(
+        !redis
+            .keys(&format!("{}*", workers::queue::QUEUE))
+            .is_empty(),
+        "no queue keys in {}",
+        redis.url
+    );
+    eprintln!(
+        "fleet: {} runs ({} by worker-1, {} by worker-2) drained in {:.1} s, checked in {:.1} s",
+        runs.len(),
+        by_1.len(),
+        by_2.len(),
+        drained.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
