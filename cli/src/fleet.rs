@@ -172,17 +172,20 @@ pub fn run(args: &RunArgs) -> Outcome {
     let period: Period = args.period.parse().map_err(anyhow::Error::new)?;
     crate::ots::runtime()?.block_on(async {
         let config = args.config.load()?;
-        let ctx = Ctx::open(&config, is_embedded(&config)).await?;
+        let mut ctx = Ctx::open(&config, is_embedded(&config)).await?;
         ctx.store
             .tenant(&tenant)
             .await
             .map_err(|e| Failure::Input(e.into()))?;
+        if std::io::stderr().is_terminal() {
+            ctx.progress = Some(workers::ctx::Progress(Box::new(progress_bar)));
+        }
         let (run, _) = ctx
             .store
             .create_run(&tenant, period, Trigger::Manual, Utc::now())
             .await?;
-        if std::io::stderr().is_terminal() {
-            eprintln!("rolling up {} …", run.id);
+        if ctx.progress.is_some() {
+            eprint!("rolling up {} …", run.id);
         }
         let outcome = workers::handler::rollup_leased(&ctx, &run.id)
             .await
@@ -201,6 +204,19 @@ pub fn run(args: &RunArgs) -> Outcome {
         crate::write_stdout(format!("{line}\n").as_bytes())?;
         Ok::<(), Failure>(())
     })
+}
+
+/// Redraws one terminal line: `[███░░░] 3/6 stamped` for the rollup step just passed.
+fn progress_bar(step: &str) {
+    let steps = workers::rollup::CHECKPOINTS;
+    let done = steps.iter().position(|s| *s == step).map_or(0, |i| i + 1);
+    let bar: String = (0..steps.len())
+        .map(|i| if i < done { '█' } else { '░' })
+        .collect();
+    eprint!("\r\x1b[2K[{bar}] {done}/{} {step}", steps.len());
+    if done == steps.len() {
+        eprintln!();
+    }
 }
 
 /// The sample manifests of the demo: small JSON documents, canonicalised like a tenant's.

@@ -152,6 +152,17 @@ pub struct Ctx {
     pub worker_id: String,
     /// Test hook: the step at which to stop dead (see [`Ctx::checkpoint`]).
     pub crash_at: Option<String>,
+    /// Called with each step a rollup passes (`anchor run`'s progress bar).
+    pub progress: Option<Progress>,
+}
+
+/// A callback for the steps of a rollup ([`crate::rollup::CHECKPOINTS`]).
+pub struct Progress(pub Box<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 /// Where the queue is, from `LEDGER_QUEUE` (`embedded`, the default: a SQLite file beside
@@ -252,6 +263,7 @@ impl Ctx {
             crash_at: std::env::var("ANCHOR_TEST_CRASH_AT")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            progress: None,
         })
     }
 
@@ -260,9 +272,13 @@ impl Ctx {
         Utc::now()
     }
 
-    /// Crash-test hook: when `ANCHOR_TEST_CRASH_AT` names `step`, announce it on stderr and
-    /// stop dead, leaving the process for the test to SIGKILL. Never set in production.
+    /// A rollup passed `step`: report it to [`Ctx::progress`]; and, the crash-test hook, when
+    /// `ANCHOR_TEST_CRASH_AT` names `step`, announce it on stderr and stop dead, leaving the
+    /// process for the test to SIGKILL. Never set in production.
     pub async fn checkpoint(&self, step: &str) {
+        if let Some(Progress(report)) = &self.progress {
+            report(step);
+        }
         if self.crash_at.as_deref() == Some(step) {
             eprintln!("CRASHPOINT {step}");
             std::future::pending::<()>().await;

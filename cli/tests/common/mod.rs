@@ -4,13 +4,9 @@
 //! Each test binary uses a part of it.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use stamp::tsp::devca;
-use stamp::tsp::responder::{DEV_POLICY, Responder};
 
 /// The `anchor` binary with no `LEDGER_*` variable of the test's own environment (a developer's
 /// shell must not choose a child's backends) and `ANCHOR_TEST_CRASH_AT` removed.
@@ -40,14 +36,10 @@ pub fn success(what: &str, out: &Output) -> String {
     text(&out.stdout)
 }
 
-/// Local stand-ins for the remote stamping services (the dev TSA and two dev calendars), served
-/// on loopback by a runtime of their own for as long as this value lives, as `anchor up` and
-/// `anchor demo` serve them (`cli/src/fleet.rs`).
+/// The dev TSA and two dev calendars (`stamp::dev`, what `anchor up` and `anchor demo` serve),
+/// on a runtime of their own for as long as this value lives.
 pub struct DevServices {
-    pub tsa_url: String,
-    pub calendars: Vec<String>,
-    /// The dev TSA's CA certificate (PEM): what `LEDGER_TSA_CA_FILE` names.
-    pub ca_file: PathBuf,
+    pub services: stamp::dev::DevServices,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -59,63 +51,25 @@ impl DevServices {
             .enable_all()
             .build()
             .unwrap();
-        std::fs::create_dir_all(dir).unwrap();
-        let ca = devca::make(chrono::Utc::now());
-        let ca_file = dir.join("dev-tsa-ca.pem");
-        std::fs::write(&ca_file, ca.ca_cert.to_pem()).unwrap();
-        let key = devca::load_p256_key(&ca.tsa_key_pem).unwrap();
-        let policy = stamp::tsp::parse_oid(DEV_POLICY).unwrap();
-        let responder =
-            Responder::new(key, ca.tsa_cert.clone(), vec![ca.ca_cert.clone()], policy).unwrap();
-        let (tsa_url, calendars) = runtime.block_on(async {
-            let tsa_url = serve(stamp::tsp::responder::router(Arc::new(responder))).await;
-            let mut calendars = Vec::new();
-            for _ in 0..2 {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let url = format!("http://{}", listener.local_addr().unwrap());
-                let router = stamp::devcal::router(&url);
-                tokio::spawn(async move {
-                    let _ = axum::serve(listener, router).await;
-                });
-                calendars.push(url);
-            }
-            (tsa_url, calendars)
-        });
-        DevServices {
-            tsa_url,
-            calendars,
-            ca_file,
-            runtime,
-        }
+        let services = runtime
+            .block_on(stamp::dev::DevServices::start(dir, 2))
+            .unwrap();
+        DevServices { services, runtime }
     }
 
     /// The configuration that points a process at these services, both calendars required.
     pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("LEDGER_TSA_URL", self.tsa_url.clone()),
-            ("LEDGER_TSA_CA_FILE", self.ca_file.display().to_string()),
-            ("LEDGER_TSA_POLICY", DEV_POLICY.to_owned()),
-            ("LEDGER_OTS_CALENDARS", self.calendars.join(",")),
-            ("LEDGER_OTS_MIN", "2".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        self.services
+            .vars()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
     }
 
     /// Runs `f` on the services' runtime (for the test's own store and blob reads).
     pub fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.runtime.block_on(f)
     }
-}
-
-async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    url
 }
 
 /// Child processes killed (`SIGKILL`) and reaped when this value drops, so a failing test
