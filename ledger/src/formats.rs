@@ -629,7 +629,8 @@ fn verify_with(jwks: &Jwks, kid: &KeyId, alg: &str, msg: &[u8], sig: &str) -> Re
 pub struct Counts {
     /// Manifest digests submitted for the period (before de-duplication).
     pub manifests: u64,
-    /// Per-manifest proofs written.
+    /// Per-manifest proofs available: one per leaf, derived on request from the stored tree
+    /// (`levels.bin`); 0 for a run that anchored nothing.
     pub proofs: u64,
 }
 

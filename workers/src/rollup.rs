@@ -224,9 +224,12 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     // 2. The tree, once per period.
     let t = &tenant.id;
     let p = run.period;
-    let levels = load_or_build_tree(ctx, &run).await?;
-    let root = levels.root();
-    let size = levels.size();
+    // Only the root and size are needed from here on: the tree is freed (the sample reads
+    // it back from the blob store).
+    let (root, size) = {
+        let levels = load_or_build_tree(ctx, &run).await?;
+        (levels.root(), levels.size())
+    };
     put_exact(
         ctx,
         &BlobKey::root_artifact(t, &p, RootArtifact::Bin),
@@ -526,13 +529,18 @@ async fn load_or_build_tree(ctx: &Ctx, run: &Run) -> Result<Levels> {
     let levels = tokio::task::spawn_blocking(move || Levels::build(digests))
         .await
         .map_err(|e| WorkerError::Permanent(format!("tree task: {e}")))??;
-    let bytes = levels.to_bytes();
-    let stored = put_or_keep(ctx, &key, bytes.clone()).await?;
-    if stored == bytes {
-        Ok(levels)
-    } else {
+    // Written without a second copy of the bytes (the tree of 1M leaves is 64 MiB).
+    match ctx.blobs.put_new(&key, &levels.to_bytes()).await {
+        Ok(PutOutcome::Created | PutOutcome::AlreadyIdentical) => Ok(levels),
         // Another attempt stored its tree first: that one is the period's tree.
-        Levels::from_bytes_off_thread(stored).await
+        Err(ledger::LedgerError::Conflict { .. }) => {
+            drop(levels);
+            let stored = ctx.blobs.get(&key).await?.ok_or_else(|| {
+                WorkerError::Transient(format!("{key}: conflict reported but the key is empty"))
+            })?;
+            Levels::from_bytes_off_thread(stored).await
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
