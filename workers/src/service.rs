@@ -39,7 +39,8 @@ impl Shutdown {
     }
 }
 
-/// Ticks every `policy.tick` until shutdown. A failed tick is logged and retried next time.
+/// Ticks every `policy.tick` until shutdown, then refreshes the `runs{status}` gauges. A failed
+/// tick is logged and retried next time.
 pub async fn scheduler_loop(ctx: Arc<Ctx>, shutdown: Shutdown) {
     let mut every = tokio::time::interval(ctx.policy.tick);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -51,6 +52,10 @@ pub async fn scheduler_loop(ctx: Arc<Ctx>, shutdown: Shutdown) {
             _ = every.tick() => {
                 if let Err(e) = crate::tick::tick(&ctx, ctx.now()).await {
                     tracing::error!(error = %e, "scheduler tick failed");
+                }
+                // The `runs{status}` gauges: `queued` is the backlog the workers face.
+                if let Err(e) = runs_by_status(&ctx).await {
+                    tracing::warn!(error = %e, "counting runs by status failed");
                 }
             }
         }
