@@ -66,6 +66,10 @@ pub struct RunArgs {
     /// `2026-11-22`, `2026-W47` or `2026-11` (its form gives the cadence).
     #[arg(long)]
     pub period: String,
+    /// `daily`, `weekly` or `monthly`: optional, and refused when the period's form says
+    /// otherwise (a period has exactly one cadence).
+    #[arg(long)]
+    pub cadence: Option<ledger::Cadence>,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -170,6 +174,14 @@ pub fn worker(args: &WorkerArgs) -> Outcome {
 pub fn run(args: &RunArgs) -> Outcome {
     let tenant = TenantId::new(&args.tenant).map_err(anyhow::Error::new)?;
     let period: Period = args.period.parse().map_err(anyhow::Error::new)?;
+    if let Some(c) = args.cadence
+        && c != period.cadence()
+    {
+        return Err(Failure::Input(anyhow!(
+            "period {period} is {}, not {c}",
+            period.cadence()
+        )));
+    }
     crate::ots::runtime()?.block_on(async {
         let config = args.config.load()?;
         let mut ctx = Ctx::open(&config, is_embedded(&config)).await?;

@@ -329,3 +329,32 @@ fn canon_prints_rfc8785_bytes_and_digest_their_sha256() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("duplicate property name"));
 }
+
+#[test]
+fn anchor_run_refuses_a_cadence_the_period_does_not_have_before_touching_any_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_anchor"))
+        .args([
+            "run",
+            "--tenant",
+            "acme",
+            "--period",
+            "2026-W47",
+            "--cadence",
+            "daily",
+        ])
+        .env("LEDGER_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("period 2026-W47 is weekly, not daily"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
+}
