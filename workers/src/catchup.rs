@@ -11,8 +11,7 @@
 //! whether the calendars are back.
 
 use ledger::blob::{BlobKey, RootArtifact};
-use ledger::formats::{Artifact, ReceiptBody, sha256_hex};
-use ledger::sql::{AnchorRow, RunFilter, RunOutcome, RunStatus};
+use ledger::sql::{RunFilter, RunStatus};
 use ledger::{AnchorKind, AnchorStatus, KillMode};
 use sha2::{Digest as _, Sha256};
 
@@ -20,7 +19,7 @@ use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
 use crate::rollup::put_or_keep;
-use crate::upgrade::{latest_receipt, publish_receipt};
+use crate::upgrade::{OtsAnchor, latest_receipt, supersede_ots};
 
 /// Runs whose OTS anchor was deferred, oldest first.
 pub async fn deferred_runs(ctx: &Ctx) -> Result<Vec<ledger::sql::Run>> {
@@ -46,7 +45,6 @@ pub async fn deferred_runs(ctx: &Ctx) -> Result<Vec<ledger::sql::Run>> {
     Ok(out)
 }
 
-#[allow(clippy::too_many_lines)] // one run's catch-up, step by step as the module docs list them
 pub async fn job(ctx: &Ctx) -> Result<()> {
     if ctx
         .store
@@ -106,58 +104,20 @@ pub async fn job(ctx: &Ctx) -> Result<()> {
         // Parsed only to refuse storing a receipt that names bytes no client could read.
         stamp::DetachedTimestamp::from_bytes(&bytes)?;
         let receipt = latest_receipt(ctx, &run).await?;
-        let mut anchors = receipt.anchors.clone();
-        for a in &mut anchors {
-            if a.kind == AnchorKind::Ots {
-                a.status = AnchorStatus::Pending;
-                a.artifact = Some(Artifact {
-                    key: key.to_string(),
-                    sha256: sha256_hex(&bytes),
-                });
-            }
-        }
-        publish_receipt(
+        supersede_ots(
             ctx,
-            ReceiptBody {
-                tenant: receipt.tenant.clone(),
-                period: receipt.period,
-                anchored_at: receipt.anchored_at,
-                backfilled: receipt.backfilled,
-                root: receipt.root,
-                tree_size: receipt.tree_size,
-                anchors,
-                run_id: receipt.run_id.clone(),
-                summary_hash: receipt.summary_hash.clone(),
-                version: receipt.version + 1,
-                supersedes: Some(receipt.version),
+            &run,
+            &receipt,
+            OtsAnchor {
+                status: AnchorStatus::Pending,
+                key: &key,
+                bytes: &bytes,
+                bitcoin: None,
+                details: serde_json::json!({ "caught_up_at": ledger::ids::format_ts(ctx.now()) }),
             },
+            RunStatus::Anchored,
         )
         .await?;
-        let now = ctx.now();
-        ctx.store
-            .put_anchor(&AnchorRow {
-                run_id: run.id.clone(),
-                kind: AnchorKind::Ots,
-                status: AnchorStatus::Pending,
-                details: serde_json::json!({ "caught_up_at": ledger::ids::format_ts(now) }),
-                artifact_key: Some(key.to_string()),
-                artifact_sha256: Some(Sha256::digest(&bytes).into()),
-                updated_at: now,
-            })
-            .await?;
-        ctx.store
-            .finish_run(
-                &run.id,
-                &RunOutcome {
-                    status: RunStatus::Anchored,
-                    root: run.root,
-                    tree_size: run.tree_size,
-                    estimated_cost_micro_usd: run.estimated_cost_micro_usd,
-                    errors: run.errors.clone(),
-                },
-                now,
-            )
-            .await?;
         ctx.queue
             .push(
                 Job::Upgrade {

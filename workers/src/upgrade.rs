@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use ledger::blob::{BlobKey, ReceiptFormat};
 use ledger::formats::{Artifact, Bitcoin, Receipt, ReceiptBody, sha256_hex};
-use ledger::sql::{AnchorRow, RunOutcome, RunStatus};
+use ledger::sql::{AnchorRow, Run, RunOutcome, RunStatus};
 use ledger::{AnchorKind, AnchorStatus};
 use sha2::{Digest as _, Sha256};
 use stamp::DetachedTimestamp;
@@ -32,7 +32,7 @@ pub fn delay(attempt: u32) -> Duration {
 }
 
 /// The latest receipt of a run's period.
-pub(crate) async fn latest_receipt(ctx: &Ctx, run: &ledger::sql::Run) -> Result<Receipt> {
+pub(crate) async fn latest_receipt(ctx: &Ctx, run: &Run) -> Result<Receipt> {
     crate::proofs::latest_receipt(&ctx.blobs, &run.tenant, &run.period).await
 }
 
@@ -51,132 +51,36 @@ pub(crate) async fn publish_receipt(ctx: &Ctx, body: ReceiptBody) -> Result<Rece
     Ok(Receipt::from_json(&stored)?)
 }
 
-#[allow(clippy::too_many_lines)] // the steps of the module documentation, in order
-pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
-    let run = ctx.store.run(run_id).await?;
-    if run.status != RunStatus::Anchored {
-        return Ok(());
-    }
-    let receipt = latest_receipt(ctx, &run).await?;
-    let Some((i, ots)) = receipt
-        .anchors
-        .iter()
-        .enumerate()
-        .find(|(_, a)| a.kind == AnchorKind::Ots && a.status == AnchorStatus::Pending)
-    else {
-        return Ok(());
-    };
-    let named = ots
-        .artifact
-        .as_ref()
-        .map(|a| a.key.clone())
-        .unwrap_or_default();
-    let key = crate::proofs::root_ots_key(&run.tenant, run.period, &named)?;
-    let bytes = ctx
-        .blobs
-        .get(&key)
-        .await?
-        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing")))?;
-    let mut file = DetachedTimestamp::from_bytes(&bytes)?;
-    let outcomes =
-        stamp::calendar::upgrade(&ctx.stamping.http, &ctx.stamping.calendars, &mut file).await?;
-    tracing::info!(run = run_id, attempt, ?outcomes, "upgrade attempt");
-    if !file.timestamp.has_bitcoin() {
-        // Counted from when the root was submitted to the calendars (a backfilled or
-        // caught-up root is stamped long after its period ended), never before the period's end.
-        let submitted = ctx
-            .store
-            .anchors(&run.id)
-            .await?
-            .into_iter()
-            .find(|a| a.kind == AnchorKind::Ots)
-            .map_or(receipt.anchored_at, |a| a.updated_at);
-        let horizon_end = run.period.end().max(submitted) + ctx.policy.upgrade_horizon;
-        if ctx.now() >= horizon_end {
-            ctx.store
-                .open_incident(
-                    Some(&run.tenant),
-                    Some(&run.id),
-                    "upgrade-horizon",
-                    &format!(
-                        "the OTS proof of {} has no Bitcoin attestation {} h after it was submitted",
-                        run.id,
-                        ctx.policy.upgrade_horizon.num_hours()
-                    ),
-                    ctx.now(),
-                )
-                .await?;
-            return Ok(());
-        }
-        ctx.queue
-            .push(
-                Job::Upgrade {
-                    run: run.id.clone(),
-                    attempt: attempt + 1,
-                },
-                delay(attempt + 1),
-            )
-            .await?;
-        return Ok(());
-    }
-    // A new version of the root's proof, numbered like the receipt that first names it
-    // (per-manifest `.ots` files derive from the version the latest receipt names).
-    let next = receipt.version + 1;
-    let new_key = BlobKey::root_ots_version(&run.tenant, &run.period, next)?;
-    let new_bytes = put_or_keep(ctx, &new_key, file.to_bytes()?).await?;
-    let file = DetachedTimestamp::from_bytes(&new_bytes)?;
+/// A new state of a run's OTS anchor: pending at the calendars (catch-up) or confirmed in a
+/// Bitcoin block (upgrade), with the root `.ots` that shows it.
+pub(crate) struct OtsAnchor<'a> {
+    pub status: AnchorStatus,
+    pub key: &'a BlobKey,
+    pub bytes: &'a [u8],
+    pub bitcoin: Option<Bitcoin>,
+    /// Recorded in the anchor row.
+    pub details: serde_json::Value,
+}
 
-    let bitcoin = match &ctx.stamping.headers {
-        None => {
-            tracing::warn!(
-                run = run_id,
-                "Bitcoin attestation found but no header source (LEDGER_ESPLORA_URL): receipt stays pending"
-            );
-            None
-        }
-        Some(source) => {
-            let headers = stamp::headers::fetch_headers(
-                &ctx.stamping.http,
-                source,
-                file.timestamp.bitcoin_heights(),
-                Duration::from_secs(15),
-            )
-            .await?;
-            let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
-            let (_, findings) = stamp::verify::verify_file(&file, &digest, &headers)?;
-            findings.into_iter().find_map(|f| match f {
-                Finding::Bitcoin {
-                    height,
-                    block_hash,
-                    time,
-                } => Some(Bitcoin {
-                    height,
-                    block_hash,
-                    time: chrono::DateTime::from_timestamp(i64::from(time), 0).unwrap_or_default(),
-                }),
-                _ => None,
-            })
-        }
-    };
-    let Some(bitcoin) = bitcoin else {
-        ctx.queue
-            .push(
-                Job::Upgrade {
-                    run: run.id.clone(),
-                    attempt: attempt + 1,
-                },
-                delay(attempt + 1),
-            )
-            .await?;
-        return Ok(());
-    };
+/// Publishes the receipt version after `receipt` with the run's OTS anchor in `ots`'s state
+/// (superseding it), records the anchor row (its time is when this state began, which the
+/// upgrade horizon counts from) and moves the run to `status`.
+pub(crate) async fn supersede_ots(
+    ctx: &Ctx,
+    run: &Run,
+    receipt: &Receipt,
+    ots: OtsAnchor<'_>,
+    status: RunStatus,
+) -> Result<()> {
     let mut anchors = receipt.anchors.clone();
-    anchors[i].status = AnchorStatus::Confirmed;
-    anchors[i].bitcoin = Some(bitcoin.clone());
-    anchors[i].artifact = Some(Artifact {
-        key: new_key.to_string(),
-        sha256: sha256_hex(&new_bytes),
-    });
+    for a in anchors.iter_mut().filter(|a| a.kind == AnchorKind::Ots) {
+        a.status = ots.status;
+        a.bitcoin.clone_from(&ots.bitcoin);
+        a.artifact = Some(Artifact {
+            key: ots.key.to_string(),
+            sha256: sha256_hex(ots.bytes),
+        });
+    }
     publish_receipt(
         ctx,
         ReceiptBody {
@@ -199,10 +103,10 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
         .put_anchor(&AnchorRow {
             run_id: run.id.clone(),
             kind: AnchorKind::Ots,
-            status: AnchorStatus::Confirmed,
-            details: serde_json::json!({ "bitcoin": bitcoin }),
-            artifact_key: Some(new_key.to_string()),
-            artifact_sha256: Some(Sha256::digest(&new_bytes).into()),
+            status: ots.status,
+            details: ots.details,
+            artifact_key: Some(ots.key.to_string()),
+            artifact_sha256: Some(Sha256::digest(ots.bytes).into()),
             updated_at: now,
         })
         .await?;
@@ -210,7 +114,7 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
         .finish_run(
             &run.id,
             &RunOutcome {
-                status: RunStatus::Complete,
+                status,
                 root: run.root,
                 tree_size: run.tree_size,
                 estimated_cost_micro_usd: run.estimated_cost_micro_usd,
@@ -219,10 +123,151 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
             now,
         )
         .await?;
+    Ok(())
+}
+
+pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
+    let run = ctx.store.run(run_id).await?;
+    if run.status != RunStatus::Anchored {
+        return Ok(());
+    }
+    let receipt = latest_receipt(ctx, &run).await?;
+    let Some(ots) = receipt
+        .anchors
+        .iter()
+        .find(|a| a.kind == AnchorKind::Ots && a.status == AnchorStatus::Pending)
+    else {
+        return Ok(());
+    };
+    let named = ots
+        .artifact
+        .as_ref()
+        .map(|a| a.key.clone())
+        .unwrap_or_default();
+    let key = crate::proofs::root_ots_key(&run.tenant, run.period, &named)?;
+    let bytes = ctx
+        .blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing")))?;
+    let mut file = DetachedTimestamp::from_bytes(&bytes)?;
+    let outcomes =
+        stamp::calendar::upgrade(&ctx.stamping.http, &ctx.stamping.calendars, &mut file).await?;
+    tracing::info!(run = run_id, attempt, ?outcomes, "upgrade attempt");
+    if !file.timestamp.has_bitcoin() {
+        return retry_until_horizon(ctx, &run, &receipt, attempt).await;
+    }
+    // A new version of the root's proof, numbered like the receipt that first names it
+    // (per-manifest `.ots` files derive from the version the latest receipt names).
+    let next = receipt.version + 1;
+    let new_key = BlobKey::root_ots_version(&run.tenant, &run.period, next)?;
+    let new_bytes = put_or_keep(ctx, &new_key, file.to_bytes()?).await?;
+    let file = DetachedTimestamp::from_bytes(&new_bytes)?;
+
+    let bitcoin = confirmed_block(ctx, &run, &receipt, &file).await?;
+    let Some(bitcoin) = bitcoin else {
+        return enqueue_retry(ctx, &run, attempt).await;
+    };
+    supersede_ots(
+        ctx,
+        &run,
+        &receipt,
+        OtsAnchor {
+            status: AnchorStatus::Confirmed,
+            key: &new_key,
+            bytes: &new_bytes,
+            bitcoin: Some(bitcoin.clone()),
+            details: serde_json::json!({ "bitcoin": bitcoin }),
+        },
+        RunStatus::Complete,
+    )
+    .await?;
     tracing::info!(
         run = run_id,
         height = bitcoin.height,
         "OTS proof reached Bitcoin"
     );
     Ok(())
+}
+
+async fn enqueue_retry(ctx: &Ctx, run: &Run, attempt: u32) -> Result<()> {
+    ctx.queue
+        .push(
+            Job::Upgrade {
+                run: run.id.clone(),
+                attempt: attempt + 1,
+            },
+            delay(attempt + 1),
+        )
+        .await
+}
+
+/// Still pending: retry later, or past the horizon open an incident. The horizon counts from
+/// when the root was submitted to the calendars (a backfilled or caught-up root is stamped
+/// long after its period ended), never from before the period's end.
+async fn retry_until_horizon(ctx: &Ctx, run: &Run, receipt: &Receipt, attempt: u32) -> Result<()> {
+    let submitted = ctx
+        .store
+        .anchors(&run.id)
+        .await?
+        .into_iter()
+        .find(|a| a.kind == AnchorKind::Ots)
+        .map_or(receipt.anchored_at, |a| a.updated_at);
+    let horizon_end = run.period.end().max(submitted) + ctx.policy.upgrade_horizon;
+    if ctx.now() < horizon_end {
+        return enqueue_retry(ctx, run, attempt).await;
+    }
+    ctx.store
+        .open_incident(
+            Some(&run.tenant),
+            Some(&run.id),
+            "upgrade-horizon",
+            &format!(
+                "the OTS proof of {} has no Bitcoin attestation {} h after it was submitted",
+                run.id,
+                ctx.policy.upgrade_horizon.num_hours()
+            ),
+            ctx.now(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The Bitcoin block the upgraded proof's attestation names, checked against its header from
+/// the configured source; `None` without a source (a receipt never claims a block nobody
+/// checked) or when no attestation verifies yet.
+async fn confirmed_block(
+    ctx: &Ctx,
+    run: &Run,
+    receipt: &Receipt,
+    file: &DetachedTimestamp,
+) -> Result<Option<Bitcoin>> {
+    let Some(source) = &ctx.stamping.headers else {
+        tracing::warn!(
+            run = %run.id,
+            "Bitcoin attestation found but no header source (LEDGER_ESPLORA_URL): receipt stays pending"
+        );
+        return Ok(None);
+    };
+    let headers = stamp::headers::fetch_headers(
+        &ctx.stamping.http,
+        source,
+        file.timestamp.bitcoin_heights(),
+        Duration::from_secs(15),
+    )
+    .await?;
+    let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
+    let (_, findings) = stamp::verify::verify_file(file, &digest, &headers)?;
+    Ok(findings.into_iter().find_map(|f| match f {
+        Finding::Bitcoin {
+            height,
+            block_hash,
+            time,
+        } => Some(Bitcoin {
+            height,
+            block_hash,
+            time: chrono::DateTime::from_timestamp(i64::from(time), 0).unwrap_or_default(),
+        }),
+        _ => None,
+    }))
 }
