@@ -8,8 +8,10 @@
 //!   (starter monthly TSA; pro weekly OTS + TSA; enterprise daily OTS and weekly TSA), and the
 //!   workers anchor each exactly once: one run per period, none failed, held or left running,
 //!   no incident opened by the sample verification;
-//! - the work is shared: both worker processes complete rollups (their logs name the runs),
-//!   and no run is completed by both;
+//! - two worker processes share the queue and a dead one's work is not lost: worker-1 takes a
+//!   run and is killed (`SIGKILL`) inside it (after the run's summary was appended, before the
+//!   receipt); worker-2, started after, finishes every run, that one included, once its lease
+//!   expired and the scheduler's reaper re-enqueued it — with one summary per root, not two;
 //! - what the workers wrote to S3 is what a tenant can check: each receipt verifies against the
 //!   store's JWKS and against the key set `anchor keys generate` published, names its run, and
 //!   its root is `root.bin` and the root the merkle crate computes from the period's digests;
@@ -21,6 +23,9 @@
 //! sets), Postgres or Redis — except under `CI=true`, where that is a failure.
 
 mod common;
+
+/// Where worker-1 stops dead: after the run's summary is in the chain, before its receipt.
+const CRASH_STEP: &str = "summary-appended";
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -223,6 +228,8 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
             keys.join("signing-key.pem").display().to_string(),
         ),
         ("LEDGER_TICK", "1s".into()),
+        // A dead worker's run is taken over after this long.
+        ("LEDGER_RUN_LEASE", "3s".into()),
     ] {
         env.insert(k.into(), v);
     }
@@ -252,8 +259,11 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
     });
     assert!(matches!(blobs, BlobStore::S3(_)), "{}", blobs.describe());
 
-    // The fleet: both workers connected before the scheduler's first tick, so that either
-    // can take its jobs.
+    // The fleet, in an order that makes the hand-over certain: worker-1 and the scheduler
+    // first; worker-1 stops dead inside its first rollup, after the run's summary was
+    // appended (ANCHOR_TEST_CRASH_AT); then worker-2 joins and worker-1 is SIGKILLed. Worker-2
+    // must finish every run, the ones worker-1 died in included (their leases expire, the
+    // scheduler's reaper re-enqueues them), without a second summary or receipt.
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let all_logs = || {
@@ -263,39 +273,47 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let mut children = Children::default();
-    for (name, args) in [
-        ("worker-1", &["worker", "--concurrency", "2"][..]),
-        ("worker-2", &["worker", "--concurrency", "2"][..]),
-        ("scheduler", &["scheduler"][..]),
-    ] {
-        if name == "scheduler" {
-            poll(
-                "both workers to start",
-                Duration::from_secs(30),
-                || {
-                    children.assert_running(|name| log(&logs, name));
-                    ["worker-1", "worker-2"]
-                        .iter()
-                        .all(|w| log(&logs, w).contains("concurrent jobs"))
-                        .then_some(())
-                },
-                all_logs,
-            );
-        }
+    let spawn = |name: &str, args: &[&str], crash_at: Option<&str>| {
         let stderr = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
-        let child = anchor()
-            .args(args)
+        let mut cmd = anchor();
+        cmd.args(args)
             .envs(&env)
             .env("RUST_LOG", "warn,workers=info")
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        children.push(name, child);
-    }
+            .stderr(stderr);
+        if let Some(step) = crash_at {
+            cmd.env("ANCHOR_TEST_CRASH_AT", step);
+        }
+        cmd.spawn().unwrap()
+    };
+    let mut children = Children::default();
+    children.push(
+        "worker-1",
+        spawn(
+            "worker-1",
+            &["worker", "--concurrency", "2"],
+            Some(CRASH_STEP),
+        ),
+    );
+    children.push("scheduler", spawn("scheduler", &["scheduler"], None));
+    poll(
+        "worker-1 to stop inside a rollup",
+        Duration::from_mins(1),
+        || {
+            children.assert_running(|name| log(&logs, name));
+            log(&logs, "worker-1")
+                .contains(&format!("CRASHPOINT {CRASH_STEP}"))
+                .then_some(())
+        },
+        all_logs,
+    );
+    children.push(
+        "worker-2",
+        spawn("worker-2", &["worker", "--concurrency", "2"], None),
+    );
+    children.kill("worker-1");
     let all_runs = |store: &Store| {
         dev.block_on(store.runs(&RunFilter {
             tenant: None,
@@ -375,12 +393,12 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
         );
     }
 
-    // Both workers worked, and no run was finished twice.
+    // Worker-1 took work and died in it; worker-2 finished everything, those runs included.
     assert!(
-        !by_1.is_empty() && !by_2.is_empty(),
-        "one worker did all the work: worker-1 {by_1:?}, worker-2 {by_2:?}\n{}",
-        all_logs()
+        by_1.is_empty(),
+        "worker-1 was stopped in its first rollup, yet finished {by_1:?}"
     );
+    assert_eq!(by_2, ids, "worker-2 finished every run\n{}", all_logs());
     assert!(
         by_1.is_disjoint(&by_2),
         "runs finished by both workers: {:?}",

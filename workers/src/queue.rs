@@ -159,14 +159,19 @@ where
             .run_until(signal)
             .await
             .map_err(queue_err),
-        Queue::Redis(r) => WorkerBuilder::new(name)
-            .backend(r.poll_with_interval(Queue::POLL))
-            .data(ctx)
-            .concurrency(concurrency)
-            .parallelize(tokio::spawn)
-            .build(crate::handler::handle)
-            .run_until(signal)
-            .await
-            .map_err(queue_err),
+        Queue::Redis(r) => {
+            // Fetch no more jobs than this process runs at once: a worker that fetched ten
+            // while running two would sit on eight that an idle worker could run.
+            let config = r.get_config().clone().batch_size(concurrency);
+            WorkerBuilder::new(name)
+                .backend(r.with_config(config).poll_with_interval(Queue::POLL))
+                .data(ctx)
+                .concurrency(concurrency)
+                .parallelize(tokio::spawn)
+                .build(crate::handler::handle)
+                .run_until(signal)
+                .await
+                .map_err(queue_err)
+        }
     }
 }

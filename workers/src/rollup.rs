@@ -290,71 +290,7 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
         };
 
     // 5. Summary, once per root.
-    let mut outcomes = Vec::new();
-    let mut entries = Vec::new();
-    let calendars = ctx.stamping.calendars.calendars.clone();
-    let tsa_url = ctx.stamping.tsa.as_ref().map(|t| t.client.url.clone());
-    let mut errors = Vec::new();
-    match &ots {
-        Stamped::Stored { key, sha256, .. } => {
-            outcomes.push(AnchorOutcome {
-                kind: AnchorKind::Ots,
-                status: AnchorStatus::Pending,
-            });
-            entries.push(AnchorEntry {
-                kind: AnchorKind::Ots,
-                status: AnchorStatus::Pending,
-                calendars: Some(calendars.clone()),
-                tsa_url: None,
-                gen_time: None,
-                bitcoin: None,
-                artifact: Some(Artifact {
-                    key: key.to_string(),
-                    sha256: sha256.clone(),
-                }),
-            });
-        }
-        Stamped::Deferred(why) => {
-            errors.push(why.clone());
-            outcomes.push(AnchorOutcome {
-                kind: AnchorKind::Ots,
-                status: AnchorStatus::Skipped,
-            });
-            entries.push(AnchorEntry {
-                kind: AnchorKind::Ots,
-                status: AnchorStatus::Skipped,
-                calendars: Some(calendars.clone()),
-                tsa_url: None,
-                gen_time: None,
-                bitcoin: None,
-                artifact: None,
-            });
-        }
-        Stamped::NotWanted => {}
-    }
-    if let Some(Stamped::Stored {
-        key,
-        sha256,
-        gen_time,
-    }) = &tsa
-    {
-        outcomes.push(AnchorOutcome {
-            kind: AnchorKind::Tsa,
-            status: AnchorStatus::Confirmed,
-        });
-        entries.push(AnchorEntry {
-            kind: AnchorKind::Tsa,
-            status: AnchorStatus::Confirmed,
-            calendars: None,
-            tsa_url: tsa_url.clone(),
-            gen_time: *gen_time,
-            bitcoin: None,
-            artifact: Some(Artifact {
-                key: key.to_string(),
-                sha256: sha256.clone(),
-            }),
-        });
-    }
+    let (outcomes, entries, errors) = describe_anchors(ctx, &ots, tsa.as_ref());
     let manifests = ctx.store.count_period_manifests(t, p).await?;
     let body = SummaryBody {
         tenant: t.clone(),
@@ -414,42 +350,7 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
 
     // Record the anchors and the run.
     let now = ctx.now();
-    for (kind, stamped) in [
-        (AnchorKind::Ots, Some(&ots)),
-        (AnchorKind::Tsa, tsa.as_ref()),
-    ] {
-        let Some(stamped) = stamped else { continue };
-        let row = match stamped {
-            Stamped::Stored {
-                key,
-                sha256,
-                gen_time,
-            } => AnchorRow {
-                run_id: run.id.clone(),
-                kind,
-                status: if kind == AnchorKind::Tsa {
-                    AnchorStatus::Confirmed
-                } else {
-                    AnchorStatus::Pending
-                },
-                details: serde_json::json!({ "gen_time": gen_time.map(ledger::ids::format_ts) }),
-                artifact_key: Some(key.to_string()),
-                artifact_sha256: Some(hex32(sha256)),
-                updated_at: now,
-            },
-            Stamped::Deferred(why) => AnchorRow {
-                run_id: run.id.clone(),
-                kind,
-                status: AnchorStatus::Skipped,
-                details: serde_json::json!({ "deferred": why }),
-                artifact_key: None,
-                artifact_sha256: None,
-                updated_at: now,
-            },
-            Stamped::NotWanted => continue,
-        };
-        ctx.store.put_anchor(&row).await?;
-    }
+    record_anchors(ctx, &run.id, &ots, tsa.as_ref(), now).await?;
     let status = if matches!(ots, Stamped::Stored { .. }) {
         RunStatus::Anchored
     } else {
@@ -506,6 +407,125 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
         root,
         tree_size: size,
     })
+}
+
+/// The summary's anchor outcomes, the receipt's anchor entries and the errors (a deferred
+/// OTS) for what the stamping step got.
+fn describe_anchors(
+    ctx: &Ctx,
+    ots: &Stamped,
+    tsa: Option<&Stamped>,
+) -> (Vec<AnchorOutcome>, Vec<AnchorEntry>, Vec<String>) {
+    let mut outcomes = Vec::new();
+    let mut entries = Vec::new();
+    let calendars = ctx.stamping.calendars.calendars.clone();
+    let tsa_url = ctx.stamping.tsa.as_ref().map(|t| t.client.url.clone());
+    let mut errors = Vec::new();
+    match ots {
+        Stamped::Stored { key, sha256, .. } => {
+            outcomes.push(AnchorOutcome {
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Pending,
+            });
+            entries.push(AnchorEntry {
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Pending,
+                calendars: Some(calendars.clone()),
+                tsa_url: None,
+                gen_time: None,
+                bitcoin: None,
+                artifact: Some(Artifact {
+                    key: key.to_string(),
+                    sha256: sha256.clone(),
+                }),
+            });
+        }
+        Stamped::Deferred(why) => {
+            errors.push(why.clone());
+            outcomes.push(AnchorOutcome {
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Skipped,
+            });
+            entries.push(AnchorEntry {
+                kind: AnchorKind::Ots,
+                status: AnchorStatus::Skipped,
+                calendars: Some(calendars.clone()),
+                tsa_url: None,
+                gen_time: None,
+                bitcoin: None,
+                artifact: None,
+            });
+        }
+        Stamped::NotWanted => {}
+    }
+    if let Some(Stamped::Stored {
+        key,
+        sha256,
+        gen_time,
+    }) = tsa
+    {
+        outcomes.push(AnchorOutcome {
+            kind: AnchorKind::Tsa,
+            status: AnchorStatus::Confirmed,
+        });
+        entries.push(AnchorEntry {
+            kind: AnchorKind::Tsa,
+            status: AnchorStatus::Confirmed,
+            calendars: None,
+            tsa_url: tsa_url.clone(),
+            gen_time: *gen_time,
+            bitcoin: None,
+            artifact: Some(Artifact {
+                key: key.to_string(),
+                sha256: sha256.clone(),
+            }),
+        });
+    }
+    (outcomes, entries, errors)
+}
+
+/// One anchor row per anchor kind the run stamped or deferred.
+async fn record_anchors(
+    ctx: &Ctx,
+    run_id: &str,
+    ots: &Stamped,
+    tsa: Option<&Stamped>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for (kind, stamped) in [(AnchorKind::Ots, Some(ots)), (AnchorKind::Tsa, tsa)] {
+        let Some(stamped) = stamped else { continue };
+        let row = match stamped {
+            Stamped::Stored {
+                key,
+                sha256,
+                gen_time,
+            } => AnchorRow {
+                run_id: run_id.to_owned(),
+                kind,
+                status: if kind == AnchorKind::Tsa {
+                    AnchorStatus::Confirmed
+                } else {
+                    AnchorStatus::Pending
+                },
+                details: serde_json::json!({ "gen_time": gen_time.map(ledger::ids::format_ts) }),
+                artifact_key: Some(key.to_string()),
+                artifact_sha256: Some(hex32(sha256)),
+                updated_at: now,
+            },
+            Stamped::Deferred(why) => AnchorRow {
+                run_id: run_id.to_owned(),
+                kind,
+                status: AnchorStatus::Skipped,
+                details: serde_json::json!({ "deferred": why }),
+                artifact_key: None,
+                artifact_sha256: None,
+                updated_at: now,
+            },
+            Stamped::NotWanted => continue,
+        };
+        ctx.store.put_anchor(&row).await?;
+    }
+    Ok(())
 }
 
 fn hex32(hex: &str) -> [u8; 32] {

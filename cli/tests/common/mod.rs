@@ -95,6 +95,15 @@ impl Children {
         }
     }
 
+    /// SIGKILLs the child called `name` and forgets it.
+    pub fn kill(&mut self, name: &str) {
+        if let Some(i) = self.0.iter().position(|(n, _)| n == name) {
+            let (_, mut child) = self.0.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     pub fn kill_all(&mut self) {
         for (_, child) in &mut self.0 {
             let _ = child.kill();
