@@ -17,7 +17,6 @@ use sha2::{Digest as _, Sha256};
 
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
-use crate::job::Job;
 use crate::rollup::put_or_keep;
 use crate::upgrade::{OtsAnchor, latest_receipt, supersede_ots};
 
@@ -118,15 +117,7 @@ pub async fn job(ctx: &Ctx) -> Result<()> {
             RunStatus::Anchored,
         )
         .await?;
-        ctx.queue
-            .push(
-                Job::Upgrade {
-                    run: run.id.clone(),
-                    attempt: 0,
-                },
-                crate::upgrade::delay(0),
-            )
-            .await?;
+        crate::upgrade::enqueue(ctx, &run.id, 0).await?;
         tracing::info!(run = %run.id, "OTS caught up after an outage");
     }
     Ok(())

@@ -380,15 +380,7 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
         )
         .await?;
     if status == RunStatus::Anchored {
-        ctx.queue
-            .push(
-                Job::Upgrade {
-                    run: run.id.clone(),
-                    attempt: 0,
-                },
-                crate::upgrade::delay(0),
-            )
-            .await?;
+        crate::upgrade::enqueue(ctx, &run.id, 0).await?;
     }
     ctx.queue
         .push(

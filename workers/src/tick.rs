@@ -22,7 +22,7 @@
 use chrono::{DateTime, Utc};
 use ledger::kv::KvKey;
 use ledger::sql::{BackfillProgress, BackfillStatus, RunFilter, RunStatus, Trigger};
-use ledger::{Cadence, KillMode, Period};
+use ledger::{Cadence, KillMode, Period, TenantId};
 use scheduler::{BackfillFacts, BackfillStep, Candidate, TokenBucket};
 
 use crate::ctx::Ctx;
@@ -90,21 +90,17 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
                 ctx.policy.grace,
             );
             for period in due {
-                let (run, created) = ctx
-                    .store
-                    .create_run(&tenant.id, period, Trigger::Scheduled, now)
-                    .await?;
-                if created {
-                    ctx.queue
-                        .push(
-                            Job::Rollup {
-                                run: run.id.clone(),
-                                via: "scheduled".into(),
-                            },
-                            std::time::Duration::ZERO,
-                        )
-                        .await?;
-                    report.enqueued.push(run.id);
+                if let Some(run) = create_and_enqueue(
+                    ctx,
+                    &tenant.id,
+                    period,
+                    Trigger::Scheduled,
+                    "scheduled",
+                    now,
+                )
+                .await?
+                {
+                    report.enqueued.push(run);
                 }
             }
         }
@@ -258,20 +254,11 @@ pub async fn backfill_step(ctx: &Ctx, id: &str) -> Result<()> {
                     .iter()
                     .find(|c| c.period == period)
                     .expect("planned from candidates");
-                let (run, created) = ctx
-                    .store
-                    .create_run(&b.tenant, period, Trigger::Backfill, now)
-                    .await?;
-                if created {
-                    ctx.queue
-                        .push(
-                            Job::Rollup {
-                                run: run.id.clone(),
-                                via: format!("backfill-{id}"),
-                            },
-                            std::time::Duration::ZERO,
-                        )
-                        .await?;
+                let via = format!("backfill-{id}");
+                if create_and_enqueue(ctx, &b.tenant, period, Trigger::Backfill, &via, now)
+                    .await?
+                    .is_some()
+                {
                     progress.periods_done += 1;
                     progress.manifests_done += c.manifests;
                     progress.cost_spent_micro_usd += c.estimate_micro_usd;
@@ -309,4 +296,30 @@ pub async fn backfill_step(ctx: &Ctx, id: &str) -> Result<()> {
 
 fn day_start(d: chrono::NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// Creates the run of `tenant`'s `period` and, when it is new, enqueues its rollup; returns
+/// the new run's id (`None`: the run existed, so its rollup was enqueued before).
+async fn create_and_enqueue(
+    ctx: &Ctx,
+    tenant: &TenantId,
+    period: Period,
+    trigger: Trigger,
+    via: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let (run, created) = ctx.store.create_run(tenant, period, trigger, now).await?;
+    if !created {
+        return Ok(None);
+    }
+    ctx.queue
+        .push(
+            Job::Rollup {
+                run: run.id.clone(),
+                via: via.to_owned(),
+            },
+            std::time::Duration::ZERO,
+        )
+        .await?;
+    Ok(Some(run.id))
 }

@@ -166,7 +166,7 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
 
     let bitcoin = confirmed_block(ctx, &run, &receipt, &file).await?;
     let Some(bitcoin) = bitcoin else {
-        return enqueue_retry(ctx, &run, attempt).await;
+        return enqueue(ctx, &run.id, attempt + 1).await;
     };
     supersede_ots(
         ctx,
@@ -190,14 +190,16 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
     Ok(())
 }
 
-async fn enqueue_retry(ctx: &Ctx, run: &Run, attempt: u32) -> Result<()> {
+/// Enqueues upgrade attempt `attempt` of `run_id` after [`delay`]`(attempt)`: attempt 0 when
+/// a root is first stamped into OTS (rollup, catch-up), the next one while still pending.
+pub(crate) async fn enqueue(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
     ctx.queue
         .push(
             Job::Upgrade {
-                run: run.id.clone(),
-                attempt: attempt + 1,
+                run: run_id.to_owned(),
+                attempt,
             },
-            delay(attempt + 1),
+            delay(attempt),
         )
         .await
 }
@@ -215,7 +217,7 @@ async fn retry_until_horizon(ctx: &Ctx, run: &Run, receipt: &Receipt, attempt: u
         .map_or(receipt.anchored_at, |a| a.updated_at);
     let horizon_end = run.period.end().max(submitted) + ctx.policy.upgrade_horizon;
     if ctx.now() < horizon_end {
-        return enqueue_retry(ctx, run, attempt).await;
+        return enqueue(ctx, &run.id, attempt + 1).await;
     }
     ctx.store
         .open_incident(
