@@ -142,6 +142,24 @@ fn print_json(v: &serde_json::Value) -> Outcome {
 }
 
 /// Prints rows under a header, columns padded to their widest cell.
+/// A listing: with `--json` an array of `to_json` of each item, otherwise a table of
+/// `header` and one `to_row` per item.
+fn print_list<T>(
+    json: bool,
+    items: &[T],
+    to_json: impl Fn(&T) -> serde_json::Value,
+    header: &[&str],
+    to_row: impl Fn(&T) -> Vec<String>,
+) -> Outcome {
+    if json {
+        return print_json(&serde_json::Value::Array(
+            items.iter().map(to_json).collect(),
+        ));
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(to_row).collect();
+    print_table(header, &rows)
+}
+
 fn print_table(header: &[&str], rows: &[Vec<String>]) -> Outcome {
     let cells: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| (*h).to_owned()).collect())
         .chain(rows.iter().map(|r| {

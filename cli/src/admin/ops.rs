@@ -10,7 +10,7 @@ use ledger::sql::{
 };
 use serde_json::{Value, json};
 
-use super::{parse_usd, print_json, print_table, usd, with_store};
+use super::{parse_usd, print_json, print_list, usd, with_store};
 use crate::ledger_cmd::ConfigArg;
 use crate::{Failure, Outcome};
 
@@ -183,12 +183,12 @@ pub fn kill_switch(cmd: KillSwitchCmd) -> Outcome {
                 };
                 Ok(s.kill_switch_history(scope.as_ref()).await?)
             })?;
-            if json {
-                return print_json(&Value::Array(history.iter().map(kill_json).collect()));
-            }
-            let rows: Vec<Vec<String>> = history
-                .iter()
-                .map(|k| {
+            print_list(
+                json,
+                &history,
+                kill_json,
+                &["AT", "SCOPE", "MODE", "ACTOR", "REASON"],
+                |k| {
                     vec![
                         format_ts(k.at),
                         k.scope.key(),
@@ -196,9 +196,8 @@ pub fn kill_switch(cmd: KillSwitchCmd) -> Outcome {
                         k.actor.clone(),
                         k.reason.clone(),
                     ]
-                })
-                .collect();
-            print_table(&["AT", "SCOPE", "MODE", "ACTOR", "REASON"], &rows)
+                },
+            )
         }
     }
 }
@@ -207,12 +206,14 @@ pub fn incidents(cmd: IncidentsCmd) -> Outcome {
     match cmd {
         IncidentsCmd::List { all, json, config } => {
             let incidents = with_store(&config, async |s| Ok(s.incidents(!all).await?))?;
-            if json {
-                return print_json(&Value::Array(incidents.iter().map(incident_json).collect()));
-            }
-            let rows: Vec<Vec<String>> = incidents
-                .iter()
-                .map(|i| {
+            print_list(
+                json,
+                &incidents,
+                incident_json,
+                &[
+                    "ID", "OPENED", "TENANT", "RUN", "KIND", "RESOLVED", "DETAIL",
+                ],
+                |i| {
                     vec![
                         i.id.to_string(),
                         format_ts(i.opened_at),
@@ -222,13 +223,7 @@ pub fn incidents(cmd: IncidentsCmd) -> Outcome {
                         i.resolved_at.map_or("open".into(), format_ts),
                         i.detail.clone(),
                     ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "ID", "OPENED", "TENANT", "RUN", "KIND", "RESOLVED", "DETAIL",
-                ],
-                &rows,
+                },
             )
         }
         IncidentsCmd::Resolve {
@@ -358,12 +353,23 @@ fn list_backfills(tenant: Option<&TenantId>, json: bool, config: &ConfigArg) -> 
         }
         Ok(s.backfills(tenant).await?)
     })?;
-    if json {
-        return print_json(&Value::Array(list.iter().map(backfill_json).collect()));
-    }
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|b| {
+    print_list(
+        json,
+        &list,
+        backfill_json,
+        &[
+            "ID",
+            "TENANT",
+            "FROM",
+            "TO",
+            "PER HOUR",
+            "STATUS",
+            "PERIODS",
+            "MANIFESTS",
+            "SPENT/CEILING USD",
+            "CREATED",
+        ],
+        |b| {
             vec![
                 b.id.clone(),
                 b.tenant.to_string(),
@@ -380,22 +386,7 @@ fn list_backfills(tenant: Option<&TenantId>, json: bool, config: &ConfigArg) -> 
                 ),
                 format_ts(b.created_at),
             ]
-        })
-        .collect();
-    print_table(
-        &[
-            "ID",
-            "TENANT",
-            "FROM",
-            "TO",
-            "PER HOUR",
-            "STATUS",
-            "PERIODS",
-            "MANIFESTS",
-            "SPENT/CEILING USD",
-            "CREATED",
-        ],
-        &rows,
+        },
     )
 }
 

@@ -11,7 +11,7 @@ use ledger::sql::{
 use ledger::{Plan, TenantId};
 use serde_json::{Value, json};
 
-use super::{parse_usd, print_json, print_table, usd, with_store};
+use super::{parse_usd, print_json, print_list, usd, with_store};
 use crate::ledger_cmd::ConfigArg;
 use crate::{Failure, Outcome};
 
@@ -180,25 +180,10 @@ pub fn run(cmd: TenantsCmd) -> Outcome {
 
 fn list(json: bool, config: &ConfigArg) -> Outcome {
     let tenants = with_store(config, async |s| Ok(s.tenants().await?))?;
-    if json {
-        return print_json(&Value::Array(tenants.iter().map(tenant_json).collect()));
-    }
-    let rows: Vec<Vec<String>> = tenants
-        .iter()
-        .map(|t| {
-            vec![
-                t.id.to_string(),
-                t.plan.to_string(),
-                t.consent.to_string(),
-                t.visibility.to_string(),
-                t.status.to_string(),
-                t.max_roots_per_period.to_string(),
-                usd(t.cost_ceiling_micro_usd),
-                format_ts(t.created_at),
-            ]
-        })
-        .collect();
-    print_table(
+    print_list(
+        json,
+        &tenants,
+        tenant_json,
         &[
             "ID",
             "PLAN",
@@ -209,7 +194,18 @@ fn list(json: bool, config: &ConfigArg) -> Outcome {
             "CEILING USD",
             "CREATED",
         ],
-        &rows,
+        |t| {
+            vec![
+                t.id.to_string(),
+                t.plan.to_string(),
+                t.consent.to_string(),
+                t.visibility.to_string(),
+                t.status.to_string(),
+                t.max_roots_per_period.to_string(),
+                usd(t.cost_ceiling_micro_usd),
+                format_ts(t.created_at),
+            ]
+        },
     )
 }
 
