@@ -1,0 +1,1 @@
+//! The HTTP API of Ledger Anchors (axum). See the crate README.
