@@ -1,1 +1,160 @@
-//! The HTTP API of Ledger Anchors (axum). See the crate README.
+//! The HTTP API of Ledger Anchors (axum): what tenants and operators call. See README.md.
+//!
+//! [`app`] builds the whole router from an [`ApiState`], testable without a socket
+//! (`tower::ServiceExt::oneshot`); [`serve`] runs it on a listener until a shutdown signal,
+//! finishing requests in flight. `anchor api` serves it alone, `anchor up` beside the
+//! scheduler and workers.
+//!
+//! Layers, outermost first: request metrics (`api_requests_total{method,route,status}`,
+//! `api_request_duration_seconds{route}`), the per-caller rate limit (429 with
+//! `Retry-After`), the request timeout (503), and the error normaliser that gives every
+//! error — ours and axum's own rejections alike — the one JSON shape
+//! `{"error":{"code","message"}}`.
+
+pub mod auth;
+pub mod error;
+pub mod input;
+pub mod limit;
+pub mod openapi;
+pub mod pdf;
+pub mod routes;
+pub mod state;
+pub mod views;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use ledger::sql::hash_token;
+use tokio::net::TcpListener;
+
+pub use error::{ApiError, Result};
+pub use openapi::Errors;
+pub use state::{ApiConfig, ApiState, Parts};
+
+/// The whole API: every route of the OpenAPI document, `/openapi.json`, Swagger UI at
+/// `/docs`, and the layers of the module documentation.
+pub fn app(state: ApiState) -> Router {
+    let (router, api) = openapi::router().split_for_parts();
+    let body_limit = state.config.body_limit;
+    router
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", api))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this route does not take that method".into())
+        })
+        .layer(middleware::from_fn(normalise_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("api_request_duration_seconds", "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("api_requests_total", "method" => method, "route" => route, "status" => status)
+        .increment(1);
+    response
+}
+
+/// The bucket a request is counted in: its token's hash, else its peer address.
+fn caller_key(req: &Request) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some(token) = token {
+        key.copy_from_slice(&hash_token(token)[..16]);
+    } else if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        match addr.ip() {
+            std::net::IpAddr::V4(ip) => key[12..].copy_from_slice(&ip.octets()),
+            std::net::IpAddr::V6(ip) => key = ip.octets(),
+        }
+        key[0] |= 0x80;
+    }
+    key
+}
+
+async fn rate_limit(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    match state.limiter.check(caller_key(&req), Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => ApiError::RateLimited {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }
+        .into_response(),
+    }
+}
+
+async fn timeout(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let limit = state.config.timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable(format!("the request ran past {} s", limit.as_secs()))
+            .into_response(),
+    }
+}
+
+/// Rewrites an error response that is not already our JSON (axum's own rejections: a bad
+/// query string, an undecodable path) into `{"error":{"code","message"}}`, keeping its status.
+async fn normalise_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&body).trim().to_owned();
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    let error = match status {
+        StatusCode::BAD_REQUEST => ApiError::BadRequest(message),
+        StatusCode::NOT_FOUND => ApiError::NotFound(message),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(message),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(message),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(message),
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(message),
+        s if s.is_server_error() => ApiError::Internal(message),
+        _ => ApiError::BadRequest(message),
+    };
+    error.into_response()
+}

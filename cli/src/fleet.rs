@@ -1,6 +1,8 @@
 //! The fleet roles and the demo: `anchor up | scheduler | worker | run | demo`.
 //!
-//! - `up`: scheduler and workers in one process on the configuration (embedded defaults:
+//! - `api [--addr HOST:PORT]`: the HTTP API (anchor-api) on the configuration; it never
+//!   signs or stamps, so it needs no signing key. Stops on Ctrl-C after requests in flight.
+//! - `up`: scheduler, workers and the API in one process on the configuration (embedded defaults:
 //!   SQLite store, SQLite queue, a local directory). With no `LEDGER_TSA_URL` and no
 //!   `LEDGER_OTS_CALENDARS` configured it starts the dev TSA and two dev calendars in-process
 //!   and says so: receipts then name those local services, honestly.
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anchor_api::{ApiConfig, ApiState, Parts};
 use anyhow::{Context, anyhow};
 use chrono::Utc;
 use clap::Args;
@@ -46,6 +49,18 @@ pub struct UpArgs {
     /// Concurrent jobs in this process.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Where the API listens (overrides `LEDGER_API_ADDR`; default 127.0.0.1:8080).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub api_addr: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ApiArgs {
+    /// Listen address (overrides `LEDGER_API_ADDR`; default 127.0.0.1:8080).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -134,12 +149,69 @@ pub fn up(args: &UpArgs) -> Outcome {
             config = config_with(args.config.config.as_deref(), &overrides)?;
         }
         let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
+        let mut api_config = ApiConfig::from_config(&config).map_err(anyhow::Error::new)?;
+        if let Some(addr) = args.api_addr {
+            api_config.addr = addr;
+        }
+        let api = ApiState::new(
+            Parts {
+                store: ctx.store.clone(),
+                blobs: ctx.blobs.clone(),
+                kv: ctx.kv.clone(),
+                queue: ctx.queue.clone(),
+                policy: ctx.policy.clone(),
+            },
+            api_config,
+        );
+        let listener = bind(api.config.addr).await?;
         let (trigger, shutdown) = shutdown_pair();
         tokio::spawn(ctrl_c(trigger));
-        eprintln!("anchor up: scheduler and {} workers on {}", args.concurrency, ctx.blobs.describe());
+        eprintln!(
+            "anchor up: scheduler, {} workers and the API on http://{} ({})",
+            args.concurrency,
+            api.config.addr,
+            ctx.blobs.describe()
+        );
         let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
+        let api_stop = shutdown.clone();
+        let server = tokio::spawn(anchor_api::serve(listener, anchor_api::app(api), api_stop.wait()));
         worker_pool(ctx, args.concurrency, shutdown).await?;
         let _ = sched.await;
+        server.await.context("the API task")?.context("the API server")?;
+        Ok::<(), Failure>(())
+    })
+}
+
+async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))
+}
+
+pub fn api(args: &ApiArgs) -> Outcome {
+    crate::ots::runtime()?.block_on(async {
+        let config = args.config.load()?;
+        let mut api_config = ApiConfig::from_config(&config).map_err(anyhow::Error::new)?;
+        if let Some(addr) = args.addr {
+            api_config.addr = addr;
+        }
+        let parts = Parts::open(&config).await.map_err(anyhow::Error::new)?;
+        let state = ApiState::new(parts, api_config);
+        let listener = bind(state.config.addr).await?;
+        eprintln!(
+            "anchor api: listening on http://{} (admin routes {})",
+            listener.local_addr().context("local address")?,
+            if state.config.admin_token_hash.is_some() {
+                "enabled"
+            } else {
+                "disabled: no LEDGER_ADMIN_TOKEN"
+            }
+        );
+        let (trigger, shutdown) = shutdown_pair();
+        tokio::spawn(ctrl_c(trigger));
+        anchor_api::serve(listener, anchor_api::app(state), shutdown.wait())
+            .await
+            .context("the API server")?;
         Ok::<(), Failure>(())
     })
 }

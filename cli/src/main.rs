@@ -57,6 +57,8 @@ enum Command {
     // fleet roles (fleet.rs)
     /// Scheduler and workers in one process (embedded defaults unless configured).
     Up(fleet::UpArgs),
+    /// The HTTP API alone (see anchor-api/README.md for its routes).
+    Api(fleet::ApiArgs),
     /// The scheduler role alone: ticks, enqueues due periods, reaps stalled runs.
     Scheduler {
         #[command(flatten)]
@@ -200,6 +202,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
         Command::Up(args) => fleet::up(&args),
+        Command::Api(args) => fleet::api(&args),
         Command::Scheduler { config } => fleet::scheduler(&config),
         Command::Worker(args) => fleet::worker(&args),
         Command::Run(args) => fleet::run(&args),

@@ -76,6 +76,16 @@ pub const VARIABLES: &[&str] = &[
     "LEDGER_COST_TSA_USD",
     "LEDGER_OUTAGE_THRESHOLD",
     "LEDGER_SAMPLE_SIZE",
+    // Read by the API (anchor_api::ApiConfig).
+    "LEDGER_ADMIN_TOKEN",
+    "LEDGER_ADMIN_TOKEN_FILE",
+    "LEDGER_API_ADDR",
+    "LEDGER_API_RATE",
+    "LEDGER_API_BURST",
+    "LEDGER_API_BODY_LIMIT",
+    "LEDGER_API_MAX_BATCH",
+    "LEDGER_API_TIMEOUT",
+    "LEDGER_API_CACHE_TTL",
 ];
 
 /// Where artifacts go.

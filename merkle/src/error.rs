@@ -39,6 +39,9 @@ pub enum MerkleError {
     /// A `c2c.proof.v1` document that is not well formed.
     #[error("proof document: {0}")]
     ProofFormat(String),
+    /// A submitted batch of manifests or digests that is not usable (names the element).
+    #[error("batch: {0}")]
+    Batch(String),
     /// Leaves given to a builder out of order or after the builder ended.
     #[error("{0}")]
     Builder(String),

@@ -8,6 +8,7 @@
 //! - [`proof`]: inclusion and consistency proofs: plan → fetch → assemble, and verification.
 //! - [`proof_doc`]: the `c2c.proof.v1` document.
 
+pub mod batch;
 pub mod canon;
 pub mod error;
 pub mod hash;

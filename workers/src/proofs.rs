@@ -29,7 +29,7 @@ async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
 
 /// The key of the root `.ots` an OTS artifact key names: `…/root.ots` is version 1,
 /// `…/root.v{n}.ots` version n (written by catch-up and upgrade).
-pub(crate) fn root_ots_key(tenant: &TenantId, period: Period, named: &str) -> Result<BlobKey> {
+pub fn root_ots_key(tenant: &TenantId, period: Period, named: &str) -> Result<BlobKey> {
     if named.ends_with("/root.ots") {
         return Ok(BlobKey::root_artifact(tenant, &period, RootArtifact::Ots));
     }

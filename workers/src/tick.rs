@@ -91,7 +91,8 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
             );
             for period in due {
                 if let Some(run) = create_and_enqueue(
-                    ctx,
+                    &ctx.store,
+                    &ctx.queue,
                     &tenant.id,
                     period,
                     Trigger::Scheduled,
@@ -255,9 +256,17 @@ pub async fn backfill_step(ctx: &Ctx, id: &str) -> Result<()> {
                     .find(|c| c.period == period)
                     .expect("planned from candidates");
                 let via = format!("backfill-{id}");
-                if create_and_enqueue(ctx, &b.tenant, period, Trigger::Backfill, &via, now)
-                    .await?
-                    .is_some()
+                if create_and_enqueue(
+                    &ctx.store,
+                    &ctx.queue,
+                    &b.tenant,
+                    period,
+                    Trigger::Backfill,
+                    &via,
+                    now,
+                )
+                .await?
+                .is_some()
                 {
                     progress.periods_done += 1;
                     progress.manifests_done += c.manifests;
@@ -299,20 +308,22 @@ fn day_start(d: chrono::NaiveDate) -> DateTime<Utc> {
 }
 
 /// Creates the run of `tenant`'s `period` and, when it is new, enqueues its rollup; returns
-/// the new run's id (`None`: the run existed, so its rollup was enqueued before).
-async fn create_and_enqueue(
-    ctx: &Ctx,
+/// the new run's id (`None`: the run existed, so its rollup was enqueued before). The
+/// scheduler, backfills and the API's `POST /admin/runs` all create runs through this.
+pub async fn create_and_enqueue(
+    store: &ledger::sql::Store,
+    queue: &crate::Queue,
     tenant: &TenantId,
     period: Period,
     trigger: Trigger,
     via: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
-    let (run, created) = ctx.store.create_run(tenant, period, trigger, now).await?;
+    let (run, created) = store.create_run(tenant, period, trigger, now).await?;
     if !created {
         return Ok(None);
     }
-    ctx.queue
+    queue
         .push(
             Job::Rollup {
                 run: run.id.clone(),

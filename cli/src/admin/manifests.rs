@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use ledger::TenantId;
@@ -74,17 +74,7 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
 pub(crate) fn parse_digests(bytes: &[u8]) -> anyhow::Result<Vec<ManifestDigest>> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     match bytes.trim_ascii_start().first() {
-        Some(b'[') => {
-            // Syntax first, over the whole text, so that errors carry file positions.
-            serde_json::from_slice::<serde::de::IgnoredAny>(bytes).context("not valid JSON")?;
-            array_elements(bytes)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, (line, elem))| {
-                    element_digest(elem).with_context(|| format!("array index {i} (line {line})"))
-                })
-                .collect()
-        }
+        Some(b'[') => Ok(merkle::batch::array_digests(bytes)?),
         Some(b'{') => Ok(vec![
             merkle::canon::manifest_digest(bytes).context("manifest")?,
         ]),
@@ -104,55 +94,6 @@ pub(crate) fn parse_digests(bytes: &[u8]) -> anyhow::Result<Vec<ManifestDigest>>
 }
 
 /// A manifest object's digest, or a 64-hex digest string's value.
-fn element_digest(elem: &[u8]) -> anyhow::Result<ManifestDigest> {
-    match elem.first() {
-        Some(b'{') => Ok(merkle::canon::manifest_digest(elem)?),
-        Some(b'"') => {
-            let s: String = serde_json::from_slice(elem)?;
-            Ok(ManifestDigest::from_hex(&s).context("not a 64-hex digest")?)
-        }
-        _ => bail!("expected a manifest object or a 64-hex digest string"),
-    }
-}
-
-/// The elements of a JSON array (already known to be valid JSON), each with the 1-based line
-/// it starts on and its exact bytes.
-fn array_elements(bytes: &[u8]) -> anyhow::Result<Vec<(usize, &[u8])>> {
-    let start = bytes.len() - bytes.trim_ascii_start().len() + 1;
-    let mut pos = skip_ws(bytes, start);
-    let mut out = Vec::new();
-    if bytes.get(pos) == Some(&b']') {
-        return Ok(out);
-    }
-    loop {
-        let mut values = serde_json::Deserializer::from_slice(&bytes[pos..])
-            .into_iter::<serde::de::IgnoredAny>();
-        values
-            .next()
-            .ok_or_else(|| anyhow!("array index {}: missing", out.len()))?
-            .with_context(|| format!("array index {}", out.len()))?;
-        let end = pos + values.byte_offset();
-        let line = bytes[..pos].split(|&b| b == b'\n').count();
-        out.push((line, &bytes[pos..end]));
-        pos = skip_ws(bytes, end);
-        match bytes.get(pos) {
-            Some(b',') => pos = skip_ws(bytes, pos + 1),
-            Some(b']') => return Ok(out),
-            _ => bail!(
-                "array index {}: expected ',' or ']' after it",
-                out.len() - 1
-            ),
-        }
-    }
-}
-
-fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
-    while bytes.get(pos).is_some_and(u8::is_ascii_whitespace) {
-        pos += 1;
-    }
-    pos
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,10 +137,10 @@ mod tests {
             "{}",
             error(&format!("{D1}\n{D1}x\n"))
         );
-        assert!(error(&format!("[\"{D1}\",\n 7]")).starts_with("array index 1 (line 2): "));
+        assert!(error(&format!("[\"{D1}\",\n 7]")).starts_with("batch: array index 1 (line 2): "));
         assert!(error(r#"[{"a":1}, {"a":1,"a":2}]"#).contains("array index 1"));
         assert!(error(r#"[{"n": 9007199254740993}]"#).contains("array index 0"));
-        assert!(error(&format!("[\"{D1}\",]")).starts_with("not valid JSON"));
+        assert!(error(&format!("[\"{D1}\",]")).starts_with("batch: not valid JSON"));
         assert!(error(r#"{"a":1,"a":2}"#).starts_with("manifest"));
     }
 }

@@ -100,6 +100,21 @@ impl Store {
         })
     }
 
+    /// The tenant whose API token hashes to `token_hash`, or `None`. The lookup is by the
+    /// SHA-256 of a 256-bit random token, so how long it takes tells nobody anything about a
+    /// token they do not already hold; callers still compare the found hash in constant time.
+    pub async fn tenant_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE token_hash = $1");
+        on_pool!(self, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(token_hash.to_vec())
+                .fetch_optional(pool)
+                .await?
+                .map(|r| tenant_from_row!(&r))
+                .transpose()
+        })
+    }
+
     /// Every tenant, by id.
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id");

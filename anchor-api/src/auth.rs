@@ -1,0 +1,140 @@
+//! Who is calling, and what they may see.
+//!
+//! - `Authorization: Bearer <token>` with the admin token (`LEDGER_ADMIN_TOKEN`) is the
+//!   operator; with a tenant's token, that tenant; without the header, anonymous. Any other
+//!   token is a 401: a mistyped token must not silently become anonymous.
+//! - Tokens are compared as SHA-256 hashes in constant time (the admin's here, a tenant's in
+//!   `ledger::sql::token_matches`); the plaintext is never stored or logged.
+//! - A tenant's receipts, proofs and artifacts are readable by its own token, the admin, and
+//!   — only while the tenant is opted in with `public` visibility — anybody. Everything else
+//!   gets the same 404 whether the tenant exists or not, so nobody learns which tenants
+//!   exist by probing.
+//! - A tenant's writes (manifests, consent) and its consent log need its token or the
+//!   admin's: anonymous is a 401, another tenant's token the same 404 as above.
+//! - Admin routes need the admin token: 403 when none is configured (fail closed), 401
+//!   without a token, 403 with a tenant's.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts as RequestParts;
+use ledger::TenantId;
+use ledger::sql::{Consent, Tenant, Visibility, hash_token, token_matches};
+use subtle::ConstantTimeEq as _;
+
+use crate::error::{ApiError, Result};
+use crate::state::ApiState;
+
+/// The authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Admin,
+    Tenant(TenantId),
+    Anonymous,
+}
+
+/// The bearer token of a request, if it sent one (a malformed header is a 401).
+pub fn bearer(parts: &RequestParts) -> Result<Option<&str>> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not ASCII".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })?;
+    Ok(Some(token))
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut RequestParts, state: &ApiState) -> Result<Caller> {
+        let Some(token) = bearer(parts)? else {
+            return Ok(Caller::Anonymous);
+        };
+        if let Some(admin) = &state.config.admin_token_hash
+            && bool::from(hash_token(token).ct_eq(admin))
+        {
+            return Ok(Caller::Admin);
+        }
+        match state
+            .parts
+            .store
+            .tenant_by_token_hash(&hash_token(token))
+            .await?
+        {
+            Some(t) if token_matches(&t.token_hash, token) => Ok(Caller::Tenant(t.id)),
+            _ => Err(ApiError::Unauthorized("the token is not valid".into())),
+        }
+    }
+}
+
+/// The one answer for "unknown tenant" and "not yours to see".
+fn hidden(tenant: &TenantId) -> ApiError {
+    ApiError::NotFound(format!(
+        "no tenant {tenant} visible to this caller (unknown, or private: pass the tenant's token)"
+    ))
+}
+
+impl Caller {
+    /// The tenant, when this caller may read its receipts, proofs and artifacts.
+    pub async fn may_read(&self, state: &ApiState, tenant: &TenantId) -> Result<Tenant> {
+        let found = state.parts.store.find_tenant(tenant).await?;
+        match (self, found) {
+            (Caller::Admin, Some(t)) => Ok(t),
+            (Caller::Tenant(me), Some(t)) if me == tenant => Ok(t),
+            (_, Some(t)) if t.consent == Consent::OptedIn && t.visibility == Visibility::Public => {
+                Ok(t)
+            }
+            _ => Err(hidden(tenant)),
+        }
+    }
+
+    /// The tenant, when this caller may write to it or read its private records.
+    pub async fn may_manage(&self, state: &ApiState, tenant: &TenantId) -> Result<Tenant> {
+        match self {
+            Caller::Anonymous => Err(ApiError::Unauthorized(
+                "this route needs the tenant's token".into(),
+            )),
+            Caller::Tenant(me) if me != tenant => Err(hidden(tenant)),
+            Caller::Admin | Caller::Tenant(_) => state
+                .parts
+                .store
+                .find_tenant(tenant)
+                .await?
+                .ok_or_else(|| hidden(tenant)),
+        }
+    }
+}
+
+/// The operator: an extractor that admits only the admin token, checked before anything
+/// else (403 when no admin token is configured, whatever the request carries).
+#[derive(Clone, Copy, Debug)]
+pub struct Admin;
+
+impl FromRequestParts<ApiState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut RequestParts, state: &ApiState) -> Result<Admin> {
+        let Some(admin) = &state.config.admin_token_hash else {
+            return Err(ApiError::Forbidden(
+                "admin routes are disabled: no LEDGER_ADMIN_TOKEN is configured".into(),
+            ));
+        };
+        match bearer(parts)? {
+            None => Err(ApiError::Unauthorized(
+                "this route needs the admin token".into(),
+            )),
+            Some(token) if bool::from(hash_token(token).ct_eq(admin)) => Ok(Admin),
+            Some(_) => Err(ApiError::Forbidden(
+                "this route needs the admin token".into(),
+            )),
+        }
+    }
+}

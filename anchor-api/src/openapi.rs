@@ -1,0 +1,106 @@
+//! The OpenAPI 3.1 document: every route is registered through `utoipa_axum::routes!`, so a
+//! route cannot exist without being documented.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::routes::{admin, anchor, meta, tenants};
+use crate::state::ApiState;
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Ledger Anchors API",
+        description = "Merkle anchoring of tenants' manifest digests: RFC 9162 trees stamped \
+            through OpenTimestamps and RFC 3161, signed receipts, inclusion proofs."
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&Bearer),
+    tags(
+        (name = "anchor", description = "plans, receipts, proofs, artifacts, backfills"),
+        (name = "tenants", description = "a tenant's manifests and consent"),
+        (name = "admin", description = "operator routes (admin token)"),
+        (name = "meta", description = "keys, health, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every error status any route may answer, each with the [`ErrorBody`] shape.
+#[derive(Debug)]
+pub struct Errors;
+
+impl utoipa::IntoResponses for Errors {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::response::Response>> {
+        [
+            ("400", "a malformed path, query or body value"),
+            ("401", "no token where one is needed, or an invalid token"),
+            (
+                "403",
+                "the token lacks the right (or no admin token is configured)",
+            ),
+            ("404", "not found, or not visible to this caller"),
+            ("405", "method not allowed"),
+            ("409", "conflicts with the current state"),
+            ("413", "body or batch too large"),
+            ("415", "the body is not application/json"),
+            ("422", "well-formed JSON with unacceptable values"),
+            ("429", "rate limited; see Retry-After"),
+            ("500", "internal error"),
+            ("503", "a backend is unavailable, or the request timed out"),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build();
+            (status.to_owned(), RefOr::T(response))
+        })
+        .collect()
+    }
+}
+
+/// The documented routes.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(anchor::plan))
+        .routes(routes!(anchor::receipt))
+        .routes(routes!(anchor::proof))
+        .routes(routes!(anchor::artifact))
+        .routes(routes!(anchor::backfill_create))
+        .routes(routes!(anchor::backfill_get, anchor::backfill_cancel))
+        .routes(routes!(tenants::submit_manifests))
+        .routes(routes!(tenants::record_consent, tenants::consent_log))
+        .routes(routes!(admin::create_tenant))
+        .routes(routes!(admin::patch_tenant))
+        .routes(routes!(admin::kill_switch))
+        .routes(routes!(admin::runs, admin::trigger_run))
+        .routes(routes!(admin::incidents))
+        .routes(routes!(meta::jwks))
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(meta::metrics))
+}

@@ -1,0 +1,281 @@
+//! `/admin/…`: the operator's routes, behind the admin token (403 when none is configured).
+
+// utoipa's `IntoParams` expansion re-qualifies the query types named in `Query<…>`.
+#![allow(unused_qualifications)]
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use ledger::sql::{
+    KillScope, KillState, NewTenant, RunFilter, TenantPatch, Trigger, hash_token, new_token,
+};
+use ledger::{Plan, TenantId};
+use scheduler::policy::parse_usd;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::Errors;
+use crate::auth::Admin;
+use crate::error::{ApiError, Result};
+use crate::input::{self, JsonBody};
+use crate::state::ApiState;
+use crate::views::{
+    IncidentView, KillSwitchRequest, KillView, NewTenantRequest, RunRequest, RunView,
+    TenantPatchRequest, TenantView, TenantWithToken,
+};
+
+/// A body field that must name a tenant: 422 (not 400) when it does not.
+fn body_tenant(s: &str) -> Result<TenantId> {
+    TenantId::new(s).map_err(|e| ApiError::Unprocessable(format!("tenant: {e}")))
+}
+
+fn usd(field: &'static str, s: &str) -> Result<u64> {
+    parse_usd(field, s).map_err(|e| ApiError::Unprocessable(e.to_string()))
+}
+
+/// Creates a tenant (opted out and private until its consent says otherwise) and returns its
+/// API token, this once.
+#[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenantRequest,
+    security(("bearer" = [])),
+    responses((status = 201, body = TenantWithToken), Errors))]
+pub async fn create_tenant(
+    State(state): State<ApiState>,
+    _: Admin,
+    JsonBody(req): JsonBody<NewTenantRequest>,
+) -> Result<Response> {
+    let id = body_tenant(&req.tenant)?;
+    let plan: Plan = req.plan.parse()?;
+    let token = new_token();
+    let t = state
+        .parts
+        .store
+        .create_tenant(
+            &NewTenant {
+                id,
+                plan,
+                token_hash: hash_token(&token),
+                max_roots_per_period: req.max_roots_per_period.unwrap_or(1),
+                cost_ceiling_micro_usd: match &req.cost_ceiling_usd {
+                    Some(c) => usd("cost_ceiling_usd", c)?,
+                    None => 100_000_000,
+                },
+            },
+            Utc::now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TenantWithToken {
+            tenant: TenantView::from(&t),
+            token,
+        }),
+    )
+        .into_response())
+}
+
+/// Changes a tenant's plan, limits, ceiling or status, or rotates its token (the answer then
+/// shows the new token, once).
+#[utoipa::path(patch, path = "/admin/tenants/{tenant}", tag = "admin",
+    params(("tenant" = String, Path, description = "tenant id")),
+    request_body = TenantPatchRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = TenantView), Errors))]
+pub async fn patch_tenant(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path(tenant): Path<String>,
+    JsonBody(req): JsonBody<TenantPatchRequest>,
+) -> Result<Response> {
+    let tenant = input::tenant(&tenant)?;
+    let token = req.rotate_token.then(new_token);
+    let patch = TenantPatch {
+        plan: req.plan.as_deref().map(str::parse).transpose()?,
+        max_roots_per_period: req.max_roots_per_period,
+        cost_ceiling_micro_usd: req
+            .cost_ceiling_usd
+            .as_deref()
+            .map(|c| usd("cost_ceiling_usd", c))
+            .transpose()?,
+        status: req.status.as_deref().map(str::parse).transpose()?,
+        token_hash: token.as_deref().map(hash_token),
+    };
+    let t = state
+        .parts
+        .store
+        .update_tenant(&tenant, &patch, Utc::now())
+        .await?;
+    let view = TenantView::from(&t);
+    Ok(match token {
+        Some(token) => Json(TenantWithToken {
+            tenant: view,
+            token,
+        })
+        .into_response(),
+        None => Json(view).into_response(),
+    })
+}
+
+/// Sets the kill switch, globally or for one tenant: `normal`, `tsa-only` (no OTS stamping)
+/// or `paused` (no anchoring). Every change is kept in the history.
+#[utoipa::path(put, path = "/admin/kill-switch", tag = "admin", request_body = KillSwitchRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = KillView), Errors))]
+pub async fn kill_switch(
+    State(state): State<ApiState>,
+    _: Admin,
+    JsonBody(req): JsonBody<KillSwitchRequest>,
+) -> Result<Json<KillView>> {
+    let store = &state.parts.store;
+    let scope = match (req.scope.as_str(), req.tenant.as_deref()) {
+        ("global", None) => KillScope::Global,
+        ("tenant", Some(t)) => {
+            let t = body_tenant(t)?;
+            store.tenant(&t).await?;
+            KillScope::Tenant(t)
+        }
+        ("global", Some(_)) => {
+            return Err(ApiError::Unprocessable(
+                "scope global takes no tenant".into(),
+            ));
+        }
+        ("tenant", None) => {
+            return Err(ApiError::Unprocessable(
+                "scope tenant needs a tenant".into(),
+            ));
+        }
+        (other, _) => {
+            return Err(ApiError::Unprocessable(format!(
+                "scope {other:?} is not global or tenant"
+            )));
+        }
+    };
+    if req.reason.trim().is_empty() {
+        return Err(ApiError::Unprocessable("reason must not be empty".into()));
+    }
+    let state_row = KillState {
+        scope,
+        mode: req.mode.parse()?,
+        reason: req.reason,
+        actor: req
+            .actor
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| "api".into()),
+        at: Utc::now(),
+    };
+    store.set_kill_switch(&state_row).await?;
+    Ok(Json(KillView::from(&state_row)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    tenant: Option<String>,
+    /// `queued`, `running`, `held`, `anchored`, `complete` or `failed`.
+    status: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+/// Runs, newest first, filtered by tenant and status.
+#[utoipa::path(get, path = "/admin/runs", tag = "admin", params(RunsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<RunView>), Errors))]
+pub async fn runs(
+    State(state): State<ApiState>,
+    _: Admin,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<Vec<RunView>>> {
+    let filter = RunFilter {
+        tenant: q.tenant.as_deref().map(input::tenant).transpose()?,
+        status: q
+            .status
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: ledger::LedgerError| ApiError::BadRequest(e.to_string()))?,
+        limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+    };
+    let runs = state.parts.store.runs(&filter).await?;
+    Ok(Json(runs.iter().map(RunView::from).collect()))
+}
+
+/// Triggers a rollup of one period now (trigger `manual`). A period that already has a run
+/// is a 409 naming its status: runs are once per period, and a held or failed one is re-run
+/// by the scheduler's reaper and catch-up, not by a second run.
+#[utoipa::path(post, path = "/admin/runs", tag = "admin", request_body = RunRequest,
+    security(("bearer" = [])),
+    responses((status = 202, body = RunView), Errors))]
+pub async fn trigger_run(
+    State(state): State<ApiState>,
+    _: Admin,
+    JsonBody(req): JsonBody<RunRequest>,
+) -> Result<Response> {
+    let tenant = body_tenant(&req.tenant)?;
+    let period: ledger::Period = req
+        .period
+        .parse()
+        .map_err(|e: ledger::LedgerError| ApiError::Unprocessable(format!("period: {e}")))?;
+    let parts = &state.parts;
+    let t = parts.store.tenant(&tenant).await?;
+    let schedules = parts.policy.plans.schedules(t.plan);
+    if !schedules.iter().any(|s| s.cadence == period.cadence()) {
+        return Err(ApiError::Unprocessable(format!(
+            "period {period} is {}, and plan {} anchors {}",
+            period.cadence(),
+            t.plan,
+            schedules
+                .iter()
+                .map(|s| s.cadence.to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )));
+    }
+    if period.end() > Utc::now() {
+        return Err(ApiError::Unprocessable(format!(
+            "period {period} has not closed yet"
+        )));
+    }
+    let created = workers::tick::create_and_enqueue(
+        &parts.store,
+        &parts.queue,
+        &tenant,
+        period,
+        Trigger::Manual,
+        "manual",
+        Utc::now(),
+    )
+    .await?;
+    let run = parts
+        .store
+        .run(&ledger::sql::Run::id_for(&tenant, period))
+        .await?;
+    if created.is_none() {
+        return Err(ApiError::Conflict(format!(
+            "run {} exists and is {}",
+            run.id, run.status
+        )));
+    }
+    Ok((StatusCode::ACCEPTED, Json(RunView::from(&run))).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsQuery {
+    /// Include resolved incidents (default: open only).
+    all: Option<bool>,
+}
+
+/// Incidents: failed sample verifications, upgrades past their horizon, and the like.
+#[utoipa::path(get, path = "/admin/incidents", tag = "admin", params(IncidentsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<IncidentView>), Errors))]
+pub async fn incidents(
+    State(state): State<ApiState>,
+    _: Admin,
+    Query(q): Query<IncidentsQuery>,
+) -> Result<Json<Vec<IncidentView>>> {
+    let list = state.parts.store.incidents(!q.all.unwrap_or(false)).await?;
+    Ok(Json(list.iter().map(IncidentView::from).collect()))
+}

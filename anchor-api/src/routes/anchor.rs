@@ -1,0 +1,409 @@
+//! `/anchor/…`: the plan, receipts (JSON and PDF), proofs, root artifacts and backfills.
+
+// utoipa's `IntoParams` expansion re-qualifies the query types named in `Query<…>`.
+#![allow(unused_qualifications)]
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use ledger::blob::{BlobKey, ReceiptFormat, RootArtifact};
+use ledger::formats::Receipt;
+use ledger::sql::{BackfillStatus, NewBackfill};
+use ledger::{AnchorKind, Period, TenantId};
+use scheduler::policy::parse_usd;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use workers::proofs::PeriodProofs;
+
+use crate::Errors;
+use crate::auth::{Admin, Caller};
+use crate::error::{ApiError, Result};
+use crate::input::{self, JsonBody};
+use crate::state::ApiState;
+use crate::views::{BackfillRequest, BackfillView, PlanView, ScheduleView};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    /// The tenant (admin only; a tenant's token names its own tenant).
+    tenant: Option<String>,
+}
+
+/// The next anchor window per cadence of the tenant's plan, manifests waiting in it, the
+/// estimated cost, and the kill switch in effect.
+#[utoipa::path(get, path = "/anchor/plan", tag = "anchor", params(PlanQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PlanView), Errors))]
+pub async fn plan(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<PlanQuery>,
+) -> Result<Json<PlanView>> {
+    let tenant = match (&caller, q.tenant) {
+        (Caller::Anonymous, _) => {
+            return Err(ApiError::Unauthorized("the plan needs a token".into()));
+        }
+        (Caller::Admin, Some(t)) => input::tenant(&t)?,
+        (Caller::Admin, None) => {
+            return Err(ApiError::BadRequest(
+                "the admin token needs ?tenant= to say whose plan".into(),
+            ));
+        }
+        (Caller::Tenant(me), None) => me.clone(),
+        (Caller::Tenant(me), Some(t)) => {
+            let t = input::tenant(&t)?;
+            if &t != me {
+                return Err(ApiError::not_found(format!(
+                    "no tenant {t} visible to this caller (unknown, or private: pass the tenant's token)"
+                )));
+            }
+            t
+        }
+    };
+    let t = caller.may_manage(&state, &tenant).await?;
+    let store = &state.parts.store;
+    let policy = &state.parts.policy;
+    let kill = store.effective_kill_mode(&tenant).await?;
+    let now = Utc::now();
+    let mut schedules = Vec::new();
+    for s in policy.plans.schedules(t.plan) {
+        let current = Period::containing(s.cadence, now);
+        schedules.push(ScheduleView {
+            cadence: s.cadence.to_string(),
+            anchors: s.anchors.to_string(),
+            current_period: current.to_string(),
+            closes_at: ledger::ids::format_ts(current.end()),
+            anchors_at: ledger::ids::format_ts(current.end() + policy.grace),
+            manifests_waiting: store.count_period_manifests(&tenant, current).await?,
+            estimated_cost_usd: scheduler::policy::format_usd(policy.costs.estimate(s.anchors)),
+        });
+    }
+    Ok(Json(PlanView {
+        tenant: tenant.to_string(),
+        plan: t.plan.to_string(),
+        consent: t.consent.to_string(),
+        status: t.status.to_string(),
+        kill_switch: kill.to_string(),
+        anchoring: t.anchoring_enabled() && kill != ledger::KillMode::Paused,
+        schedules,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptQuery {
+    /// An older version (1, 2, …); default the latest.
+    version: Option<u32>,
+}
+
+fn bytes_response(content_type: &'static str, bytes: Vec<u8>) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        bytes,
+    )
+        .into_response()
+}
+
+fn wants_pdf(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',').any(|m| {
+                m.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/pdf"))
+            })
+        })
+}
+
+/// A receipt: the latest version, or `?version=N`; exactly the signed JSON stored, or (with
+/// `Accept: application/pdf` or a `.pdf` suffix on the period) a one-page PDF of it.
+#[utoipa::path(get, path = "/anchor/receipt/{tenant}/{period}", tag = "anchor",
+    params(("tenant" = String, Path, description = "tenant id"),
+           ("period" = String, Path, description = "`2026-11-22`, `2026-W47` or `2026-11`, optionally with `.pdf`"),
+           ReceiptQuery),
+    responses((status = 200, description = "the receipt",
+        content((Object = "application/json"), (Vec<u8> = "application/pdf"))), Errors))]
+pub async fn receipt(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, period)): Path<(String, String)>,
+    Query(q): Query<ReceiptQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let tenant = input::tenant(&tenant)?;
+    let (period, pdf_suffix) = input::split_suffix(&period, "pdf");
+    let period = input::period(period)?;
+    caller.may_read(&state, &tenant).await?;
+    let key = match q.version {
+        Some(0) => return Err(ApiError::BadRequest("version: receipts start at 1".into())),
+        Some(n) => BlobKey::receipt_version(&tenant, &period, n, ReceiptFormat::Json)
+            .map_err(|e| ApiError::BadRequest(format!("version: {e}")))?,
+        None => BlobKey::receipt_latest(&tenant, &period, ReceiptFormat::Json),
+    };
+    let bytes = state.parts.blobs.get(&key).await?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no receipt for {tenant} {period}{}",
+            q.version.map_or(String::new(), |v| format!(" version {v}"))
+        ))
+    })?;
+    if pdf_suffix || wants_pdf(&headers) {
+        let receipt = Receipt::from_json(&bytes)?;
+        let pdf = crate::pdf::receipt_pdf(&receipt)
+            .map_err(|e| ApiError::Internal(format!("rendering the PDF of {key}: {e}")))?;
+        return Ok(bytes_response("application/pdf", pdf));
+    }
+    Ok(bytes_response("application/json", bytes))
+}
+
+/// The period's proofs (cached for `LEDGER_API_CACHE_TTL`), once it has a receipt.
+async fn period_proofs(
+    state: &ApiState,
+    tenant: &TenantId,
+    period: Period,
+) -> Result<Arc<PeriodProofs>> {
+    let key = (tenant.clone(), period);
+    if let Some(p) = state.proofs.get(&key, state.config.cache_ttl) {
+        return Ok(p);
+    }
+    let receipt = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
+    if !state.parts.blobs.exists(&receipt).await? {
+        return Err(ApiError::not_found(format!(
+            "{tenant} {period} is not anchored"
+        )));
+    }
+    let proofs = Arc::new(PeriodProofs::load(&state.parts.blobs, tenant, period).await?);
+    if !state.config.cache_ttl.is_zero() {
+        state.proofs.put(key, proofs.clone());
+    }
+    Ok(proofs)
+}
+
+/// One manifest's `c2c.proof.v1` inclusion proof (RFC 9162) against the period's root; with
+/// a `.ots` suffix on the digest, its per-manifest OpenTimestamps proof, which `ots verify`
+/// checks against the canonical manifest file.
+#[utoipa::path(get, path = "/anchor/proof/{tenant}/{period}/{digest}", tag = "anchor",
+    params(("tenant" = String, Path, description = "tenant id"),
+           ("period" = String, Path, description = "the anchored period"),
+           ("digest" = String, Path, description = "64-hex manifest digest, optionally with `.ots`")),
+    responses((status = 200, description = "the proof",
+        content((Object = "application/json"), (Vec<u8> = "application/vnd.opentimestamps.v1"))), Errors))]
+pub async fn proof(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, period, digest)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let tenant = input::tenant(&tenant)?;
+    let period = input::period(&period)?;
+    let (digest, ots) = input::split_suffix(&digest, "ots");
+    let digest = input::digest(digest)?;
+    caller.may_read(&state, &tenant).await?;
+    let proofs = period_proofs(&state, &tenant, period).await?;
+    if ots {
+        let ts = proofs.manifest_ots(&digest)?.ok_or_else(|| {
+            ApiError::not_found(format!("{tenant} {period} has no OpenTimestamps anchor"))
+        })?;
+        let bytes = ts
+            .to_bytes()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(bytes_response("application/vnd.opentimestamps.v1", bytes));
+    }
+    let proof = proofs.proof(&digest)?;
+    let mut body = serde_json::to_vec(&proof).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body.push(b'\n');
+    Ok(bytes_response("application/json", body))
+}
+
+/// A root artifact: `root.bin` (the 32 root bytes both anchors commit to), `root.ots` (the
+/// version the latest receipt names) or `root.tsr` (the RFC 3161 response).
+#[utoipa::path(get, path = "/anchor/artifact/{tenant}/{period}/{name}", tag = "anchor",
+    params(("tenant" = String, Path, description = "tenant id"),
+           ("period" = String, Path, description = "the anchored period"),
+           ("name" = String, Path, description = "`root.bin`, `root.ots` or `root.tsr`")),
+    responses((status = 200, description = "the artifact's bytes",
+        content((Vec<u8> = "application/octet-stream"), (Vec<u8> = "application/timestamp-reply"))), Errors))]
+pub async fn artifact(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, period, name)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let tenant = input::tenant(&tenant)?;
+    let period = input::period(&period)?;
+    let which = match name.as_str() {
+        "root.bin" => RootArtifact::Bin,
+        "root.ots" => RootArtifact::Ots,
+        "root.tsr" => RootArtifact::Tsr,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "artifact {other:?} is not root.bin, root.ots or root.tsr"
+            )));
+        }
+    };
+    caller.may_read(&state, &tenant).await?;
+    let blobs = &state.parts.blobs;
+    let latest = BlobKey::receipt_latest(&tenant, &period, ReceiptFormat::Json);
+    let receipt = blobs
+        .get(&latest)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{tenant} {period} is not anchored")))?;
+    let receipt = Receipt::from_json(&receipt)?;
+    let key = match which {
+        // The one the latest receipt names (root.v{n}.ots after an upgrade).
+        RootArtifact::Ots => {
+            let named = receipt
+                .anchors
+                .iter()
+                .filter(|a| a.kind == AnchorKind::Ots)
+                .find_map(|a| a.artifact.as_ref())
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("{tenant} {period} has no OpenTimestamps anchor"))
+                })?;
+            workers::proofs::root_ots_key(&tenant, period, &named.key)?
+        }
+        other => BlobKey::root_artifact(&tenant, &period, other),
+    };
+    let bytes = blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{name} of {tenant} {period}")))?;
+    let ct = if which == RootArtifact::Tsr {
+        "application/timestamp-reply"
+    } else {
+        "application/octet-stream"
+    };
+    Ok(bytes_response(ct, bytes))
+}
+
+fn day(field: &str, s: &str) -> Result<NaiveDate> {
+    s.parse().map_err(|_| {
+        ApiError::Unprocessable(format!("{field}: {s:?} is not a day like 2026-11-01"))
+    })
+}
+
+/// `bf-` and 12 hex digits (48 random bits).
+pub fn new_backfill_id() -> String {
+    let token = ledger::sql::new_token();
+    let hex = token.strip_prefix("la_").expect("tokens start with la_");
+    format!("bf-{}", &hex[..12])
+}
+
+/// Starts a backfill of past days, paced at `manifests_per_hour` and stopped before its cost
+/// ceiling; the scheduler runs it. Backfilled receipts say they were anchored after the
+/// period.
+#[utoipa::path(post, path = "/anchor/backfill", tag = "admin", request_body = BackfillRequest,
+    security(("bearer" = [])),
+    responses((status = 202, body = BackfillView), Errors))]
+pub async fn backfill_create(
+    State(state): State<ApiState>,
+    _: Admin,
+    JsonBody(req): JsonBody<BackfillRequest>,
+) -> Result<Response> {
+    let tenant = input::tenant(&req.tenant).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let (from, to) = (day("from", &req.from)?, day("to", &req.to)?);
+    let today = Utc::now().date_naive();
+    if from > to {
+        return Err(ApiError::Unprocessable(format!(
+            "from {from} is after to {to}"
+        )));
+    }
+    if to > today {
+        return Err(ApiError::Unprocessable(format!(
+            "to {to} is in the future (today is {today} UTC); a backfill covers past days"
+        )));
+    }
+    if req.manifests_per_hour == 0 {
+        return Err(ApiError::Unprocessable(
+            "manifests_per_hour must be at least 1".into(),
+        ));
+    }
+    let store = &state.parts.store;
+    let t = store.tenant(&tenant).await?;
+    let ceiling = match &req.cost_ceiling_usd {
+        Some(c) => {
+            parse_usd("cost_ceiling_usd", c).map_err(|e| ApiError::Unprocessable(e.to_string()))?
+        }
+        None => t.cost_ceiling_micro_usd,
+    };
+    let b = store
+        .create_backfill(
+            &NewBackfill {
+                id: new_backfill_id(),
+                tenant,
+                from,
+                to,
+                manifests_per_hour: req.manifests_per_hour,
+                cost_ceiling_micro_usd: ceiling,
+            },
+            Utc::now(),
+        )
+        .await?;
+    let location = format!("/anchor/backfill/{}", b.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(BackfillView::from(&b)),
+    )
+        .into_response())
+}
+
+/// A backfill's progress (the admin, or the tenant it belongs to).
+#[utoipa::path(get, path = "/anchor/backfill/{id}", tag = "anchor",
+    params(("id" = String, Path, description = "`bf-` and 12 hex digits")),
+    security(("bearer" = [])),
+    responses((status = 200, body = BackfillView), Errors))]
+pub async fn backfill_get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BackfillView>> {
+    let id = input::backfill_id(&id)?;
+    let hidden = || ApiError::not_found(format!("no backfill {id} visible to this caller"));
+    let b = match state.parts.store.backfill(id).await {
+        Err(ledger::LedgerError::NotFound { .. }) => return Err(hidden()),
+        other => other?,
+    };
+    match caller {
+        Caller::Admin => {}
+        Caller::Tenant(me) if me == b.tenant => {}
+        Caller::Anonymous => {
+            return Err(ApiError::Unauthorized("a backfill needs a token".into()));
+        }
+        Caller::Tenant(_) => return Err(hidden()),
+    }
+    Ok(Json(BackfillView::from(&b)))
+}
+
+/// Cancels a backfill (final: periods already enqueued still run; nothing new is).
+#[utoipa::path(delete, path = "/anchor/backfill/{id}", tag = "admin",
+    params(("id" = String, Path, description = "`bf-` and 12 hex digits")),
+    security(("bearer" = [])),
+    responses((status = 200, body = BackfillView), Errors))]
+pub async fn backfill_cancel(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<BackfillView>> {
+    let id = input::backfill_id(&id)?;
+    let store = &state.parts.store;
+    let b = store.backfill(id).await?;
+    if matches!(b.status, BackfillStatus::Cancelled | BackfillStatus::Done) {
+        return Err(ApiError::Conflict(format!(
+            "backfill {id} is already {}",
+            b.status
+        )));
+    }
+    let b = store
+        .set_backfill_status(
+            id,
+            BackfillStatus::Cancelled,
+            Some("cancelled through the API"),
+            Utc::now(),
+        )
+        .await?;
+    Ok(Json(BackfillView::from(&b)))
+}

@@ -1,0 +1,4 @@
+pub mod admin;
+pub mod anchor;
+pub mod meta;
+pub mod tenants;

@@ -1,0 +1,113 @@
+//! `/tenants/{tenant}/…`: a tenant's own writes — manifests and consent — and its consent log.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::Utc;
+use ledger::Period;
+use ledger::sql::{ConsentEntry, TenantStatus};
+
+use crate::Errors;
+use crate::auth::Caller;
+use crate::error::{ApiError, Result};
+use crate::input::{self, JsonBody, RawJson};
+use crate::state::ApiState;
+use crate::views::{ConsentRequest, ConsentView, SubmitResult, TenantView};
+
+/// Submits manifests: a JSON array whose elements are manifest objects (canonicalised here
+/// with RFC 8785, `SHA-256(JCS(manifest))`) or 64-hex digest strings. Idempotent: what is
+/// already stored for today counts as `duplicate`. All or nothing: one bad element rejects
+/// the batch (naming its index) and stores none of it. At most `LEDGER_API_MAX_BATCH`
+/// elements.
+#[utoipa::path(post, path = "/tenants/{tenant}/manifests", tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id")),
+    request_body(content = Vec<String>, content_type = "application/json",
+        description = "manifest objects and/or 64-hex digest strings"),
+    security(("bearer" = [])),
+    responses((status = 200, body = SubmitResult), Errors))]
+pub async fn submit_manifests(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    RawJson(body): RawJson,
+) -> Result<Json<SubmitResult>> {
+    let tenant = input::tenant(&tenant)?;
+    let t = caller.may_manage(&state, &tenant).await?;
+    if t.status == TenantStatus::Disabled {
+        return Err(ApiError::Forbidden(format!("tenant {tenant} is disabled")));
+    }
+    let digests = merkle::batch::array_digests(&body).map_err(|e| match e {
+        merkle::MerkleError::Batch(m) if m.starts_with("not valid JSON") => ApiError::BadRequest(m),
+        other => ApiError::Unprocessable(other.to_string()),
+    })?;
+    let max = state.config.max_batch;
+    if digests.len() > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{} manifests in one batch; at most {max}",
+            digests.len()
+        )));
+    }
+    let now = Utc::now();
+    let counts = state
+        .parts
+        .store
+        .insert_manifests(&tenant, &digests, now)
+        .await?;
+    metrics::counter!("api_manifests_accepted_total").increment(counts.accepted);
+    let periods = state
+        .parts
+        .policy
+        .plans
+        .schedules(t.plan)
+        .iter()
+        .map(|s| Period::containing(s.cadence, now).to_string())
+        .collect();
+    Ok(Json(SubmitResult {
+        accepted: counts.accepted,
+        duplicate: counts.duplicate,
+        received_at: ledger::ids::format_ts(now),
+        periods,
+    }))
+}
+
+/// Appends to the consent log: `opt_in` starts anchoring (with `public` visibility, receipts
+/// and proofs become readable without a token), `opt_out` stops new anchors and keeps
+/// history.
+#[utoipa::path(post, path = "/tenants/{tenant}/consent", tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id")),
+    request_body = ConsentRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = TenantView), Errors))]
+pub async fn record_consent(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    JsonBody(req): JsonBody<ConsentRequest>,
+) -> Result<Json<TenantView>> {
+    let tenant = input::tenant(&tenant)?;
+    caller.may_manage(&state, &tenant).await?;
+    let entry = ConsentEntry {
+        action: req.action.parse()?,
+        visibility: req.visibility.parse()?,
+        signer: req.signer,
+        reason: req.reason,
+        at: Utc::now(),
+    };
+    let t = state.parts.store.record_consent(&tenant, &entry).await?;
+    Ok(Json(TenantView::from(&t)))
+}
+
+/// The consent log, oldest first.
+#[utoipa::path(get, path = "/tenants/{tenant}/consent", tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<ConsentView>), Errors))]
+pub async fn consent_log(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<ConsentView>>> {
+    let tenant = input::tenant(&tenant)?;
+    caller.may_manage(&state, &tenant).await?;
+    let log = state.parts.store.consent_log(&tenant).await?;
+    Ok(Json(log.iter().map(ConsentView::from).collect()))
+}

@@ -1,0 +1,272 @@
+//! What every handler shares: the backends, the policy, the API's own settings, the rate
+//! limiter, the proof cache and the metrics exposition.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use ledger::blob::BlobStore;
+use ledger::config::{Backends, Config};
+use ledger::kv::Kv;
+use ledger::sql::{Store, hash_token};
+use ledger::{Period, TenantId};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use scheduler::Policy;
+use scheduler::policy::parse_duration;
+use workers::proofs::PeriodProofs;
+use workers::queue::Queue;
+
+use crate::error::{ApiError, Result};
+use crate::limit::{Limiter, Rate};
+
+/// The API's settings, from configuration variables (each optional):
+///
+/// - `LEDGER_ADMIN_TOKEN` / `LEDGER_ADMIN_TOKEN_FILE`: the operator's token. Unset, every
+///   admin route answers 403 (fail closed).
+/// - `LEDGER_API_ADDR`: where `anchor api` listens (default `127.0.0.1:8080`).
+/// - `LEDGER_API_RATE` (default 50) and `LEDGER_API_BURST` (default twice the rate):
+///   requests per second per token, or per address without one; `0` turns limiting off.
+/// - `LEDGER_API_BODY_LIMIT`: request body bytes (default 8388608, 8 MiB).
+/// - `LEDGER_API_MAX_BATCH`: manifests or digests per `POST …/manifests` (default 10000).
+/// - `LEDGER_API_TIMEOUT`: per request (default `30s`).
+/// - `LEDGER_API_CACHE_TTL`: how long a period's loaded tree and root `.ots` are reused for
+///   proofs (default `30s`; `0s` disables the cache). A proof never changes; a per-manifest
+///   `.ots` may lag an OTS upgrade by at most this long.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub admin_token_hash: Option<[u8; 32]>,
+    pub addr: SocketAddr,
+    pub rate: Rate,
+    pub body_limit: usize,
+    pub max_batch: usize,
+    pub timeout: Duration,
+    pub cache_ttl: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            admin_token_hash: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            rate: Rate {
+                per_second: 50,
+                burst: 100,
+            },
+            body_limit: 8 << 20,
+            max_batch: 10_000,
+            timeout: Duration::from_secs(30),
+            cache_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(config: &Config, name: &str) -> Result<Option<T>> {
+    config
+        .var(name)
+        .map(|v| {
+            v.trim()
+                .parse()
+                .map_err(|_| ApiError::Config(format!("{name}: {v:?} is not a whole number")))
+        })
+        .transpose()
+}
+
+fn duration(config: &Config, name: &'static str) -> Result<Option<Duration>> {
+    config
+        .var(name)
+        .map(|v| {
+            parse_duration(name, v.trim())
+                .ok()
+                .and_then(|d| d.to_std().ok())
+                .ok_or_else(|| {
+                    ApiError::Config(format!("{name}: {v:?} is not a duration like 30s"))
+                })
+        })
+        .transpose()
+}
+
+impl ApiConfig {
+    pub fn from_config(config: &Config) -> Result<ApiConfig> {
+        let mut c = ApiConfig::default();
+        if let Some(token) = config.secret("LEDGER_ADMIN_TOKEN")? {
+            if token.len() < 16 {
+                return Err(ApiError::Config(
+                    "LEDGER_ADMIN_TOKEN must be at least 16 characters".into(),
+                ));
+            }
+            c.admin_token_hash = Some(hash_token(&token));
+        }
+        if let Some(addr) = config.var("LEDGER_API_ADDR") {
+            c.addr = addr.trim().parse().map_err(|_| {
+                ApiError::Config(format!("LEDGER_API_ADDR: {addr:?} is not HOST:PORT"))
+            })?;
+        }
+        if let Some(rate) = number::<u32>(config, "LEDGER_API_RATE")? {
+            c.rate = Rate {
+                per_second: rate,
+                burst: rate.saturating_mul(2),
+            };
+        }
+        if let Some(burst) = number::<u32>(config, "LEDGER_API_BURST")? {
+            c.rate.burst = burst;
+        }
+        if let Some(n) = number(config, "LEDGER_API_BODY_LIMIT")? {
+            c.body_limit = n;
+        }
+        if let Some(n) = number(config, "LEDGER_API_MAX_BATCH")? {
+            c.max_batch = n;
+        }
+        if let Some(t) = duration(config, "LEDGER_API_TIMEOUT")? {
+            c.timeout = t;
+        }
+        if let Some(t) = duration(config, "LEDGER_API_CACHE_TTL")? {
+            c.cache_ttl = t;
+        }
+        if c.max_batch == 0 || c.body_limit == 0 || c.timeout.is_zero() {
+            return Err(ApiError::Config(
+                "LEDGER_API_MAX_BATCH, LEDGER_API_BODY_LIMIT and LEDGER_API_TIMEOUT must be more than zero"
+                    .into(),
+            ));
+        }
+        Ok(c)
+    }
+}
+
+/// The backends the API reads and writes. It never signs and never stamps, so it needs no
+/// signing key and no TSA or calendar configuration.
+#[derive(Clone)]
+pub struct Parts {
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub kv: Kv,
+    pub queue: Queue,
+    pub policy: Policy,
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("store", &self.store)
+            .field("blobs", &self.blobs.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Parts {
+    /// Opens the configured backends (applying migrations) and the job queue.
+    pub async fn open(config: &Config) -> Result<Parts> {
+        let Backends { store, blobs, kv } = config.open().await?;
+        let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))
+            .map_err(|e| ApiError::Config(e.to_string()))?;
+        let queue = Queue::open(&workers::ctx::queue_target(config)?).await?;
+        Ok(Parts {
+            store,
+            blobs,
+            kv,
+            queue,
+            policy,
+        })
+    }
+}
+
+type PeriodKey = (TenantId, Period);
+
+/// A period's loaded tree, shared by the requests that ask for its proofs.
+#[derive(Debug, Default)]
+pub struct ProofCache {
+    entries: Mutex<HashMap<PeriodKey, (Arc<PeriodProofs>, Instant)>>,
+}
+
+/// Periods whose trees are kept at once (each holds its `levels.bin`: 64 bytes per leaf).
+const CACHED_PERIODS: usize = 32;
+
+impl ProofCache {
+    pub fn get(&self, key: &(TenantId, Period), ttl: Duration) -> Option<Arc<PeriodProofs>> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < ttl)
+            .map(|(p, _)| p.clone())
+    }
+
+    pub fn put(&self, key: (TenantId, Period), proofs: Arc<PeriodProofs>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= CACHED_PERIODS && !entries.contains_key(&key) {
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                entries.remove(&k);
+            }
+        }
+        entries.insert(key, (proofs, Instant::now()));
+    }
+}
+
+#[allow(missing_debug_implementations)] // the Prometheus handle has no Debug; ApiState's Debug shows the config
+pub struct Inner {
+    pub parts: Parts,
+    pub config: ApiConfig,
+    pub limiter: Limiter,
+    pub proofs: ProofCache,
+    pub metrics: PrometheusHandle,
+}
+
+/// The state every handler gets (cheap to clone).
+#[derive(Clone)]
+pub struct ApiState(pub Arc<Inner>);
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl ApiState {
+    pub fn new(parts: Parts, config: ApiConfig) -> ApiState {
+        ApiState(Arc::new(Inner {
+            limiter: Limiter::new(config.rate),
+            parts,
+            config,
+            proofs: ProofCache::default(),
+            metrics: prometheus(),
+        }))
+    }
+}
+
+/// The process's Prometheus recorder: installed as the global `metrics` recorder on first
+/// use, so what the scheduler and workers record in the same process is exposed too. When
+/// another recorder was installed first, a private one still serves a valid (if smaller)
+/// exposition.
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!(
+                    "a metrics recorder was already installed; /metrics shows only its own"
+                );
+            }
+            handle
+        })
+        .clone()
+}
