@@ -1,1 +1,2 @@
 //! The HTTP API of Ledger Anchors (axum). See the crate README.
+pub mod pdf;
