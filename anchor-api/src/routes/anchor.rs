@@ -154,9 +154,7 @@ pub async fn receipt(
     })?;
     if pdf_suffix || wants_pdf(&headers) {
         let receipt = Receipt::from_json(&bytes)?;
-        let pdf = crate::pdf::receipt_pdf(&receipt)
-            .map_err(|e| ApiError::Internal(format!("rendering the PDF of {key}: {e}")))?;
-        return Ok(bytes_response("application/pdf", pdf));
+        return Ok(bytes_response("application/pdf", crate::pdf::receipt_pdf(&receipt)));
     }
     Ok(bytes_response("application/json", bytes))
 }
