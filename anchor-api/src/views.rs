@@ -4,9 +4,18 @@
 
 use ledger::ids::format_ts;
 use ledger::sql::{Backfill, ConsentEntry, Incident, KillState, Run, Tenant};
-use scheduler::policy::format_usd;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+/// Micro-dollars as the decimal text the API accepts back (`12.50`, `0.000120`): at least
+/// two decimals, at most six, no currency sign.
+pub fn usd(micro: u64) -> String {
+    let mut s = format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000);
+    while s.ends_with('0') && s.len() - s.find('.').unwrap_or(0) > 3 {
+        s.pop();
+    }
+    s
+}
 
 /// A tenant as the API shows it (never its token or the token's hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,7 +46,7 @@ impl From<&Tenant> for TenantView {
             visibility: t.visibility.to_string(),
             status: t.status.to_string(),
             max_roots_per_period: t.max_roots_per_period,
-            cost_ceiling_usd: format_usd(t.cost_ceiling_micro_usd),
+            cost_ceiling_usd: usd(t.cost_ceiling_micro_usd),
             created_at: format_ts(t.created_at),
             updated_at: format_ts(t.updated_at),
         }
@@ -188,7 +197,7 @@ impl From<&Run> for RunView {
             status: r.status.to_string(),
             root: r.root.as_ref().map(ToString::to_string),
             tree_size: r.tree_size,
-            estimated_cost_usd: format_usd(r.estimated_cost_micro_usd),
+            estimated_cost_usd: usd(r.estimated_cost_micro_usd),
             errors: r.errors.clone(),
             attempt: r.attempt,
             created_at: format_ts(r.created_at),
@@ -315,12 +324,12 @@ impl From<&Backfill> for BackfillView {
             from: b.from.to_string(),
             to: b.to.to_string(),
             manifests_per_hour: b.manifests_per_hour,
-            cost_ceiling_usd: format_usd(b.cost_ceiling_micro_usd),
+            cost_ceiling_usd: usd(b.cost_ceiling_micro_usd),
             status: b.status.to_string(),
             periods_total: b.periods_total,
             periods_done: b.periods_done,
             manifests_done: b.manifests_done,
-            cost_spent_usd: format_usd(b.cost_spent_micro_usd),
+            cost_spent_usd: usd(b.cost_spent_micro_usd),
             reason: b.reason.clone(),
             created_at: format_ts(b.created_at),
             updated_at: format_ts(b.updated_at),
@@ -336,4 +345,20 @@ pub struct Health {
     /// Per backend (`database`, `kv`, `blobs`): `ok` or `unavailable`.
     #[schema(value_type = Object)]
     pub checks: std::collections::BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dollars_are_written_back_in_the_form_they_are_parsed() {
+        for (micro, text) in [
+            (12_500_000, "12.50"),
+            (0, "0.00"),
+            (120, "0.00012"),
+            (1, "0.000001"),
+        ] {
+            assert_eq!(super::usd(micro), text);
+            assert_eq!(scheduler::policy::parse_usd("x", text).unwrap(), micro);
+        }
+    }
 }

@@ -79,7 +79,7 @@ pub async fn plan(
             closes_at: ledger::ids::format_ts(current.end()),
             anchors_at: ledger::ids::format_ts(current.end() + policy.grace),
             manifests_waiting: store.count_period_manifests(&tenant, current).await?,
-            estimated_cost_usd: scheduler::policy::format_usd(policy.costs.estimate(s.anchors)),
+            estimated_cost_usd: crate::views::usd(policy.costs.estimate(s.anchors)),
         });
     }
     Ok(Json(PlanView {
@@ -154,7 +154,10 @@ pub async fn receipt(
     })?;
     if pdf_suffix || wants_pdf(&headers) {
         let receipt = Receipt::from_json(&bytes)?;
-        return Ok(bytes_response("application/pdf", crate::pdf::receipt_pdf(&receipt)));
+        return Ok(bytes_response(
+            "application/pdf",
+            crate::pdf::receipt_pdf(&receipt),
+        ));
     }
     Ok(bytes_response("application/json", bytes))
 }

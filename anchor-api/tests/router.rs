@@ -1,0 +1,789 @@
+//! Every route and every error status, through `anchor_api::app` without a socket, over a
+//! fleet whose week was anchored by the real worker code.
+
+// Scenario tests read top to bottom, one request after another.
+#![allow(clippy::too_many_lines)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{ADMIN, Fixture, call, get, send_json};
+use ledger::formats::Receipt;
+use merkle::ProofV1;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_public_tenants_receipt_proofs_and_artifacts_are_readable_without_a_token_and_verify() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let p = f.period;
+    let r = get(&app, &format!("/anchor/receipt/pub-co/{p}"), None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.content_type, "application/json");
+    let receipt = Receipt::from_json(&r.body).unwrap();
+    let jwks = get(&app, "/.well-known/jwks.json", None).await;
+    let jwks: ledger::keys::Jwks = serde_json::from_slice(&jwks.body).unwrap();
+    receipt.verify_signature(&jwks).unwrap();
+    // The exact stored bytes, not a re-serialisation.
+    let stored = f
+        .ctx
+        .blobs
+        .get(&ledger::blob::BlobKey::receipt_latest(
+            &receipt.tenant,
+            &p,
+            ledger::blob::ReceiptFormat::Json,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.body, stored);
+    assert_eq!(
+        get(&app, &format!("/anchor/receipt/pub-co/{p}?version=1"), None)
+            .await
+            .body,
+        stored
+    );
+    assert_eq!(
+        get(&app, &format!("/anchor/receipt/pub-co/{p}?version=2"), None)
+            .await
+            .code(),
+        "not_found"
+    );
+
+    let d = f.digests[7];
+    let r = get(&app, &format!("/anchor/proof/pub-co/{p}/{d}"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let proof = ProofV1::from_json(&r.body).unwrap();
+    proof.verify(Some(&receipt.root)).unwrap();
+    assert_eq!(proof.tree_size, 40);
+    let r = get(&app, &format!("/anchor/proof/pub-co/{p}/{d}.ots"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type, "application/vnd.opentimestamps.v1");
+    stamp::DetachedTimestamp::from_bytes(&r.body).unwrap();
+    let absent = common::digest(999);
+    assert_eq!(
+        get(&app, &format!("/anchor/proof/pub-co/{p}/{absent}"), None)
+            .await
+            .code(),
+        "not_found"
+    );
+
+    let r = get(&app, &format!("/anchor/artifact/pub-co/{p}/root.bin"), None).await;
+    assert_eq!(r.body, receipt.root.0.0);
+    let r = get(&app, &format!("/anchor/artifact/pub-co/{p}/root.tsr"), None).await;
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (StatusCode::OK, "application/timestamp-reply")
+    );
+    let r = get(&app, &format!("/anchor/artifact/pub-co/{p}/root.ots"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    stamp::DetachedTimestamp::from_bytes(&r.body).unwrap();
+
+    let by_accept = common::call_with_headers(
+        &app,
+        &format!("/anchor/receipt/pub-co/{p}"),
+        &[("accept", "text/html, application/pdf;q=0.9")],
+    )
+    .await;
+    for r in [
+        get(&app, &format!("/anchor/receipt/pub-co/{p}.pdf"), None).await,
+        by_accept,
+    ] {
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.content_type, "application/pdf");
+        assert!(r.body.starts_with(b"%PDF-"));
+    }
+}
+
+#[tokio::test]
+async fn private_and_unknown_tenants_answer_alike_on_every_tenant_scoped_route() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let (p, d) = (f.period, f.digests[0]);
+    let reads = |tenant: &str| {
+        vec![
+            format!("/anchor/receipt/{tenant}/{p}"),
+            format!("/anchor/receipt/{tenant}/{p}.pdf"),
+            format!("/anchor/proof/{tenant}/{p}/{d}"),
+            format!("/anchor/proof/{tenant}/{p}/{d}.ots"),
+            format!("/anchor/artifact/{tenant}/{p}/root.bin"),
+        ]
+    };
+    for (private, unknown) in reads("priv-co").into_iter().zip(reads("nobody-co")) {
+        for token in [None, Some(f.public_token.as_str())] {
+            let hidden = get(&app, &private, token).await;
+            let absent = get(&app, &unknown, token).await;
+            assert_eq!(
+                (hidden.status, absent.status),
+                (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
+                "{private}"
+            );
+            assert_eq!(
+                hidden.json()["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .replace("priv-co", "X"),
+                absent.json()["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .replace("nobody-co", "X"),
+            );
+        }
+        // The owner and the admin read it.
+        assert_eq!(
+            get(&app, &private, Some(&f.private_token)).await.status,
+            StatusCode::OK,
+            "{private}"
+        );
+        assert_eq!(
+            get(&app, &private, Some(ADMIN)).await.status,
+            StatusCode::OK,
+            "{private}"
+        );
+    }
+    // Writes and the consent log: anonymous is 401, another tenant's token 404 like unknown.
+    let batch = json!([d.to_hex()]);
+    for tenant in ["priv-co", "nobody-co"] {
+        let post = send_json(
+            &app,
+            "POST",
+            &format!("/tenants/{tenant}/manifests"),
+            None,
+            &batch,
+        )
+        .await;
+        assert_eq!(post.code(), "unauthorized");
+        let post = send_json(
+            &app,
+            "POST",
+            &format!("/tenants/{tenant}/manifests"),
+            Some(&f.public_token),
+            &batch,
+        )
+        .await;
+        assert_eq!(post.code(), "not_found", "{tenant}");
+        let log = get(
+            &app,
+            &format!("/tenants/{tenant}/consent"),
+            Some(&f.public_token),
+        )
+        .await;
+        assert_eq!(log.code(), "not_found");
+        let plan = get(
+            &app,
+            &format!("/anchor/plan?tenant={tenant}"),
+            Some(&f.public_token),
+        )
+        .await;
+        assert_eq!(plan.code(), "not_found");
+    }
+    // Even a public tenant's consent log and writes are its own.
+    assert_eq!(
+        get(&app, "/tenants/pub-co/consent", None).await.code(),
+        "unauthorized"
+    );
+    let log = get(&app, "/tenants/pub-co/consent", Some(&f.public_token)).await;
+    assert_eq!(log.json().as_array().unwrap().len(), 1);
+    // A token that is not ours is a 401, never anonymous.
+    assert_eq!(
+        get(
+            &app,
+            &format!("/anchor/receipt/pub-co/{p}"),
+            Some("la_forged")
+        )
+        .await
+        .code(),
+        "unauthorized"
+    );
+}
+
+#[tokio::test]
+async fn admin_routes_fail_closed_without_a_configured_admin_token() {
+    let f = Fixture::anchored().await;
+    let mut config = f.config();
+    config.admin_token_hash = None;
+    let closed = f.app_with(config);
+    let open = f.app();
+    let body = json!({"tenant": "new-co", "plan": "pro"});
+    let routes: Vec<(&str, String, Option<serde_json::Value>)> = vec![
+        ("POST", "/admin/tenants".into(), Some(body.clone())),
+        (
+            "PATCH",
+            "/admin/tenants/pub-co".into(),
+            Some(json!({"max_roots_per_period": 3})),
+        ),
+        (
+            "PUT",
+            "/admin/kill-switch".into(),
+            Some(json!({"scope":"global","mode":"normal","reason":"t"})),
+        ),
+        ("GET", "/admin/runs".into(), None),
+        (
+            "POST",
+            "/admin/runs".into(),
+            Some(json!({"tenant":"pub-co","period": f.period.to_string()})),
+        ),
+        ("GET", "/admin/incidents".into(), None),
+        (
+            "POST",
+            "/anchor/backfill".into(),
+            Some(
+                json!({"tenant":"pub-co","from":"2026-01-01","to":"2026-01-02","manifests_per_hour":10}),
+            ),
+        ),
+        ("DELETE", "/anchor/backfill/bf-0123456789ab".into(), None),
+    ];
+    for (method, uri, body) in &routes {
+        for token in [None, Some(ADMIN), Some(f.public_token.as_str())] {
+            let r = match body {
+                Some(b) => send_json(&closed, method, uri, token, b).await,
+                None => call(&closed, method, uri, token, None).await,
+            };
+            assert_eq!(r.code(), "forbidden", "{method} {uri} with {token:?}");
+        }
+        let r = match body {
+            Some(b) => send_json(&open, method, uri, None, b).await,
+            None => call(&open, method, uri, None, None).await,
+        };
+        assert_eq!(r.code(), "unauthorized", "{method} {uri}");
+        let r = match body {
+            Some(b) => send_json(&open, method, uri, Some(&f.public_token), b).await,
+            None => call(&open, method, uri, Some(&f.public_token), None).await,
+        };
+        assert_eq!(r.code(), "forbidden", "{method} {uri}");
+    }
+}
+
+#[tokio::test]
+async fn manifest_batches_are_idempotent_and_a_bad_batch_stores_nothing() {
+    let f = Fixture::anchored().await;
+    let mut config = f.config();
+    config.max_batch = 5;
+    config.body_limit = 4096;
+    let app = f.app_with(config);
+    let t = Some(f.public_token.as_str());
+    let uri = "/tenants/pub-co/manifests";
+    let batch = json!([common::digest(500).to_hex(), common::digest(501).to_hex(), {"artifact": "new-1", "size": 3}, common::digest(500).to_hex()]);
+    let r = send_json(&app, "POST", uri, t, &batch).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let v = r.json();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicate"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let week = ledger::Period::containing(ledger::Cadence::Weekly, chrono::Utc::now()).to_string();
+    assert_eq!(v["periods"], json!([week]));
+    let again = send_json(&app, "POST", uri, t, &batch).await.json();
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicate"].as_u64()),
+        (Some(0), Some(4))
+    );
+
+    let count = || async {
+        let tenant = ledger::TenantId::new("pub-co").unwrap();
+        f.ctx
+            .store
+            .count_period_manifests(&tenant, week.parse().unwrap())
+            .await
+            .unwrap()
+    };
+    let before = count().await;
+    let bad = json!([common::digest(600).to_hex(), "not-hex"]);
+    let r = send_json(&app, "POST", uri, t, &bad).await;
+    assert_eq!(r.code(), "unprocessable");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("array index 1")
+    );
+    let dup_names = br#"[{"a":1,"a":2}]"#.to_vec();
+    assert_eq!(
+        call(&app, "POST", uri, t, Some(("application/json", dup_names)))
+            .await
+            .code(),
+        "unprocessable"
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            uri,
+            t,
+            Some(("application/json", b"[1,".to_vec()))
+        )
+        .await
+        .code(),
+        "bad_request"
+    );
+    assert_eq!(
+        call(&app, "POST", uri, t, Some(("text/plain", b"[]".to_vec())))
+            .await
+            .code(),
+        "unsupported_media_type"
+    );
+    let six: Vec<String> = (700..706).map(|i| common::digest(i).to_hex()).collect();
+    assert_eq!(
+        send_json(&app, "POST", uri, t, &json!(six)).await.code(),
+        "payload_too_large"
+    );
+    let huge = json!([{"pad": "x".repeat(5000)}]);
+    assert_eq!(
+        send_json(&app, "POST", uri, t, &huge).await.code(),
+        "payload_too_large"
+    );
+    assert_eq!(count().await, before, "a rejected batch stored something");
+}
+
+#[tokio::test]
+async fn path_values_are_validated_before_they_reach_a_key_or_a_query() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let p = f.period;
+    let d = f.digests[0];
+    for uri in [
+        format!("/anchor/receipt/..%2F..%2Fetc/{p}"),
+        format!("/anchor/receipt/pub-co/..%2Fpriv-co%2F{p}"),
+        "/anchor/receipt/pub-co/2026-W99".to_owned(),
+        format!("/anchor/proof/pub-co/{p}/{}", &d.to_hex()[1..]),
+        format!("/anchor/proof/pub-co/{p}/{d}.json"),
+        format!("/anchor/artifact/pub-co/{p}/levels.bin"),
+        format!("/anchor/artifact/pub-co/{p}/..%2F..%2Fsigning-key.pem"),
+        "/anchor/backfill/bf-..%2F..".to_owned(),
+        format!("/anchor/receipt/pub-co/{p}?version=0"),
+        format!("/anchor/receipt/pub-co/{p}?version=x"),
+        format!("/anchor/receipt/pub-co/{p}?unknown=1"),
+        "/admin/runs?status=bogus".to_owned(),
+    ] {
+        let token = if uri.starts_with("/admin") || uri.contains("backfill") {
+            Some(ADMIN)
+        } else {
+            None
+        };
+        let r = get(&app, &uri, token).await;
+        assert_eq!(r.code(), "bad_request", "{uri}: {:?}", r.json());
+    }
+    assert_eq!(get(&app, "/no/such/route", None).await.code(), "not_found");
+    assert_eq!(
+        call(&app, "DELETE", "/healthz", None, None).await.code(),
+        "method_not_allowed"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_over_its_rate_gets_429_with_retry_after_and_others_do_not() {
+    let f = Fixture::anchored().await;
+    let mut config = f.config();
+    config.rate = anchor_api::limit::Rate {
+        per_second: 1,
+        burst: 2,
+    };
+    let app = f.app_with(config);
+    let t = Some(f.public_token.as_str());
+    assert_eq!(get(&app, "/healthz", t).await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/healthz", t).await.status, StatusCode::OK);
+    let r = get(&app, "/healthz", t).await;
+    assert_eq!(r.code(), "rate_limited");
+    assert_eq!(r.headers.get("retry-after").unwrap(), "1");
+    assert_eq!(
+        get(&app, "/healthz", Some(&f.private_token)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_operator_creates_tenants_rotates_tokens_and_tenants_record_consent() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let admin = Some(ADMIN);
+    // A tenant and its token, shown once.
+    let r = send_json(
+        &app,
+        "POST",
+        "/admin/tenants",
+        admin,
+        &json!({"tenant":"new-co","plan":"enterprise","cost_ceiling_usd":"12.50"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let v = r.json();
+    let token = v["token"].as_str().unwrap().to_owned();
+    assert_eq!(v["tenant"]["cost_ceiling_usd"], "12.50");
+    assert_eq!(v["tenant"]["consent"], "opted_out");
+    let plan = get(&app, "/anchor/plan", Some(&token)).await.json();
+    assert_eq!(plan["tenant"], "new-co");
+    assert_eq!(plan["schedules"].as_array().unwrap().len(), 2, "{plan}");
+    assert_eq!(plan["anchoring"], false);
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/admin/tenants",
+            admin,
+            &json!({"tenant":"new-co","plan":"pro"})
+        )
+        .await
+        .code(),
+        "conflict"
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/admin/tenants",
+            admin,
+            &json!({"tenant":"Bad Name","plan":"pro"})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/admin/tenants",
+            admin,
+            &json!({"tenant":"x-co","plan":"gold"})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/admin/tenants",
+            admin,
+            &json!({"tenant":"x-co"})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    // Rotating the token retires the old one.
+    let r = send_json(
+        &app,
+        "PATCH",
+        "/admin/tenants/new-co",
+        admin,
+        &json!({"rotate_token": true, "plan": "pro"}),
+    )
+    .await;
+    let rotated = r.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(&app, "/anchor/plan", Some(&token)).await.code(),
+        "unauthorized"
+    );
+    assert_eq!(
+        get(&app, "/anchor/plan", Some(&rotated)).await.json()["plan"],
+        "pro"
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "PATCH",
+            "/admin/tenants/none-co",
+            admin,
+            &json!({"plan":"pro"})
+        )
+        .await
+        .code(),
+        "not_found"
+    );
+    // Consent through the tenant's own token.
+    let r = send_json(
+        &app,
+        "POST",
+        "/tenants/new-co/consent",
+        Some(&rotated),
+        &json!({"action":"opt_in","visibility":"public","signer":"cto@new.co","reason":"go"}),
+    )
+    .await;
+    assert_eq!(r.json()["consent"], "opted_in");
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/tenants/new-co/consent",
+            Some(&rotated),
+            &json!({"action":"maybe","visibility":"public","signer":"x","reason":"y"})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    assert_eq!(
+        get(&app, "/tenants/new-co/consent", Some(&rotated))
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_operator_sets_kill_switches_and_triggers_one_run_per_period() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let admin = Some(ADMIN);
+    // Kill switch.
+    let r = send_json(
+        &app,
+        "PUT",
+        "/admin/kill-switch",
+        admin,
+        &json!({"scope":"tenant","tenant":"pub-co","mode":"paused","reason":"incident 7"}),
+    )
+    .await;
+    assert_eq!(r.json()["scope"], "tenant:pub-co");
+    let plan = get(&app, "/anchor/plan?tenant=pub-co", admin).await.json();
+    assert_eq!(
+        (plan["kill_switch"].as_str(), plan["anchoring"].as_bool()),
+        (Some("paused"), Some(false))
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "PUT",
+            "/admin/kill-switch",
+            admin,
+            &json!({"scope":"tenant","mode":"paused","reason":"x"})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    assert_eq!(get(&app, "/anchor/plan", admin).await.code(), "bad_request");
+    // Runs: the anchored one is listed; a second run of its period is a conflict.
+    let runs = get(&app, "/admin/runs?tenant=pub-co", admin).await.json();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert!(
+        matches!(runs[0]["status"].as_str(), Some("anchored" | "complete")),
+        "{runs}"
+    );
+    let p = f.period.to_string();
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/admin/runs",
+            admin,
+            &json!({"tenant":"pub-co","period":p})
+        )
+        .await
+        .code(),
+        "conflict"
+    );
+    let open_week =
+        ledger::Period::containing(ledger::Cadence::Weekly, chrono::Utc::now()).to_string();
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/admin/runs",
+            admin,
+            &json!({"tenant":"pub-co","period":open_week})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/admin/runs",
+            admin,
+            &json!({"tenant":"pub-co","period":"2026-01-05"})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    let earlier = ledger::Period::containing(
+        ledger::Cadence::Weekly,
+        chrono::Utc::now() - chrono::Duration::days(14),
+    )
+    .to_string();
+    let r = send_json(
+        &app,
+        "POST",
+        "/admin/runs",
+        admin,
+        &json!({"tenant":"pub-co","period":earlier}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.json());
+    assert_eq!(
+        (r.json()["status"].as_str(), r.json()["trigger"].as_str()),
+        (Some("queued"), Some("manual"))
+    );
+}
+
+#[tokio::test]
+async fn the_operator_starts_reads_and_cancels_a_backfill_once() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let admin = Some(ADMIN);
+    // Backfill: create, read (admin and owner), cancel once.
+    let from = (chrono::Utc::now() - chrono::Duration::days(20))
+        .date_naive()
+        .to_string();
+    let to = (chrono::Utc::now() - chrono::Duration::days(15))
+        .date_naive()
+        .to_string();
+    let r = send_json(&app, "POST", "/anchor/backfill", admin, &json!({"tenant":"pub-co","from":from,"to":to,"manifests_per_hour":1000,"cost_ceiling_usd":"1.00"})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.headers.get("location").unwrap().to_str().unwrap(),
+        format!("/anchor/backfill/{id}")
+    );
+    assert_eq!(
+        get(&app, &format!("/anchor/backfill/{id}"), admin)
+            .await
+            .json()["status"],
+        "queued"
+    );
+    assert_eq!(
+        get(
+            &app,
+            &format!("/anchor/backfill/{id}"),
+            Some(&f.public_token)
+        )
+        .await
+        .json()["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        get(
+            &app,
+            &format!("/anchor/backfill/{id}"),
+            Some(&f.private_token)
+        )
+        .await
+        .code(),
+        "not_found"
+    );
+    assert_eq!(
+        call(
+            &app,
+            "DELETE",
+            &format!("/anchor/backfill/{id}"),
+            admin,
+            None
+        )
+        .await
+        .json()["status"],
+        "cancelled"
+    );
+    assert_eq!(
+        call(
+            &app,
+            "DELETE",
+            &format!("/anchor/backfill/{id}"),
+            admin,
+            None
+        )
+        .await
+        .code(),
+        "conflict"
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/anchor/backfill",
+            admin,
+            &json!({"tenant":"pub-co","from":to,"to":from,"manifests_per_hour":10})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/anchor/backfill",
+            admin,
+            &json!({"tenant":"pub-co","from":from,"to":"2999-01-01","manifests_per_hour":10})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    assert_eq!(send_json(&app, "POST", "/anchor/backfill", admin, &json!({"tenant":"pub-co","from":from,"to":to,"manifests_per_hour":10,"cost_ceiling_usd":"1e3"})).await.code(), "unprocessable");
+    assert_eq!(
+        get(&app, "/admin/incidents?all=true", admin).await.json(),
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let doc = get(&app, "/openapi.json", None).await.json();
+    let paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for route in [
+        "/anchor/plan",
+        "/anchor/receipt/{tenant}/{period}",
+        "/anchor/proof/{tenant}/{period}/{digest}",
+        "/anchor/artifact/{tenant}/{period}/{name}",
+        "/anchor/backfill",
+        "/anchor/backfill/{id}",
+        "/tenants/{tenant}/manifests",
+        "/tenants/{tenant}/consent",
+        "/admin/tenants",
+        "/admin/tenants/{tenant}",
+        "/admin/kill-switch",
+        "/admin/runs",
+        "/admin/incidents",
+        "/.well-known/jwks.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains(&route), "{route} missing from {paths:?}");
+    }
+    assert_eq!(paths.len(), 17, "{paths:?}");
+    let ready = get(&app, "/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(
+        ready.json()["checks"],
+        json!({"blobs":"ok","database":"ok","kv":"ok"})
+    );
+    let docs = get(&app, "/docs/", None).await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert!(
+        String::from_utf8_lossy(&docs.body).contains("swagger"),
+        "not the Swagger UI"
+    );
+    let m = get(&app, "/metrics", None).await;
+    assert!(m.content_type.starts_with("text/plain"));
+    let text = String::from_utf8(m.body).unwrap();
+    assert!(
+        text.contains("api_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}"),
+        "{text}"
+    );
+}
