@@ -4,18 +4,9 @@
 
 use ledger::ids::format_ts;
 use ledger::sql::{Backfill, ConsentEntry, Incident, KillState, Run, Tenant};
+use scheduler::policy::decimal_usd as usd;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// Micro-dollars as the decimal text the API accepts back (`12.50`, `0.000120`): at least
-/// two decimals, at most six, no currency sign.
-pub fn usd(micro: u64) -> String {
-    let mut s = format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000);
-    while s.ends_with('0') && s.len() - s.find('.').unwrap_or(0) > 3 {
-        s.pop();
-    }
-    s
-}
 
 /// A tenant as the API shows it (never its token or the token's hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -345,20 +336,4 @@ pub struct Health {
     /// Per backend (`database`, `kv`, `blobs`): `ok` or `unavailable`.
     #[schema(value_type = Object)]
     pub checks: std::collections::BTreeMap<String, String>,
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dollars_are_written_back_in_the_form_they_are_parsed() {
-        for (micro, text) in [
-            (12_500_000, "12.50"),
-            (0, "0.00"),
-            (120, "0.00012"),
-            (1, "0.000001"),
-        ] {
-            assert_eq!(super::usd(micro), text);
-            assert_eq!(scheduler::policy::parse_usd("x", text).unwrap(), micro);
-        }
-    }
 }

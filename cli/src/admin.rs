@@ -190,41 +190,17 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) -> Outcome {
     Ok(write_stdout(out.as_bytes())?)
 }
 
-/// Parses a dollar amount (`50`, `12.5`, `0.000001`) exactly into micro-USD.
+/// Parses a dollar amount (`50`, `12.5`, `0.000001`) exactly into micro-USD, as the
+/// scheduler's policy and the API do, and within what the store keeps (a BIGINT).
 pub(crate) fn parse_usd(s: &str) -> Result<u64, String> {
-    let bad = |why: &str| format!("{s:?} is not a dollar amount: {why}");
-    let (whole, frac) = match s.split_once('.') {
-        Some((w, "")) => return Err(bad(&format!("write {w} or {w}.00"))),
-        Some((w, f)) => (w, f),
-        None => (s, ""),
-    };
-    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !digits(whole) || !digits(frac) {
-        return Err(bad(
-            "expected digits with an optional decimal point, like 50 or 12.50",
-        ));
-    }
-    if frac.len() > 6 {
-        return Err(bad("at most 6 decimals (amounts are kept in micro-USD)"));
-    }
-    let too_large = || bad("too large");
-    let whole: u64 = whole.parse().map_err(|_| too_large())?;
-    let frac: u64 = format!("{frac:0<6}").parse().expect("six ASCII digits");
-    whole
-        .checked_mul(1_000_000)
-        .and_then(|m| m.checked_add(frac))
-        .filter(|&v| i64::try_from(v).is_ok())
-        .ok_or_else(too_large)
+    scheduler::policy::parse_usd("dollar amount", s)
+        .map_err(|e| e.to_string())?
+        .try_into()
+        .map(|v: i64| v.unsigned_abs())
+        .map_err(|_| format!("dollar amount {s:?}: too large"))
 }
 
-/// Micro-USD as dollars with at least two decimals (`50.00`, `12.345678`).
-pub(crate) fn usd(micro: u64) -> String {
-    let mut frac = format!("{:06}", micro % 1_000_000);
-    while frac.len() > 2 && frac.ends_with('0') {
-        frac.pop();
-    }
-    format!("{}.{frac}", micro / 1_000_000)
-}
+pub(crate) use scheduler::policy::decimal_usd as usd;
 
 #[cfg(test)]
 mod tests {

@@ -79,7 +79,7 @@ pub async fn plan(
             closes_at: ledger::ids::format_ts(current.end()),
             anchors_at: ledger::ids::format_ts(current.end() + policy.grace),
             manifests_waiting: store.count_period_manifests(&tenant, current).await?,
-            estimated_cost_usd: crate::views::usd(policy.costs.estimate(s.anchors)),
+            estimated_cost_usd: scheduler::policy::decimal_usd(policy.costs.estimate(s.anchors)),
         });
     }
     Ok(Json(PlanView {
@@ -286,13 +286,6 @@ fn day(field: &str, s: &str) -> Result<NaiveDate> {
     })
 }
 
-/// `bf-` and 12 hex digits (48 random bits).
-pub fn new_backfill_id() -> String {
-    let token = ledger::sql::new_token();
-    let hex = token.strip_prefix("la_").expect("tokens start with la_");
-    format!("bf-{}", &hex[..12])
-}
-
 /// Starts a backfill of past days, paced at `manifests_per_hour` and stopped before its cost
 /// ceiling; the scheduler runs it. Backfilled receipts say they were anchored after the
 /// period.
@@ -333,7 +326,7 @@ pub async fn backfill_create(
     let b = store
         .create_backfill(
             &NewBackfill {
-                id: new_backfill_id(),
+                id: ledger::sql::new_backfill_id(),
                 tenant,
                 from,
                 to,

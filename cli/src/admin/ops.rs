@@ -6,7 +6,7 @@ use clap::Subcommand;
 use ledger::TenantId;
 use ledger::ids::format_ts;
 use ledger::sql::{
-    Backfill, BackfillStatus, Incident, KillMode, KillScope, KillState, NewBackfill, new_token,
+    Backfill, BackfillStatus, Incident, KillMode, KillScope, KillState, NewBackfill,
 };
 use serde_json::{Value, json};
 
@@ -273,7 +273,7 @@ pub fn backfill(cmd: BackfillCmd) -> Outcome {
                     None => s.tenant(&tenant).await?.cost_ceiling_micro_usd,
                 };
                 let new = NewBackfill {
-                    id: backfill_id(),
+                    id: ledger::sql::new_backfill_id(),
                     tenant,
                     from,
                     to,
@@ -388,13 +388,6 @@ fn list_backfills(tenant: Option<&TenantId>, json: bool, config: &ConfigArg) -> 
             ]
         },
     )
-}
-
-/// `bf-` and 12 hex digits (48 random bits) of a fresh random token.
-fn backfill_id() -> String {
-    let token = new_token();
-    let hex = token.strip_prefix("la_").expect("tokens start with la_");
-    format!("bf-{}", &hex[..12])
 }
 
 fn bad_input(msg: String) -> Outcome {

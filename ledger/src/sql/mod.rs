@@ -36,7 +36,7 @@ use crate::error::{LedgerError, Result};
 pub use manifests::IngestCounts;
 pub use model::*;
 pub use ops::BackfillProgress;
-pub use tenants::{hash_token, new_token, token_matches};
+pub use tenants::{hash_token, new_backfill_id, new_token, token_matches};
 
 /// Expands `$body` once per backend with `$pool` bound to the concrete pool type, so one text
 /// of SQL is compiled against each driver natively.

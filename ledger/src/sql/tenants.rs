@@ -20,6 +20,13 @@ pub fn new_token() -> String {
     format!("la_{}", merkle::Hash(bytes).to_hex())
 }
 
+/// A fresh backfill id: `bf-` and 12 random lowercase hex digits (48 bits: ids name
+/// operator requests, they are not secrets).
+pub fn new_backfill_id() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("bf-{}", &merkle::Hash(bytes).to_hex()[..12])
+}
+
 /// SHA-256 of a token. A plain hash (not a password hash) is right here: tokens are 256 random
 /// bits, so there is nothing for a slow hash to protect.
 pub fn hash_token(token: &str) -> [u8; 32] {

@@ -9,7 +9,7 @@ use chrono::Duration;
 use ledger::ids::Plan;
 
 pub use duration::parse_duration;
-pub use money::{UnitCosts, format_usd, parse_usd};
+pub use money::{UnitCosts, decimal_usd, format_usd, parse_usd};
 pub use plans::{Anchors, Plans, Schedule};
 
 use crate::error::{Result, SchedulerError};

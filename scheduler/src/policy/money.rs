@@ -80,9 +80,33 @@ pub fn format_usd(micro: u64) -> String {
     }
 }
 
+/// Micro-USD as the decimal text [`parse_usd`] reads back: at least two decimals, at most
+/// six, no sign (`50.00`, `12.50`, `0.000001`). What the CLI prints and the API answers.
+pub fn decimal_usd(micro: u64) -> String {
+    let mut frac = format!("{:06}", micro % MICROS_PER_USD);
+    while frac.len() > 2 && frac.ends_with('0') {
+        frac.pop();
+    }
+    format!("{}.{frac}", micro / MICROS_PER_USD)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_dollars_read_back_to_the_same_micro_dollars() {
+        for (micro, text) in [
+            (50_000_000, "50.00"),
+            (0, "0.00"),
+            (12_500_000, "12.50"),
+            (1, "0.000001"),
+            (1_234_567_891, "1234.567891"),
+        ] {
+            assert_eq!(decimal_usd(micro), text);
+            assert_eq!(parse_usd("x", text).unwrap(), micro);
+        }
+    }
 
     #[test]
     fn dollars_parse_to_exact_micro_dollars() {
