@@ -23,7 +23,7 @@ pub mod views;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
@@ -49,7 +49,10 @@ pub fn app(state: ApiState) -> Router {
             ApiError::MethodNotAllowed("this route does not take that method".into())
         })
         .layer(middleware::from_fn(normalise_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(middleware::from_fn_with_state(
+            state.config.timeout,
+            timeout,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -115,8 +118,7 @@ async fn rate_limit(State(state): State<ApiState>, req: Request, next: Next) -> 
     }
 }
 
-async fn timeout(State(state): State<ApiState>, req: Request, next: Next) -> Response {
-    let limit = state.config.timeout;
+async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable(format!("the request ran past {} s", limit.as_secs()))
@@ -157,4 +159,42 @@ async fn normalise_errors(req: Request, next: Next) -> Response {
         _ => ApiError::BadRequest(message),
     };
     error.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_past_the_time_limit_gets_503_in_the_error_shape() {
+        let app: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async { tokio::time::sleep(Duration::from_mins(1)).await }),
+            )
+            .route("/fast", get(|| async { "ok" }))
+            .layer(middleware::from_fn_with_state(
+                Duration::from_secs(5),
+                timeout,
+            ));
+        let call = |uri: &'static str| {
+            app.clone().oneshot(
+                Request::builder()
+                    .uri(uri)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+        };
+        let slow = call("/slow").await.unwrap();
+        assert_eq!(slow.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(slow.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "unavailable");
+        assert_eq!(call("/fast").await.unwrap().status(), StatusCode::OK);
+    }
 }
