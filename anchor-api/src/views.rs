@@ -333,7 +333,7 @@ impl From<&Backfill> for BackfillView {
 pub struct Health {
     /// `ok`, `ready` or `unavailable`.
     pub status: String,
-    /// Per backend (`database`, `kv`, `blobs`): `ok` or `unavailable`.
+    /// Per backend (`database`, `kv`, `blobs`, `queue`): `ok` or `unavailable`.
     #[schema(value_type = Object)]
     pub checks: std::collections::BTreeMap<String, String>,
 }

@@ -771,7 +771,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(
         ready.json()["checks"],
-        json!({"blobs":"ok","database":"ok","kv":"ok"})
+        json!({"blobs":"ok","database":"ok","kv":"ok","queue":"ok"})
     );
     let docs = get(&app, "/docs/", None).await;
     assert_eq!(docs.status, StatusCode::OK);
@@ -786,4 +786,19 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
         text.contains("api_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn readiness_is_503_naming_the_backend_that_stopped_answering() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    f.ctx.store.close().await;
+    let r = get(&app, "/readyz", None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    let v = r.json();
+    assert_eq!(v["status"], "unavailable");
+    assert_eq!(v["checks"]["database"], "unavailable");
+    assert_eq!(v["checks"]["queue"], "ok");
+    // Liveness does not depend on the backends.
+    assert_eq!(get(&app, "/healthz", None).await.status, StatusCode::OK);
 }

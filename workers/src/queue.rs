@@ -36,18 +36,19 @@ pub enum QueueTarget {
     Redis(String),
 }
 
-/// A handle to push jobs; cheap to clone.
+/// A handle to push jobs; cheap to clone. Each variant keeps a connection of its own for
+/// [`Queue::ping`].
 #[derive(Clone)]
 pub enum Queue {
-    Sqlite(SqliteStorage<Job>),
-    Redis(RedisStorage<Job>),
+    Sqlite(SqliteStorage<Job>, sqlx::SqlitePool),
+    Redis(RedisStorage<Job>, apalis_redis::ConnectionManager),
 }
 
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Queue::Sqlite(_) => "Queue::Sqlite",
-            Queue::Redis(_) => "Queue::Redis",
+            Queue::Sqlite(..) => "Queue::Sqlite",
+            Queue::Redis(..) => "Queue::Redis",
         })
     }
 }
@@ -85,7 +86,10 @@ impl Queue {
                     .queue(QUEUE)
                     .heartbeat_interval(Duration::from_secs(5))
                     .missed_heartbeats(6);
-                Ok(Queue::Sqlite(SqliteStorage::new(&pool).with_config(config)))
+                Ok(Queue::Sqlite(
+                    SqliteStorage::new(&pool).with_config(config),
+                    pool,
+                ))
             }
             QueueTarget::Redis(url) => {
                 let conn = apalis_redis::connect(url.as_str())
@@ -95,7 +99,10 @@ impl Queue {
                     .queue(QUEUE)
                     .heartbeat_interval(Duration::from_secs(5))
                     .missed_heartbeats(6);
-                Ok(Queue::Redis(RedisStorage::new(conn).with_config(config)))
+                Ok(Queue::Redis(
+                    RedisStorage::new(conn.clone()).with_config(config),
+                    conn,
+                ))
             }
         }
     }
@@ -109,8 +116,8 @@ impl Queue {
             .run_after(delay)
             .build();
         let pushed = match self.clone() {
-            Queue::Sqlite(mut s) => s.push_task(task).await.map_err(queue_err),
-            Queue::Redis(mut r) => r.push_task(task).await.map_err(queue_err),
+            Queue::Sqlite(mut s, _) => s.push_task(task).await.map_err(queue_err),
+            Queue::Redis(mut r, _) => r.push_task(task).await.map_err(queue_err),
         };
         match pushed {
             Ok(()) => {
@@ -124,6 +131,25 @@ impl Queue {
                 Ok(())
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Answers when the queue's database does (`/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Queue::Sqlite(_, pool) => sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(queue_err),
+            Queue::Redis(_, conn) => {
+                let mut c = conn.clone();
+                redis::cmd("PING")
+                    .query_async::<String>(&mut c)
+                    .await
+                    .map(drop)
+                    .map_err(queue_err)
+            }
         }
     }
 }
@@ -150,7 +176,7 @@ where
     };
     let concurrency = concurrency.max(1);
     match queue {
-        Queue::Sqlite(s) => WorkerBuilder::new(name)
+        Queue::Sqlite(s, _) => WorkerBuilder::new(name)
             .backend(s.poll_with_interval(Queue::POLL))
             .data(ctx)
             .concurrency(concurrency)
@@ -159,7 +185,7 @@ where
             .run_until(signal)
             .await
             .map_err(queue_err),
-        Queue::Redis(r) => {
+        Queue::Redis(r, _) => {
             // Fetch no more jobs than this process runs at once: a worker that fetched ten
             // while running two would sit on eight that an idle worker could run.
             let config = r.get_config().clone().batch_size(concurrency);

@@ -40,7 +40,7 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database, the KV and the blob store each answer (503 naming the ones that
+/// Readiness: the database, the KV, the blob store and the job queue each answer (503 naming the ones that
 /// do not; causes go to the log).
 #[utoipa::path(get, path = "/readyz", tag = "meta",
     responses((status = 200, body = Health), (status = 503, body = Health), Errors))]
@@ -51,13 +51,19 @@ pub async fn readyz(State(state): State<ApiState>) -> Response {
         &"1970-01-01".parse::<Period>().expect("a valid day"),
         ReceiptFormat::Json,
     );
-    let (db, kv, blobs) = tokio::join!(p.store.ping(), p.kv.ping(), p.blobs.exists(&probe));
+    let (db, kv, blobs, queue) = tokio::join!(
+        p.store.ping(),
+        p.kv.ping(),
+        p.blobs.exists(&probe),
+        p.queue.ping()
+    );
     let mut checks = BTreeMap::new();
     let mut ready = true;
     for (name, outcome) in [
         ("database", db.err().map(|e| e.to_string())),
         ("kv", kv.err().map(|e| e.to_string())),
         ("blobs", blobs.err().map(|e| e.to_string())),
+        ("queue", queue.err().map(|e| e.to_string())),
     ] {
         let status = match outcome {
             None => "ok",
