@@ -166,10 +166,11 @@ pub fn up(args: &UpArgs) -> Outcome {
         let listener = bind(api.config.addr).await?;
         let (trigger, shutdown) = shutdown_pair();
         tokio::spawn(ctrl_c(trigger));
+        // The bound address, not the configured one: with port 0 the OS picks the port.
         eprintln!(
             "anchor up: scheduler, {} workers and the API on http://{} ({})",
             args.concurrency,
-            api.config.addr,
+            listener.local_addr().context("local address")?,
             ctx.blobs.describe()
         );
         let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
