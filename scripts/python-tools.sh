@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Installs the independent verifiers the tests call into a venv under target/py-tools:
-# the OpenTimestamps reference client (`ots`) and its `opentimestamps` library, from PyPI.
-# Idempotent; prints the venv's bin directory. Tests find it at target/py-tools/bin or at
-# $LEDGER_PY_TOOLS.
+# Installs the independent tools the tests call into a venv under target/py-tools, from PyPI:
+# the OpenTimestamps reference client (`ots`) and its `opentimestamps` library, and
+# Schemathesis (`schemathesis`, `st`), which fuzzes the HTTP API against its OpenAPI document.
+# Idempotent: each is installed only when missing. Prints the venv's bin directory. Tests find
+# it at target/py-tools/bin or at $LEDGER_PY_TOOLS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="target/py-tools"
-want="opentimestamps-client==0.7.2"
-if [ ! -x "$venv/bin/ots" ] || ! "$venv/bin/pip" show opentimestamps-client >/dev/null 2>&1; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$want"
+ots="opentimestamps-client==0.7.2"
+schemathesis="schemathesis==4.32.5"
+pip() { "$venv/bin/pip" --disable-pip-version-check "$@"; }
+[ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+if [ ! -x "$venv/bin/ots" ] || ! pip show opentimestamps-client >/dev/null 2>&1; then
+  pip install --quiet "$ots"
+fi
+if [ ! -x "$venv/bin/schemathesis" ] || ! pip show schemathesis >/dev/null 2>&1; then
+  pip install --quiet "$schemathesis"
 fi
 "$venv/bin/ots" --version >&2
+"$venv/bin/schemathesis" --version >&2
 echo "$PWD/$venv/bin"

@@ -83,9 +83,62 @@ impl utoipa::IntoResponses for Errors {
     }
 }
 
+/// The form of a path parameter as `crate::input` accepts it, by route and name (`*`: every
+/// route). utoipa's `pattern` takes only a literal, so [`router`] writes these into the
+/// document once every route is registered: a client (or a fuzzer) then knows a value's shape
+/// before asking, and a value outside it is a documented 400. JSON Schema patterns are
+/// unanchored: each is `^…$`.
+const PATH_PATTERNS: &[(&str, &str, &str)] = &[
+    ("*", "tenant", "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+    (
+        "/anchor/receipt/{tenant}/{period}",
+        "period",
+        "^[0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)([.]pdf)?$",
+    ),
+    ("*", "period", "^[0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)$"),
+    ("*", "digest", "^[0-9a-fA-F]{64}([.]ots)?$"),
+    ("*", "name", "^root[.](bin|ots|tsr)$"),
+    ("*", "id", "^bf-[0-9a-f]{12}$"),
+];
+
+/// Sets [`PATH_PATTERNS`] on the path parameters of every operation of `doc`.
+fn path_patterns(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::Schema;
+    for (route, item) in &mut doc.paths.paths {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        let parameters = operations
+            .into_iter()
+            .flatten()
+            .filter_map(|op| op.parameters.as_mut())
+            .flatten();
+        for p in parameters {
+            let RefOr::T(p) = p else { continue };
+            if p.parameter_in != ParameterIn::Path {
+                continue;
+            }
+            let pattern = PATH_PATTERNS
+                .iter()
+                .find(|(r, name, _)| (*r == "*" || r == route) && *name == p.name)
+                .map(|(_, _, pattern)| *pattern);
+            if let (Some(pattern), Some(RefOr::T(Schema::Object(schema)))) =
+                (pattern, p.schema.as_mut())
+            {
+                schema.pattern = Some(pattern.to_owned());
+            }
+        }
+    }
+}
+
 /// The documented routes.
 pub fn router() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(anchor::plan))
         .routes(routes!(anchor::receipt))
         .routes(routes!(anchor::proof))
@@ -102,5 +155,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
-        .routes(routes!(meta::metrics))
+        .routes(routes!(meta::metrics));
+    path_patterns(router.get_openapi_mut());
+    router
 }

@@ -52,6 +52,15 @@ pub struct TenantWithToken {
     pub token: String,
 }
 
+/// What `PATCH /admin/tenants/{tenant}` answers: the tenant, with its new token (shown this
+/// once) when the patch rotated it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PatchedTenant {
+    Rotated(TenantWithToken),
+    Tenant(TenantView),
+}
+
 /// `POST /admin/tenants`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

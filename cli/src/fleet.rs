@@ -1,7 +1,7 @@
 //! The fleet roles and the demo: `anchor up | scheduler | worker | run | demo`.
 //!
 //! - `api [--addr HOST:PORT]`: the HTTP API (anchor-api) on the configuration; it never
-//!   signs or stamps, so it needs no signing key. Stops on Ctrl-C after requests in flight.
+//!   signs or stamps, so it needs no signing key. Stops on Ctrl-C or SIGTERM after requests in flight.
 //! - `up`: scheduler, workers and the API in one process on the configuration (embedded defaults:
 //!   SQLite store, SQLite queue, a local directory). With no `LEDGER_TSA_URL` and no
 //!   `LEDGER_OTS_CALENDARS` configured it starts the dev TSA and two dev calendars in-process
@@ -125,10 +125,22 @@ async fn start_dev_services(dir: &Path) -> anyhow::Result<DevServices> {
         .with_context(|| format!("starting the dev TSA and calendars in {}", dir.display()))
 }
 
-async fn ctrl_c(trigger: workers::service::ShutdownTrigger) {
-    let _ = tokio::signal::ctrl_c().await;
-    eprintln!("shutting down: finishing jobs in flight");
-    trigger.fire();
+/// Fires `trigger` on Ctrl-C (SIGINT) or SIGTERM (systemd, Kubernetes). The handlers are
+/// registered before this returns, so a signal sent as soon as a server announces itself
+/// already stops it cleanly.
+fn on_ctrl_c(trigger: workers::service::ShutdownTrigger) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("shutting down: finishing jobs and requests in flight");
+        trigger.fire();
+    });
+    Ok(())
 }
 
 pub fn up(args: &UpArgs) -> Outcome {
@@ -165,11 +177,12 @@ pub fn up(args: &UpArgs) -> Outcome {
         );
         let listener = bind(api.config.addr).await?;
         let (trigger, shutdown) = shutdown_pair();
-        tokio::spawn(ctrl_c(trigger));
+        on_ctrl_c(trigger)?;
+        // The bound address, not the configured one: with port 0 the OS picks the port.
         eprintln!(
             "anchor up: scheduler, {} workers and the API on http://{} ({})",
             args.concurrency,
-            api.config.addr,
+            listener.local_addr().context("local address")?,
             ctx.blobs.describe()
         );
         let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
@@ -198,6 +211,8 @@ pub fn api(args: &ApiArgs) -> Outcome {
         let parts = Parts::open(&config).await.map_err(anyhow::Error::new)?;
         let state = ApiState::new(parts, api_config);
         let listener = bind(state.config.addr).await?;
+        let (trigger, shutdown) = shutdown_pair();
+        on_ctrl_c(trigger)?;
         eprintln!(
             "anchor api: listening on http://{} (admin routes {})",
             listener.local_addr().context("local address")?,
@@ -207,8 +222,6 @@ pub fn api(args: &ApiArgs) -> Outcome {
                 "disabled: no LEDGER_ADMIN_TOKEN"
             }
         );
-        let (trigger, shutdown) = shutdown_pair();
-        tokio::spawn(ctrl_c(trigger));
         anchor_api::serve(listener, anchor_api::app(state), shutdown.wait())
             .await
             .context("the API server")?;
@@ -221,7 +234,7 @@ pub fn scheduler(config: &ConfigArg) -> Outcome {
         let config = config.load()?;
         let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
         let (trigger, shutdown) = shutdown_pair();
-        tokio::spawn(ctrl_c(trigger));
+        on_ctrl_c(trigger)?;
         eprintln!("anchor scheduler: ticking every {:?}", ctx.policy.tick);
         scheduler_loop(ctx, shutdown).await;
         Ok::<(), Failure>(())
@@ -233,7 +246,7 @@ pub fn worker(args: &WorkerArgs) -> Outcome {
         let config = args.config.load()?;
         let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
         let (trigger, shutdown) = shutdown_pair();
-        tokio::spawn(ctrl_c(trigger));
+        on_ctrl_c(trigger)?;
         eprintln!(
             "anchor worker {}: {} concurrent jobs",
             ctx.worker_id, args.concurrency

@@ -255,7 +255,9 @@ impl FromStr for Period {
             }
         };
         let b = s.as_bytes();
-        if b.len() < 7 || !digits(&s[..4]) || b[4] != b'-' {
+        // ASCII only, so every byte offset below is a char boundary (`2026-\u{bd}1` must be
+        // an error, not a panic on slicing inside a multibyte char).
+        if !s.is_ascii() || b.len() < 7 || !digits(&s[..4]) || b[4] != b'-' {
             return Err(bad());
         }
         let year = i32::try_from(num(&s[..4])?).map_err(|_| bad())?;
@@ -364,6 +366,11 @@ mod tests {
             "2026-w47",
             "2026-1a",
             "",
+            "Q\u{bd}\u{a1}\u{fd}\u{c3}\u{e7}",
+            "2026-\u{bd}1",
+            "2026-W\u{bd}",
+            "2026-1\u{bd}2",
+            "0\u{80}\u{10000}",
         ] {
             assert!(s.parse::<Period>().is_err(), "{s} accepted");
         }

@@ -22,8 +22,8 @@ use crate::error::{ApiError, Result};
 use crate::input::{self, JsonBody};
 use crate::state::ApiState;
 use crate::views::{
-    IncidentView, KillSwitchRequest, KillView, NewTenantRequest, RunRequest, RunView,
-    TenantPatchRequest, TenantView, TenantWithToken,
+    IncidentView, KillSwitchRequest, KillView, NewTenantRequest, PatchedTenant, RunRequest,
+    RunView, TenantPatchRequest, TenantView, TenantWithToken,
 };
 
 /// A body field that must name a tenant: 422 (not 400) when it does not.
@@ -81,13 +81,14 @@ pub async fn create_tenant(
     params(("tenant" = String, Path, description = "tenant id")),
     request_body = TenantPatchRequest,
     security(("bearer" = [])),
-    responses((status = 200, body = TenantView), Errors))]
+    responses((status = 200, body = PatchedTenant,
+        description = "the tenant; with `rotate_token`, the tenant and its new token"), Errors))]
 pub async fn patch_tenant(
     State(state): State<ApiState>,
     _: Admin,
     Path(tenant): Path<String>,
     JsonBody(req): JsonBody<TenantPatchRequest>,
-) -> Result<Response> {
+) -> Result<Json<PatchedTenant>> {
     let tenant = input::tenant(&tenant)?;
     let token = req.rotate_token.then(new_token);
     let patch = TenantPatch {
@@ -107,14 +108,13 @@ pub async fn patch_tenant(
         .update_tenant(&tenant, &patch, Utc::now())
         .await?;
     let view = TenantView::from(&t);
-    Ok(match token {
-        Some(token) => Json(TenantWithToken {
+    Ok(Json(match token {
+        Some(token) => PatchedTenant::Rotated(TenantWithToken {
             tenant: view,
             token,
-        })
-        .into_response(),
-        None => Json(view).into_response(),
-    })
+        }),
+        None => PatchedTenant::Tenant(view),
+    }))
 }
 
 /// Sets the kill switch, globally or for one tenant: `normal`, `tsa-only` (no OTS stamping)
