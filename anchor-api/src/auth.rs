@@ -18,11 +18,11 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts as RequestParts;
 use ledger::TenantId;
-use ledger::sql::{Consent, Tenant, Visibility, hash_token, token_matches};
+use ledger::sql::{Tenant, hash_token, token_matches};
 use subtle::ConstantTimeEq as _;
 
 use crate::error::{ApiError, Result};
-use crate::state::ApiState;
+use crate::state::{ApiState, Readable};
 
 /// The authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,15 +83,32 @@ fn hidden(tenant: &TenantId) -> ApiError {
 }
 
 impl Caller {
-    /// The tenant, when this caller may read its receipts, proofs and artifacts.
-    pub async fn may_read(&self, state: &ApiState, tenant: &TenantId) -> Result<Tenant> {
-        let found = state.parts.store.find_tenant(tenant).await?;
-        match (self, found) {
-            (Caller::Admin, Some(t)) => Ok(t),
-            (Caller::Tenant(me), Some(t)) if me == tenant => Ok(t),
-            (_, Some(t)) if t.consent == Consent::OptedIn && t.visibility == Visibility::Public => {
-                Ok(t)
+    /// Whether this caller may read the tenant's receipts, proofs and artifacts. What the
+    /// store says of the tenant is reused for [`ApiState::tenant_ttl`] (see
+    /// [`crate::state::TenantCache`]); the rules are the same either way.
+    pub async fn may_read(&self, state: &ApiState, tenant: &TenantId) -> Result<()> {
+        let ttl = state.tenant_ttl();
+        let found = if let Some(r) = state.tenants.get(tenant, ttl) {
+            Some(r)
+        } else {
+            let generation = state.tenants.generation();
+            let found = state
+                .parts
+                .store
+                .find_tenant(tenant)
+                .await?
+                .map(|t| Readable::from(&t));
+            if let Some(r) = found
+                && !ttl.is_zero()
+            {
+                state.tenants.put(tenant, r, generation);
             }
+            found
+        };
+        match (self, found) {
+            (Caller::Admin, Some(_)) => Ok(()),
+            (Caller::Tenant(me), Some(_)) if me == tenant => Ok(()),
+            (_, Some(r)) if r.public => Ok(()),
             _ => Err(hidden(tenant)),
         }
     }

@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ledger::blob::BlobStore;
 use ledger::config::{Backends, Config};
 use ledger::kv::Kv;
-use ledger::sql::{Store, hash_token};
+use ledger::sql::{Consent, Store, Tenant, Visibility, hash_token};
 use ledger::{Period, TenantId};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use scheduler::Policy;
@@ -32,7 +33,10 @@ use crate::limit::{Limiter, Rate};
 /// - `LEDGER_API_TIMEOUT`: per request (default `30s`).
 /// - `LEDGER_API_CACHE_TTL`: how long a period's loaded tree and root `.ots` are reused for
 ///   proofs (default `30s`; `0s` disables the cache). A proof never changes; a per-manifest
-///   `.ots` may lag an OTS upgrade by at most this long.
+///   `.ots` may lag an OTS upgrade by at most this long. While a period is being read, its
+///   entry is reloaded in the background once it is half this old, so requests do not all
+///   reload it together when it expires. Also bounds the tenant cache (see [`TenantCache`]):
+///   `0s` disables both.
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     pub admin_token_hash: Option<[u8; 32]>,
@@ -175,7 +179,28 @@ type PeriodKey = (TenantId, Period);
 /// A period's loaded tree, shared by the requests that ask for its proofs.
 #[derive(Debug, Default)]
 pub struct ProofCache {
-    entries: Mutex<HashMap<PeriodKey, (Arc<PeriodProofs>, Instant)>>,
+    entries: Mutex<HashMap<PeriodKey, ProofEntry>>,
+}
+
+#[derive(Debug)]
+struct ProofEntry {
+    proofs: Arc<PeriodProofs>,
+    at: Instant,
+    /// A request has started reloading it in the background.
+    refreshing: bool,
+}
+
+/// What [`ProofCache::lookup`] found.
+#[derive(Debug)]
+pub enum Cached {
+    /// Younger than the TTL: use it.
+    Hit(Arc<PeriodProofs>),
+    /// Younger than the TTL but at least half as old: use it, and reload it in the background
+    /// (this caller is the only one told to, until [`ProofCache::put`] or
+    /// [`ProofCache::refresh_failed`]).
+    Refresh(Arc<PeriodProofs>),
+    /// Absent or expired: load it.
+    Miss,
 }
 
 /// Periods whose trees are kept at once (each holds its `levels.bin`: 64 bytes per leaf).
@@ -189,8 +214,40 @@ impl ProofCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries
             .get(key)
-            .filter(|(_, at)| at.elapsed() < ttl)
-            .map(|(p, _)| p.clone())
+            .filter(|e| e.at.elapsed() < ttl)
+            .map(|e| e.proofs.clone())
+    }
+
+    /// Like [`ProofCache::get`], but asks one caller to reload an entry past half its TTL, so
+    /// that under steady traffic it is replaced before it expires.
+    pub fn lookup(&self, key: &(TenantId, Period), ttl: Duration) -> Cached {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(e) = entries.get_mut(key) else {
+            return Cached::Miss;
+        };
+        let age = e.at.elapsed();
+        if age >= ttl {
+            Cached::Miss
+        } else if age < ttl / 2 || e.refreshing {
+            Cached::Hit(e.proofs.clone())
+        } else {
+            e.refreshing = true;
+            Cached::Refresh(e.proofs.clone())
+        }
+    }
+
+    /// A background reload failed: the next lookup past half the TTL tries again.
+    pub fn refresh_failed(&self, key: &(TenantId, Period)) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(e) = entries.get_mut(key) {
+            e.refreshing = false;
+        }
     }
 
     pub fn put(&self, key: (TenantId, Period), proofs: Arc<PeriodProofs>) {
@@ -201,13 +258,100 @@ impl ProofCache {
         if entries.len() >= CACHED_PERIODS && !entries.contains_key(&key) {
             let oldest = entries
                 .iter()
-                .min_by_key(|(_, (_, at))| *at)
+                .min_by_key(|(_, e)| e.at)
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 entries.remove(&k);
             }
         }
-        entries.insert(key, (proofs, Instant::now()));
+        entries.insert(
+            key,
+            ProofEntry {
+                proofs,
+                at: Instant::now(),
+                refreshing: false,
+            },
+        );
+    }
+}
+
+/// What a read needs to know of a tenant: that it exists, and whether anybody may read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readable {
+    /// Opted in with `public` visibility.
+    pub public: bool,
+}
+
+impl From<&Tenant> for Readable {
+    fn from(t: &Tenant) -> Readable {
+        Readable {
+            public: t.consent == Consent::OptedIn && t.visibility == Visibility::Public,
+        }
+    }
+}
+
+/// Existing tenants as the store last showed them to a read, reused for [`TENANT_TTL`] (at
+/// most `LEDGER_API_CACHE_TTL`), so a public proof or receipt does not cost a database query
+/// per request.
+///
+/// Only tenants that exist are kept (an unknown name is looked up every time, and probing
+/// cannot fill the cache). A consent or tenant change made through this process forgets the
+/// tenant at once; one made elsewhere (another API process, the CLI) is seen here within the
+/// TTL. Tokens are not cached: the caller's token is looked up on every request as before.
+#[derive(Debug, Default)]
+pub struct TenantCache {
+    entries: Mutex<HashMap<TenantId, (Readable, Instant)>>,
+    /// Bumped by every [`TenantCache::forget`]; a lookup that raced with one is not kept.
+    generation: AtomicU64,
+}
+
+/// How long a tenant's readability is reused (when `LEDGER_API_CACHE_TTL` is longer).
+pub const TENANT_TTL: Duration = Duration::from_secs(1);
+
+/// Tenants kept at once; the cache starts over when full.
+const CACHED_TENANTS: usize = 10_000;
+
+impl TenantCache {
+    pub fn get(&self, tenant: &TenantId, ttl: Duration) -> Option<Readable> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(tenant)
+            .filter(|(_, at)| at.elapsed() < ttl)
+            .map(|(r, _)| *r)
+    }
+
+    /// The generation to pass to [`TenantCache::put`], read before the store is.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps what the store said, unless the tenant may have changed since (a
+    /// [`TenantCache::forget`] after `generation` was read).
+    pub fn put(&self, tenant: &TenantId, readable: Readable, generation: u64) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= CACHED_TENANTS && !entries.contains_key(tenant) {
+            entries.clear();
+        }
+        entries.insert(tenant.clone(), (readable, Instant::now()));
+    }
+
+    /// Drops a tenant that was just changed.
+    pub fn forget(&self, tenant: &TenantId) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(tenant);
     }
 }
 
@@ -217,6 +361,7 @@ pub struct Inner {
     pub config: ApiConfig,
     pub limiter: Limiter,
     pub proofs: ProofCache,
+    pub tenants: TenantCache,
     pub metrics: PrometheusHandle,
 }
 
@@ -240,12 +385,19 @@ impl std::ops::Deref for ApiState {
 }
 
 impl ApiState {
+    /// How long [`TenantCache`] entries are reused: [`TENANT_TTL`], or less when
+    /// `LEDGER_API_CACHE_TTL` is shorter (`0s` turns it off).
+    pub fn tenant_ttl(&self) -> Duration {
+        TENANT_TTL.min(self.config.cache_ttl)
+    }
+
     pub fn new(parts: Parts, config: ApiConfig) -> ApiState {
         ApiState(Arc::new(Inner {
             limiter: Limiter::new(config.rate),
             parts,
             config,
             proofs: ProofCache::default(),
+            tenants: TenantCache::default(),
             metrics: prometheus(),
         }))
     }
@@ -269,4 +421,41 @@ pub fn prometheus() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(name: &str) -> TenantId {
+        TenantId::new(name).unwrap()
+    }
+
+    #[test]
+    fn a_tenant_is_reused_within_its_ttl_and_forgotten_on_change() {
+        let cache = TenantCache::default();
+        let t = id("pub-co");
+        let ttl = Duration::from_mins(1);
+        assert_eq!(cache.get(&t, ttl), None);
+        cache.put(&t, Readable { public: true }, cache.generation());
+        assert_eq!(cache.get(&t, ttl), Some(Readable { public: true }));
+        assert_eq!(cache.get(&t, Duration::ZERO), None, "expired");
+        cache.forget(&t);
+        assert_eq!(cache.get(&t, ttl), None);
+    }
+
+    #[test]
+    fn a_lookup_that_raced_with_a_change_is_not_kept() {
+        let cache = TenantCache::default();
+        let t = id("pub-co");
+        let ttl = Duration::from_mins(1);
+        // Read the generation, then (as the store is queried) the tenant changes.
+        let before = cache.generation();
+        cache.forget(&t);
+        cache.put(&t, Readable { public: true }, before);
+        assert_eq!(cache.get(&t, ttl), None);
+        // A lookup that starts after the change is kept.
+        cache.put(&t, Readable { public: false }, cache.generation());
+        assert_eq!(cache.get(&t, ttl), Some(Readable { public: false }));
+    }
 }

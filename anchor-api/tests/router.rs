@@ -802,3 +802,36 @@ async fn readiness_is_503_naming_the_backend_that_stopped_answering() {
     // Liveness does not depend on the backends.
     assert_eq!(get(&app, "/healthz", None).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_tenant_turning_private_is_hidden_from_the_next_anonymous_read() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let p = f.period;
+    let d = f.digests[0];
+    let proof = format!("/anchor/proof/pub-co/{p}/{d}");
+    // Read twice: the second answer comes from the cached tenant.
+    for _ in 0..2 {
+        assert_eq!(get(&app, &proof, None).await.status, StatusCode::OK);
+    }
+    let r = send_json(
+        &app,
+        "POST",
+        "/tenants/pub-co/consent",
+        Some(&f.public_token),
+        &json!({"action": "opt_in", "visibility": "private", "signer": "test", "reason": "go private"}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(get(&app, &proof, None).await.code(), "not_found");
+    // Its own token still reads it.
+    assert_eq!(
+        get(&app, &proof, Some(&f.public_token)).await.status,
+        StatusCode::OK
+    );
+}

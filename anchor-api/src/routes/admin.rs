@@ -102,11 +102,13 @@ pub async fn patch_tenant(
         status: req.status.as_deref().map(str::parse).transpose()?,
         token_hash: token.as_deref().map(hash_token),
     };
-    let t = state
+    let result = state
         .parts
         .store
         .update_tenant(&tenant, &patch, Utc::now())
-        .await?;
+        .await;
+    state.tenants.forget(&tenant);
+    let t = result?;
     let view = TenantView::from(&t);
     Ok(Json(match token {
         Some(token) => PatchedTenant::Rotated(TenantWithToken {

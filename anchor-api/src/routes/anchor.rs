@@ -23,7 +23,7 @@ use crate::Errors;
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Result};
 use crate::input::{self, JsonBody};
-use crate::state::ApiState;
+use crate::state::{ApiState, Cached};
 use crate::views::{BackfillRequest, BackfillView, PlanView, ScheduleView};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -162,27 +162,53 @@ pub async fn receipt(
     Ok(bytes_response("application/json", bytes))
 }
 
-/// The period's proofs (cached for `LEDGER_API_CACHE_TTL`), once it has a receipt.
+/// The period's proofs (cached for `LEDGER_API_CACHE_TTL`, reloaded in the background once
+/// half that old), once it has a receipt.
 async fn period_proofs(
     state: &ApiState,
     tenant: &TenantId,
     period: Period,
 ) -> Result<Arc<PeriodProofs>> {
     let key = (tenant.clone(), period);
-    if let Some(p) = state.proofs.get(&key, state.config.cache_ttl) {
-        return Ok(p);
+    match state.proofs.lookup(&key, state.config.cache_ttl) {
+        Cached::Hit(p) => return Ok(p),
+        Cached::Refresh(p) => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                match load_period_proofs(&state, &key.0, key.1).await {
+                    Ok(fresh) => state.proofs.put(key, fresh),
+                    Err(e) => {
+                        tracing::warn!(tenant = %key.0, period = %key.1, error = %e,
+                            "reloading a period's proofs failed; the cached ones stay until they expire");
+                        state.proofs.refresh_failed(&key);
+                    }
+                }
+            });
+            return Ok(p);
+        }
+        Cached::Miss => {}
     }
+    let proofs = load_period_proofs(state, tenant, period).await?;
+    if !state.config.cache_ttl.is_zero() {
+        state.proofs.put(key, proofs.clone());
+    }
+    Ok(proofs)
+}
+
+async fn load_period_proofs(
+    state: &ApiState,
+    tenant: &TenantId,
+    period: Period,
+) -> Result<Arc<PeriodProofs>> {
     let receipt = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
     if !state.parts.blobs.exists(&receipt).await? {
         return Err(ApiError::not_found(format!(
             "{tenant} {period} is not anchored"
         )));
     }
-    let proofs = Arc::new(PeriodProofs::load(&state.parts.blobs, tenant, period).await?);
-    if !state.config.cache_ttl.is_zero() {
-        state.proofs.put(key, proofs.clone());
-    }
-    Ok(proofs)
+    Ok(Arc::new(
+        PeriodProofs::load(&state.parts.blobs, tenant, period).await?,
+    ))
 }
 
 /// One manifest's `c2c.proof.v1` inclusion proof (RFC 9162) against the period's root; with

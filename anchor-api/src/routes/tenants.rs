@@ -92,7 +92,9 @@ pub async fn record_consent(
         reason: req.reason,
         at: Utc::now(),
     };
-    let t = state.parts.store.record_consent(&tenant, &entry).await?;
+    let result = state.parts.store.record_consent(&tenant, &entry).await;
+    state.tenants.forget(&tenant);
+    let t = result?;
     Ok(Json(TenantView::from(&t)))
 }
 
