@@ -180,6 +180,11 @@ pub async fn call(
         None => req.body(Body::empty()),
     }
     .unwrap();
+    send(app, req).await
+}
+
+/// Sends `req` through the router and reads the whole reply.
+async fn send(app: &Router, req: Request<Body>) -> Reply {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
@@ -226,25 +231,5 @@ pub async fn call_with_headers(app: &Router, uri: &str, headers: &[(&str, &str)]
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Reply {
-        status,
-        content_type,
-        headers,
-        body,
-    }
+    send(app, req.body(Body::empty()).unwrap()).await
 }
