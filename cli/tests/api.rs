@@ -313,20 +313,7 @@ fn anchor_api_serves_demo_receipts_and_stops_cleanly_on_sigint() {
         .expect("the demo anchored a pro-co week")
         .clone();
     let stored = std::fs::read(receipts.join(format!("{week}.json"))).unwrap();
-    let digest = {
-        let config = ledger::config::Config::from_sources(
-            None,
-            &[("LEDGER_DATA_DIR".to_owned(), data.display().to_string())].into(),
-        )
-        .unwrap();
-        let tenant = ledger::TenantId::new("pro-co").unwrap();
-        let period: ledger::Period = week.parse().unwrap();
-        let digests = tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let b = config.open().await.unwrap();
-            b.store.period_digests(&tenant, period).await.unwrap()
-        });
-        digests[digests.len() / 2].to_string()
-    };
+    let digest = common::demo_digest(&data, "pro-co", &week);
 
     let mut children = Children::default();
     let server = Server::start(&mut children, "anchor api", api_on(&data), |l| {

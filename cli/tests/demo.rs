@@ -1,6 +1,8 @@
 //! `anchor demo` end to end on the embedded defaults (SQLite store, SQLite queue, local
 //! directory), through the real scheduler and workers, with the dev TSA and dev calendars.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -80,18 +82,7 @@ fn anchor_on(data: &Path, args: &[&str]) -> std::process::Output {
 /// proof verifies against the receipt's root, and the `.ots` is one the Python
 /// OpenTimestamps client (which we did not write) reads as a timestamp of that manifest.
 fn proofs_are_served_from_the_stored_tree(data: &Path, week: &str, scratch: &Path) {
-    let config = ledger::config::Config::from_sources(
-        None,
-        &[("LEDGER_DATA_DIR".to_owned(), data.display().to_string())].into(),
-    )
-    .unwrap();
-    let tenant = ledger::TenantId::new("pro-co").unwrap();
-    let period: ledger::Period = week.parse().unwrap();
-    let digests = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let b = config.open().await.unwrap();
-        b.store.period_digests(&tenant, period).await.unwrap()
-    });
-    let digest = digests[digests.len() / 2].to_string();
+    let digest = common::demo_digest(data, "pro-co", week);
     let receipt: serde_json::Value = serde_json::from_slice(
         &std::fs::read(data.join(format!("blobs/receipts/pro-co/{week}.json"))).unwrap(),
     )

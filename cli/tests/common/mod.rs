@@ -479,3 +479,20 @@ mod resp {
         })
     }
 }
+
+/// A digest from the middle of `tenant`'s `period` in the demo data under `data`, read from
+/// the demo's own store.
+pub fn demo_digest(data: &Path, tenant: &str, period: &str) -> String {
+    let config = ledger::config::Config::from_sources(
+        None,
+        &[("LEDGER_DATA_DIR".to_owned(), data.display().to_string())].into(),
+    )
+    .unwrap();
+    let tenant = ledger::TenantId::new(tenant).unwrap();
+    let period: ledger::Period = period.parse().unwrap();
+    let digests = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let b = config.open().await.unwrap();
+        b.store.period_digests(&tenant, period).await.unwrap()
+    });
+    digests[digests.len() / 2].to_string()
+}
