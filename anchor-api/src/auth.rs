@@ -76,7 +76,7 @@ impl FromRequestParts<ApiState> for Caller {
 }
 
 /// The one answer for "unknown tenant" and "not yours to see".
-fn hidden(tenant: &TenantId) -> ApiError {
+pub fn hidden(tenant: &TenantId) -> ApiError {
     ApiError::NotFound(format!(
         "no tenant {tenant} visible to this caller (unknown, or private: pass the tenant's token)"
     ))

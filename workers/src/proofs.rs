@@ -41,6 +41,18 @@ pub fn root_ots_key(tenant: &TenantId, period: Period, named: &str) -> Result<Bl
     Ok(BlobKey::root_ots_version(tenant, &period, n)?)
 }
 
+/// The key of the root `.ots` that `receipt` names (`root.v{n}.ots` after an upgrade), or
+/// `None` when it has no stored OTS anchor.
+pub fn named_root_ots(receipt: &Receipt) -> Result<Option<BlobKey>> {
+    receipt
+        .anchors
+        .iter()
+        .filter(|a| a.kind == AnchorKind::Ots)
+        .find_map(|a| a.artifact.as_ref())
+        .map(|artifact| root_ots_key(&receipt.tenant, receipt.period, &artifact.key))
+        .transpose()
+}
+
 /// The latest receipt of a period.
 pub async fn latest_receipt(
     blobs: &BlobStore,
@@ -91,21 +103,10 @@ impl PeriodProofs {
         // own sample verification) the one the rollup stored, if any.
         let latest = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
         let root_ots = match blobs.get(&latest).await? {
-            Some(bytes) => {
-                let receipt = Receipt::from_json(&bytes)?;
-                let named = receipt
-                    .anchors
-                    .iter()
-                    .filter(|a| a.kind == AnchorKind::Ots)
-                    .find_map(|a| a.artifact.as_ref());
-                match named {
-                    Some(artifact) => {
-                        let key = root_ots_key(tenant, period, &artifact.key)?;
-                        Some(must_get(blobs, &key).await?)
-                    }
-                    None => None,
-                }
-            }
+            Some(bytes) => match named_root_ots(&Receipt::from_json(&bytes)?)? {
+                Some(key) => Some(must_get(blobs, &key).await?),
+                None => None,
+            },
             None => {
                 blobs
                     .get(&BlobKey::root_artifact(tenant, &period, RootArtifact::Ots))

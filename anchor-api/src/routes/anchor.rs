@@ -13,7 +13,7 @@ use chrono::{NaiveDate, Utc};
 use ledger::blob::{BlobKey, ReceiptFormat, RootArtifact};
 use ledger::formats::Receipt;
 use ledger::sql::{BackfillStatus, NewBackfill};
-use ledger::{AnchorKind, Period, TenantId};
+use ledger::{Period, TenantId};
 use scheduler::policy::parse_usd;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -57,9 +57,7 @@ pub async fn plan(
         (Caller::Tenant(me), Some(t)) => {
             let t = input::tenant(&t)?;
             if &t != me {
-                return Err(ApiError::not_found(format!(
-                    "no tenant {t} visible to this caller (unknown, or private: pass the tenant's token)"
-                )));
+                return Err(crate::auth::hidden(&t));
             }
             t
         }
@@ -281,17 +279,9 @@ pub async fn artifact(
     let receipt = Receipt::from_json(&receipt)?;
     let key = match which {
         // The one the latest receipt names (root.v{n}.ots after an upgrade).
-        RootArtifact::Ots => {
-            let named = receipt
-                .anchors
-                .iter()
-                .filter(|a| a.kind == AnchorKind::Ots)
-                .find_map(|a| a.artifact.as_ref())
-                .ok_or_else(|| {
-                    ApiError::not_found(format!("{tenant} {period} has no OpenTimestamps anchor"))
-                })?;
-            workers::proofs::root_ots_key(&tenant, period, &named.key)?
-        }
+        RootArtifact::Ots => workers::proofs::named_root_ots(&receipt)?.ok_or_else(|| {
+            ApiError::not_found(format!("{tenant} {period} has no OpenTimestamps anchor"))
+        })?,
         other => BlobKey::root_artifact(&tenant, &period, other),
     };
     let bytes = blobs
