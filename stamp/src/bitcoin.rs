@@ -16,8 +16,36 @@ use crate::error::{Result, StampError};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockHeader([u8; 80]);
 
-/// Bitcoin's proof-of-work limit (`powLimit`), as compact bits.
-const POW_LIMIT_BITS: u32 = 0x1d00_ffff;
+/// Which chain's proof-of-work floor a header must meet.
+///
+/// `Bitcoin` (main network) is the default everywhere. `Regtest` exists for local demos and
+/// tests, where a dev calendar mines blocks at regtest's trivial difficulty: a verifier only
+/// accepts such headers when its caller asked for regtest explicitly, and says so in its
+/// findings, because regtest work proves nothing about time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Network {
+    #[default]
+    Bitcoin,
+    Regtest,
+}
+
+impl Network {
+    /// The chain's proof-of-work limit (`powLimit` in Bitcoin Core's chain parameters), as
+    /// compact bits.
+    pub fn pow_limit_bits(self) -> u32 {
+        match self {
+            Network::Bitcoin => 0x1d00_ffff,
+            Network::Regtest => 0x207f_ffff,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Bitcoin => "bitcoin",
+            Network::Regtest => "regtest",
+        }
+    }
+}
 
 impl BlockHeader {
     pub fn from_hex(hex: &str) -> Result<BlockHeader> {
@@ -58,11 +86,17 @@ impl BlockHeader {
     /// Checks that the header's hash meets the target its `bits` field claims, and that the
     /// target is no easier than Bitcoin's minimum difficulty.
     pub fn check_proof_of_work(&self) -> Result<()> {
+        self.check_proof_of_work_on(Network::Bitcoin)
+    }
+
+    /// [`check_proof_of_work`](Self::check_proof_of_work) against `network`'s floor.
+    pub fn check_proof_of_work_on(&self, network: Network) -> Result<()> {
         let target = compact_to_target(self.bits())?;
-        if target > compact_to_target(POW_LIMIT_BITS)? {
+        if target > compact_to_target(network.pow_limit_bits())? {
             return Err(StampError::Header(format!(
-                "bits 0x{:08x} claim less work than Bitcoin's minimum difficulty",
-                self.bits()
+                "bits 0x{:08x} claim less work than the {} minimum difficulty",
+                self.bits(),
+                network.name()
             )));
         }
         let mut hash_be = self.hash();
@@ -98,12 +132,18 @@ fn compact_to_target(bits: u32) -> Result<[u8; 32]> {
 pub trait HeaderSource {
     /// The header at `height`, or `None` when the source does not know it.
     fn header(&self, height: u64) -> Result<Option<BlockHeader>>;
+
+    /// The chain whose proof-of-work floor this source's headers must meet.
+    fn network(&self) -> Network {
+        Network::Bitcoin
+    }
 }
 
 /// Headers from a JSON file: `{"358391": "<160 hex digits>", …}`.
 #[derive(Clone, Debug, Default)]
 pub struct HeadersFile {
     headers: BTreeMap<u64, BlockHeader>,
+    network: Network,
 }
 
 impl HeadersFile {
@@ -122,7 +162,28 @@ impl HeadersFile {
                 .map_err(|e| StampError::Header(format!("height {h}: {e}")))?;
             headers.insert(h, header);
         }
-        Ok(HeadersFile { headers })
+        Ok(HeadersFile {
+            headers,
+            network: Network::Bitcoin,
+        })
+    }
+
+    /// The same headers, checked against `network`'s proof-of-work floor.
+    #[must_use]
+    pub fn on_network(mut self, network: Network) -> HeadersFile {
+        self.network = network;
+        self
+    }
+
+    /// The headers as the JSON this type reads (`{"height": "hex"}`), for writers of headers
+    /// files such as the dev calendar.
+    pub fn to_json(&self) -> String {
+        let map: BTreeMap<String, String> = self
+            .headers
+            .iter()
+            .map(|(h, header)| (h.to_string(), merkle::hash::encode_hex(&header.0)))
+            .collect();
+        serde_json::to_string_pretty(&map).expect("a string map serialises")
     }
 
     pub fn insert(&mut self, height: u64, header: BlockHeader) {
@@ -133,6 +194,10 @@ impl HeadersFile {
 impl HeaderSource for HeadersFile {
     fn header(&self, height: u64) -> Result<Option<BlockHeader>> {
         Ok(self.headers.get(&height).copied())
+    }
+
+    fn network(&self) -> Network {
+        self.network
     }
 }
 
@@ -147,7 +212,7 @@ pub fn verify_attestation(
     let Some(header) = headers.header(height)? else {
         return Ok(None);
     };
-    header.check_proof_of_work()?;
+    header.check_proof_of_work_on(headers.network())?;
     if msg != header.merkle_root() {
         return Err(StampError::MerkleRootMismatch {
             height,
@@ -176,5 +241,21 @@ mod tests {
             compact_to_target(0x2200_ffff).is_err(),
             "exponent beyond 32 bytes"
         );
+    }
+
+    #[test]
+    fn regtest_difficulty_is_accepted_only_on_regtest() {
+        // A header at regtest's powLimit whose hash meets it (found by bumping the nonce).
+        let mut raw = [0u8; 80];
+        raw[72..76].copy_from_slice(&Network::Regtest.pow_limit_bits().to_le_bytes());
+        let header = (0u32..)
+            .map(|nonce| {
+                raw[76..80].copy_from_slice(&nonce.to_le_bytes());
+                BlockHeader(raw)
+            })
+            .find(|h| h.check_proof_of_work_on(Network::Regtest).is_ok())
+            .expect("about one nonce in two meets regtest's target");
+        let err = header.check_proof_of_work().unwrap_err().to_string();
+        assert!(err.contains("bitcoin minimum difficulty"), "{err}");
     }
 }
