@@ -248,7 +248,7 @@ mod tests {
         // A header at regtest's powLimit whose hash meets it (found by bumping the nonce).
         let mut raw = [0u8; 80];
         raw[72..76].copy_from_slice(&Network::Regtest.pow_limit_bits().to_le_bytes());
-        let header = (0u32..)
+        let header = (0u32..1024)
             .map(|nonce| {
                 raw[76..80].copy_from_slice(&nonce.to_le_bytes());
                 BlockHeader(raw)
