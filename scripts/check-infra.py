@@ -132,6 +132,8 @@ check(all("Expiration" not in r and "Transitions" not in r for r in rules),
       "lifecycle: nothing expires or transitions current objects")
 
 if failures:
-    print(f"\ncheck-infra: {len(failures)} check(s) failed", file=sys.stderr)
+    print(f"check-infra: {len(failures)} check(s) failed:", file=sys.stderr)
+    for f in failures:
+        print(f"  {f}", file=sys.stderr)
     sys.exit(1)
 print("check-infra: all checks passed")
