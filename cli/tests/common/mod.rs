@@ -483,6 +483,13 @@ mod resp {
 /// A digest from the middle of `tenant`'s `period` in the demo data under `data`, read from
 /// the demo's own store.
 pub fn demo_digest(data: &Path, tenant: &str, period: &str) -> String {
+    let digests = demo_digests(data, tenant, period);
+    digests[digests.len() / 2].clone()
+}
+
+/// Every manifest digest of `tenant`'s `period` in the demo data under `data` (lowercase hex,
+/// as the store lists them), read from the demo's own store.
+pub fn demo_digests(data: &Path, tenant: &str, period: &str) -> Vec<String> {
     let config = ledger::config::Config::from_sources(
         None,
         &[("LEDGER_DATA_DIR".to_owned(), data.display().to_string())].into(),
@@ -494,5 +501,5 @@ pub fn demo_digest(data: &Path, tenant: &str, period: &str) -> String {
         let b = config.open().await.unwrap();
         b.store.period_digests(&tenant, period).await.unwrap()
     });
-    digests[digests.len() / 2].to_string()
+    digests.iter().map(ToString::to_string).collect()
 }
