@@ -505,6 +505,36 @@ fn check_bitcoin(
     }
 }
 
+/// The Bitcoin block `receipt`'s OTS anchor names, once the root `.ots` the receipt names is
+/// checked against `headers` as that block; `Ok(None)` without an OTS anchor; the inner error
+/// says why the anchor is not a verified confirmation.
+async fn confirmed_ots<'r>(
+    ctx: &Ctx,
+    receipt: &'r Receipt,
+    root_bin: &[u8],
+    headers: &HeadersFile,
+) -> anyhow::Result<Result<Option<&'r ledger::formats::Bitcoin>, String>> {
+    let Some(ots) = receipt
+        .anchors
+        .iter()
+        .find(|a| a.kind == ledger::AnchorKind::Ots)
+    else {
+        return Ok(Ok(None));
+    };
+    let (Some(btc), Some(key)) = (&ots.bitcoin, workers::proofs::named_root_ots(receipt)?) else {
+        return Ok(Err(format!(
+            "the OTS anchor is {} after mining, not confirmed",
+            ots.status
+        )));
+    };
+    let bytes = ctx.blobs.get(&key).await?.unwrap_or_default();
+    let checked = stamp::DetachedTimestamp::from_bytes(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|file| check_bitcoin(&file, &Sha256::digest(root_bin), headers, btc))
+        .map_err(|e| format!("{key}: {e}"));
+    Ok(checked.map(|()| Some(btc)))
+}
+
 /// Verifies every anchored run's receipt, root and a sample of proofs; returns the table.
 #[allow(clippy::too_many_lines)] // one pass over every run, each check in turn
 async fn verify_all(
@@ -560,38 +590,12 @@ async fn verify_all(
         if root_bin != receipt.root.0.0 {
             failures.push(format!("{}: root.bin is not the receipt's root", run.id));
         }
-        let bitcoin = match receipt
-            .anchors
-            .iter()
-            .find(|a| a.kind == ledger::AnchorKind::Ots)
-        {
-            None => None,
-            Some(ots) => match (&ots.bitcoin, workers::proofs::named_root_ots(&receipt)) {
-                (Some(btc), Ok(Some(ots_key))) => {
-                    let bytes = ctx
-                        .blobs
-                        .get(&ots_key)
-                        .await
-                        .map_err(anyhow::Error::new)?
-                        .unwrap_or_default();
-                    let checked = stamp::DetachedTimestamp::from_bytes(&bytes)
-                        .map_err(|e| e.to_string())
-                        .and_then(|file| {
-                            check_bitcoin(&file, &Sha256::digest(&root_bin), headers, btc)
-                        });
-                    if let Err(e) = checked {
-                        failures.push(format!("{}: {ots_key}: {e}", run.id));
-                    }
-                    Some(btc)
-                }
-                _ => {
-                    failures.push(format!(
-                        "{}: the OTS anchor is {} after mining, not confirmed",
-                        run.id, ots.status
-                    ));
-                    None
-                }
-            },
+        let bitcoin = match confirmed_ots(ctx, &receipt, &root_bin, headers).await? {
+            Ok(bitcoin) => bitcoin,
+            Err(e) => {
+                failures.push(format!("{}: {e}", run.id));
+                None
+            }
         };
         let digests = ctx
             .store
