@@ -10,9 +10,13 @@
 //!   S3 through the configuration; any number of workers.
 //! - `run --tenant T --period P`: one rollup now, in this process.
 //! - `demo`: a fresh data directory, the dev TSA and calendars, one tenant per plan, sample
-//!   manifests over past periods, every due rollup through the real scheduler and workers,
-//!   then every receipt and a sample of proofs verified (and each `.tsr` by `openssl ts
-//!   -verify` when openssl is installed), and a table of the runs.
+//!   manifests over past periods, every due rollup through the real scheduler and workers;
+//!   then one block mined on each dev calendar (a local regtest chain, whose headers go to
+//!   `DATA/dev-headers.json`) and the workers' upgrade job run at once for every run whose
+//!   OTS anchor is pending, so every OTS anchor ends confirmed in a regtest block; then every
+//!   receipt and a sample of proofs verified (each Bitcoin attestation against
+//!   `dev-headers.json` on regtest, each `.tsr` by `openssl ts -verify` when openssl is
+//!   installed), and a table of the runs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,6 +37,8 @@ use ledger::sql::{
 };
 use ledger::{Period, Plan, TenantId};
 use merkle::ManifestDigest;
+use sha2::{Digest as _, Sha256};
+use stamp::bitcoin::{HeadersFile, Network};
 use stamp::dev::DevServices;
 use workers::Ctx;
 use workers::proofs::PeriodProofs;
@@ -423,16 +429,120 @@ pub fn demo(args: &DemoArgs) -> Outcome {
                 "runs still queued or running after 10 minutes"
             )));
         }
-        let report = verify_all(&ctx, &args.data, &dev.ca_file).await?;
+        let headers = confirm_on_dev_chain(&ctx, &dev, &args.data).await?;
+        let report = verify_all(&ctx, &args.data, &dev.ca_file, &headers).await?;
         print!("{report}");
         eprintln!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
         Ok::<(), Failure>(())
     })
 }
 
+/// File name, in the demo's data directory, of the dev chain's headers (a `HeadersFile`).
+pub const DEV_HEADERS: &str = "dev-headers.json";
+
+/// Mines one block on each dev calendar, writes the chain's headers to `data/`[`DEV_HEADERS`],
+/// and runs the workers' upgrade job now for every run still waiting on its OTS anchor (the
+/// job returns at once for the others). Returns the headers as read back from the file,
+/// checked against regtest's floor.
+async fn confirm_on_dev_chain(
+    ctx: &Ctx,
+    dev: &DevServices,
+    data: &Path,
+) -> Result<HeadersFile, Failure> {
+    let blocks = dev.mine();
+    let path = data.join(DEV_HEADERS);
+    std::fs::write(&path, dev.headers().to_json())
+        .with_context(|| format!("writing {}", path.display()))?;
+    let heights: Vec<String> = blocks.iter().map(|b| b.height.to_string()).collect();
+    eprintln!(
+        "demo: mined block(s) {} on a local regtest chain (the dev calendars'; regtest work is no proof of time), headers in {}",
+        heights.join(", "),
+        path.display()
+    );
+    let runs = ctx
+        .store
+        .runs(&RunFilter {
+            tenant: None,
+            status: Some(RunStatus::Anchored),
+            limit: Some(100_000),
+        })
+        .await
+        .map_err(anyhow::Error::new)?;
+    for run in &runs {
+        workers::upgrade::job(ctx, &run.id, 0)
+            .await
+            .with_context(|| format!("upgrading {}", run.id))?;
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(HeadersFile::from_json(&bytes)
+        .with_context(|| format!("reading {}", path.display()))?
+        .on_network(Network::Regtest))
+}
+
+/// Checks that `file` stamps `digest` and that one of its Bitcoin attestations verifies
+/// against `headers` as exactly the block `btc` names.
+fn check_bitcoin(
+    file: &stamp::DetachedTimestamp,
+    digest: &[u8],
+    headers: &HeadersFile,
+    btc: &ledger::formats::Bitcoin,
+) -> Result<(), String> {
+    let (_, findings) =
+        stamp::verify::verify_file(file, digest, headers).map_err(|e| e.to_string())?;
+    let named = findings.iter().any(|f| {
+        matches!(f, stamp::verify::Finding::Bitcoin { height, block_hash, time }
+            if *height == btc.height
+                && *block_hash == btc.block_hash
+                && i64::from(*time) == btc.time.timestamp())
+    });
+    if named {
+        Ok(())
+    } else {
+        Err(format!(
+            "no attestation verifies as block {} {}: {findings:?}",
+            btc.height, btc.block_hash
+        ))
+    }
+}
+
+/// The Bitcoin block `receipt`'s OTS anchor names, once the root `.ots` the receipt names is
+/// checked against `headers` as that block; `Ok(None)` without an OTS anchor; the inner error
+/// says why the anchor is not a verified confirmation.
+async fn confirmed_ots<'r>(
+    ctx: &Ctx,
+    receipt: &'r Receipt,
+    root_bin: &[u8],
+    headers: &HeadersFile,
+) -> anyhow::Result<Result<Option<&'r ledger::formats::Bitcoin>, String>> {
+    let Some(ots) = receipt
+        .anchors
+        .iter()
+        .find(|a| a.kind == ledger::AnchorKind::Ots)
+    else {
+        return Ok(Ok(None));
+    };
+    let (Some(btc), Some(key)) = (&ots.bitcoin, workers::proofs::named_root_ots(receipt)?) else {
+        return Ok(Err(format!(
+            "the OTS anchor is {} after mining, not confirmed",
+            ots.status
+        )));
+    };
+    let bytes = ctx.blobs.get(&key).await?.unwrap_or_default();
+    let checked = stamp::DetachedTimestamp::from_bytes(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|file| check_bitcoin(&file, &Sha256::digest(root_bin), headers, btc))
+        .map_err(|e| format!("{key}: {e}"));
+    Ok(checked.map(|()| Some(btc)))
+}
+
 /// Verifies every anchored run's receipt, root and a sample of proofs; returns the table.
 #[allow(clippy::too_many_lines)] // one pass over every run, each check in turn
-async fn verify_all(ctx: &Ctx, data: &Path, ca_file: &Path) -> Result<String, Failure> {
+async fn verify_all(
+    ctx: &Ctx,
+    data: &Path,
+    ca_file: &Path,
+    headers: &HeadersFile,
+) -> Result<String, Failure> {
     let jwks = ctx.store.jwks(true).await.map_err(anyhow::Error::new)?;
     let runs = ctx
         .store
@@ -480,6 +590,13 @@ async fn verify_all(ctx: &Ctx, data: &Path, ca_file: &Path) -> Result<String, Fa
         if root_bin != receipt.root.0.0 {
             failures.push(format!("{}: root.bin is not the receipt's root", run.id));
         }
+        let bitcoin = match confirmed_ots(ctx, &receipt, &root_bin, headers).await? {
+            Ok(bitcoin) => bitcoin,
+            Err(e) => {
+                failures.push(format!("{}: {e}", run.id));
+                None
+            }
+        };
         let digests = ctx
             .store
             .period_digests(&run.tenant, run.period)
@@ -490,10 +607,17 @@ async fn verify_all(ctx: &Ctx, data: &Path, ca_file: &Path) -> Result<String, Fa
             .await
             .map_err(|e| Failure::Check(anyhow!("{}: {e}", run.id)))?;
         for d in digests.iter().step_by((digests.len() / 5).max(1)) {
-            let checked = stored.proof(d).and_then(|proof| {
-                proof.verify(Some(&receipt.root))?;
-                stored.manifest_ots(d)
-            });
+            let checked = stored
+                .proof(d)
+                .and_then(|proof| {
+                    proof.verify(Some(&receipt.root))?;
+                    stored.manifest_ots(d)
+                })
+                .map_err(|e| e.to_string())
+                .and_then(|ots| match (ots, bitcoin) {
+                    (Some(ots), Some(btc)) => check_bitcoin(&ots, &d.0, headers, btc),
+                    _ => Ok(()),
+                });
             if let Err(e) = checked {
                 failures.push(format!("{}: proof of {d}: {e}", run.id));
             }
@@ -543,7 +667,7 @@ async fn verify_all(ctx: &Ctx, data: &Path, ca_file: &Path) -> Result<String, Fa
     }
     let _ = writeln!(
         table,
-        "\n{verified} receipts verified (signature, root.bin, sampled proofs{}); artifacts under {}",
+        "\n{verified} receipts verified (signature, root.bin, sampled proofs, Bitcoin attestations against {DEV_HEADERS} on regtest{}); artifacts under {}",
         if openssl {
             ", openssl ts -verify"
         } else {

@@ -56,7 +56,9 @@ pub enum OtsCmd {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Serve a local calendar for demos and tests (never anchors; every proof stays pending).
+    /// Serve a local calendar for demos and tests. Proofs stay pending until `POST /mine` mines
+    /// a block over them on the calendar's own regtest chain (no proof of time), whose headers
+    /// it serves as an Esplora API at its URL and as a headers file at `/headers.json`.
     Calendar {
         /// Address to listen on, e.g. 127.0.0.1:14788.
         #[arg(long)]
@@ -374,7 +376,7 @@ async fn serve_calendar(listen: &str, public_url: Option<String>) -> Outcome {
     let local = listener.local_addr().context("local address")?;
     let url = public_url.unwrap_or_else(|| format!("http://{local}"));
     eprintln!(
-        "local OpenTimestamps calendar on http://{local} (proofs name {url}; never anchored)"
+        "local OpenTimestamps calendar on http://{local} (proofs name {url}; pending until POST /mine mines a block on its regtest chain)"
     );
     axum::serve(listener, stamp::devcal::router(&url))
         .with_graceful_shutdown(async {

@@ -1,10 +1,15 @@
 //! `anchor demo` end to end on the embedded defaults (SQLite store, SQLite queue, local
-//! directory), through the real scheduler and workers, with the dev TSA and dev calendars.
+//! directory), through the real scheduler and workers, with the dev TSA and dev calendars;
+//! the dev calendars mine a local regtest chain, so every OTS anchor ends confirmed.
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
+
+use sha2::{Digest as _, Sha256};
+use stamp::bitcoin::{HeadersFile, Network};
+use stamp::verify::{Finding, Verdict};
 
 #[test]
 fn demo_anchors_every_due_period_of_every_plan_and_verifies_each_receipt() {
@@ -33,19 +38,24 @@ fn demo_anchors_every_due_period_of_every_plan_and_verifies_each_receipt() {
             .iter()
             .all(|r| r[1].len() == 7 && r[4] == "tsa:confirmed" && r[2] == "complete")
     );
+    // OTS anchors end confirmed on the dev calendars' regtest chain.
     let pro = of("pro-co");
     assert!(
         pro.iter().all(|r| r[1].contains("-W")
-            && r[4] == "ots:pending,tsa:confirmed"
-            && r[2] == "anchored"),
+            && r[4] == "ots:confirmed,tsa:confirmed"
+            && r[2] == "complete"),
         "{stdout}"
     );
     let enterprise = of("enterprise-co");
+    let daily: Vec<_> = enterprise.iter().filter(|r| r[1].len() == 10).collect();
+    assert!(!daily.is_empty(), "{stdout}");
     assert!(
-        enterprise
+        daily
             .iter()
-            .any(|r| r[1].len() == 10 && r[4] == "ots:pending")
+            .all(|r| r[4] == "ots:confirmed" && r[2] == "complete"),
+        "{stdout}"
     );
+    assert!(stderr.contains("local regtest chain"), "{stderr}");
     assert!(
         enterprise
             .iter()
@@ -60,6 +70,12 @@ fn demo_anchors_every_due_period_of_every_plan_and_verifies_each_receipt() {
     assert_eq!(periods.len(), n, "a period was anchored twice:\n{stdout}");
     let verified = format!("{n} receipts verified");
     assert!(stdout.contains(&verified), "{stdout}");
+    let heights = every_ots_anchor_is_confirmed_by_the_dev_headers(&data);
+    assert_eq!(
+        heights.len(),
+        pro.len() + daily.len(),
+        "one confirmed OTS anchor per OTS-anchored period"
+    );
     proofs_are_served_from_the_stored_tree(&data, pro[0][1], dir.path());
     // A second demo into the same directory is refused, not merged.
     let again = Command::new(env!("CARGO_BIN_EXE_anchor"))
@@ -68,6 +84,59 @@ fn demo_anchors_every_due_period_of_every_plan_and_verifies_each_receipt() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
+}
+
+/// Every latest receipt with an OTS anchor (`receipts/{tenant}/{period}.json`) is a later
+/// version naming a confirmed Bitcoin block, and the root `.ots` it names verifies against
+/// `DATA/dev-headers.json` as that block on regtest, and not on Bitcoin's main network.
+/// Returns the height of each.
+fn every_ots_anchor_is_confirmed_by_the_dev_headers(data: &Path) -> Vec<u64> {
+    let blobs = data.join("blobs");
+    let json = std::fs::read(data.join("dev-headers.json")).unwrap();
+    let headers = HeadersFile::from_json(&json).unwrap();
+    let mut heights = Vec::new();
+    for tenant in std::fs::read_dir(blobs.join("receipts")).unwrap() {
+        for entry in std::fs::read_dir(tenant.unwrap().path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue; // the v{n} directories
+            }
+            let receipt: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let anchors = receipt["anchors"].as_array().unwrap();
+            let Some(ots) = anchors.iter().find(|a| a["type"] == "ots") else {
+                continue;
+            };
+            let at = path.display();
+            assert_eq!(ots["status"], "confirmed", "{at}");
+            let version = receipt["version"].as_u64().unwrap();
+            assert!(version >= 2, "{at}: an upgrade writes a new version");
+            assert_eq!(receipt["supersedes"].as_u64(), Some(version - 1), "{at}");
+            let height = ots["bitcoin"]["height"].as_u64().unwrap();
+            let hash = ots["bitcoin"]["block_hash"].as_str().unwrap();
+            let key = ots["artifact"]["key"].as_str().unwrap();
+            let file =
+                stamp::DetachedTimestamp::from_bytes(&std::fs::read(blobs.join(key)).unwrap())
+                    .unwrap();
+            let root_bin = std::fs::read(blobs.join(key).with_file_name("root.bin")).unwrap();
+            let digest = Sha256::digest(&root_bin);
+            let on = |network| {
+                let h = headers.clone().on_network(network);
+                stamp::verify::verify_file(&file, &digest, &h).unwrap()
+            };
+            let (verdict, findings) = on(Network::Regtest);
+            assert_eq!(verdict, Verdict::Verified, "{at}: {findings:?}");
+            assert!(
+                findings.iter().any(|f| matches!(f,
+                    Finding::Bitcoin { height: h, block_hash, .. }
+                        if *h == height && block_hash == hash)),
+                "{at}: {findings:?}"
+            );
+            assert_eq!(on(Network::Bitcoin).0, Verdict::NotVerified, "{at}");
+            heights.push(height);
+        }
+    }
+    heights
 }
 
 fn anchor_on(data: &Path, args: &[&str]) -> std::process::Output {
@@ -126,5 +195,31 @@ fn proofs_are_served_from_the_stored_tree(data: &Path, week: &str, scratch: &Pat
         listing.contains(&format!("File sha256 hash: {digest}")),
         "{listing}"
     );
+    // Upgraded: the calendars' pending attestations are kept, and the Bitcoin attestation
+    // of the block the receipt names ends at that block's merkle root (which the Python
+    // client prints in display, byte-reversed, order).
     assert!(listing.contains("PendingAttestation"), "{listing}");
+    let ots = receipt["anchors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "ots")
+        .unwrap();
+    let height = ots["bitcoin"]["height"].as_u64().unwrap();
+    assert!(
+        listing.contains(&format!("verify BitcoinBlockHeaderAttestation({height})")),
+        "{listing}"
+    );
+    let headers: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("dev-headers.json")).unwrap()).unwrap();
+    let header = headers[height.to_string()].as_str().unwrap();
+    let mut merkle_root = merkle::hash::decode_hex("header", &header[72..136]).unwrap();
+    merkle_root.reverse();
+    assert!(
+        listing.contains(&format!(
+            "# Bitcoin block merkle root {}",
+            merkle::hash::encode_hex(&merkle_root)
+        )),
+        "{listing}"
+    );
 }

@@ -65,6 +65,10 @@ pub const VARIABLES: &[&str] = &[
     "LEDGER_TSA_CA_FILE",
     "LEDGER_TSA_POLICY",
     "LEDGER_ESPLORA_URL",
+    // `bitcoin` (default) or `regtest`: the chain whose proof-of-work floor the headers from
+    // LEDGER_ESPLORA_URL must meet when an upgrade confirms a Bitcoin attestation. `regtest`
+    // only for a local dev chain (the dev calendars'): its work proves nothing about time.
+    "LEDGER_BITCOIN_NETWORK",
     "LEDGER_RUN_LEASE",
     "LEDGER_PLAN_STARTER",
     "LEDGER_PLAN_PRO",

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::bitcoin::{BlockHeader, HeadersFile};
+use crate::bitcoin::{BlockHeader, HeadersFile, Network};
 use crate::calendar::fetch;
 use crate::error::{Result, StampError};
 
@@ -176,6 +176,19 @@ pub async fn fetch_headers(
     heights: impl IntoIterator<Item = u64>,
     timeout: Duration,
 ) -> Result<HeadersFile> {
+    fetch_headers_on(client, source, heights, timeout, Network::Bitcoin).await
+}
+
+/// [`fetch_headers`] from a source on `network`: the headers are logged and returned
+/// ([`HeadersFile::on_network`]) as checked against that network's proof-of-work floor. Only a
+/// caller configured for a test chain (`Network::Regtest`) should pass anything but Bitcoin.
+pub async fn fetch_headers_on(
+    client: &reqwest::Client,
+    source: &RemoteHeaders,
+    heights: impl IntoIterator<Item = u64>,
+    timeout: Duration,
+    network: Network,
+) -> Result<HeadersFile> {
     let heights: BTreeSet<u64> = heights.into_iter().collect();
     if heights.len() > MAX_HEIGHTS {
         return Err(StampError::HeaderSource(format!(
@@ -188,14 +201,14 @@ pub async fn fetch_headers(
         source,
         timeout,
     };
-    let mut out = HeadersFile::default();
+    let mut out = HeadersFile::default().on_network(network);
     for height in heights {
         let started = Instant::now();
         let result = match source {
             RemoteHeaders::Esplora { url, .. } => fetcher.esplora(url, height).await,
             RemoteHeaders::Bitcoind { .. } => fetcher.bitcoind(height).await,
         };
-        log(source, height, &result, started.elapsed());
+        log(source, network, height, &result, started.elapsed());
         if let Some(header) = result? {
             out.insert(height, header);
         }
@@ -203,11 +216,17 @@ pub async fn fetch_headers(
     Ok(out)
 }
 
-fn log(source: &RemoteHeaders, height: u64, result: &Result<Option<BlockHeader>>, took: Duration) {
+fn log(
+    source: &RemoteHeaders,
+    network: Network,
+    height: u64,
+    result: &Result<Option<BlockHeader>>,
+    took: Duration,
+) {
     let latency_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
     match result {
         Ok(Some(header)) => {
-            if let Err(e) = header.check_proof_of_work() {
+            if let Err(e) = header.check_proof_of_work_on(network) {
                 tracing::warn!(
                     target: "stamp::headers", source = %source, height, latency_ms,
                     outcome = "no_work", reason = %e,

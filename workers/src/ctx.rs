@@ -11,6 +11,7 @@ use ledger::keys::SigningKey;
 use ledger::kv::Kv;
 use ledger::sql::Store;
 use scheduler::Policy;
+use stamp::bitcoin::Network;
 use stamp::calendar::CalendarConfig;
 use stamp::headers::RemoteHeaders;
 use stamp::tsp::client::TsaClient;
@@ -44,13 +45,17 @@ pub struct Stamping {
     pub tsa: Option<Tsa>,
     /// Header source that confirms Bitcoin attestations during upgrades.
     pub headers: Option<RemoteHeaders>,
+    /// The chain whose proof-of-work floor those headers must meet (Bitcoin unless
+    /// `LEDGER_BITCOIN_NETWORK=regtest`).
+    pub network: Network,
 }
 
 impl Stamping {
     /// From `LEDGER_OTS_CALENDARS` (comma-separated; default [`DEFAULT_CALENDARS`]),
     /// `LEDGER_OTS_MIN` (default 2, or n when fewer), `LEDGER_TSA_URL`, `LEDGER_TSA_CA_FILE`
     /// (PEM roots the TSA must chain to; without it the chain is not checked, which a
-    /// warning says), `LEDGER_TSA_POLICY` (OID to request and require), `LEDGER_ESPLORA_URL`.
+    /// warning says), `LEDGER_TSA_POLICY` (OID to request and require), `LEDGER_ESPLORA_URL`,
+    /// `LEDGER_BITCOIN_NETWORK` (`bitcoin`, the default, or `regtest`).
     pub fn from_config(config: &Config) -> Result<Stamping> {
         let calendars: Vec<String> = match config.var("LEDGER_OTS_CALENDARS") {
             Some(list) => list
@@ -94,11 +99,26 @@ impl Stamping {
                     .map_err(|e| WorkerError::Config(format!("LEDGER_ESPLORA_URL: {e}")))
             })
             .transpose()?;
+        let network = match config.var("LEDGER_BITCOIN_NETWORK") {
+            None | Some("bitcoin") => Network::Bitcoin,
+            Some("regtest") => Network::Regtest,
+            Some(other) => {
+                return Err(WorkerError::Config(format!(
+                    "LEDGER_BITCOIN_NETWORK: {other:?} is neither bitcoin nor regtest"
+                )));
+            }
+        };
+        if network == Network::Regtest {
+            tracing::warn!(
+                "LEDGER_BITCOIN_NETWORK=regtest: upgrades accept headers at regtest difficulty, which prove nothing about time"
+            );
+        }
         Ok(Stamping {
             calendars: cal,
             http,
             tsa,
             headers,
+            network,
         })
     }
 }

@@ -3,12 +3,15 @@
 //! Calendars commit to Bitcoin every few hours, so the job re-enqueues itself with a growing
 //! delay ([`delay`]: 10 min doubling to 6 h) until the proof carries a Bitcoin attestation or
 //! the horizon ([`scheduler::Policy::upgrade_horizon`], default 48 h from the submission to
-//! the calendars, and never before the period's end) passes, which opens an incident. On completion, with a header source configured
-//! (`LEDGER_ESPLORA_URL`), the attestation is checked against the block header and the
-//! upgraded proof is stored under a new version key (`root.v{n}.ots`; per-manifest `.ots`
-//! files derive from it on request); a new receipt version names the Bitcoin block and supersedes the
-//! previous one; the run becomes complete. Without a header source the upgraded proof is
-//! stored but the receipt stays pending: a receipt never claims a block nobody checked.
+//! the calendars, and never before the period's end) passes, which opens an incident. On
+//! completion, with a header source configured (`LEDGER_ESPLORA_URL`), the attestation is
+//! checked against the block header, whose proof of work must meet Bitcoin's minimum
+//! difficulty (or regtest's, when `LEDGER_BITCOIN_NETWORK=regtest` says the source is a local
+//! dev chain), and the upgraded proof is stored under a new version key (`root.v{n}.ots`;
+//! per-manifest `.ots` files derive from it on request); a new receipt version names the
+//! Bitcoin block and supersedes the previous one; the run becomes complete. Without a header
+//! source the upgraded proof is stored but the receipt stays pending: a receipt never claims a
+//! block nobody checked.
 
 use std::time::Duration;
 
@@ -251,11 +254,12 @@ async fn confirmed_block(
         );
         return Ok(None);
     };
-    let headers = stamp::headers::fetch_headers(
+    let headers = stamp::headers::fetch_headers_on(
         &ctx.stamping.http,
         source,
         file.timestamp.bitcoin_heights(),
         Duration::from_secs(15),
+        ctx.stamping.network,
     )
     .await?;
     let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();

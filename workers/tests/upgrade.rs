@@ -428,3 +428,130 @@ async fn backdate_ots_submission(ctx: &workers::Ctx, run_id: &str, by: Duration)
     ots.updated_at -= by;
     ctx.store.put_anchor(&ots).await.unwrap();
 }
+
+/// A dev calendar on a regtest chain, serving its headers as an Esplora API.
+async fn mining_calendar() -> (std::sync::Arc<stamp::devcal::DevCalendar>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let cal = stamp::devcal::DevCalendar::new(&url);
+    let router = cal.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (cal, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_mining_dev_calendar_an_upgrade_confirms_on_regtest_only_when_the_worker_is_configured_for_regtest()
+ {
+    let (cal, url) = mining_calendar().await;
+    let fleet = Fleet::start(
+        std::slice::from_ref(&url),
+        &[
+            ("LEDGER_ESPLORA_URL", url.as_str()),
+            ("LEDGER_BITCOIN_NETWORK", "regtest"),
+            ("LEDGER_UPGRADE_HORIZON", "30d"),
+        ],
+    )
+    .await;
+    let ctx = &fleet.ctx;
+    let t = common::tenant(
+        ctx,
+        "regtest-co",
+        Plan::Pro,
+        Utc::now() - Duration::days(40),
+        50_000_000,
+        0,
+    )
+    .await;
+    let week = common::week_ago(2);
+    common::manifests(ctx, &t, week, 5).await;
+    fleet.tick().await;
+    let run_id = common::run_id(&t, week);
+    common::rollup(ctx, &run_id).await;
+
+    // Nothing mined yet: still pending, retried.
+    workers::upgrade::job(ctx, &run_id, 0).await.unwrap();
+    assert!(
+        common::receipt_version_bytes(ctx, &t, week, 2)
+            .await
+            .is_none()
+    );
+    let block = cal
+        .mine()
+        .expect("the rollup's commitment waits for a block");
+    assert_eq!(block.commitments, 1);
+
+    // A worker on the default network refuses the regtest header: no receipt claims it.
+    let mainnet = fleet.reopen(&[("LEDGER_BITCOIN_NETWORK", "bitcoin")]).await;
+    workers::upgrade::job(&mainnet, &run_id, 1).await.unwrap();
+    assert!(
+        common::receipt_version_bytes(ctx, &t, week, 2)
+            .await
+            .is_none(),
+        "a main-network worker never confirms a regtest block"
+    );
+    assert_eq!(
+        ctx.store.run(&run_id).await.unwrap().status,
+        RunStatus::Anchored
+    );
+
+    // The regtest worker confirms it.
+    workers::upgrade::job(ctx, &run_id, 2).await.unwrap();
+    let v2 = common::receipt(ctx, &t, week, 2).await;
+    let ots = v2
+        .anchors
+        .iter()
+        .find(|a| a.kind == AnchorKind::Ots)
+        .unwrap();
+    assert_eq!(ots.status, AnchorStatus::Confirmed);
+    let btc = ots.bitcoin.as_ref().unwrap();
+    assert_eq!(
+        (btc.height, btc.block_hash.as_str()),
+        (block.height, block.block_hash.as_str())
+    );
+    assert_eq!(btc.time.timestamp(), i64::from(block.time));
+    assert_eq!(
+        ctx.store.run(&run_id).await.unwrap().status,
+        RunStatus::Complete
+    );
+    // The stored proof verifies against the chain's headers file on regtest, not on Bitcoin.
+    let v2_ots = DetachedTimestamp::from_bytes(
+        &common::blob(ctx, &BlobKey::root_ots_version(&t, &week, 2).unwrap())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let root_bin = common::root_artifact(ctx, &t, week, RootArtifact::Bin)
+        .await
+        .unwrap();
+    let json = cal.chain().headers_file().to_json();
+    let file = HeadersFile::from_json(json.as_bytes()).unwrap();
+    let digest = Sha256::digest(&root_bin);
+    let on = |network| {
+        stamp::verify::verify_file(&v2_ots, &digest, &file.clone().on_network(network))
+            .unwrap()
+            .0
+    };
+    assert_eq!(on(stamp::bitcoin::Network::Regtest), Verdict::Verified);
+    assert_eq!(on(stamp::bitcoin::Network::Bitcoin), Verdict::NotVerified);
+}
+
+#[test]
+fn the_bitcoin_network_is_bitcoin_by_default_regtest_on_request_and_anything_else_an_error() {
+    use stamp::bitcoin::Network;
+    let stamping = |value: Option<&str>| {
+        let vars = value
+            .map(|v| ("LEDGER_BITCOIN_NETWORK".to_owned(), v.to_owned()))
+            .into_iter()
+            .collect();
+        let config = ledger::config::Config::from_sources(None, &vars).unwrap();
+        workers::ctx::Stamping::from_config(&config)
+    };
+    assert_eq!(stamping(None).unwrap().network, Network::Bitcoin);
+    assert_eq!(stamping(Some("bitcoin")).unwrap().network, Network::Bitcoin);
+    assert_eq!(stamping(Some("regtest")).unwrap().network, Network::Regtest);
+    let err = stamping(Some("testnet")).unwrap_err().to_string();
+    assert!(err.contains("LEDGER_BITCOIN_NETWORK"), "{err}");
+    assert!(err.contains("testnet"), "{err}");
+}
