@@ -884,8 +884,14 @@ async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_th
         assert_eq!(bytes.as_deref(), Some(stored.as_slice()), "{artifact:?}");
     }
     let manifest_ots = get(&app, &format!("/anchor/proof/pub-co/{p}/{d}.ots"), None).await;
-    assert_eq!(b.manifest_ots.as_deref(), Some(manifest_ots.body.as_slice()));
-    assert_eq!(ledger::formats::sha256_hex(&b.summary), receipt.summary_hash);
+    assert_eq!(
+        b.manifest_ots.as_deref(),
+        Some(manifest_ots.body.as_slice())
+    );
+    assert_eq!(
+        ledger::formats::sha256_hex(&b.summary),
+        receipt.summary_hash
+    );
     let jwks = ledger::keys::Jwks::from_json(&b.jwks).unwrap();
     receipt.verify_signature(&jwks).unwrap();
 
@@ -896,7 +902,12 @@ async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_th
         (StatusCode::OK, "application/jsonl")
     );
     assert_eq!(chain.body, f.ctx.store.export_jsonl(&tenant).await.unwrap());
-    assert!(chain.body.split(|&c| c == b'\n').any(|line| line == b.summary));
+    assert!(
+        chain
+            .body
+            .split(|&c| c == b'\n')
+            .any(|line| line == b.summary)
+    );
     ledger::chain::verify_jsonl(&chain.body, &jwks).unwrap();
 
     // A digest outside the tree is a 404; the private tenant's bundle is its own.

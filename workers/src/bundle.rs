@@ -114,7 +114,8 @@ impl Bundle {
     /// `format` `c2c.bundle.v1`, valid ids and base64. What the members hold is checked by
     /// the verifier, not here.
     pub fn from_json(bytes: &[u8]) -> Result<Bundle> {
-        let value = merkle::canon::parse_strict(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let value =
+            merkle::canon::parse_strict(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
         let wire = Wire::deserialize(&value).map_err(bad)?;
         if wire.format != FORMAT {
             return Err(bad(format!("format is {:?}", wire.format)));
@@ -122,7 +123,10 @@ impl Bundle {
         let opt = |member: &str, s: Option<&String>| s.map(|s| b64(member, s)).transpose();
         Ok(Bundle {
             tenant: TenantId::new(&wire.tenant).map_err(|e| bad(format!("tenant: {e}")))?,
-            period: wire.period.parse().map_err(|e| bad(format!("period: {e}")))?,
+            period: wire
+                .period
+                .parse()
+                .map_err(|e| bad(format!("period: {e}")))?,
             digest: ManifestDigest::from_hex(&wire.digest)
                 .map_err(|e| bad(format!("digest: {e}")))?,
             proof: b64("proof", &wire.proof)?,
@@ -180,11 +184,9 @@ pub async fn assemble(
         Some(key) => {
             let bytes = must_get(blobs, &key).await?;
             // Derived from exactly the root .ots in the bundle, so the two always agree.
-            let manifest = stamp::manifest::per_manifest_ots(
-                &proof,
-                &DetachedTimestamp::from_bytes(&bytes)?,
-            )?
-            .to_bytes()?;
+            let manifest =
+                stamp::manifest::per_manifest_ots(&proof, &DetachedTimestamp::from_bytes(&bytes)?)?
+                    .to_bytes()?;
             (Some(bytes), Some(manifest))
         }
         None => (None, None),
