@@ -857,8 +857,11 @@ async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_th
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    let b = workers::bundle::Bundle::from_json(&r.body).unwrap();
-    assert_eq!((b.tenant.as_str(), b.period, b.digest), ("pub-co", p, d));
+    let bundle = workers::bundle::Bundle::from_json(&r.body).unwrap();
+    assert_eq!(
+        (bundle.tenant.as_str(), bundle.period, bundle.digest),
+        ("pub-co", p, d)
+    );
     let blob = |key: ledger::blob::BlobKey| {
         let blobs = f.ctx.blobs.clone();
         async move { blobs.get(&key).await.unwrap().unwrap() }
@@ -870,29 +873,29 @@ async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_th
         ledger::blob::ReceiptFormat::Json,
     ))
     .await;
-    assert_eq!(b.receipt, stored_receipt);
-    let receipt = Receipt::from_json(&b.receipt).unwrap();
-    let proof = ProofV1::from_json(&b.proof).unwrap();
+    assert_eq!(bundle.receipt, stored_receipt);
+    let receipt = Receipt::from_json(&bundle.receipt).unwrap();
+    let proof = ProofV1::from_json(&bundle.proof).unwrap();
     proof.verify(Some(&receipt.root)).unwrap();
     assert_eq!(proof.digest, d);
-    assert_eq!(b.root_bin, receipt.root.0.0);
+    assert_eq!(bundle.root_bin, receipt.root.0.0);
     for (artifact, bytes) in [
-        (ledger::blob::RootArtifact::Tsr, &b.root_tsr),
-        (ledger::blob::RootArtifact::Ots, &b.root_ots),
+        (ledger::blob::RootArtifact::Tsr, &bundle.root_tsr),
+        (ledger::blob::RootArtifact::Ots, &bundle.root_ots),
     ] {
         let stored = blob(ledger::blob::BlobKey::root_artifact(&tenant, &p, artifact)).await;
         assert_eq!(bytes.as_deref(), Some(stored.as_slice()), "{artifact:?}");
     }
     let manifest_ots = get(&app, &format!("/anchor/proof/pub-co/{p}/{d}.ots"), None).await;
     assert_eq!(
-        b.manifest_ots.as_deref(),
+        bundle.manifest_ots.as_deref(),
         Some(manifest_ots.body.as_slice())
     );
     assert_eq!(
-        ledger::formats::sha256_hex(&b.summary),
+        ledger::formats::sha256_hex(&bundle.summary),
         receipt.summary_hash
     );
-    let jwks = ledger::keys::Jwks::from_json(&b.jwks).unwrap();
+    let jwks = ledger::keys::Jwks::from_json(&bundle.jwks).unwrap();
     receipt.verify_signature(&jwks).unwrap();
 
     // The chain is the export, and holds the summary the bundle carries as one line.
@@ -906,7 +909,7 @@ async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_th
         chain
             .body
             .split(|&c| c == b'\n')
-            .any(|line| line == b.summary)
+            .any(|line| line == bundle.summary)
     );
     ledger::chain::verify_jsonl(&chain.body, &jwks).unwrap();
 

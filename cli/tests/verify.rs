@@ -3,6 +3,9 @@
 //! (from the files, and from a running `anchor api`); each tampered artifact fails the check
 //! that covers it; a bundle verifies offline and the API serves the CLI's bytes.
 
+// Scenario tests read top to bottom, one case after another.
+#![allow(clippy::too_many_lines)]
+
 mod common;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -345,6 +348,9 @@ fn tampered(base: &Path, name: &str, file: &str, edit: impl FnOnce(&mut Vec<u8>)
     dir
 }
 
+/// An edit of one downloaded file.
+type Edit = Box<dyn FnOnce(&mut Vec<u8>)>;
+
 #[test]
 fn one_changed_byte_in_any_artifact_fails_the_check_that_covers_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -359,7 +365,6 @@ fn one_changed_byte_in_any_artifact_fails_the_check_that_covers_it() {
 
     let summary_hash = receipt.summary_hash.clone();
     // (case, file, edit, exit code, lines the report must have)
-    type Edit = Box<dyn FnOnce(&mut Vec<u8>)>;
     let cases: Vec<(&str, &str, Edit, i32, &[&str])> = vec![
         (
             "receipt-sig",

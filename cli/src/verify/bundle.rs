@@ -1,4 +1,4 @@
-//! The checks of a `c2c.bundle.v1` (workers::bundle), pure over its bytes: first what only a
+//! The checks of a `c2c.bundle.v1` (`workers::bundle`), pure over its bytes: first what only a
 //! bundle has, then every check of [`super::receipt`] with the bundle's summary in place of
 //! the chain.
 //!

@@ -196,113 +196,129 @@ pub fn ots(entry: &AnchorEntry, bytes: &[u8], root_bin: &[u8], headers: &HeaderI
         .collect();
     match (&entry.status, &entry.bitcoin) {
         (AnchorStatus::Confirmed, Some(b)) => {
-            match headers {
-                HeaderInput::None => {
+            ots_confirmed(b, &findings, &failures, headers, source_name, regtest)
+        }
+        _ => ots_unconfirmed(&findings, &failures, regtest),
+    }
+}
+
+/// A receipt that says confirmed in block `b`: the `.ots` must show it, checked against a
+/// header.
+fn ots_confirmed(
+    b: &ledger::formats::Bitcoin,
+    findings: &[Finding],
+    failures: &[&str],
+    headers: &HeaderInput,
+    source_name: &str,
+    regtest: &str,
+) -> Check {
+    match headers {
+        HeaderInput::None => {
+            return Check::failed(
+                "ots",
+                format!(
+                    "the receipt says confirmed in Bitcoin block {}, but no header source \
+                     was given to check it (pass --headers FILE, --esplora URL or \
+                     --bitcoind URL)",
+                    b.height
+                ),
+            );
+        }
+        HeaderInput::Unreachable(why) => {
+            return Check::failed(
+                "ots",
+                format!("could not fetch the header of block {}: {why}", b.height),
+            );
+        }
+        HeaderInput::Source { .. } => {}
+    }
+    for f in findings {
+        match f {
+            Finding::Bitcoin {
+                height,
+                block_hash,
+                time,
+            } if *height == b.height => {
+                let header_time = i64::from(*time);
+                if *block_hash != b.block_hash || header_time != b.time.timestamp() {
                     return Check::failed(
                         "ots",
                         format!(
-                            "the receipt says confirmed in Bitcoin block {}, but no header source \
-                             was given to check it (pass --headers FILE, --esplora URL or \
-                             --bitcoind URL)",
-                            b.height
+                            "block {height} is {block_hash} at unix time {time}, the \
+                             receipt says {} at {}",
+                            b.block_hash,
+                            format_ts(b.time)
                         ),
                     );
                 }
-                HeaderInput::Unreachable(why) => {
-                    return Check::failed(
-                        "ots",
-                        format!("could not fetch the header of block {}: {why}", b.height),
-                    );
-                }
-                HeaderInput::Source { .. } => {}
-            }
-            for f in &findings {
-                match f {
-                    Finding::Bitcoin {
-                        height,
-                        block_hash,
-                        time,
-                    } if *height == b.height => {
-                        let header_time = i64::from(*time);
-                        if *block_hash != b.block_hash || header_time != b.time.timestamp() {
-                            return Check::failed(
-                                "ots",
-                                format!(
-                                    "block {height} is {block_hash} at unix time {time}, the \
-                                     receipt says {} at {}",
-                                    b.block_hash,
-                                    format_ts(b.time)
-                                ),
-                            );
-                        }
-                        return Check::ok(
-                            "ots",
-                            format!(
-                                "root.ots stamps SHA-256(root.bin) into Bitcoin block {height} \
-                                 ({block_hash}, {}), as the receipt says{regtest}",
-                                format_ts(b.time)
-                            ),
-                        );
-                    }
-                    Finding::NoHeader { height } if *height == b.height => {
-                        return Check::failed(
-                            "ots",
-                            format!("no header for block {height} in {source_name}"),
-                        );
-                    }
-                    _ => {}
-                }
-            }
-            Check::failed(
-                "ots",
-                if failures.is_empty() {
-                    format!(
-                        "the receipt says Bitcoin block {}, but root.ots has no attestation there",
-                        b.height
-                    )
-                } else {
-                    format!("block {}: {}", b.height, failures.join("; "))
-                },
-            )
-        }
-        _ => {
-            if !failures.is_empty() {
-                return Check::failed("ots", failures.join("; "));
-            }
-            if let Some(Finding::Bitcoin {
-                height, block_hash, ..
-            }) = findings
-                .iter()
-                .find(|f| matches!(f, Finding::Bitcoin { .. }))
-            {
                 return Check::ok(
                     "ots",
                     format!(
-                        "the receipt says pending, and root.ots already stamps SHA-256(root.bin) \
-                         into Bitcoin block {height} ({block_hash}){regtest}"
+                        "root.ots stamps SHA-256(root.bin) into Bitcoin block {height} \
+                         ({block_hash}, {}), as the receipt says{regtest}",
+                        format_ts(b.time)
                     ),
                 );
             }
-            let calendars: Vec<&str> = findings
-                .iter()
-                .filter_map(|f| match f {
-                    Finding::Pending { uri } => Some(uri.as_str()),
-                    _ => None,
-                })
-                .collect();
-            Check::pending(
-                "ots",
-                format!(
-                    "root.ots stamps SHA-256(root.bin) and waits at {}; not yet in Bitcoin",
-                    if calendars.is_empty() {
-                        "no calendar".to_owned()
-                    } else {
-                        calendars.join(", ")
-                    }
-                ),
-            )
+            Finding::NoHeader { height } if *height == b.height => {
+                return Check::failed(
+                    "ots",
+                    format!("no header for block {height} in {source_name}"),
+                );
+            }
+            _ => {}
         }
     }
+    Check::failed(
+        "ots",
+        if failures.is_empty() {
+            format!(
+                "the receipt says Bitcoin block {}, but root.ots has no attestation there",
+                b.height
+            )
+        } else {
+            format!("block {}: {}", b.height, failures.join("; "))
+        },
+    )
+}
+
+/// A receipt that says pending: pending unless the `.ots` already verifies (or fails).
+fn ots_unconfirmed(findings: &[Finding], failures: &[&str], regtest: &str) -> Check {
+    if !failures.is_empty() {
+        return Check::failed("ots", failures.join("; "));
+    }
+    if let Some(Finding::Bitcoin {
+        height, block_hash, ..
+    }) = findings
+        .iter()
+        .find(|f| matches!(f, Finding::Bitcoin { .. }))
+    {
+        return Check::ok(
+            "ots",
+            format!(
+                "the receipt says pending, and root.ots already stamps SHA-256(root.bin) \
+                 into Bitcoin block {height} ({block_hash}){regtest}"
+            ),
+        );
+    }
+    let calendars: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::Pending { uri } => Some(uri.as_str()),
+            _ => None,
+        })
+        .collect();
+    Check::pending(
+        "ots",
+        format!(
+            "root.ots stamps SHA-256(root.bin) and waits at {}; not yet in Bitcoin",
+            if calendars.is_empty() {
+                "no calendar".to_owned()
+            } else {
+                calendars.join(", ")
+            }
+        ),
+    )
 }
 
 /// The RFC 3161 check of one anchor against `root.tsr`.

@@ -1,7 +1,7 @@
 //! The checks of `anchor verify receipt|bundle`, one printed line each, and the exit code
 //! they add up to.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use anyhow::anyhow;
 
@@ -78,7 +78,10 @@ impl Report {
 
     /// One line per check.
     pub fn lines(&self) -> String {
-        self.0.iter().map(|c| format!("{c}\n")).collect()
+        self.0.iter().fold(String::new(), |mut out, c| {
+            let _ = writeln!(out, "{c}");
+            out
+        })
     }
 
     fn count(&self, status: Status) -> usize {
