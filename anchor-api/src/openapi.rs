@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{admin, anchor, meta, tenants};
+use crate::routes::{admin, anchor, bundle, chain, meta, tenants};
 use crate::state::ApiState;
 
 #[derive(Debug, OpenApi)]
@@ -96,6 +96,11 @@ const PATH_PATTERNS: &[(&str, &str, &str)] = &[
         "^[0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)([.]pdf)?$",
     ),
     ("*", "period", "^[0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)$"),
+    (
+        "/anchor/bundle/{tenant}/{period}/{digest}",
+        "digest",
+        "^[0-9a-fA-F]{64}$",
+    ),
     ("*", "digest", "^[0-9a-fA-F]{64}([.]ots)?$"),
     ("*", "name", "^root[.](bin|ots|tsr)$"),
     ("*", "id", "^bf-[0-9a-f]{12}$"),
@@ -143,6 +148,8 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(anchor::receipt))
         .routes(routes!(anchor::proof))
         .routes(routes!(anchor::artifact))
+        .routes(routes!(bundle::bundle))
+        .routes(routes!(chain::chain))
         .routes(routes!(anchor::backfill_create))
         .routes(routes!(anchor::backfill_get, anchor::backfill_cancel))
         .routes(routes!(tenants::submit_manifests))

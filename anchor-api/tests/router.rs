@@ -112,6 +112,8 @@ async fn private_and_unknown_tenants_answer_alike_on_every_tenant_scoped_route()
             format!("/anchor/proof/{tenant}/{p}/{d}"),
             format!("/anchor/proof/{tenant}/{p}/{d}.ots"),
             format!("/anchor/artifact/{tenant}/{p}/root.bin"),
+            format!("/anchor/bundle/{tenant}/{p}/{d}"),
+            format!("/anchor/chain/{tenant}"),
         ]
     };
     for (private, unknown) in reads("priv-co").into_iter().zip(reads("nobody-co")) {
@@ -357,6 +359,10 @@ async fn path_values_are_validated_before_they_reach_a_key_or_a_query() {
         "/anchor/receipt/pub-co/2026-W99".to_owned(),
         format!("/anchor/proof/pub-co/{p}/{}", &d.to_hex()[1..]),
         format!("/anchor/proof/pub-co/{p}/{d}.json"),
+        format!("/anchor/bundle/pub-co/{p}/{}", &d.to_hex()[1..]),
+        format!("/anchor/bundle/pub-co/{p}/{d}.ots"),
+        format!("/anchor/bundle/pub-co/2026-W99/{d}"),
+        "/anchor/chain/..%2Fpriv-co".to_owned(),
         format!("/anchor/artifact/pub-co/{p}/levels.bin"),
         format!("/anchor/artifact/pub-co/{p}/..%2F..%2Fsigning-key.pem"),
         "/anchor/backfill/bf-..%2F..".to_owned(),
@@ -750,6 +756,8 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
         "/anchor/receipt/{tenant}/{period}",
         "/anchor/proof/{tenant}/{period}/{digest}",
         "/anchor/artifact/{tenant}/{period}/{name}",
+        "/anchor/bundle/{tenant}/{period}/{digest}",
+        "/anchor/chain/{tenant}",
         "/anchor/backfill",
         "/anchor/backfill/{id}",
         "/tenants/{tenant}/manifests",
@@ -766,7 +774,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 17, "{paths:?}");
+    assert_eq!(paths.len(), 19, "{paths:?}");
     let ready = get(&app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(
@@ -833,5 +841,98 @@ async fn a_tenant_turning_private_is_hidden_from_the_next_anonymous_read() {
     assert_eq!(
         get(&app, &proof, Some(&f.public_token)).await.status,
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_the_export() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let p = f.period;
+    let d = f.digests[11];
+    let r = get(&app, &format!("/anchor/bundle/pub-co/{p}/{d}"), None).await;
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (StatusCode::OK, "application/json"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let bundle = workers::bundle::Bundle::from_json(&r.body).unwrap();
+    assert_eq!(
+        (bundle.tenant.as_str(), bundle.period, bundle.digest),
+        ("pub-co", p, d)
+    );
+    let blob = |key: ledger::blob::BlobKey| {
+        let blobs = f.ctx.blobs.clone();
+        async move { blobs.get(&key).await.unwrap().unwrap() }
+    };
+    let tenant = ledger::TenantId::new("pub-co").unwrap();
+    let stored_receipt = blob(ledger::blob::BlobKey::receipt_latest(
+        &tenant,
+        &p,
+        ledger::blob::ReceiptFormat::Json,
+    ))
+    .await;
+    assert_eq!(bundle.receipt, stored_receipt);
+    let receipt = Receipt::from_json(&bundle.receipt).unwrap();
+    let proof = ProofV1::from_json(&bundle.proof).unwrap();
+    proof.verify(Some(&receipt.root)).unwrap();
+    assert_eq!(proof.digest, d);
+    assert_eq!(bundle.root_bin, receipt.root.0.0);
+    for (artifact, bytes) in [
+        (ledger::blob::RootArtifact::Tsr, &bundle.root_tsr),
+        (ledger::blob::RootArtifact::Ots, &bundle.root_ots),
+    ] {
+        let stored = blob(ledger::blob::BlobKey::root_artifact(&tenant, &p, artifact)).await;
+        assert_eq!(bytes.as_deref(), Some(stored.as_slice()), "{artifact:?}");
+    }
+    let manifest_ots = get(&app, &format!("/anchor/proof/pub-co/{p}/{d}.ots"), None).await;
+    assert_eq!(
+        bundle.manifest_ots.as_deref(),
+        Some(manifest_ots.body.as_slice())
+    );
+    assert_eq!(
+        ledger::formats::sha256_hex(&bundle.summary),
+        receipt.summary_hash
+    );
+    let jwks = ledger::keys::Jwks::from_json(&bundle.jwks).unwrap();
+    receipt.verify_signature(&jwks).unwrap();
+
+    // The chain is the export, and holds the summary the bundle carries as one line.
+    let chain = get(&app, "/anchor/chain/pub-co", None).await;
+    assert_eq!(
+        (chain.status, chain.content_type.as_str()),
+        (StatusCode::OK, "application/jsonl")
+    );
+    assert_eq!(chain.body, f.ctx.store.export_jsonl(&tenant).await.unwrap());
+    assert!(
+        chain
+            .body
+            .split(|&c| c == b'\n')
+            .any(|line| line == bundle.summary)
+    );
+    ledger::chain::verify_jsonl(&chain.body, &jwks).unwrap();
+
+    // A digest outside the tree is a 404; the private tenant's bundle is its own.
+    let absent = common::digest(999);
+    assert_eq!(
+        get(&app, &format!("/anchor/bundle/pub-co/{p}/{absent}"), None)
+            .await
+            .code(),
+        "not_found"
+    );
+    let private = get(
+        &app,
+        &format!("/anchor/bundle/priv-co/{p}/{d}"),
+        Some(&f.private_token),
+    )
+    .await;
+    assert_eq!(private.status, StatusCode::OK);
+    assert_eq!(
+        workers::bundle::Bundle::from_json(&private.body)
+            .unwrap()
+            .tenant
+            .as_str(),
+        "priv-co"
     );
 }

@@ -1,10 +1,11 @@
 //! `anchor`: the one binary of Ledger Anchors.
 //!
 //! Exit codes, for every subcommand: 0 success; 1 a verification that ran and failed;
-//! 2 bad input (malformed file, unknown digest, bad arguments); 3 (`ots verify`) nothing
-//! failed but the only attestations are still pending at calendars.
+//! 2 bad input (malformed file, unknown digest, bad arguments); 3 nothing
+//! failed but the only evidence is still pending (`ots verify`, `verify receipt|bundle`).
 
 mod admin;
+mod bundle_cmd;
 mod digests;
 mod fleet;
 mod keys;
@@ -13,6 +14,7 @@ mod ots;
 mod proof_cmd;
 mod tree;
 mod tsa;
+mod verify;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -72,6 +74,8 @@ enum Command {
     Demo(fleet::DemoArgs),
     /// One manifest's inclusion proof (or per-manifest .ots) from an anchored period's tree.
     Proof(proof_cmd::ProofArgs),
+    /// One manifest's verification bundle (c2c.bundle.v1): everything `verify bundle` needs.
+    Bundle(bundle_cmd::BundleArgs),
     // operator commands (admin.rs): tenants, manifests, kill-switch, incidents, backfill
     #[command(flatten)]
     Admin(admin::AdminCmd),
@@ -129,6 +133,12 @@ enum VerifyCmd {
         #[arg(long)]
         root: Option<String>,
     },
+    /// Check a receipt against its artifacts, keys, chain, TSA CA and Bitcoin headers:
+    /// exit 0 verified, 1 a check failed, 3 only pending evidence, 2 bad input.
+    Receipt(verify::ReceiptArgs),
+    /// Check a c2c.bundle.v1 offline (proof, per-manifest .ots and every receipt check):
+    /// exit 0 verified, 1 a check failed, 3 only pending evidence, 2 bad input.
+    Bundle(verify::BundleArgs),
 }
 
 /// Why a command failed, which decides the exit code.
@@ -197,6 +207,8 @@ fn run(cli: Cli) -> Outcome {
         Command::Tree(TreeCmd::Root { input }) => tree::root(&input),
         Command::Tree(TreeCmd::Proof { input, digest }) => tree::proof(&input, &digest),
         Command::Verify(VerifyCmd::Proof { file, root }) => verify_proof(&file, root.as_deref()),
+        Command::Verify(VerifyCmd::Receipt(args)) => verify::receipt(&args),
+        Command::Verify(VerifyCmd::Bundle(args)) => verify::bundle(&args),
         Command::Ots(cmd) => ots::run(cmd),
         Command::Tsa(cmd) => tsa::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
@@ -208,6 +220,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Run(args) => fleet::run(&args),
         Command::Demo(args) => fleet::demo(&args),
         Command::Proof(args) => proof_cmd::run(&args),
+        Command::Bundle(args) => bundle_cmd::run(&args),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;

@@ -282,7 +282,7 @@ fn digest_of(file: Option<&PathBuf>, digest: Option<&str>) -> anyhow::Result<[u8
     }
 }
 
-fn dir_of(path: &std::path::Path) -> &std::path::Path {
+pub(crate) fn dir_of(path: &std::path::Path) -> &std::path::Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."))

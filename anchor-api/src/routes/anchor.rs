@@ -98,7 +98,7 @@ pub struct ReceiptQuery {
     version: Option<u32>,
 }
 
-fn bytes_response(content_type: &'static str, bytes: Vec<u8>) -> Response {
+pub(crate) fn bytes_response(content_type: &'static str, bytes: Vec<u8>) -> Response {
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         bytes,
@@ -162,7 +162,7 @@ pub async fn receipt(
 
 /// The period's proofs (cached for `LEDGER_API_CACHE_TTL`, reloaded in the background once
 /// half that old), once it has a receipt.
-async fn period_proofs(
+pub(crate) async fn period_proofs(
     state: &ApiState,
     tenant: &TenantId,
     period: Period,

@@ -1,4 +1,6 @@
 pub mod admin;
 pub mod anchor;
+pub mod bundle;
+pub mod chain;
 pub mod meta;
 pub mod tenants;

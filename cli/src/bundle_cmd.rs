@@ -1,0 +1,75 @@
+//! `anchor bundle --tenant T --period P --digest HEX --out FILE`: one manifest's
+//! `c2c.bundle.v1` (format in `workers::bundle` and docs/bundle.md) from the configured
+//! stores — the same bytes `GET /anchor/bundle/{tenant}/{period}/{digest}` serves — for
+//! `anchor verify bundle`. The output is create-only. Exit 2 for a period never anchored, a
+//! digest not in its tree, or an existing output file.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use clap::Args;
+use ledger::{Period, TenantId};
+use merkle::ManifestDigest;
+use workers::WorkerError;
+use workers::proofs::PeriodProofs;
+
+use crate::ledger_cmd::ConfigArg;
+use crate::{Failure, Outcome};
+
+#[derive(Args, Debug)]
+pub struct BundleArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// `2026-11-22`, `2026-W47` or `2026-11`.
+    #[arg(long)]
+    pub period: String,
+    /// The manifest digest (64 hex).
+    #[arg(long)]
+    pub digest: String,
+    /// Where to write the bundle (refused if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+fn input(e: impl std::fmt::Display) -> Failure {
+    Failure::Input(anyhow!("{e}"))
+}
+
+pub fn run(args: &BundleArgs) -> Outcome {
+    let tenant = TenantId::new(&args.tenant).map_err(input)?;
+    let period: Period = args.period.parse().map_err(input)?;
+    let digest = ManifestDigest::from_hex(&args.digest).map_err(input)?;
+    if args.out.exists() {
+        return Err(input(format!(
+            "{} exists; refusing to overwrite",
+            args.out.display()
+        )));
+    }
+    let config = args.config.load().map_err(Failure::Input)?;
+    let bytes = crate::ots::runtime()?.block_on(async {
+        let backends = config.open().await.map_err(anyhow::Error::new)?;
+        let unanchored = |e: WorkerError| match e {
+            WorkerError::Permanent(m) | WorkerError::NotFound(m) => {
+                Failure::Input(anyhow!("{tenant} {period}: no bundle to assemble: {m}"))
+            }
+            e => Failure::Check(e.into()),
+        };
+        let proofs = PeriodProofs::load(&backends.blobs, &tenant, period)
+            .await
+            .map_err(unanchored)?;
+        let bundle = workers::bundle::assemble(
+            &backends.blobs,
+            &backends.store,
+            &proofs,
+            &tenant,
+            period,
+            &digest,
+        )
+        .await
+        .map_err(unanchored)?;
+        Ok::<_, Failure>(bundle.to_json())
+    })?;
+    crate::ots::write_atomically(&args.out, &bytes, false).map_err(Failure::Input)
+}

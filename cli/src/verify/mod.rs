@@ -1,0 +1,321 @@
+//! `anchor verify receipt` and `anchor verify bundle`: a tenant's independent check of an
+//! anchor, from nothing but downloaded files (or the public API) and, for the trust anchors,
+//! the TSA's CA certificate and a Bitcoin header source.
+//!
+//! The checks are pure functions over bytes ([`receipt`], [`bundle`]); this module reads the
+//! files, fetches from `--api` and the header source, and prints one line per check
+//! ([`report`]): `✓ name: detail`, `✗ name: reason`, `pending name: reason`. Exit 0 when
+//! every check verified, 1 when one failed, 3 when none failed but one is pending, 2 for bad
+//! input (an unreadable or malformed file, a missing artifact, bad flags).
+//!
+//! # Where `verify receipt` reads the artifacts
+//!
+//! `--artifacts DIR` is a flat directory of what a tenant downloads for one period:
+//!
+//! | file          | what it is | from the API |
+//! |---------------|------------|--------------|
+//! | `root.bin`    | the 32 root bytes | `GET /anchor/artifact/{tenant}/{period}/root.bin` |
+//! | `root.ots`    | the root `.ots` the receipt names (`root.v{n}.ots` after an upgrade, saved as `root.ots`); needed when the receipt has a stored OTS anchor | `GET /anchor/artifact/{tenant}/{period}/root.ots` |
+//! | `root.tsr`    | the RFC 3161 response; needed when the receipt has a stored TSA anchor | `GET /anchor/artifact/{tenant}/{period}/root.tsr` |
+//! | `jwks.json`   | the operator's public keys | `GET /.well-known/jwks.json` |
+//! | `chain.jsonl` | the tenant's run-summary chain | `GET /anchor/chain/{tenant}` (or `anchor ledger export`) |
+//!
+//! Without `--artifacts` or `--api`, the receipt's own directory is that directory. `--api
+//! URL` fetches the same files from the API instead (`--token` for a private tenant).
+//! `--jwks FILE` and `--chain FILE` override where those two come from. Nothing else is
+//! read: no data directory, no database, no configuration.
+
+pub mod bundle;
+pub mod receipt;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use clap::Args;
+use ledger::formats::Receipt;
+use ledger::keys::Jwks;
+use ledger::{AnchorKind, Period, TenantId};
+use stamp::DetachedTimestamp;
+use stamp::bitcoin::{HeadersFile, Network};
+use stamp::headers::{RemoteHeaders, fetch_headers};
+use stamp::tsp::{Certificate, VerifyOptions};
+use workers::bundle::Bundle;
+
+use self::receipt::{Evidence, HeaderInput, SummaryInput};
+use crate::{Failure, Outcome, read_input, write_stdout};
+
+/// The trust anchors: the TSA's CA and a Bitcoin header source.
+#[derive(Args, Debug)]
+pub struct TrustArgs {
+    /// PEM CA certificate(s) the TSA's certificate must chain to (at genTime).
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: Option<PathBuf>,
+    /// Bitcoin block headers from a file: JSON `{"height": "80-byte header hex"}`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["esplora", "bitcoind"])]
+    pub headers: Option<PathBuf>,
+    /// Check `--headers` against regtest's proof-of-work floor (local demos only: regtest
+    /// work proves nothing about time).
+    #[arg(long, requires = "headers")]
+    pub regtest: bool,
+    /// Bitcoin block headers from an Esplora API, e.g. `https://blockstream.info/api`.
+    #[arg(long, value_name = "URL", conflicts_with = "bitcoind")]
+    pub esplora: Option<String>,
+    /// Bitcoin block headers from bitcoind's JSON-RPC, `http://user:pass@host:8332`.
+    #[arg(long, value_name = "URL")]
+    pub bitcoind: Option<String>,
+    /// Per-request timeout for `--api`, `--esplora` and `--bitcoind`, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ReceiptArgs {
+    /// The receipt (`c2c.receipt.v1`, exactly as downloaded).
+    #[arg(value_name = "RECEIPT.json")]
+    pub receipt: PathBuf,
+    /// The flat directory of downloaded artifacts (default: the receipt's directory).
+    #[arg(long, value_name = "DIR", conflicts_with = "api")]
+    pub artifacts: Option<PathBuf>,
+    /// Fetch the artifacts from this API base URL instead, e.g. `https://anchors.example`.
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+    /// Bearer token for `--api` (a private tenant's own token).
+    #[arg(long, value_name = "TOKEN", requires = "api")]
+    pub token: Option<String>,
+    /// The JWKS to check signatures with (overrides `jwks.json` of the artifacts).
+    #[arg(long, value_name = "keys.json")]
+    pub jwks: Option<PathBuf>,
+    /// The tenant's run-summary chain (overrides `chain.jsonl` of the artifacts).
+    #[arg(long, value_name = "CHAIN.jsonl")]
+    pub chain: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct BundleArgs {
+    /// The `c2c.bundle.v1` file (`anchor bundle`, `GET /anchor/bundle/…`).
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// Where the artifacts of a receipt come from.
+enum Source {
+    Dir(PathBuf),
+    Api {
+        base: String,
+        client: reqwest::Client,
+        token: Option<String>,
+        tenant: TenantId,
+        period: Period,
+    },
+}
+
+impl Source {
+    fn describe(&self, name: &str) -> String {
+        match self {
+            Source::Dir(dir) => dir.join(name).display().to_string(),
+            Source::Api { .. } => self.url(name),
+        }
+    }
+
+    fn url(&self, name: &str) -> String {
+        let Source::Api {
+            base,
+            tenant,
+            period,
+            ..
+        } = self
+        else {
+            unreachable!("only --api has URLs")
+        };
+        match name {
+            "jwks.json" => format!("{base}/.well-known/jwks.json"),
+            "chain.jsonl" => format!("{base}/anchor/chain/{tenant}"),
+            artifact => format!("{base}/anchor/artifact/{tenant}/{period}/{artifact}"),
+        }
+    }
+
+    /// The bytes of `name`, or `None` when the directory or the API does not have it.
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, Failure> {
+        match self {
+            Source::Dir(dir) => {
+                let path = dir.join(name);
+                if !path.exists() {
+                    return Ok(None);
+                }
+                Ok(Some(read_input(&path)?))
+            }
+            Source::Api { client, token, .. } => {
+                let url = self.url(name);
+                let mut request = client.get(&url);
+                if let Some(t) = token {
+                    request = request.bearer_auth(t);
+                }
+                let bytes = crate::ots::runtime()?.block_on(async {
+                    let response = request.send().await.with_context(|| format!("GET {url}"))?;
+                    let status = response.status();
+                    if status == reqwest::StatusCode::NOT_FOUND {
+                        return anyhow::Ok(None);
+                    }
+                    if !status.is_success() {
+                        return Err(anyhow!("GET {url}: HTTP {status}"));
+                    }
+                    let body = response
+                        .bytes()
+                        .await
+                        .with_context(|| format!("GET {url}"))?;
+                    Ok(Some(body.to_vec()))
+                })?;
+                Ok(bytes)
+            }
+        }
+    }
+
+    fn must_get(&self, name: &str, why: &str) -> Result<Vec<u8>, Failure> {
+        self.get(name)?
+            .ok_or_else(|| Failure::Input(anyhow!("{} is missing ({why})", self.describe(name))))
+    }
+}
+
+fn certificates(path: &Path) -> anyhow::Result<Vec<Certificate>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Certificate::from_pem_bundle(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+fn tsa_options(trust: &TrustArgs) -> anyhow::Result<VerifyOptions> {
+    Ok(VerifyOptions {
+        trusted: trust
+            .ca
+            .as_deref()
+            .map(certificates)
+            .transpose()?
+            .unwrap_or_default(),
+        ..VerifyOptions::default()
+    })
+}
+
+/// The header source of the flags; remote ones are asked for exactly the heights the `.ots`
+/// files name.
+fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput, Failure> {
+    if let Some(path) = &trust.headers {
+        let headers = HeadersFile::from_json(&read_input(path)?)
+            .with_context(|| format!("{} is not a headers file", path.display()))?;
+        let network = if trust.regtest {
+            Network::Regtest
+        } else {
+            Network::Bitcoin
+        };
+        return Ok(HeaderInput::Source {
+            headers: headers.on_network(network),
+            name: path.display().to_string(),
+        });
+    }
+    let remote = match (&trust.esplora, &trust.bitcoind) {
+        (Some(url), _) => RemoteHeaders::esplora(url).map_err(|e| anyhow!("--esplora: {e}"))?,
+        (None, Some(url)) => {
+            RemoteHeaders::bitcoind(url).map_err(|e| anyhow!("--bitcoind: {e}"))?
+        }
+        (None, None) => return Ok(HeaderInput::None),
+    };
+    let heights: std::collections::BTreeSet<u64> = ots
+        .iter()
+        .flatten()
+        .filter_map(|b| DetachedTimestamp::from_bytes(b).ok())
+        .flat_map(|f| f.timestamp.bitcoin_heights())
+        .collect();
+    let timeout = Duration::from_secs(trust.timeout);
+    let client = stamp::calendar::http_client(timeout).map_err(anyhow::Error::new)?;
+    let fetched =
+        crate::ots::runtime()?.block_on(fetch_headers(&client, &remote, heights, timeout));
+    Ok(match fetched {
+        Ok(headers) => HeaderInput::Source {
+            headers,
+            name: remote.to_string(),
+        },
+        Err(e) => HeaderInput::Unreachable(e.to_string()),
+    })
+}
+
+fn finish(report: &report::Report) -> Outcome {
+    write_stdout(report.lines().as_bytes())?;
+    report.outcome()
+}
+
+pub fn receipt(args: &ReceiptArgs) -> Outcome {
+    let bytes = read_input(&args.receipt)?;
+    let receipt = Receipt::from_json(&bytes).with_context(|| {
+        format!(
+            "{} is not a well-formed c2c.receipt.v1",
+            args.receipt.display()
+        )
+    })?;
+    let source = match (&args.api, &args.artifacts) {
+        (Some(url), _) => Source::Api {
+            base: url.trim_end_matches('/').to_owned(),
+            client: stamp::calendar::http_client(Duration::from_secs(args.trust.timeout))
+                .map_err(anyhow::Error::new)?,
+            token: args.token.clone(),
+            tenant: receipt.tenant.clone(),
+            period: receipt.period,
+        },
+        (None, Some(dir)) => Source::Dir(dir.clone()),
+        (None, None) => Source::Dir(crate::ots::dir_of(&args.receipt).to_path_buf()),
+    };
+    let stored = |kind: AnchorKind| {
+        receipt
+            .anchors
+            .iter()
+            .any(|a| a.kind == kind && a.artifact.is_some())
+    };
+    let root_bin = source.must_get("root.bin", "every receipt's root")?;
+    let root_ots = if stored(AnchorKind::Ots) {
+        Some(source.must_get("root.ots", "the receipt names an OpenTimestamps anchor")?)
+    } else {
+        None
+    };
+    let root_tsr = if stored(AnchorKind::Tsa) {
+        Some(source.must_get("root.tsr", "the receipt names an RFC 3161 anchor")?)
+    } else {
+        None
+    };
+    let jwks = match &args.jwks {
+        Some(path) => read_input(path)?,
+        None => source.must_get("jwks.json", "the keys that sign receipts and summaries")?,
+    };
+    let jwks = Jwks::from_json(&jwks).context("the JWKS is not a usable JWK Set")?;
+    let chain = match &args.chain {
+        Some(path) => read_input(path)?,
+        None => source.must_get("chain.jsonl", "the tenant's run-summary chain")?,
+    };
+    let tsa = tsa_options(&args.trust)?;
+    let headers = header_input(&args.trust, &[root_ots.as_deref()])?;
+    let report = receipt::check(&Evidence {
+        receipt: &receipt,
+        jwks: &jwks,
+        root_bin: &root_bin,
+        root_ots: root_ots.as_deref(),
+        root_tsr: root_tsr.as_deref(),
+        summary: SummaryInput::Chain(&chain),
+        tsa: &tsa,
+        headers: &headers,
+    });
+    finish(&report)
+}
+
+pub fn bundle(args: &BundleArgs) -> Outcome {
+    let bytes = read_input(&args.bundle)?;
+    let bundle = Bundle::from_json(&bytes)
+        .with_context(|| format!("{} is not a usable bundle", args.bundle.display()))?;
+    let tsa = tsa_options(&args.trust)?;
+    let headers = header_input(
+        &args.trust,
+        &[bundle.root_ots.as_deref(), bundle.manifest_ots.as_deref()],
+    )?;
+    finish(&bundle::check(&bundle, &tsa, &headers))
+}
