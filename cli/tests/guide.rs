@@ -10,11 +10,10 @@
 //! The guide's markers (HTML comments on the line before a fence, invisible when rendered):
 //!
 //! - `<!-- provided -->` before the `sh` block of settings: not run; the runner sets exactly
-//!   the variables it exports (the API URL, tenant, period, manifest file, CA file).
+//!   the variables it exports (the API URL, tenant, period, manifest file, CA file, and the
+//!   Bitcoin header source for `anchor verify`: the demo's regtest headers file).
 //! - `<!-- file: NAME -->` before a `python` block: written to NAME in the working directory
 //!   (every `python` block needs one, so none goes untested).
-//! - `<!-- needs: anchor-verify -->` before a `sh` block: skipped (after a `SKIPPED` line)
-//!   when `anchor verify --help` lists no `receipt` subcommand; under `CI=true` never skipped.
 //! - `<!-- output -->` before a `text` block: expected output of the `sh` block before it.
 //!
 //! Blocks share state as a tenant's shell session would: what one block exports (and the
@@ -40,19 +39,15 @@ const TENANT: &str = "pro-co";
 const MANIFESTS: u32 = 30;
 
 /// The variables the runner sets for the `<!-- provided -->` block.
-const PROVIDED: [&str; 5] = ["API", "TENANT", "PERIOD", "MANIFEST", "CA"];
+const PROVIDED: [&str; 6] = ["API", "TENANT", "PERIOD", "MANIFEST", "CA", "HEADER_SOURCE"];
 
 /// A fenced block of the guide the runner acts on, in document order.
 #[derive(Debug)]
 enum Piece {
     /// `<!-- provided -->` `sh` block: the names it exports.
     Provided(Vec<String>),
-    /// `sh` block, run; `needs` is set for `<!-- needs: anchor-verify -->`.
-    Shell {
-        line: usize,
-        code: String,
-        needs_verify: bool,
-    },
+    /// `sh` block, run.
+    Shell { line: usize, code: String },
     /// `<!-- file: NAME -->` `python` block.
     File { name: String, code: String },
     /// `<!-- output -->` `text` block after a `sh` block.
@@ -90,10 +85,9 @@ fn pieces(md: &str) -> Vec<Piece> {
         let at = format!("docs/verification.md:{}", start + 1);
         match (lang, marker) {
             ("sh", Some("provided")) => out.push(Piece::Provided(exported(&code))),
-            ("sh", None | Some("needs: anchor-verify")) => out.push(Piece::Shell {
+            ("sh", None) => out.push(Piece::Shell {
                 line: start + 1,
                 code,
-                needs_verify: marker.is_some(),
             }),
             ("python", Some(m)) if m.starts_with("file:") => out.push(Piece::File {
                 name: m["file:".len()..].trim().to_owned(),
@@ -195,13 +189,6 @@ fn system_tools() -> Option<()> {
 }
 
 /// Whether the `anchor` under test has `anchor verify receipt`.
-fn has_verify_receipt() -> bool {
-    let out = anchor().args(["verify", "--help"]).output().unwrap();
-    text(&out.stdout)
-        .lines()
-        .any(|l| l.split_whitespace().next() == Some("receipt"))
-}
-
 /// The demo's manifest text for sample `i` of `tenant`, as `anchor demo` writes it
 /// (cli/src/fleet.rs `sample_digest`): members deliberately not in canonical order.
 fn demo_manifest(tenant: &str, i: u32) -> String {
@@ -329,10 +316,9 @@ impl Session {
 
 /// Runs every piece of the guide in `session`; panics on the first block that fails or lacks
 /// an expected output line. Returns the blocks run (line, code) for the tamper checks.
-fn run_guide(session: &Session, verify_present: bool) -> Vec<(usize, String)> {
+fn run_guide(session: &Session) -> Vec<(usize, String)> {
     let mut ran = Vec::new();
     let mut last: Option<(usize, Ran)> = None;
-    let mut skipped_last = false;
     for piece in pieces(GUIDE) {
         match piece {
             Piece::Provided(names) => {
@@ -346,24 +332,7 @@ fn run_guide(session: &Session, verify_present: bool) -> Vec<(usize, String)> {
                 );
             }
             Piece::File { name, code } => std::fs::write(session.work.join(name), code).unwrap(),
-            Piece::Shell {
-                line,
-                code,
-                needs_verify,
-            } => {
-                if needs_verify && !verify_present {
-                    assert!(
-                        !in_ci(),
-                        "docs/verification.md:{line} needs `anchor verify receipt`, which this \
-                         anchor lacks, and CI=true: refusing to skip"
-                    );
-                    eprintln!(
-                        "SKIPPED: docs/verification.md:{line} (anchor verify has no receipt subcommand yet)"
-                    );
-                    skipped_last = true;
-                    continue;
-                }
-                skipped_last = false;
+            Piece::Shell { line, code } => {
                 let r = session.run(&format!("line{line}"), &code);
                 assert!(
                     r.ok,
@@ -375,9 +344,6 @@ fn run_guide(session: &Session, verify_present: bool) -> Vec<(usize, String)> {
                 last = Some((line, r));
             }
             Piece::Output { line, patterns } => {
-                if skipped_last {
-                    continue;
-                }
                 let (block, r) = last.as_ref().expect("an output follows a block");
                 for p in &patterns {
                     assert!(
@@ -526,6 +492,9 @@ fn fixture(py: &Path) -> Fixture {
     std::fs::write(work.join("manifest.json"), &manifest).unwrap();
     let ca = ca_dir.join("tsa-ca.pem");
     std::fs::copy(data.join("dev-tsa-ca.pem"), &ca).unwrap();
+    // The block headers the tenant trusts: here the demo's local regtest chain.
+    let headers = ca_dir.join("headers.json");
+    std::fs::copy(data.join("dev-headers.json"), &headers).unwrap();
     let anchor_dir = Path::new(env!("CARGO_BIN_EXE_anchor")).parent().unwrap();
     let path = format!(
         "{}:{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -541,6 +510,10 @@ fn fixture(py: &Path) -> Fixture {
         ("PERIOD", period),
         ("MANIFEST", "manifest.json".to_owned()),
         ("CA", ca.display().to_string()),
+        (
+            "HEADER_SOURCE",
+            format!("--headers {} --regtest", headers.display()),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -567,7 +540,7 @@ fn the_verification_guide_runs_against_a_demo_and_its_checks_fail_on_tampered_ev
         return;
     }
     let f = fixture(&py);
-    let blocks = run_guide(&f.session, has_verify_receipt());
+    let blocks = run_guide(&f.session);
 
     // The guide computed the digest the demo anchored, from the manifest alone.
     let state = std::fs::read_to_string(&f.session.state).unwrap();
