@@ -80,6 +80,14 @@ pub enum ReserveError {
         reason: String,
     },
 
+    /// The database failed (connection, migration, a query).
+    #[error("reserves store: {0}")]
+    Store(String),
+
+    /// A webhook could not be reached or configured.
+    #[error("webhook {url}: {detail}")]
+    Webhook { url: String, detail: String },
+
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 

@@ -9,12 +9,19 @@
 //! - [`attestation`]: the balances manifest, the anchoring binding, the signed payload and its
 //!   verification.
 //!
+//! I/O:
+//!
+//! - [`sql`]: the registry, snapshots and attestations on SQLite or Postgres.
+//! - [`publisher`]: the outbox delivering attestations to webhooks, with retries.
+//!
 //! See README.md for the publication flow.
 
 pub mod asset;
 pub mod attestation;
 pub mod compute;
 pub mod error;
+pub mod publisher;
+pub mod sql;
 pub mod types;
 
 pub use error::{ReserveError, Result};

@@ -168,3 +168,40 @@ pub fn anchored(
 pub fn jwks(key: &SigningKey) -> Jwks {
     Jwks::new(vec![key.public_jwk()]).unwrap()
 }
+
+/// A signed attestation of the fixtures' reserves at `end` (a one-day period), anchored by a
+/// summary 16 hours later and issued an hour after that.
+pub fn signed_at(key: &SigningKey, end: DateTime<Utc>) -> reserves::attestation::SignedAttestation {
+    use chrono::Duration;
+    use reserves::attestation::{
+        AnchorBinding, Attestation, AttestedPeriod, Balances, SignedAttestation,
+    };
+    let a = assets();
+    let s = snapshots(&a);
+    let c = compute(
+        &a,
+        &s,
+        liabilities(5000, &[("fal", 2000), ("gemini", 3000)]),
+        end,
+    )
+    .unwrap();
+    let period = AttestedPeriod::new(end - Duration::days(1), end).unwrap();
+    let claims = reserves::compute::Claims {
+        reserve_ratio_bps: None,
+        min_reserve_ratio_bps: 10_500,
+    };
+    let b = Balances::new(period, c, claims).unwrap();
+    let summary_ts = end + Duration::hours(16);
+    let (summary, proof) = anchored(b.digest(), key, summary_ts);
+    let binding = AnchorBinding::new(&summary.bytes, proof).unwrap();
+    let att = Attestation::new(
+        reserves::types::AttestationId::generate(),
+        summary_ts + Duration::hours(1),
+        b,
+        binding,
+        &jwks(key),
+        Duration::hours(36),
+    )
+    .unwrap();
+    SignedAttestation::sign(att, key)
+}
