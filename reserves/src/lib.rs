@@ -12,6 +12,7 @@
 //! I/O:
 //!
 //! - [`sql`]: the registry, snapshots and attestations on SQLite or Postgres.
+//! - [`config`]: `LEDGER_RESERVES_*` variables.
 //! - [`publisher`]: the outbox delivering attestations to webhooks, with retries.
 //!
 //! See README.md for the publication flow.
@@ -19,6 +20,7 @@
 pub mod asset;
 pub mod attestation;
 pub mod compute;
+pub mod config;
 pub mod error;
 pub mod publisher;
 pub mod sql;
