@@ -12,6 +12,7 @@ mod keys;
 mod ledger_cmd;
 mod ots;
 mod proof_cmd;
+mod reserves_cmd;
 mod tree;
 mod tsa;
 mod verify;
@@ -56,6 +57,9 @@ enum Command {
     /// The hash-chained run-summary ledger: verify an exported chain.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCmd),
+    /// Reserve attestations: verify a served attestation.
+    #[command(subcommand)]
+    Reserves(reserves_cmd::ReservesCmd),
     // fleet roles (fleet.rs)
     /// Scheduler and workers in one process (embedded defaults unless configured).
     Up(fleet::UpArgs),
@@ -213,6 +217,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Tsa(cmd) => tsa::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
+        Command::Reserves(cmd) => reserves_cmd::run(cmd),
         Command::Up(args) => fleet::up(&args),
         Command::Api(args) => fleet::api(&args),
         Command::Scheduler { config } => fleet::scheduler(&config),

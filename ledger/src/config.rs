@@ -90,6 +90,10 @@ pub const VARIABLES: &[&str] = &[
     "LEDGER_API_MAX_BATCH",
     "LEDGER_API_TIMEOUT",
     "LEDGER_API_CACHE_TTL",
+    // Read by reserve attestations (reserves::config).
+    "LEDGER_RESERVES_TENANT",
+    "LEDGER_RESERVES_MAX_SUMMARY_AGE",
+    "LEDGER_RESERVES_WEBHOOKS",
 ];
 
 /// Where artifacts go.

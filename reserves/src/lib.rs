@@ -1,0 +1,29 @@
+//! Reserve attestations (DESIGN.md; seeds 000 and 001) that bind anchored, signed run
+//! summaries.
+//!
+//! Pure domain (no I/O):
+//!
+//! - [`types`]: asset ids, labels, basis points, integer amounts, staleness windows, ids.
+//! - [`asset`]: the registry's assets and patches, snapshots and pack normalisation.
+//! - [`compute`]: eligible amounts, totals, coverage ratio, seed 001's I3 and ratio checks.
+//! - [`attestation`]: the balances manifest, the anchoring binding, the signed payload and its
+//!   verification.
+//!
+//! I/O:
+//!
+//! - [`sql`]: the registry, snapshots and attestations on SQLite or Postgres.
+//! - [`config`]: `LEDGER_RESERVES_*` variables.
+//! - [`publisher`]: the outbox delivering attestations to webhooks, with retries.
+//!
+//! See README.md for the publication flow.
+
+pub mod asset;
+pub mod attestation;
+pub mod compute;
+pub mod config;
+pub mod error;
+pub mod publisher;
+pub mod sql;
+pub mod types;
+
+pub use error::{ReserveError, Result};

@@ -1,0 +1,127 @@
+//! The publication service (seed 001's lifecycle): attestations are stored `pending`; each
+//! cycle POSTs every due attestation's served JSON to each configured webhook that has not
+//! yet accepted it, then marks the attestation `ok` when all have, or `failed` with the next
+//! attempt scheduled (exponential backoff from `retry_base`, capped at `retry_max`).
+//!
+//! Delivery is at least once: a receiver may see an attestation twice (after a crash between
+//! the POST and the bookkeeping, or with two publishers running) and deduplicates on the
+//! `X-Reserve-Attestation-Id` header. A webhook answering 2xx has accepted it; anything else
+//! (other status, timeout, connection error) is a failure recorded with its reason.
+//! An attestation with no webhooks becomes `ok` on the first cycle.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{ReserveError, Result};
+use crate::sql::{PublicationStatus, ReserveStore};
+use crate::types::AttestationId;
+
+/// A webhook target: `http://` or `https://` with a host.
+pub fn check_webhook(url: &str) -> Result<String> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.split("://").nth(1).is_some_and(|rest| {
+            !rest.is_empty() && !rest.starts_with('/') && !rest.chars().any(char::is_whitespace)
+        });
+    if !ok {
+        return Err(ReserveError::Webhook {
+            url: url.to_owned(),
+            detail: "must be an http:// or https:// URL with a host".into(),
+        });
+    }
+    Ok(url.to_owned())
+}
+
+/// Parses a comma-separated webhook list (`LEDGER_RESERVES_WEBHOOKS`); blanks are skipped.
+pub fn parse_webhooks(list: &str) -> Result<Vec<String>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(check_webhook)
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    client: reqwest::Client,
+    pub retry_base: chrono::Duration,
+    pub retry_max: chrono::Duration,
+}
+
+/// What a cycle did to one attestation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub id: AttestationId,
+    pub status: PublicationStatus,
+    pub errors: Vec<String>,
+}
+
+impl Publisher {
+    /// `timeout` bounds each POST.
+    pub fn new(timeout: Duration) -> Result<Publisher> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ReserveError::Webhook {
+                url: String::new(),
+                detail: format!("http client: {e}"),
+            })?;
+        Ok(Publisher {
+            client,
+            retry_base: chrono::Duration::seconds(30),
+            retry_max: chrono::Duration::hours(1),
+        })
+    }
+
+    /// One cycle over at most `limit` due attestations.
+    pub async fn run_once(
+        &self,
+        store: &ReserveStore,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Outcome>> {
+        let mut out = Vec::new();
+        for id in store.due(now, limit).await? {
+            let stored = store.attestation(&id).await?;
+            let mut errors = Vec::new();
+            for d in store
+                .deliveries(&id)
+                .await?
+                .into_iter()
+                .filter(|d| d.status != "ok")
+            {
+                let result = self
+                    .client
+                    .post(&d.webhook)
+                    .header("content-type", "application/json")
+                    .header("x-reserve-attestation-id", id.as_str())
+                    .header("x-payload-hash", &stored.payload_hash)
+                    .body(stored.served_json.clone())
+                    .send()
+                    .await;
+                let error = match result {
+                    Ok(r) if r.status().is_success() => None,
+                    Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
+                    Err(e) => Some(e.to_string()),
+                };
+                store
+                    .record_delivery(&id, &d.webhook, error.as_deref(), now)
+                    .await?;
+                if let Some(e) = error {
+                    errors.push(format!("{}: {e}", d.webhook));
+                }
+            }
+            let (status, next) = if errors.is_empty() {
+                (PublicationStatus::Ok, now)
+            } else {
+                let exp = u32::try_from(stored.attempts.min(16)).unwrap_or(16);
+                let delay = (self.retry_base * 2i32.pow(exp.min(30))).min(self.retry_max);
+                (PublicationStatus::Failed, now + delay)
+            };
+            store.set_status(&id, status, next, now).await?;
+            out.push(Outcome { id, status, errors });
+        }
+        Ok(out)
+    }
+}
