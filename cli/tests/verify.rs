@@ -92,21 +92,20 @@ fn flat_dir(data: &Path, into: &Path, tenant: &str, period: &str) -> PathBuf {
     dir
 }
 
-/// The trust flags of the demo: its dev TSA CA, and its regtest headers once the demo writes
-/// them (`DATA/dev-headers.json`).
+/// The trust flags of the demo: its dev TSA CA and its regtest chain's headers
+/// (`DATA/dev-headers.json`).
 fn trust(data: &Path) -> Vec<String> {
     let mut args = vec![
         "--ca".to_owned(),
         data.join("dev-tsa-ca.pem").display().to_string(),
     ];
     let headers = data.join("dev-headers.json");
-    if headers.exists() {
-        args.extend([
-            "--headers".to_owned(),
-            headers.display().to_string(),
-            "--regtest".to_owned(),
-        ]);
-    }
+    assert!(headers.exists(), "anchor demo writes {}", headers.display());
+    args.extend([
+        "--headers".to_owned(),
+        headers.display().to_string(),
+        "--regtest".to_owned(),
+    ]);
     args
 }
 
@@ -147,17 +146,14 @@ fn report(out: &Output) -> String {
 fn every_latest_demo_receipt_verifies_from_a_directory_of_downloaded_files() {
     let tmp = tempfile::tempdir().unwrap();
     let data = demo(tmp.path());
-    let confirmed_demo = data.join("dev-headers.json").exists();
     let mut tsa_only = 0;
     for (tenant, period, receipt) in latest_receipts(&data) {
         let dir = flat_dir(&data, &tmp.path().join("downloads"), &tenant, &period);
         let out = verify_receipt(&dir, &data, &[]);
         let stdout = text(&out.stdout);
-        // Once the demo mines its regtest chain and upgrades its receipts (dev-headers.json
-        // written), no receipt is pending any more and every one must exit 0.
-        if confirmed_demo {
-            assert_eq!(code(&out), 0, "{tenant} {period}: {}", report(&out));
-        }
+        // The demo mines its regtest chain and upgrades its receipts: none is pending any
+        // more, so every one must exit 0.
+        assert_eq!(code(&out), 0, "{tenant} {period}: {}", report(&out));
         assert_eq!(
             code(&out),
             expected_code(&receipt),
@@ -551,6 +547,12 @@ fn a_bundle_verifies_offline_and_a_changed_proof_or_manifest_ots_fails() {
         };
         let out = verify(&file);
         assert_eq!(code(&out), expected_code(receipt), "{}", report(&out));
+        assert_eq!(
+            code(&out),
+            0,
+            "the demo's anchors are confirmed: {}",
+            report(&out)
+        );
         for line in ["✓ proof: ", "✓ signature: ", "✓ summary: ", "✓ tsa: "] {
             assert!(text(&out.stdout).contains(line), "{line}\n{}", report(&out));
         }
