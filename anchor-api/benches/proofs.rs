@@ -14,9 +14,12 @@
 //! 3. **Peak**: `wrk -t$BENCH_THREADS -c$BENCH_CONNS -d${BENCH_SECS}s --latency` against nginx
 //!    (the one file every time), the API with that same digest every time, and the API with
 //!    a random digest of the period per request (a generated Lua script holding every
-//!    digest). Each is preceded by a short warm-up. The three take turns for `BENCH_ROUNDS`
-//!    rounds and each keeps its best: on a shared machine other work only lowers a peak, and
-//!    taking turns spreads it over all three. Every round's figure is printed.
+//!    digest). As context, a one-route axum app returning the same bytes from memory, served
+//!    by the same `anchor_api::serve` on the same runtime: what the HTTP stack alone (tokio,
+//!    hyper, axum) reaches here with no work per request. Each is preceded by a short
+//!    warm-up. The four take turns for `BENCH_ROUNDS` rounds and each keeps its best: on a
+//!    shared machine other work only lowers a peak, and taking turns spreads it over all of
+//!    them. Every round's figure is printed.
 //! 4. **80 %**: the API with random digests paced to 80 % of its random-digest peak. `wrk`
 //!    cannot fix a rate, so a Lua `delay()` makes each connection wait before each request:
 //!    each wrk thread hands out send slots at its share of the target (a request every
@@ -693,6 +696,30 @@ fn main() {
         String::from_utf8_lossy(&reply.body)
     );
     assert_eq!(reply.content_type, "application/json");
+    // Context: the same bytes from a one-route axum app served the same way, the ceiling of
+    // the HTTP stack (tokio, hyper, axum) under this load with no work per request at all.
+    let ceiling_body = axum::body::Bytes::from(reply.body.clone());
+    let ceiling_app = axum::Router::new().route(
+        "/proof",
+        axum::routing::get(move || {
+            let body = ceiling_body.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            }
+        }),
+    );
+    let ceiling_listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binding the ceiling app");
+    let ceiling = ceiling_listener.local_addr().expect("its address");
+    let ceiling_server = rt.spawn(anchor_api::serve(
+        ceiling_listener,
+        ceiling_app,
+        std::future::pending(),
+    ));
     let docroot = dir.path().join("www");
     let file_path = format!("/proof/{chosen}.json");
     std::fs::create_dir_all(docroot.join("proof")).expect("docroot");
@@ -715,10 +742,14 @@ fn main() {
     let nginx_url = format!("http://{}{file_path}", nginx.addr);
     let api_same_url = format!("http://{api}{proof_path}");
     let api_url = format!("http://{api}/");
+    let ceiling_url = format!("http://{ceiling}/proof");
     let (mut static_runs, mut same_runs, mut random_runs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ceiling_runs = Vec::new();
     for round in 1..=rounds {
         eprintln!("proofs bench: round {round}/{rounds}: nginx static peak…");
         static_runs.push(measure(&wrk, &nginx_url, None, load, warmup));
+        eprintln!("proofs bench: round {round}/{rounds}: one-route axum (same bytes) peak…");
+        ceiling_runs.push(measure(&wrk, &ceiling_url, None, load, warmup));
         eprintln!("proofs bench: round {round}/{rounds}: API same-digest peak…");
         same_runs.push(measure(&wrk, &api_same_url, None, load, warmup));
         eprintln!("proofs bench: round {round}/{rounds}: API random-digest peak…");
@@ -726,6 +757,7 @@ fn main() {
     }
     let (static_peak, same_peak, random_peak) =
         (best(&static_runs), best(&same_runs), best(&random_runs));
+    let ceiling_peak = best(&ceiling_runs);
 
     // 80 % of the random-digest peak, paced by delay(), the schedule corrected by short runs.
     let threads = load.threads.min(load.conns);
@@ -757,6 +789,7 @@ fn main() {
 
     drop(nginx);
     server.abort();
+    ceiling_server.abort();
     rt.shutdown_timeout(Duration::from_secs(2));
 
     // The table.
@@ -832,6 +865,11 @@ fn main() {
         &static_peak,
         &static_runs,
     );
+    row(
+        &format!("context: one-route axum app returning the same bytes, {peak}"),
+        &ceiling_peak,
+        &ceiling_runs,
+    );
     row(&format!("API, same digest, {peak}"), &same_peak, &same_runs);
     row(
         &format!("API, random digest, {peak}"),
@@ -864,6 +902,14 @@ fn main() {
     println!(
         "| API (same digest) / nginx throughput | {ratio_same:.3} | ≥ 0.50 | {} |",
         met(ratio_same >= 0.5)
+    );
+    let ceiling_ratio = ceiling_peak.rps / static_peak.rps;
+    println!(
+        "| context: one-route axum app (no work) / nginx throughput | {ceiling_ratio:.3} | — | — |"
+    );
+    println!(
+        "| API (random digest) / one-route axum app throughput | {:.3} | — | — |",
+        random_peak.rps / ceiling_peak.rps
     );
     println!(
         "| API p99 at 80 % of peak ({:.0} of {target:.0} req/s) | {:.2} ms | < 10 ms | {} |",
