@@ -62,6 +62,10 @@ use merkle::ManifestDigest;
 use stamp::dev::DevServices;
 use workers::Ctx;
 
+/// The allocator the `anchor` binary serves the API with (cli/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const INSTALL_HINT: &str = "install with scripts/api-tools.sh";
 
 fn env_num(name: &str, default: usize) -> usize {

@@ -26,6 +26,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use merkle::{ProofV1, Root};
 
+/// mimalloc instead of the system allocator: an API request allocates a few dozen small
+/// blocks (routing, headers, the proof), and glibc's malloc/free were about 15 % of the API
+/// process's CPU in the proof-retrieval bench (`cargo bench -p anchor-api --bench proofs`,
+/// which uses the same allocator; anchor-api/README.md has the figures).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "anchor",

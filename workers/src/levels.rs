@@ -100,10 +100,15 @@ impl Levels {
         }
     }
 
+    /// The RFC 9162 audit path of leaf `index`, leaf to root.
+    pub fn audit_path(&self, index: u64) -> Result<Vec<Hash>> {
+        let plan = plan_inclusion(LeafIndex(index), TreeSize(self.size()))?;
+        Ok(plan.assemble(|id| self.node(id))?)
+    }
+
     /// The `c2c.proof.v1` of leaf `index`.
     pub fn proof(&self, tenant: &str, period: &str, index: u64) -> Result<ProofV1> {
-        let plan = plan_inclusion(LeafIndex(index), TreeSize(self.size()))?;
-        let path = plan.assemble(|id| self.node(id))?;
+        let path = self.audit_path(index)?;
         Ok(ProofV1 {
             format: ProofV1::FORMAT.to_owned(),
             tenant: Some(tenant.to_owned()),

@@ -14,7 +14,7 @@
 use ledger::blob::{BlobKey, BlobStore, ReceiptFormat, RootArtifact};
 use ledger::formats::Receipt;
 use ledger::{AnchorKind, Period, TenantId};
-use merkle::{ManifestDigest, ProofV1, Root};
+use merkle::{ManifestDigest, Parameters, ProofV1, Root};
 use stamp::DetachedTimestamp;
 
 use crate::error::{Result, WorkerError};
@@ -69,6 +69,7 @@ pub struct PeriodProofs {
     tenant: TenantId,
     period: Period,
     levels: Levels,
+    json: ProofJson,
     /// The root `.ots` the latest receipt names, when the period has an OTS anchor.
     root_ots: Option<DetachedTimestamp>,
 }
@@ -115,10 +116,12 @@ impl PeriodProofs {
         }
         .map(|bytes| DetachedTimestamp::from_bytes(&bytes))
         .transpose()?;
+        let json = ProofJson::new(tenant, period, &levels);
         Ok(PeriodProofs {
             tenant: tenant.clone(),
             period,
             levels,
+            json,
             root_ots,
         })
     }
@@ -136,13 +139,26 @@ impl PeriodProofs {
 
     /// The `c2c.proof.v1` of a manifest, or a `NotFound` naming it.
     pub fn proof(&self, digest: &ManifestDigest) -> Result<ProofV1> {
-        let index = self.levels.index_of(digest).ok_or_else(|| {
+        let index = self.index_of(digest)?;
+        self.proof_at(index)
+    }
+
+    /// The `c2c.proof.v1` of a manifest as JSON: exactly the bytes `serde_json::to_vec` gives
+    /// for [`PeriodProofs::proof`], written from a per-period template without building the
+    /// document (the API's hot path), or a `NotFound` naming it.
+    pub fn proof_json(&self, digest: &ManifestDigest) -> Result<Vec<u8>> {
+        let index = self.index_of(digest)?;
+        let path = self.levels.audit_path(index)?;
+        Ok(self.json.write(digest, index, &path))
+    }
+
+    fn index_of(&self, digest: &ManifestDigest) -> Result<u64> {
+        self.levels.index_of(digest).ok_or_else(|| {
             WorkerError::NotFound(format!(
                 "{digest} is not in the tree of {} {}",
                 self.tenant, self.period
             ))
-        })?;
-        self.proof_at(index)
+        })
     }
 
     /// The per-manifest `.ots` of a manifest: its RFC 9162 path as OTS operations, then the
@@ -153,5 +169,118 @@ impl PeriodProofs {
         };
         let proof = self.proof(digest)?;
         Ok(Some(stamp::manifest::per_manifest_ots(&proof, root_ots)?))
+    }
+}
+
+/// The parts of a period's `c2c.proof.v1` JSON that are the same for every leaf, in the
+/// member order of [`ProofV1`]'s serialisation: `head` up to the digest's value, `mid` from
+/// `tree_size` to the opening of `audit_path`, `tail` from its end to the closing brace.
+#[derive(Debug)]
+struct ProofJson {
+    head: Vec<u8>,
+    mid: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl ProofJson {
+    fn new(tenant: &TenantId, period: Period, levels: &Levels) -> ProofJson {
+        let head = format!(
+            "{{\"format\":{},\"tenant\":{},\"period\":{},\"digest\":\"",
+            to_json(ProofV1::FORMAT),
+            to_json(tenant.as_str()),
+            to_json(&period.to_string()),
+        );
+        let mid = format!(
+            ",\"tree_size\":{},\"root\":{},\"audit_path\":[",
+            levels.size(),
+            to_json(&levels.root()),
+        );
+        let tail = format!("],\"parameters\":{}}}", to_json(&Parameters::c2c()));
+        ProofJson {
+            head: head.into_bytes(),
+            mid: mid.into_bytes(),
+            tail: tail.into_bytes(),
+        }
+    }
+
+    fn write(&self, digest: &ManifestDigest, index: u64, path: &[merkle::Hash]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            self.head.len() + self.mid.len() + self.tail.len() + 96 + path.len() * 67,
+        );
+        out.extend_from_slice(&self.head);
+        push_hex(&mut out, &digest.0);
+        out.extend_from_slice(b"\",\"leaf_index\":");
+        out.extend_from_slice(index.to_string().as_bytes());
+        out.extend_from_slice(&self.mid);
+        for (i, h) in path.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            push_hex(&mut out, &h.0);
+            out.push(b'"');
+        }
+        out.extend_from_slice(&self.tail);
+        out
+    }
+}
+
+/// Lower-case hex, as the formats spell every hash.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
+    }
+}
+
+/// A template's constant value as serde spells it.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("strings, roots and parameters serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_json_is_byte_for_byte_serdes_proof_document_for_every_leaf_of_sizes_1_to_70() {
+        let tenant = TenantId::new("pro-co").unwrap();
+        let period: Period = "2026-W48".parse().unwrap();
+        for size in 1..=70u32 {
+            let digests: Vec<ManifestDigest> = (0..size)
+                .map(|i| ManifestDigest(merkle::hash::leaf_hash(&i.to_be_bytes()).0))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let levels = Levels::build(digests.clone()).unwrap();
+            let proofs = PeriodProofs {
+                json: ProofJson::new(&tenant, period, &levels),
+                tenant: tenant.clone(),
+                period,
+                levels,
+                root_ots: None,
+            };
+            for d in &digests {
+                let want = serde_json::to_vec(&proofs.proof(d).unwrap()).unwrap();
+                assert_eq!(
+                    String::from_utf8(proofs.proof_json(d).unwrap()).unwrap(),
+                    String::from_utf8(want).unwrap(),
+                    "size {size}"
+                );
+            }
+        }
+        let absent = ManifestDigest([7; 32]);
+        assert!(matches!(
+            PeriodProofs {
+                json: ProofJson::new(&tenant, period, &Levels::build(vec![absent]).unwrap()),
+                tenant: tenant.clone(),
+                period,
+                levels: Levels::build(vec![ManifestDigest([8; 32])]).unwrap(),
+                root_ots: None,
+            }
+            .proof_json(&absent),
+            Err(WorkerError::NotFound(_))
+        ));
     }
 }
