@@ -163,7 +163,8 @@ pub fn run(cmd: ReservesCmd) -> Outcome {
         ReservesCmd::Snapshots(cmd) => snapshots(cmd),
         ReservesCmd::Attestations(cmd) => attestations(cmd),
         ReservesCmd::Deliver { config } => with_reserves(&config, async |store, _| {
-            let publisher = reserves::publisher::Publisher::new(std::time::Duration::from_secs(10))?;
+            let publisher =
+                reserves::publisher::Publisher::new(std::time::Duration::from_secs(10))?;
             for o in publisher.run_once(store, Utc::now(), 100).await? {
                 println_json(&serde_json::json!({
                     "id": o.id, "status": o.status, "errors": o.errors,
@@ -391,14 +392,8 @@ fn verify(file: &PathBuf, jwks: &PathBuf) -> Outcome {
     if !c.missing.is_empty() || !c.stale.is_empty() {
         println!(
             "counted as 0: missing {:?}, stale {:?}",
-            c.missing
-                .iter()
-                .map(AssetId::as_str)
-                .collect::<Vec<_>>(),
-            c.stale
-                .iter()
-                .map(AssetId::as_str)
-                .collect::<Vec<_>>()
+            c.missing.iter().map(AssetId::as_str).collect::<Vec<_>>(),
+            c.stale.iter().map(AssetId::as_str).collect::<Vec<_>>()
         );
     }
     Ok(())

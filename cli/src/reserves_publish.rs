@@ -294,6 +294,27 @@ async fn run_with(
             .iter()
             .map(|s| Period::containing(s.cadence, now).to_string())
             .collect();
+        let mut closed = Vec::new();
+        for s in policy.plans.schedules(plan) {
+            let period = Period::containing(s.cadence, now);
+            if let Some(run) = store.find_run(&tenant, period).await?
+                && matches!(
+                    run.status,
+                    ledger::sql::RunStatus::Anchored | ledger::sql::RunStatus::Complete
+                )
+            {
+                closed.push(format!("{period} (run {})", run.id));
+            }
+        }
+        if closed.len() == periods.len() {
+            return Err(anyhow!(
+                "balance digest {} was submitted to tenant {tenant}, but its current period {} \
+                 was already anchored before the digest arrived, and a period is anchored once: \
+                 publish again once the tenant's next period has opened",
+                digest.to_hex(),
+                closed.join(", ")
+            ));
+        }
         let runs: Vec<String> = periods
             .iter()
             .map(|p| format!("`anchor run --tenant {tenant} --period {p}`"))
@@ -351,7 +372,13 @@ async fn run_with(
     println!(
         "attestation {} published ({status}): coverage {} bps, balance digest {} anchored by {}",
         signed.id(),
-        signed.served.payload.attestation.balances.computation.coverage_ratio_bps,
+        signed
+            .served
+            .payload
+            .attestation
+            .balances
+            .computation
+            .coverage_ratio_bps,
         digest.to_hex(),
         tenant
     );
