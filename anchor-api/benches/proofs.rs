@@ -94,6 +94,7 @@ fn tool(name: &str, package: &str, also: &[&str]) -> PathBuf {
 
 struct Fixture {
     ctx: Ctx,
+    reserves: reserves::sql::ReserveStore,
     tenant: TenantId,
     period: Period,
     digests: Vec<ManifestDigest>,
@@ -185,8 +186,12 @@ async fn fixture(dir: &Path, leaves: usize, batch: usize) -> Fixture {
         }
         other => panic!("the rollup did not anchor: {other:?}"),
     }
+    let reserves = reserves::sql::ReserveStore::connect(&config.database_url)
+        .await
+        .expect("the reserves store");
     Fixture {
         ctx,
+        reserves,
         tenant,
         period,
         digests,
@@ -672,6 +677,7 @@ fn main() {
             kv: fx.ctx.kv.clone(),
             queue: fx.ctx.queue.clone(),
             policy: fx.ctx.policy.clone(),
+            reserves: fx.reserves.clone(),
         },
         config,
     ));

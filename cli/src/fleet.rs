@@ -178,6 +178,9 @@ pub fn up(args: &UpArgs) -> Outcome {
                 kv: ctx.kv.clone(),
                 queue: ctx.queue.clone(),
                 policy: ctx.policy.clone(),
+                reserves: reserves::sql::ReserveStore::connect(&config.database_url)
+                    .await
+                    .map_err(anyhow::Error::new)?,
             },
             api_config,
         );
