@@ -178,9 +178,10 @@ pub fn run(cmd: ReservesCmd) -> Outcome {
 /// Exit 2 for the store's "your input" errors, 1 for a failing database.
 pub fn classify(e: anyhow::Error) -> Failure {
     match e.downcast_ref::<ReserveError>() {
-        Some(ReserveError::Store(_) | ReserveError::Webhook { .. }) => Failure::Check(e),
         Some(
-            ReserveError::I3Ratio { .. }
+            ReserveError::Store(_)
+            | ReserveError::Webhook { .. }
+            | ReserveError::I3Ratio { .. }
             | ReserveError::I3MinRatio { .. }
             | ReserveError::RatioMismatch { .. }
             | ReserveError::StaleSummary { .. }

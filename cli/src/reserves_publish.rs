@@ -45,7 +45,7 @@ use merkle::ManifestDigest;
 use reserves::attestation::{
     AnchorBinding, Attestation, AttestedPeriod, Balances, SignedAttestation,
 };
-use reserves::compute::{Claims, Liabilities};
+use reserves::compute::{Claims, Computation, Liabilities};
 use reserves::config::ReservesConfig;
 use reserves::sql::{AttestationFilter, ReserveStore};
 use reserves::types::{Amount, AttestationId, Label};
@@ -241,22 +241,7 @@ async fn run_with(
         .compute(req.liabilities.clone(), req.period.end)
         .await?;
     if args.dry_run {
-        let checked = Balances::new(req.period, computation.clone(), req.claims);
-        let report = json!({
-            "dry_run": true,
-            "computation": computation,
-            "min_reserve_ratio_bps": req.claims.min_reserve_ratio_bps.to_string(),
-            "checks": checked.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into()),
-            "balance_digest": checked.as_ref().ok().map(|b| b.digest().to_hex()),
-        });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        let balances = checked?;
-        return Ok(Done {
-            action: "dry-run",
-            digest: Some(balances.digest()),
-            attestation: None,
-            pending: None,
-        });
+        return dry_run(req, &computation);
     }
     let balances = Balances::new(req.period, computation, req.claims)?;
     let digest = balances.digest();
@@ -284,55 +269,7 @@ async fn run_with(
     }
 
     let Some(binding) = find_binding(store, &backends.blobs, &tenant, &digest).await? else {
-        let now = Utc::now();
-        store.insert_manifests(&tenant, &[digest], now).await?;
-        let policy = scheduler::policy::Policy::from_vars(|n| config.var(n).map(str::to_owned))?;
-        let plan = store.tenant(&tenant).await?.plan;
-        let periods: Vec<String> = policy
-            .plans
-            .schedules(plan)
-            .iter()
-            .map(|s| Period::containing(s.cadence, now).to_string())
-            .collect();
-        let mut closed = Vec::new();
-        for s in policy.plans.schedules(plan) {
-            let period = Period::containing(s.cadence, now);
-            if let Some(run) = store.find_run(&tenant, period).await?
-                && matches!(
-                    run.status,
-                    ledger::sql::RunStatus::Anchored | ledger::sql::RunStatus::Complete
-                )
-            {
-                closed.push(format!("{period} (run {})", run.id));
-            }
-        }
-        if closed.len() == periods.len() {
-            return Err(anyhow!(
-                "balance digest {} was submitted to tenant {tenant}, but its current period {} \
-                 was already anchored before the digest arrived, and a period is anchored once: \
-                 publish again once the tenant's next period has opened",
-                digest.to_hex(),
-                closed.join(", ")
-            ));
-        }
-        let runs: Vec<String> = periods
-            .iter()
-            .map(|p| format!("`anchor run --tenant {tenant} --period {p}`"))
-            .collect();
-        let msg = format!(
-            "balance digest {} submitted to tenant {tenant} (period {}); waiting for anchoring: \
-             run {} (or let the scheduler close the period), then run this publish command again",
-            digest.to_hex(),
-            periods.join(", "),
-            runs.join(" or ")
-        );
-        println!("{msg}");
-        return Ok(Done {
-            action: "submitted",
-            digest: Some(digest),
-            attestation: None,
-            pending: Some(msg),
-        });
+        return submit(store, config, &tenant, digest).await;
     };
 
     let jwks = store.jwks(true).await?;
@@ -387,6 +324,84 @@ async fn run_with(
         digest: Some(digest),
         attestation: Some((signed.id().clone(), status)),
         pending: None,
+    })
+}
+
+/// `--dry-run`: the computation and the checks, nothing stored or submitted.
+fn dry_run(req: &Request, computation: &Computation) -> anyhow::Result<Done> {
+    let checked = Balances::new(req.period, computation.clone(), req.claims);
+    let report = json!({
+        "dry_run": true,
+        "computation": computation,
+        "min_reserve_ratio_bps": req.claims.min_reserve_ratio_bps.to_string(),
+        "checks": checked.as_ref().map_or_else(ToString::to_string, |_| "ok".into()),
+        "balance_digest": checked.as_ref().ok().map(|b| b.digest().to_hex()),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    let balances = checked?;
+    Ok(Done {
+        action: "dry-run",
+        digest: Some(balances.digest()),
+        attestation: None,
+        pending: None,
+    })
+}
+
+/// Phase 1: submits `digest` as a manifest of the reserves tenant and says which run anchors it.
+async fn submit(
+    store: &Store,
+    config: &Config,
+    tenant: &TenantId,
+    digest: ManifestDigest,
+) -> anyhow::Result<Done> {
+    let now = Utc::now();
+    store.insert_manifests(tenant, &[digest], now).await?;
+    let policy = scheduler::policy::Policy::from_vars(|n| config.var(n).map(str::to_owned))?;
+    let plan = store.tenant(tenant).await?.plan;
+    let periods: Vec<String> = policy
+        .plans
+        .schedules(plan)
+        .iter()
+        .map(|s| Period::containing(s.cadence, now).to_string())
+        .collect();
+    let mut closed = Vec::new();
+    for s in policy.plans.schedules(plan) {
+        let period = Period::containing(s.cadence, now);
+        if let Some(run) = store.find_run(tenant, period).await?
+            && matches!(
+                run.status,
+                ledger::sql::RunStatus::Anchored | ledger::sql::RunStatus::Complete
+            )
+        {
+            closed.push(format!("{period} (run {})", run.id));
+        }
+    }
+    if closed.len() == periods.len() {
+        return Err(anyhow!(
+            "balance digest {} was submitted to tenant {tenant}, but its current period {} \
+             was already anchored before the digest arrived, and a period is anchored once: \
+             publish again once the tenant's next period has opened",
+            digest.to_hex(),
+            closed.join(", ")
+        ));
+    }
+    let runs: Vec<String> = periods
+        .iter()
+        .map(|p| format!("`anchor run --tenant {tenant} --period {p}`"))
+        .collect();
+    let msg = format!(
+        "balance digest {} submitted to tenant {tenant} (period {}); waiting for anchoring: \
+         run {} (or let the scheduler close the period), then run this publish command again",
+        digest.to_hex(),
+        periods.join(", "),
+        runs.join(" or ")
+    );
+    println!("{msg}");
+    Ok(Done {
+        action: "submitted",
+        digest: Some(digest),
+        attestation: None,
+        pending: Some(msg),
     })
 }
 
