@@ -311,6 +311,26 @@ fn an_operator_publishes_an_attestation_bound_to_a_demo_run_and_an_auditor_verif
     );
     assert_eq!(o.status.code(), Some(1), "{}", common::text(&o.stderr));
 
+    // A later observation before the period end changes the balances; their digest arrives
+    // after the tenant's month was anchored, and publish says so instead of waiting forever.
+    let earlier = ts(now - chrono::Duration::minutes(30));
+    common::success(
+        "snapshots add (later observation)",
+        &run(
+            &["reserves", "snapshots", "add", "ras_compute_fal_halfk", "-"],
+            Some(&format!(
+                r#"{{"observed_at":"{earlier}","raw_amount":"5000","source":"manual"}}"#
+            )),
+        ),
+    );
+    let o = publish(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", common::text(&o.stdout));
+    assert!(
+        common::text(&o.stderr).contains("was already anchored before the digest arrived"),
+        "{}",
+        common::text(&o.stderr)
+    );
+
     // The audit log: one line per invocation, the publication with its id.
     let audit = std::fs::read_to_string(data.join("reserves-audit.jsonl")).unwrap();
     let actions: Vec<String> = audit
@@ -329,7 +349,8 @@ fn an_operator_publishes_an_attestation_bound_to_a_demo_run_and_an_auditor_verif
             "refused",
             "submitted",
             "published",
-            "already-published"
+            "already-published",
+            "refused"
         ]
     );
     assert!(audit.contains(&id) && audit.contains("ops@example"));
