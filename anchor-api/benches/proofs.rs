@@ -101,6 +101,7 @@ fn tool(name: &str, package: &str, also: &[&str]) -> PathBuf {
 
 struct Fixture {
     ctx: Ctx,
+    reserves: reserves::sql::ReserveStore,
     tenant: TenantId,
     period: Period,
     digests: Vec<ManifestDigest>,
@@ -192,8 +193,12 @@ async fn fixture(dir: &Path, leaves: usize, batch: usize) -> Fixture {
         }
         other => panic!("the rollup did not anchor: {other:?}"),
     }
+    let reserves = reserves::sql::ReserveStore::connect(&config.database_url)
+        .await
+        .expect("the reserves store");
     Fixture {
         ctx,
+        reserves,
         tenant,
         period,
         digests,
@@ -679,6 +684,7 @@ fn main() {
             kv: fx.ctx.kv.clone(),
             queue: fx.ctx.queue.clone(),
             policy: fx.ctx.policy.clone(),
+            reserves: fx.reserves.clone(),
         },
         config,
     ));

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{admin, anchor, bundle, chain, meta, tenants};
+use crate::routes::{admin, anchor, bundle, chain, meta, reserve, tenants};
 use crate::state::ApiState;
 
 #[derive(Debug, OpenApi)]
@@ -27,6 +27,7 @@ use crate::state::ApiState;
         (name = "tenants", description = "a tenant's manifests and consent"),
         (name = "admin", description = "operator routes (admin token)"),
         (name = "meta", description = "keys, health, metrics"),
+        (name = "reserve", description = "reserve attestations: registry and snapshots (admin token), attestations (public)"),
     )
 )]
 pub struct ApiDoc;
@@ -103,7 +104,9 @@ const PATH_PATTERNS: &[(&str, &str, &str)] = &[
     ),
     ("*", "digest", "^[0-9a-fA-F]{64}([.]ots)?$"),
     ("*", "name", "^root[.](bin|ots|tsr)$"),
+    ("/reserve/attestations/{id}", "id", "^att_[0-9a-f]{32}$"),
     ("*", "id", "^bf-[0-9a-f]{12}$"),
+    ("*", "asset", "^[a-z0-9][a-z0-9_-]{0,63}$"),
 ];
 
 /// Sets [`PATH_PATTERNS`] on the path parameters of every operation of `doc`.
@@ -159,6 +162,16 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::kill_switch))
         .routes(routes!(admin::runs, admin::trigger_run))
         .routes(routes!(admin::incidents))
+        .routes(routes!(reserve::create_asset, reserve::list_assets))
+        .routes(routes!(
+            reserve::get_asset,
+            reserve::update_asset,
+            reserve::delete_asset
+        ))
+        .routes(routes!(reserve::add_snapshot, reserve::list_snapshots))
+        .routes(routes!(reserve::list_attestations))
+        .routes(routes!(reserve::latest_attestation))
+        .routes(routes!(reserve::get_attestation))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))

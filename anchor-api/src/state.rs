@@ -13,6 +13,7 @@ use ledger::kv::Kv;
 use ledger::sql::{Consent, Store, Tenant, Visibility, hash_token};
 use ledger::{Period, TenantId};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use reserves::sql::ReserveStore;
 use scheduler::Policy;
 use scheduler::policy::parse_duration;
 use workers::proofs::PeriodProofs;
@@ -146,6 +147,8 @@ pub struct Parts {
     pub kv: Kv,
     pub queue: Queue,
     pub policy: Policy,
+    /// The reserve attestation tables (`reserves::sql`), in the ledger's database.
+    pub reserves: ReserveStore,
 }
 
 impl std::fmt::Debug for Parts {
@@ -164,12 +167,16 @@ impl Parts {
         let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))
             .map_err(|e| ApiError::Config(e.to_string()))?;
         let queue = Queue::open(&workers::ctx::queue_target(config)?).await?;
+        let reserves = ReserveStore::connect(&config.database_url)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("the reserves store: {e}")))?;
         Ok(Parts {
             store,
             blobs,
             kv,
             queue,
             policy,
+            reserves,
         })
     }
 }

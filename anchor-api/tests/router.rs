@@ -5,6 +5,8 @@
 #![allow(clippy::too_many_lines)]
 
 mod common;
+#[path = "../../reserves/tests/common/mod.rs"]
+mod reserve_fixtures;
 
 use axum::http::StatusCode;
 use common::{ADMIN, Fixture, call, get, send_json};
@@ -774,7 +776,17 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 19, "{paths:?}");
+    for route in [
+        "/reserve/assets",
+        "/reserve/assets/{asset}",
+        "/reserve/assets/{asset}/snapshots",
+        "/reserve/attestations",
+        "/reserve/attestations/latest",
+        "/reserve/attestations/{id}",
+    ] {
+        assert!(paths.contains(&route), "{route} missing from {paths:?}");
+    }
+    assert_eq!(paths.len(), 25, "{paths:?}");
     let ready = get(&app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(
@@ -935,4 +947,199 @@ async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_th
             .as_str(),
         "priv-co"
     );
+}
+
+#[tokio::test]
+async fn reserve_registry_routes_fail_closed_and_need_the_admin_token() {
+    let f = Fixture::anchored().await;
+    let mut config = f.config();
+    config.admin_token_hash = None;
+    let closed = f.app_with(config);
+    let open = f.app();
+    let asset = json!({"id":"ras_x","asset_type":"compute_credit","provider":"gemini",
+        "name":"X","unit":"credit"});
+    let snap = json!({"observed_at":"2026-01-01T00:00:00Z","raw_amount":"1","source":"manual"});
+    let routes: Vec<(&str, &str, Option<serde_json::Value>)> = vec![
+        ("POST", "/reserve/assets", Some(asset)),
+        ("GET", "/reserve/assets", None),
+        ("GET", "/reserve/assets/ras_x", None),
+        (
+            "PATCH",
+            "/reserve/assets/ras_x",
+            Some(json!({"eligible": true})),
+        ),
+        ("DELETE", "/reserve/assets/ras_x", None),
+        ("POST", "/reserve/assets/ras_x/snapshots", Some(snap)),
+        ("GET", "/reserve/assets/ras_x/snapshots", None),
+    ];
+    for (method, uri, body) in &routes {
+        let send = async |app, token| match body {
+            Some(b) => send_json(app, method, uri, token, b).await,
+            None => call(app, method, uri, token, None).await,
+        };
+        for token in [None, Some(ADMIN), Some(f.public_token.as_str())] {
+            assert_eq!(
+                send(&closed, token).await.code(),
+                "forbidden",
+                "{method} {uri} with {token:?}"
+            );
+        }
+        assert_eq!(
+            send(&open, None).await.code(),
+            "unauthorized",
+            "{method} {uri}"
+        );
+        // The `Admin` extractor: any token but the admin's is refused (403), like a tenant's.
+        assert_eq!(
+            send(&open, Some("not-a-token")).await.code(),
+            "forbidden",
+            "{method} {uri}"
+        );
+        assert_eq!(
+            send(&open, Some(&f.public_token)).await.code(),
+            "forbidden",
+            "{method} {uri}"
+        );
+    }
+    // The attestations are public even on the closed app.
+    let r = get(&closed, "/reserve/attestations", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["total"], 0);
+}
+
+#[tokio::test]
+async fn the_operator_keeps_the_registry_and_anybody_reads_attestations_as_signed() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let admin = Some(ADMIN);
+
+    // Registry CRUD round trip.
+    let new = json!({"id":"ras_compute_gemini_k","asset_type":"compute_credit",
+        "provider":"gemini","name":"Gemini credits","unit":"credit",
+        "provider_metadata":{"credits_per_unit":1000}});
+    let r = send_json(&app, "POST", "/reserve/assets", admin, &new).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["haircut_bps"], 10000, "fails closed");
+    assert_eq!(r.json()["eligible"], false);
+    let again = send_json(&app, "POST", "/reserve/assets", admin, &new).await;
+    assert_eq!(again.code(), "conflict");
+    let r = send_json(
+        &app,
+        "PATCH",
+        "/reserve/assets/ras_compute_gemini_k",
+        admin,
+        &json!({"eligible": true, "haircut_bps": 1000}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["haircut_bps"], 1000);
+    let bad = send_json(
+        &app,
+        "PATCH",
+        "/reserve/assets/ras_compute_gemini_k",
+        admin,
+        &json!({"haircut_bps": 10001}),
+    )
+    .await;
+    assert_eq!(bad.code(), "unprocessable");
+    let r = send_json(
+        &app,
+        "POST",
+        "/reserve/assets/ras_compute_gemini_k/snapshots",
+        admin,
+        &json!({"observed_at":"2026-11-01T00:00:00Z","raw_amount":"12",
+            "amount_unit":"pack","source":"manual"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["raw_amount"], "12000", "packs normalised");
+    let snaps = get(
+        &app,
+        "/reserve/assets/ras_compute_gemini_k/snapshots",
+        admin,
+    )
+    .await;
+    assert_eq!(snaps.json().as_array().unwrap().len(), 1);
+    let shown = get(&app, "/reserve/assets/ras_compute_gemini_k", admin)
+        .await
+        .json();
+    let history: Vec<&str> = shown["policy_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["create", "update"]);
+    let list = get(&app, "/reserve/assets?provider=gemini", admin)
+        .await
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let r = call(
+        &app,
+        "DELETE",
+        "/reserve/assets/ras_compute_gemini_k",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["deleted_at"].is_string());
+    assert_eq!(get(&app, "/reserve/assets", admin).await.json(), json!([]));
+    let all = get(&app, "/reserve/assets?include_deleted=true", admin)
+        .await
+        .json();
+    assert_eq!(all.as_array().unwrap().len(), 1);
+
+    // Bad path values are 400, unknown ones 404.
+    for uri in [
+        "/reserve/assets/Bad%20Id",
+        "/reserve/assets/_x/snapshots",
+        "/reserve/attestations/att_XYZ",
+        "/reserve/attestations/rss_0123456789abcdef0123456789abcdef",
+        "/reserve/attestations?limit=0",
+        "/reserve/attestations?status=maybe",
+        "/reserve/attestations?period_end_min=yesterday",
+    ] {
+        assert_eq!(get(&app, uri, admin).await.code(), "bad_request", "{uri}");
+    }
+    assert_eq!(
+        get(&app, "/reserve/assets/ras_nope", admin).await.code(),
+        "not_found"
+    );
+    let unknown = "/reserve/attestations/att_0123456789abcdef0123456789abcdef";
+    assert_eq!(get(&app, unknown, None).await.code(), "not_found");
+    assert_eq!(
+        get(&app, "/reserve/attestations/latest", None).await.code(),
+        "not_found"
+    );
+
+    // A stored attestation is served byte for byte, without a token.
+    let key = ledger::keys::SigningKey::generate();
+    let signed = reserve_fixtures::signed_at(&key, reserve_fixtures::as_of());
+    f.reserves
+        .publish(&signed, &[], chrono::Utc::now())
+        .await
+        .unwrap();
+    let stored = f.reserves.attestation(signed.id()).await.unwrap();
+    for uri in [
+        format!("/reserve/attestations/{}", signed.id()),
+        "/reserve/attestations/latest".to_owned(),
+    ] {
+        let r = get(&app, &uri, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+        assert_eq!(r.content_type, "application/json");
+        assert_eq!(r.body, stored.served_json.as_bytes(), "{uri}");
+        assert_eq!(r.body, signed.served_json.as_bytes(), "{uri}");
+        reserves::attestation::verify(&r.body, &reserve_fixtures::jwks(&key)).unwrap();
+    }
+    let page = get(&app, "/reserve/attestations?status=pending&limit=5", None)
+        .await
+        .json();
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["id"], signed.id().as_str());
+    assert_eq!(page["items"][0]["payload_hash"], signed.payload_hash());
+    let none = get(&app, "/reserve/attestations?status=ok", None)
+        .await
+        .json();
+    assert_eq!(none["total"], 0);
 }

@@ -119,7 +119,7 @@ fn config_with(file: Option<&Path>, overrides: &[(&str, String)]) -> anyhow::Res
     Config::from_sources(text.as_deref(), &env).context("configuration")
 }
 
-fn is_embedded(config: &Config) -> bool {
+pub(crate) fn is_embedded(config: &Config) -> bool {
     config.database_url.starts_with("sqlite:")
         && matches!(config.blobs, ledger::config::BlobTarget::Dir(_))
         && config.var("LEDGER_QUEUE").is_none_or(|q| q == "embedded")
@@ -178,6 +178,9 @@ pub fn up(args: &UpArgs) -> Outcome {
                 kv: ctx.kv.clone(),
                 queue: ctx.queue.clone(),
                 policy: ctx.policy.clone(),
+                reserves: reserves::sql::ReserveStore::connect(&config.database_url)
+                    .await
+                    .map_err(anyhow::Error::new)?,
             },
             api_config,
         );

@@ -13,6 +13,7 @@ mod ledger_cmd;
 mod ots;
 mod proof_cmd;
 mod reserves_cmd;
+mod reserves_publish;
 mod tree;
 mod tsa;
 mod verify;
@@ -64,7 +65,7 @@ enum Command {
     /// The hash-chained run-summary ledger: verify an exported chain.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCmd),
-    /// Reserve attestations: verify a served attestation.
+    /// Reserve attestations: registry, snapshots, publish, verify.
     #[command(subcommand)]
     Reserves(reserves_cmd::ReservesCmd),
     // fleet roles (fleet.rs)

@@ -3,4 +3,5 @@ pub mod anchor;
 pub mod bundle;
 pub mod chain;
 pub mod meta;
+pub mod reserve;
 pub mod tenants;

@@ -34,6 +34,8 @@ pub struct Fixture {
     pub private_token: String,
     pub period: Period,
     pub digests: Vec<ManifestDigest>,
+    /// The reserves tables in the fixture's database.
+    pub reserves: reserves::sql::ReserveStore,
     _dev: DevServices,
 }
 
@@ -106,9 +108,13 @@ impl Fixture {
                 .await
                 .unwrap();
         }
+        let reserves = reserves::sql::ReserveStore::connect(&config.database_url)
+            .await
+            .unwrap();
         Fixture {
             dir,
             ctx,
+            reserves,
             vars,
             public_token,
             private_token,
@@ -130,6 +136,7 @@ impl Fixture {
                 kv: self.ctx.kv.clone(),
                 queue: self.ctx.queue.clone(),
                 policy: self.ctx.policy.clone(),
+                reserves: self.reserves.clone(),
             },
             config,
         ))

@@ -1,0 +1,455 @@
+//! `anchor reserves publish`: the operator's publication of a reserve attestation
+//! (reserves/README.md, "Binding to anchoring: the flow"), in two phases with one command.
+//!
+//! Every run computes the balances document from the registry and the latest snapshots at
+//! `--period-end`, the operator's liabilities and the period's minimum ratio, and runs seed
+//! 001's checks (±1 bps for a submitted `--ratio-bps`, then I3). Then:
+//!
+//! 1. **Not yet anchored** (the balance digest is in no anchored tree of the tenant
+//!    `LEDGER_RESERVES_TENANT`): the digest is submitted as a manifest of that tenant and the
+//!    command exits 3 (pending) saying which `anchor run --tenant T --period P` anchors it.
+//! 2. **Anchored**: the same command again (same period, liabilities and ratios; the
+//!    snapshots observed up to `--period-end` are what they were, so the digest is the same)
+//!    finds the newest run summary whose tree holds the digest, derives the inclusion proof
+//!    with `workers::proofs::PeriodProofs`, refuses a summary older than
+//!    `LEDGER_RESERVES_MAX_SUMMARY_AGE`, signs with the operator's key, stores the attestation
+//!    `pending` with one outbox row per `LEDGER_RESERVES_WEBHOOKS` URL, runs one delivery cycle
+//!    and prints the attestation id (and writes the served JSON to `--out`). Running it a third
+//!    time finds the attestation already stored for that digest and prints its id again: a
+//!    retry never publishes twice.
+//!
+//! `--dry-run` prints the computation (per-asset eligible amounts, missing, stale, totals,
+//! ratio, fully backed) and the result of the checks, and stores and submits nothing.
+//!
+//! **Audit log.** Every invocation appends one JSON line to `--audit-log` (default
+//! `{LEDGER_DATA_DIR}/reserves-audit.jsonl`): `at`, `operator` (`--operator`, else `$USER`),
+//! `action` (`dry-run`, `submitted`, `published`, `already-published`, `refused`), the
+//! parameters (period, liabilities, ratios), the balance digest, the attestation id and
+//! status when there is one, and the error when refused. The file is only ever appended to.
+//!
+//! Exit codes: 0 published (or dry run with passing checks); 3 digest submitted, waiting for
+//! anchoring; 1 a check failed (I3, ratio mismatch, stale summary, binding) or the store
+//! failed; 2 bad input.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, anyhow};
+use chrono::Utc;
+use clap::Args;
+use ledger::TenantId;
+use ledger::config::Config;
+use ledger::ids::Period;
+use ledger::sql::Store;
+use merkle::ManifestDigest;
+use reserves::attestation::{
+    AnchorBinding, Attestation, AttestedPeriod, Balances, SignedAttestation,
+};
+use reserves::compute::{Claims, Computation, Liabilities};
+use reserves::config::ReservesConfig;
+use reserves::sql::{AttestationFilter, ReserveStore};
+use reserves::types::{Amount, AttestationId, Label};
+use serde_json::{Value, json};
+use workers::proofs::PeriodProofs;
+
+use crate::ledger_cmd::ConfigArg;
+use crate::reserves_cmd::classify;
+use crate::{Failure, Outcome, read_input};
+
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// Start of the attested period (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub period_start: String,
+    /// End of the attested period: the instant the reserves are computed at (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub period_end: String,
+    /// Liabilities as JSON `{"total": "N", "by_bucket": {"NAME": "N", …}}` (`-` for stdin).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["liabilities_total", "bucket"])]
+    pub liabilities: Option<PathBuf>,
+    /// Total liabilities (an integer, in the reserves' unit).
+    #[arg(long, value_name = "N")]
+    pub liabilities_total: Option<String>,
+    /// A liability bucket `NAME=N` (repeatable; the buckets must add up to the total).
+    #[arg(long, value_name = "NAME=N")]
+    pub bucket: Vec<String>,
+    /// The minimum coverage ratio observed during the period, in basis points (seed 001's
+    /// `min_reserve_ratio_bps`; I3: ≥ 10000).
+    #[arg(long, value_name = "BPS")]
+    pub min_ratio_bps: u64,
+    /// The ratio the operator expects; refused unless within ±1 bps of the computed one.
+    #[arg(long, value_name = "BPS")]
+    pub ratio_bps: Option<u64>,
+    /// Print the computation and the checks; store and submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Who publishes, for the audit log (default `$USER`).
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// The audit log (JSON lines, appended; default `{LEDGER_DATA_DIR}/reserves-audit.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Also write the served attestation here once published.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+struct Request {
+    period: AttestedPeriod,
+    liabilities: Liabilities,
+    claims: Claims,
+}
+
+fn parse_request(args: &PublishArgs) -> anyhow::Result<Request> {
+    let ts = |what: &str, s: &str| {
+        ledger::ids::parse_ts(s).with_context(|| format!("--{what} {s:?} is not an RFC 3339 time"))
+    };
+    let period = AttestedPeriod::new(
+        ts("period-start", &args.period_start)?,
+        ts("period-end", &args.period_end)?,
+    )?;
+    let liabilities = match (&args.liabilities, &args.liabilities_total) {
+        (Some(file), None) => serde_json::from_slice(&read_input(file)?).with_context(|| {
+            format!(
+                "{} is not {{\"total\": \"N\", \"by_bucket\": {{…}}}} with integer strings",
+                file.display()
+            )
+        })?,
+        (None, Some(total)) => {
+            let mut by_bucket = std::collections::BTreeMap::new();
+            for b in &args.bucket {
+                let (name, n) = b
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--bucket {b:?} is not NAME=N"))?;
+                if by_bucket
+                    .insert(Label::new(name)?, n.parse::<Amount>()?)
+                    .is_some()
+                {
+                    return Err(anyhow!("--bucket {name} is given twice"));
+                }
+            }
+            Liabilities {
+                total: total.parse()?,
+                by_bucket,
+            }
+        }
+        _ => return Err(anyhow!("give --liabilities FILE or --liabilities-total N")),
+    };
+    liabilities.check()?;
+    Ok(Request {
+        period,
+        liabilities,
+        claims: Claims {
+            reserve_ratio_bps: args.ratio_bps.map(u128::from),
+            min_reserve_ratio_bps: u128::from(args.min_ratio_bps),
+        },
+    })
+}
+
+/// What one invocation did, for stdout and the audit log.
+struct Done {
+    action: &'static str,
+    digest: Option<ManifestDigest>,
+    attestation: Option<(AttestationId, String)>,
+    pending: Option<String>,
+}
+
+pub fn publish(args: &PublishArgs) -> Outcome {
+    let req = parse_request(args).map_err(Failure::Input)?;
+    let config = args.config.load().map_err(Failure::Input)?;
+    let audit = args
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("reserves-audit.jsonl"));
+    let operator = args
+        .operator
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let rt = crate::ots::runtime().map_err(Failure::Check)?;
+    let result = rt.block_on(run(args, &req, &config));
+    let mut entry = json!({
+        "at": ledger::ids::format_ts(Utc::now()),
+        "operator": operator,
+        "period": req.period,
+        "liabilities": req.liabilities,
+        "min_reserve_ratio_bps": req.claims.min_reserve_ratio_bps.to_string(),
+        "reserve_ratio_bps": req.claims.reserve_ratio_bps.map(|r| r.to_string()),
+        "dry_run": args.dry_run,
+    });
+    match &result {
+        Ok(done) => {
+            entry["action"] = json!(done.action);
+            entry["balance_digest"] = json!(done.digest.map(|d| d.to_hex()));
+            if let Some((id, status)) = &done.attestation {
+                entry["attestation_id"] = json!(id);
+                entry["status"] = json!(status);
+            }
+            if let Some(p) = &done.pending {
+                entry["anchoring"] = json!(p);
+            }
+        }
+        Err(e) => {
+            entry["action"] = json!("refused");
+            entry["error"] = json!(format!("{e:#}"));
+        }
+    }
+    append_audit(&audit, &entry).map_err(Failure::Check)?;
+    let done = result.map_err(classify)?;
+    match done.pending {
+        Some(msg) => Err(Failure::Pending(anyhow!(msg))),
+        None => Ok(()),
+    }
+}
+
+fn append_audit(path: &PathBuf, entry: &Value) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening the audit log {}", path.display()))?;
+    f.write_all(format!("{entry}\n").as_bytes())
+        .and_then(|()| f.sync_data())
+        .with_context(|| format!("appending to the audit log {}", path.display()))
+}
+
+async fn run(args: &PublishArgs, req: &Request, config: &Config) -> anyhow::Result<Done> {
+    let rc = ReservesConfig::from_config(config)?;
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    }
+    let rstore = ReserveStore::connect(&config.database_url).await?;
+    let out = run_with(args, req, config, &rc, &rstore).await;
+    rstore.close().await;
+    out
+}
+
+async fn run_with(
+    args: &PublishArgs,
+    req: &Request,
+    config: &Config,
+    rc: &ReservesConfig,
+    rstore: &ReserveStore,
+) -> anyhow::Result<Done> {
+    let computation = rstore
+        .compute(req.liabilities.clone(), req.period.end)
+        .await?;
+    if args.dry_run {
+        return dry_run(req, &computation);
+    }
+    let balances = Balances::new(req.period, computation, req.claims)?;
+    let digest = balances.digest();
+    let tenant = rc.require_tenant()?.clone();
+    let backends = config.open().await?;
+    let store = &backends.store;
+    store
+        .tenant(&tenant)
+        .await
+        .with_context(|| format!("{} names tenant {tenant}", reserves::config::TENANT))?;
+
+    if let Some(existing) = already_published(rstore, &balances).await? {
+        println!(
+            "attestation {} already published for balance digest {} (status {:?})",
+            existing.0,
+            digest.to_hex(),
+            existing.1
+        );
+        return Ok(Done {
+            action: "already-published",
+            digest: Some(digest),
+            attestation: Some(existing),
+            pending: None,
+        });
+    }
+
+    let Some(binding) = find_binding(store, &backends.blobs, &tenant, &digest).await? else {
+        return submit(store, config, &tenant, digest).await;
+    };
+
+    let jwks = store.jwks(true).await?;
+    let now = Utc::now();
+    let attestation = Attestation::new(
+        AttestationId::generate(),
+        now,
+        balances,
+        binding,
+        &jwks,
+        rc.max_summary_age,
+    )?;
+    let embedded = crate::fleet::is_embedded(config);
+    let key = workers::ctx::signing_key(config, embedded)?;
+    if jwks.get(key.key_id()).is_none() {
+        return Err(anyhow!(
+            "the signing key {} is not in the store's published JWKS: auditors could not verify",
+            key.key_id()
+        ));
+    }
+    let signed = SignedAttestation::sign(attestation, &key);
+    let stored = rstore.publish(&signed, &rc.webhooks, now).await?;
+    let publisher = reserves::publisher::Publisher::new(std::time::Duration::from_secs(10))?;
+    let mut status = stored.status;
+    for o in publisher.run_once(rstore, Utc::now(), 100).await? {
+        if &o.id == signed.id() {
+            status = o.status;
+            for e in &o.errors {
+                eprintln!("anchor: delivery failed (retried by `anchor reserves deliver`): {e}");
+            }
+        }
+    }
+    if let Some(out) = &args.out {
+        crate::ots::write_atomically(out, signed.served_json.as_bytes(), false)?;
+    }
+    let status = format!("{status:?}").to_lowercase();
+    println!(
+        "attestation {} published ({status}): coverage {} bps, balance digest {} anchored by {}",
+        signed.id(),
+        signed
+            .served
+            .payload
+            .attestation
+            .balances
+            .computation
+            .coverage_ratio_bps,
+        digest.to_hex(),
+        tenant
+    );
+    Ok(Done {
+        action: "published",
+        digest: Some(digest),
+        attestation: Some((signed.id().clone(), status)),
+        pending: None,
+    })
+}
+
+/// `--dry-run`: the computation and the checks, nothing stored or submitted.
+fn dry_run(req: &Request, computation: &Computation) -> anyhow::Result<Done> {
+    let checked = Balances::new(req.period, computation.clone(), req.claims);
+    let report = json!({
+        "dry_run": true,
+        "computation": computation,
+        "min_reserve_ratio_bps": req.claims.min_reserve_ratio_bps.to_string(),
+        "checks": checked.as_ref().map_or_else(ToString::to_string, |_| "ok".into()),
+        "balance_digest": checked.as_ref().ok().map(|b| b.digest().to_hex()),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    let balances = checked?;
+    Ok(Done {
+        action: "dry-run",
+        digest: Some(balances.digest()),
+        attestation: None,
+        pending: None,
+    })
+}
+
+/// Phase 1: submits `digest` as a manifest of the reserves tenant and says which run anchors it.
+async fn submit(
+    store: &Store,
+    config: &Config,
+    tenant: &TenantId,
+    digest: ManifestDigest,
+) -> anyhow::Result<Done> {
+    let now = Utc::now();
+    store.insert_manifests(tenant, &[digest], now).await?;
+    let policy = scheduler::policy::Policy::from_vars(|n| config.var(n).map(str::to_owned))?;
+    let plan = store.tenant(tenant).await?.plan;
+    let periods: Vec<String> = policy
+        .plans
+        .schedules(plan)
+        .iter()
+        .map(|s| Period::containing(s.cadence, now).to_string())
+        .collect();
+    let mut closed = Vec::new();
+    for s in policy.plans.schedules(plan) {
+        let period = Period::containing(s.cadence, now);
+        if let Some(run) = store.find_run(tenant, period).await?
+            && matches!(
+                run.status,
+                ledger::sql::RunStatus::Anchored | ledger::sql::RunStatus::Complete
+            )
+        {
+            closed.push(format!("{period} (run {})", run.id));
+        }
+    }
+    if closed.len() == periods.len() {
+        return Err(anyhow!(
+            "balance digest {} was submitted to tenant {tenant}, but its current period {} \
+             was already anchored before the digest arrived, and a period is anchored once: \
+             publish again once the tenant's next period has opened",
+            digest.to_hex(),
+            closed.join(", ")
+        ));
+    }
+    let runs: Vec<String> = periods
+        .iter()
+        .map(|p| format!("`anchor run --tenant {tenant} --period {p}`"))
+        .collect();
+    let msg = format!(
+        "balance digest {} submitted to tenant {tenant} (period {}); waiting for anchoring: \
+         run {} (or let the scheduler close the period), then run this publish command again",
+        digest.to_hex(),
+        periods.join(", "),
+        runs.join(" or ")
+    );
+    println!("{msg}");
+    Ok(Done {
+        action: "submitted",
+        digest: Some(digest),
+        attestation: None,
+        pending: Some(msg),
+    })
+}
+
+/// The attestation already stored for these balances (same period end, same digest).
+async fn already_published(
+    rstore: &ReserveStore,
+    balances: &Balances,
+) -> anyhow::Result<Option<(AttestationId, String)>> {
+    let digest = balances.digest().to_hex();
+    let (list, _) = rstore
+        .attestations(&AttestationFilter {
+            period_end_min: Some(balances.period.end),
+            period_end_max: Some(balances.period.end),
+            limit: Some(100),
+            ..AttestationFilter::default()
+        })
+        .await?;
+    Ok(list
+        .into_iter()
+        .find(|a| a.balance_digest == digest)
+        .map(|a| (a.id, format!("{:?}", a.status).to_lowercase())))
+}
+
+/// The binding of `digest` to the newest run summary of `tenant` whose anchored tree holds it.
+async fn find_binding(
+    store: &Store,
+    blobs: &ledger::blob::BlobStore,
+    tenant: &TenantId,
+    digest: &ManifestDigest,
+) -> anyhow::Result<Option<AnchorBinding>> {
+    let mut tried: Vec<Period> = Vec::new();
+    for row in store.summaries(tenant).await?.into_iter().rev() {
+        let summary = ledger::formats::RunSummary::from_bytes(&row.bytes)?;
+        let Some(root) = summary.root else { continue };
+        if tried.contains(&summary.period) {
+            continue;
+        }
+        tried.push(summary.period);
+        let proofs = PeriodProofs::load(blobs, tenant, summary.period)
+            .await
+            .with_context(|| format!("loading the tree of {tenant} {}", summary.period))?;
+        let Ok(proof) = proofs.proof(digest) else {
+            continue;
+        };
+        if proof.root != root || proof.tree_size != summary.tree_size {
+            continue;
+        }
+        return Ok(Some(AnchorBinding::new(&row.bytes, proof)?));
+    }
+    Ok(None)
+}
