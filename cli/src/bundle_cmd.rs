@@ -8,24 +8,17 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::Args;
-use ledger::{Period, TenantId};
-use merkle::ManifestDigest;
 use workers::WorkerError;
 use workers::proofs::PeriodProofs;
 
 use crate::ledger_cmd::ConfigArg;
+use crate::proof_cmd::ManifestArgs;
 use crate::{Failure, Outcome};
 
 #[derive(Args, Debug)]
 pub struct BundleArgs {
-    #[arg(long)]
-    pub tenant: String,
-    /// `2026-11-22`, `2026-W47` or `2026-11`.
-    #[arg(long)]
-    pub period: String,
-    /// The manifest digest (64 hex).
-    #[arg(long)]
-    pub digest: String,
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
     /// Where to write the bundle (refused if it exists).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -38,9 +31,7 @@ fn input(e: impl std::fmt::Display) -> Failure {
 }
 
 pub fn run(args: &BundleArgs) -> Outcome {
-    let tenant = TenantId::new(&args.tenant).map_err(input)?;
-    let period: Period = args.period.parse().map_err(input)?;
-    let digest = ManifestDigest::from_hex(&args.digest).map_err(input)?;
+    let (tenant, period, digest) = args.manifest.parse()?;
     if args.out.exists() {
         return Err(input(format!(
             "{} exists; refusing to overwrite",

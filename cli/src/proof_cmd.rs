@@ -19,8 +19,10 @@ use workers::proofs::PeriodProofs;
 use crate::ledger_cmd::ConfigArg;
 use crate::{Failure, Outcome, write_stdout};
 
+/// `--tenant T --period P --digest HEX`: one manifest of an anchored period, as `anchor proof`
+/// and `anchor bundle` name it.
 #[derive(Args, Debug)]
-pub struct ProofArgs {
+pub struct ManifestArgs {
     #[arg(long)]
     pub tenant: String,
     /// `2026-11-22`, `2026-W47` or `2026-11`.
@@ -29,6 +31,22 @@ pub struct ProofArgs {
     /// The manifest digest (64 hex).
     #[arg(long)]
     pub digest: String,
+}
+
+impl ManifestArgs {
+    /// The three values, each checked (exit 2 naming the bad one).
+    pub fn parse(&self) -> Result<(TenantId, Period, ManifestDigest), Failure> {
+        let tenant = TenantId::new(&self.tenant).map_err(input)?;
+        let period: Period = self.period.parse().map_err(input)?;
+        let digest = ManifestDigest::from_hex(&self.digest).map_err(input)?;
+        Ok((tenant, period, digest))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ProofArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
     /// The per-manifest OpenTimestamps proof instead of the JSON inclusion proof.
     #[arg(long)]
     pub ots: bool,
@@ -44,9 +62,7 @@ fn input(e: impl std::fmt::Display) -> Failure {
 }
 
 pub fn run(args: &ProofArgs) -> Outcome {
-    let tenant = TenantId::new(&args.tenant).map_err(input)?;
-    let period: Period = args.period.parse().map_err(input)?;
-    let digest = ManifestDigest::from_hex(&args.digest).map_err(input)?;
+    let (tenant, period, digest) = args.manifest.parse()?;
     let config = args.config.load().map_err(Failure::Input)?;
     let bytes = crate::ots::runtime()?.block_on(async {
         let backends = config.open().await.map_err(anyhow::Error::new)?;
