@@ -100,10 +100,7 @@ fn with_store<T>(
     let config = config.load().map_err(Failure::Input)?;
     let rt = crate::ots::runtime().map_err(Failure::Check)?;
     rt.block_on(async {
-        if config.database_url.starts_with("sqlite:") {
-            std::fs::create_dir_all(&config.data_dir)
-                .with_context(|| format!("creating {}", config.data_dir.display()))?;
-        }
+        crate::ledger_cmd::ensure_sqlite_dir(&config)?;
         let store = Store::connect(&config.database_url)
             .await
             .with_context(|| format!("opening {}", redact_url(&config.database_url)))?;

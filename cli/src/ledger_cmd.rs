@@ -34,6 +34,17 @@ impl ConfigArg {
     }
 }
 
+/// Creates the data directory when the SQL store is embedded SQLite, whose file lives there
+/// (`Store::connect` creates the file, not its directory), for commands that open the store
+/// alone rather than every backend through `Config::open`.
+pub fn ensure_sqlite_dir(config: &ledger::config::Config) -> anyhow::Result<()> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    }
+    Ok(())
+}
+
 #[derive(Subcommand, Debug)]
 pub enum LedgerCmd {
     /// Write a tenant's run-summary chain as JSONL (exit 2 for an unknown tenant).

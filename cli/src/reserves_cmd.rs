@@ -199,10 +199,7 @@ pub fn with_reserves<T>(
     let config = config.load().map_err(Failure::Input)?;
     let rt = crate::ots::runtime().map_err(Failure::Check)?;
     rt.block_on(async {
-        if config.database_url.starts_with("sqlite:") {
-            std::fs::create_dir_all(&config.data_dir)
-                .with_context(|| format!("creating {}", config.data_dir.display()))?;
-        }
+        crate::ledger_cmd::ensure_sqlite_dir(&config)?;
         let store = ReserveStore::connect(&config.database_url)
             .await
             .map_err(|e| {

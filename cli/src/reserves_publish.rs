@@ -220,10 +220,7 @@ fn append_audit(path: &PathBuf, entry: &Value) -> anyhow::Result<()> {
 
 async fn run(args: &PublishArgs, req: &Request, config: &Config) -> anyhow::Result<Done> {
     let rc = ReservesConfig::from_config(config)?;
-    if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    }
+    crate::ledger_cmd::ensure_sqlite_dir(config)?;
     let rstore = ReserveStore::connect(&config.database_url).await?;
     let out = run_with(args, req, config, &rc, &rstore).await;
     rstore.close().await;
