@@ -185,6 +185,7 @@ async fn fixture(dir: &Path, leaves: usize, batch: usize) -> Fixture {
         .expect("run");
     let outcome = Box::pin(workers::handler::rollup_leased(&ctx, &run.id))
         .await
+        .result
         .expect("rollup");
     let rollup = t.elapsed();
     match outcome {

@@ -101,7 +101,8 @@ fn with_store<T>(
     let rt = crate::ots::runtime().map_err(Failure::Check)?;
     rt.block_on(async {
         crate::ledger_cmd::ensure_sqlite_dir(&config)?;
-        let store = Store::connect(&config.database_url)
+        let store = config
+            .open_store()
             .await
             .with_context(|| format!("opening {}", redact_url(&config.database_url)))?;
         let out = f(&store).await;

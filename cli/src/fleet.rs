@@ -120,9 +120,7 @@ fn config_with(file: Option<&Path>, overrides: &[(&str, String)]) -> anyhow::Res
 }
 
 pub(crate) fn is_embedded(config: &Config) -> bool {
-    config.database_url.starts_with("sqlite:")
-        && matches!(config.blobs, ledger::config::BlobTarget::Dir(_))
-        && config.var("LEDGER_QUEUE").is_none_or(|q| q == "embedded")
+    config.is_embedded()
 }
 
 async fn start_dev_services(dir: &Path) -> anyhow::Result<DevServices> {
@@ -238,6 +236,75 @@ pub fn api(args: &ApiArgs) -> Outcome {
     })
 }
 
+/// `anchor migrate`: the schema of the SQL store (and the reserves tables) at this build's
+/// version. Prints `{"schema_version","fleet","queue"}`.
+pub fn migrate(config: &ConfigArg) -> Outcome {
+    crate::ots::runtime()?.block_on(async {
+        let config = config.load()?;
+        crate::ledger_cmd::ensure_sqlite_dir(&config)?;
+        let store =
+            ledger::sql::Store::open(&config.database_url, ledger::sql::Schema::Migrate).await?;
+        reserves::sql::ReserveStore::connect(&config.database_url)
+            .await
+            .map_err(anyhow::Error::new)?;
+        let fleet = store.fleet_id().await?;
+        let line = serde_json::json!({
+            "schema_version": store.schema_version().await?,
+            "fleet": fleet,
+            "queue": workers::Queue::name_for(&fleet),
+        });
+        crate::write_stdout(format!("{line}\n").as_bytes())?;
+        Ok::<(), Failure>(())
+    })
+}
+
+/// `anchor queue …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum QueueCmd {
+    /// Jobs by state (pending, scheduled, running, done, dead, dead letters) as JSON.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Jobs that could not be done in this fleet, with the reason, as JSON lines.
+    DeadLetters {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+pub fn queue(cmd: &QueueCmd) -> Outcome {
+    crate::ots::runtime()?.block_on(async {
+        let (QueueCmd::Status { config } | QueueCmd::DeadLetters { config }) = cmd;
+        let config = config.load()?;
+        let store = ledger::sql::Store::open(
+            &config.database_url,
+            if config.is_embedded() {
+                ledger::sql::Schema::Migrate
+            } else {
+                ledger::sql::Schema::Require
+            },
+        )
+        .await?;
+        let queue = workers::ctx::open_queue(&config, &store).await?;
+        let mut out = String::new();
+        match cmd {
+            QueueCmd::Status { .. } => {
+                out = serde_json::to_string(&queue.stats().await?).expect("stats serialise");
+                out.push('\n');
+            }
+            QueueCmd::DeadLetters { .. } => {
+                for d in queue.dead_letters().await? {
+                    out.push_str(&serde_json::to_string(&d).expect("a letter serialises"));
+                    out.push('\n');
+                }
+            }
+        }
+        crate::write_stdout(out.as_bytes())?;
+        Ok::<(), Failure>(())
+    })
+}
+
 pub fn scheduler(config: &ConfigArg) -> Outcome {
     crate::ots::runtime()?.block_on(async {
         let config = config.load()?;
@@ -293,11 +360,15 @@ pub fn run(args: &RunArgs) -> Outcome {
         if ctx.progress.is_some() {
             eprint!("rolling up {} …", run.id);
         }
-        let outcome = workers::handler::rollup_leased(&ctx, &run.id)
-            .await
-            .map_err(|e| {
-                Failure::Check(anyhow::Error::new(e).context(format!("run {} failed", run.id)))
-            })?;
+        let leased = workers::handler::rollup_leased(&ctx, &run.id).await;
+        // A deferral or a retry goes to the queue, where a worker picks it up (a no-op when
+        // the run's rollup job is queued already).
+        if let Some(next) = leased.follow_up {
+            ctx.queue.push(next.job, next.delay).await?;
+        }
+        let outcome = leased.result.map_err(|e| {
+            Failure::Check(anyhow::Error::new(e).context(format!("run {} failed", run.id)))
+        })?;
         let run = ctx.store.run(&run.id).await?;
         let line = serde_json::json!({
             "run": run.id,
@@ -472,6 +543,7 @@ async fn confirm_on_dev_chain(
         .await
         .map_err(anyhow::Error::new)?;
     for run in &runs {
+        // The demo confirms in-process; a pending proof's follow-up is the queue's business.
         workers::upgrade::job(ctx, &run.id, 0)
             .await
             .with_context(|| format!("upgrading {}", run.id))?;

@@ -72,7 +72,7 @@ fn with_store(
 ) -> Outcome {
     let config = config.load()?;
     let text = crate::ots::runtime()?.block_on(async {
-        let store = ledger::sql::Store::connect(&config.database_url).await?;
+        let store = config.open_store().await?;
         let out = f(&store).await;
         store.close().await;
         out

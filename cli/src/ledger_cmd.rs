@@ -84,7 +84,8 @@ fn export(tenant: &str, out: Option<&PathBuf>, config: &ConfigArg) -> Outcome {
     let tenant = TenantId::new(tenant).map_err(anyhow::Error::new)?;
     let config = config.load()?;
     let jsonl = crate::ots::runtime()?.block_on(async {
-        let store = Store::connect(&config.database_url)
+        let store = config
+            .open_store()
             .await
             .with_context(|| format!("opening {}", redact_url(&config.database_url)))?;
         store.tenant(&tenant).await?;

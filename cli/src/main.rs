@@ -69,6 +69,15 @@ enum Command {
     #[command(subcommand)]
     Reserves(reserves_cmd::ReservesCmd),
     // fleet roles (fleet.rs)
+    /// Create or migrate the database's schema (the only role that does, outside the embedded
+    /// defaults); prints the schema version and the fleet id.
+    Migrate {
+        #[command(flatten)]
+        config: ledger_cmd::ConfigArg,
+    },
+    /// The job queue: depth by state and dead letters.
+    #[command(subcommand)]
+    Queue(fleet::QueueCmd),
     /// Scheduler and workers in one process (embedded defaults unless configured).
     Up(fleet::UpArgs),
     /// The HTTP API alone (see anchor-api/README.md for its routes).
@@ -175,7 +184,8 @@ impl From<ledger::LedgerError> for Failure {
         match e {
             ledger::LedgerError::Invalid { .. }
             | ledger::LedgerError::NotFound { .. }
-            | ledger::LedgerError::Config(_) => Failure::Input(e.into()),
+            | ledger::LedgerError::Config(_)
+            | ledger::LedgerError::Schema(_) => Failure::Input(e.into()),
             other => Failure::Check(other.into()),
         }
     }
@@ -226,6 +236,8 @@ fn run(cli: Cli) -> Outcome {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
         Command::Reserves(cmd) => reserves_cmd::run(cmd),
+        Command::Migrate { config } => fleet::migrate(&config),
+        Command::Queue(cmd) => fleet::queue(&cmd),
         Command::Up(args) => fleet::up(&args),
         Command::Api(args) => fleet::api(&args),
         Command::Scheduler { config } => fleet::scheduler(&config),

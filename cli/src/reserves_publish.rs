@@ -279,7 +279,7 @@ async fn run_with(
         &jwks,
         rc.max_summary_age,
     )?;
-    let embedded = crate::fleet::is_embedded(config);
+    let embedded = config.is_embedded();
     let key = workers::ctx::signing_key(config, embedded)?;
     if jwks.get(key.key_id()).is_none() {
         return Err(anyhow!(

@@ -861,6 +861,27 @@ fn the_operator_commands_work_the_same_on_postgres() {
         dir: tempfile::tempdir().unwrap(),
         database_url: Some(db.url.clone()),
     };
+    // Outside the embedded defaults only `anchor migrate` creates the schema: an operator
+    // command on an empty database refuses (exit 2) and creates nothing there.
+    let refused = f.fails(
+        &[
+            "tenants", "add", "acme", "--plan", "pro", "--opt-in", "--reason", "signed",
+        ],
+        2,
+    );
+    assert!(
+        refused.contains("no Ledger Anchors schema") && refused.contains("anchor migrate"),
+        "{refused}"
+    );
+    let migrated = f.json(&["migrate"]);
+    assert_eq!(migrated["schema_version"], 3, "{migrated}");
+    let fleet = migrated["fleet"].as_str().unwrap().to_owned();
+    assert_eq!(fleet.len(), 32, "{migrated}");
+    assert_eq!(
+        f.json(&["migrate"])["fleet"],
+        fleet.as_str(),
+        "migrating again keeps the fleet id"
+    );
     let added = f.json(&[
         "tenants", "add", "acme", "--plan", "pro", "--opt-in", "--reason", "signed",
     ]);

@@ -245,6 +245,11 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
         TenantSpec::new("enterprise-co", Plan::Enterprise, now, 20),
     ];
     let due_at_start: BTreeSet<String> = tenants.iter().flat_map(|t| t.due(now)).collect();
+    // Only `anchor migrate` creates a fleet's schema.
+    success(
+        "anchor migrate",
+        &anchor().arg("migrate").envs(&env).output().unwrap(),
+    );
     let (store, blobs) = dev.block_on(async {
         S3Store::new(&config.s3_config().unwrap().unwrap())
             .unwrap()

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use crate::blob::{BlobStore, DirStore, S3Config, S3Store};
 use crate::error::{LedgerError, Result};
 use crate::kv::Kv;
-use crate::sql::Store;
+use crate::sql::{Schema, Store};
 
 /// Every backend, connected: what `anchor` processes share.
 #[derive(Clone, Debug)]
@@ -59,6 +59,8 @@ pub const VARIABLES: &[&str] = &[
     // Read by the workers (stamping, queue) and the scheduler (policy); listed here because
     // one process reads one configuration, and an unknown name must stay an error.
     "LEDGER_QUEUE",
+    "LEDGER_FLEET",
+    "LEDGER_QUEUE_RETAIN_DONE",
     "LEDGER_OTS_CALENDARS",
     "LEDGER_OTS_MIN",
     "LEDGER_TSA_URL",
@@ -249,16 +251,46 @@ impl Config {
         }
     }
 
-    /// Connects every backend (creating the data directory when an embedded one needs it)
-    /// and applies the SQL migrations.
+    /// Whether this is the embedded deployment: SQL store on SQLite, artifacts in a
+    /// directory and the job queue in the data directory's SQLite file. Its data directory
+    /// is the whole fleet, so any command on it may create its schema.
+    pub fn is_embedded(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+            && matches!(self.blobs, BlobTarget::Dir(_))
+            && self.var("LEDGER_QUEUE").is_none_or(|q| q == "embedded")
+    }
+
+    /// Connects every backend: on the embedded defaults creating or migrating the schema, in
+    /// a fleet requiring one that `anchor migrate` made ([`Schema`]).
     pub async fn open(&self) -> Result<Backends> {
+        self.open_with(if self.is_embedded() {
+            Schema::Migrate
+        } else {
+            Schema::Require
+        })
+        .await
+    }
+
+    /// The SQL store alone, under the same schema rule as [`Config::open`].
+    pub async fn open_store(&self) -> Result<Store> {
+        let schema = if self.is_embedded() {
+            Schema::Migrate
+        } else {
+            Schema::Require
+        };
+        Store::open(&self.database_url, schema).await
+    }
+
+    /// Connects every backend (creating the data directory when an embedded one needs it),
+    /// migrating or requiring the SQL schema as `schema` says.
+    pub async fn open_with(&self, schema: Schema) -> Result<Backends> {
         if self.database_url.starts_with("sqlite:") || matches!(self.blobs, BlobTarget::Dir(_)) {
             std::fs::create_dir_all(&self.data_dir).map_err(|source| LedgerError::Io {
                 path: self.data_dir.display().to_string(),
                 source,
             })?;
         }
-        let store = Store::connect(&self.database_url).await?;
+        let store = Store::open(&self.database_url, schema).await?;
         let blobs = match &self.blobs {
             BlobTarget::Dir(path) => BlobStore::Dir(DirStore::new(path.clone())?),
             BlobTarget::S3 { .. } => BlobStore::S3(S3Store::new(

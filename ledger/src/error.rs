@@ -36,6 +36,10 @@ pub enum LedgerError {
     #[error("sql: {0}")]
     Sql(#[from] sqlx::Error),
 
+    /// The database has no schema, or not this build's: the message says what to run.
+    #[error("{0}")]
+    Schema(String),
+
     /// A migration could not be applied.
     #[error("sql migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -168,6 +168,9 @@ pub struct Ctx {
     pub queue: Queue,
     /// How long a worker may hold a run before another may take it over (crash recovery).
     pub run_lease: Duration,
+    /// How long finished jobs stay in the queue before the tick trims them
+    /// (`LEDGER_QUEUE_RETAIN_DONE`, default [`crate::queue::RETAIN_DONE`]).
+    pub queue_retain_done: Duration,
     /// Names this process in leases and logs.
     pub worker_id: String,
     /// Test hook: the step at which to stop dead (see [`Ctx::checkpoint`]).
@@ -197,6 +200,23 @@ pub fn queue_target(config: &Config) -> Result<QueueTarget> {
             "LEDGER_QUEUE: {other:?} is neither embedded nor redis://…"
         ))),
     }
+}
+
+/// The fleet's job queue: named after the fleet id of `store`'s database. With `LEDGER_FLEET`
+/// set, that id must equal it: a process pointed at another fleet's (migrated) database then
+/// refuses to start instead of serving an empty queue of its own.
+pub async fn open_queue(config: &Config, store: &Store) -> Result<Queue> {
+    let fleet = store.fleet_id().await?;
+    if let Some(pinned) = config.var("LEDGER_FLEET")
+        && pinned != fleet
+    {
+        return Err(WorkerError::Config(format!(
+            "LEDGER_FLEET is {pinned} but the database {} belongs to fleet {fleet}: is \
+             LEDGER_DATABASE_URL this fleet's database?",
+            ledger::config::redact_url(&config.database_url)
+        )));
+    }
+    Queue::open(&queue_target(config)?, &fleet).await
 }
 
 /// The signing key from `LEDGER_SIGNING_KEY(_FILE)`; otherwise, on the embedded defaults only,
@@ -258,13 +278,21 @@ impl Ctx {
         let Backends { store, blobs, kv } = config.open().await?;
         let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))?;
         let stamping = Stamping::from_config(config)?;
-        let queue = Queue::open(&queue_target(config)?).await?;
+        let queue = open_queue(config, &store).await?;
         let key = signing_key(config, embedded)?;
         let run_lease = match config.var("LEDGER_RUN_LEASE") {
             Some(s) => scheduler::policy::parse_duration("LEDGER_RUN_LEASE", s)?
                 .to_std()
                 .map_err(|_| WorkerError::Config("LEDGER_RUN_LEASE must be positive".into()))?,
             None => Duration::from_mins(10),
+        };
+        let queue_retain_done = match config.var("LEDGER_QUEUE_RETAIN_DONE") {
+            Some(s) => scheduler::policy::parse_duration("LEDGER_QUEUE_RETAIN_DONE", s)?
+                .to_std()
+                .map_err(|_| {
+                    WorkerError::Config("LEDGER_QUEUE_RETAIN_DONE must be positive".into())
+                })?,
+            None => crate::queue::RETAIN_DONE,
         };
         Ok(Ctx {
             store,
@@ -275,6 +303,7 @@ impl Ctx {
             stamping,
             queue,
             run_lease,
+            queue_retain_done,
             worker_id: format!(
                 "{}-{}",
                 std::process::id(),

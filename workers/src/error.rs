@@ -32,6 +32,10 @@ pub enum WorkerError {
     /// Not worth retrying: the run fails with this reason.
     #[error("{0}")]
     Permanent(String),
+    /// A job names a run this database does not hold (a worker on the wrong database, or a
+    /// queue that outlived its database): the job goes to the dead-letter set, never "done".
+    #[error("run {0:?} does not exist in this database")]
+    RunMissing(String),
     /// What was asked for does not exist (a digest not in a period's tree).
     #[error("not found: {0}")]
     NotFound(String),
@@ -51,6 +55,7 @@ impl WorkerError {
             | WorkerError::Policy(_)
             | WorkerError::Config(_)
             | WorkerError::Permanent(_)
+            | WorkerError::RunMissing(_)
             | WorkerError::NotFound(_) => false,
         }
     }

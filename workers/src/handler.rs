@@ -1,21 +1,31 @@
-//! The one job handler: dispatch by kind, a lease per run, our own retries.
+//! The one job handler: dispatch by kind, a lease per run, our own retries, one job per key.
 //!
 //! - **Lease**: a rollup takes `lease:run:{id}` in the KV store (set-if-absent with the
 //!   configured TTL, `LEDGER_RUN_LEASE`, default 10 min) so two deliveries of one run never
 //!   work at once; a worker that dies keeps it only until it expires, then the scheduler's
 //!   reaper re-enqueues the run and another worker resumes it from what is stored.
+//! - **Follow-ups**: a job that must run again later (deferred, leased elsewhere, a transient
+//!   failure, an upgrade still pending) returns a [`FollowUp`] instead of pushing it: the
+//!   handler first releases the job's key ([`crate::Queue::release`]), then pushes the
+//!   follow-up under the same key. A job is therefore in the queue at most once, however
+//!   often it is deferred (issue 26: each deferral used to add a copy).
+//! - **Deferral** records the run's `not_before` in the system of record, so the reaper leaves
+//!   it alone until then.
 //! - **Retries**: transient errors re-enqueue the job with exponential backoff (2 s doubling,
-//!   at most 10 min) under a new key, up to [`MAX_ATTEMPTS`] attempts of the run; then, or at
-//!   once for a permanent error, the run fails with the reason in its row and its summary.
-//! - The handler returns an error to apalis only when the queue itself failed, so apalis's
-//!   own bookkeeping never re-runs a job behind our back.
+//!   at most 10 min), up to [`MAX_ATTEMPTS`] attempts of the run; then, or at once for a
+//!   permanent error, the run fails with the reason in its row and its summary.
+//! - **Dead letters**: a job whose run does not exist here is recorded in the queue's
+//!   dead-letter set with the reason and killed (apalis's dead set), never acknowledged done.
+//! - The handler returns an error to apalis only when the queue itself failed (apalis then
+//!   delivers the same job again) or for a dead letter (killed, not retried).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apalis::prelude::{BoxDynError, Data};
+use apalis::prelude::{AbortError, BoxDynError, Data, TaskId};
+use ledger::LedgerError;
 use ledger::kv::KvKey;
-use ledger::sql::{RunOutcome, RunStatus};
+use ledger::sql::{Run, RunOutcome, RunStatus};
 
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
@@ -25,26 +35,59 @@ use crate::rollup::Rollup;
 /// A run that has failed transiently this many times fails for good.
 pub const MAX_ATTEMPTS: u32 = 8;
 
+/// The same job again, later: pushed by the handler after the delivery released its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowUp {
+    pub job: Job,
+    pub delay: Duration,
+}
+
 /// Backoff before retry `attempt` (1-based).
 pub fn backoff(attempt: u32) -> Duration {
     let secs = 2u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
     Duration::from_secs(secs.min(600))
 }
 
+/// The run a job names, or [`WorkerError::RunMissing`] when this database has no such run.
+pub async fn job_run(ctx: &Ctx, run_id: &str) -> Result<Run> {
+    match ctx.store.run(run_id).await {
+        Err(LedgerError::NotFound { what: "run", .. }) => {
+            Err(WorkerError::RunMissing(run_id.to_owned()))
+        }
+        other => Ok(other?),
+    }
+}
+
 /// The apalis entry point.
-pub async fn handle(job: Job, ctx: Data<Arc<Ctx>>) -> std::result::Result<(), BoxDynError> {
+pub async fn handle(
+    job: Job,
+    ctx: Data<Arc<Ctx>>,
+    task: TaskId,
+) -> std::result::Result<(), BoxDynError> {
     let started = Instant::now();
     let kind = job.kind();
     let result = Box::pin(dispatch(&ctx, &job)).await;
     let outcome = match &result {
-        Ok(()) => "ok",
+        Ok(_) => "ok",
+        Err(WorkerError::RunMissing(_)) => "dead-letter",
         Err(_) => "error",
     };
     metrics::histogram!("job_duration_seconds", "kind" => kind, "outcome" => outcome)
         .record(started.elapsed().as_secs_f64());
+    let task = task.to_string();
+    if let Err(e @ WorkerError::RunMissing(_)) = &result {
+        ctx.queue.dead_letter(&task, &job, &e.to_string()).await?;
+    }
+    // Free the key before the follow-up takes it (and before apalis acknowledges us).
+    ctx.queue.release(&job.key(), &task).await?;
     match result {
-        Ok(()) => Ok(()),
+        Ok(Some(next)) => {
+            ctx.queue.push(next.job, next.delay).await?;
+            Ok(())
+        }
+        Ok(None) => Ok(()),
         Err(e @ WorkerError::Queue(_)) => Err(Box::new(e)),
+        Err(e @ WorkerError::RunMissing(_)) => Err(Box::new(AbortError::new(e))),
         Err(e) => {
             tracing::error!(job = %job.key(), error = %e, "job failed");
             Ok(())
@@ -52,72 +95,120 @@ pub async fn handle(job: Job, ctx: Data<Arc<Ctx>>) -> std::result::Result<(), Bo
     }
 }
 
-/// Runs one job; public so `anchor run` can run a rollup in-process.
-pub async fn dispatch(ctx: &Ctx, job: &Job) -> Result<()> {
+/// Runs one job and returns what must follow it; public so `anchor run` and the demo can run
+/// jobs in-process (they push the follow-up themselves).
+pub async fn dispatch(ctx: &Ctx, job: &Job) -> Result<Option<FollowUp>> {
     match job {
-        Job::Rollup { run, .. } => Box::pin(rollup_leased(ctx, run)).await.map(|_| ()),
+        Job::Rollup { run, .. } => {
+            let leased = Box::pin(rollup_leased(ctx, run)).await;
+            leased.result.map(|_| leased.follow_up)
+        }
         Job::Upgrade { run, attempt } => match crate::upgrade::job(ctx, run, *attempt).await {
             Err(e) if e.is_transient() => {
                 tracing::warn!(run, error = %e, "upgrade attempt failed; will retry");
-                ctx.queue
-                    .push(
-                        Job::Upgrade {
-                            run: run.clone(),
-                            attempt: attempt + 1,
-                        },
-                        crate::upgrade::delay(attempt + 1),
-                    )
-                    .await
+                Ok(Some(crate::upgrade::next(run, attempt + 1)))
             }
             other => other,
         },
-        Job::SampleVerify { run } => crate::sample::job(ctx, run).await,
-        Job::CatchUp { .. } => crate::catchup::job(ctx).await,
-        Job::Backfill { id, .. } => crate::tick::backfill_step(ctx, id).await,
+        Job::SampleVerify { run } => crate::sample::job(ctx, run).await.map(|()| None),
+        Job::CatchUp { .. } => crate::catchup::job(ctx).await.map(|()| None),
+        Job::Backfill { id, .. } => crate::tick::backfill_step(ctx, id).await.map(|()| None),
     }
 }
 
-/// A rollup under the run's lease, with retries and failure recording.
-pub async fn rollup_leased(ctx: &Ctx, run_id: &str) -> Result<Option<Rollup>> {
-    let lease = KvKey::lease(&format!("run:{run_id}"))?;
-    if !ctx
+/// What [`rollup_leased`] did, and the job that must follow it (if any).
+#[derive(Debug)]
+pub struct Leased {
+    /// `Ok(None)`: another process holds the run's lease.
+    pub result: Result<Option<Rollup>>,
+    pub follow_up: Option<FollowUp>,
+}
+
+fn rollup_again(run_id: &str, via: String, delay: Duration) -> FollowUp {
+    FollowUp {
+        job: Job::Rollup {
+            run: run_id.to_owned(),
+            via,
+        },
+        delay,
+    }
+}
+
+/// A rollup under the run's lease, with retries and failure recording. The follow-up (a
+/// deferral, a retry, a look again when another process holds the lease) is returned, not
+/// pushed.
+pub async fn rollup_leased(ctx: &Ctx, run_id: &str) -> Leased {
+    let lease = match KvKey::lease(&format!("run:{run_id}")) {
+        Ok(l) => l,
+        Err(e) => {
+            return Leased {
+                result: Err(e.into()),
+                follow_up: None,
+            };
+        }
+    };
+    match ctx
         .kv
         .set_if_absent(&lease, &ctx.worker_id, ctx.run_lease)
-        .await?
+        .await
     {
-        tracing::info!(
-            run = run_id,
-            "run is leased by another worker; looking again later"
-        );
-        let now = ctx.now().timestamp();
-        ctx.queue
-            .push(
-                Job::Rollup {
-                    run: run_id.to_owned(),
-                    via: format!("leased-{now}"),
-                },
-                ctx.run_lease.min(Duration::from_secs(30)),
-            )
-            .await?;
-        return Ok(None);
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(
+                run = run_id,
+                "run is leased by another worker; looking again later"
+            );
+            let now = ctx.now().timestamp();
+            return Leased {
+                result: Ok(None),
+                follow_up: Some(rollup_again(
+                    run_id,
+                    format!("leased-{now}"),
+                    ctx.run_lease.min(Duration::from_secs(30)),
+                )),
+            };
+        }
+        Err(e) => {
+            return Leased {
+                result: Err(e.into()),
+                follow_up: Some(rollup_again(run_id, "kv-error".into(), backoff(1))),
+            };
+        }
     }
-    let result = Box::pin(crate::rollup::rollup(ctx, run_id)).await;
-    let out = match result {
+    let mut out = Box::pin(rollup_under_lease(ctx, run_id)).await;
+    if let Err(e) = ctx.kv.delete(&lease).await
+        && out.result.is_ok()
+    {
+        out.result = Err(e.into());
+    }
+    out
+}
+
+async fn rollup_under_lease(ctx: &Ctx, run_id: &str) -> Leased {
+    match Box::pin(crate::rollup::rollup(ctx, run_id)).await {
         Ok(Rollup::Deferred { reason, retry_in }) => {
             tracing::info!(run = run_id, reason, "run deferred");
-            let now = ctx.now().timestamp();
-            ctx.queue
-                .push(
-                    Job::Rollup {
-                        run: run_id.to_owned(),
-                        via: format!("deferred-{now}"),
-                    },
+            let now = ctx.now();
+            let until = now + chrono::Duration::from_std(retry_in).unwrap_or_default();
+            if let Err(e) = ctx.store.defer_run(run_id, until).await {
+                return Leased {
+                    result: Err(e.into()),
+                    follow_up: Some(rollup_again(run_id, "retry-defer".into(), backoff(1))),
+                };
+            }
+            Leased {
+                result: Ok(Some(Rollup::Deferred { reason, retry_in })),
+                follow_up: Some(rollup_again(
+                    run_id,
+                    format!("deferred-{}", now.timestamp()),
                     retry_in,
-                )
-                .await?;
-            Ok(Some(Rollup::Deferred { reason, retry_in }))
+                )),
+            }
         }
-        Ok(r) => Ok(Some(r)),
+        Ok(r) => Leased {
+            result: Ok(Some(r)),
+            follow_up: None,
+        },
         Err(e) if e.is_transient() => {
             let attempt = ctx
                 .store
@@ -125,34 +216,48 @@ pub async fn rollup_leased(ctx: &Ctx, run_id: &str) -> Result<Option<Rollup>> {
                 .await
                 .map_or(MAX_ATTEMPTS, |r| r.attempt);
             if attempt >= MAX_ATTEMPTS {
-                fail_run(
+                if let Err(f) = fail_run(
                     ctx,
                     run_id,
                     &format!("gave up after {attempt} attempts: {e}"),
                 )
-                .await?;
+                .await
+                {
+                    return Leased {
+                        result: Err(f),
+                        follow_up: Some(rollup_again(run_id, "retry-fail".into(), backoff(1))),
+                    };
+                }
+                Leased {
+                    result: Err(e),
+                    follow_up: None,
+                }
             } else {
                 let wait = backoff(attempt);
                 tracing::warn!(run = run_id, attempt, error = %e, retry_in_s = wait.as_secs(), "transient failure; retrying");
-                ctx.queue
-                    .push(
-                        Job::Rollup {
-                            run: run_id.to_owned(),
-                            via: format!("retry-{attempt}"),
-                        },
-                        wait,
-                    )
-                    .await?;
+                Leased {
+                    result: Err(e),
+                    follow_up: Some(rollup_again(run_id, format!("retry-{attempt}"), wait)),
+                }
             }
-            Err(e)
         }
+        Err(e @ WorkerError::RunMissing(_)) => Leased {
+            result: Err(e),
+            follow_up: None,
+        },
         Err(e) => {
-            fail_run(ctx, run_id, &e.to_string()).await?;
-            Err(e)
+            if let Err(f) = fail_run(ctx, run_id, &e.to_string()).await {
+                return Leased {
+                    result: Err(f),
+                    follow_up: Some(rollup_again(run_id, "retry-fail".into(), backoff(1))),
+                };
+            }
+            Leased {
+                result: Err(e),
+                follow_up: None,
+            }
         }
-    };
-    ctx.kv.delete(&lease).await?;
-    out
+    }
 }
 
 /// Records a run as failed, with a summary naming why.

@@ -2,7 +2,11 @@
 //!
 //! Jobs carry ids, never data: a worker reloads the run from the system of record, so a job
 //! that is delivered twice, or after the run finished, finds the run's true state and does
-//! nothing it has already done. The queue's idempotency key is a second, cheaper guard.
+//! nothing it has already done.
+//!
+//! [`Job::key`] is stable per run (or backfill) and purpose, never per attempt or reason: the
+//! queue holds at most one job per key at any time (see `queue`), so however often the
+//! scheduler, a deferral or a retry asks for a run's rollup, one job stands for it.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,8 +15,7 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "job", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Job {
     /// Build, stamp, prove, sign and record one run (`{tenant}:{period}`). `via` says why it
-    /// was enqueued (`scheduled`, `manual`, `retry-3`, `reaped-…`), so each re-enqueue has its
-    /// own key.
+    /// was enqueued (`scheduled`, `manual`, `retry-3`, `reaped-…`), for logs only.
     Rollup { run: String, via: String },
     /// Ask the calendars whether the run's OTS proof has reached Bitcoin.
     Upgrade { run: String, attempt: u32 },
@@ -26,14 +29,15 @@ pub enum Job {
 }
 
 impl Job {
-    /// The queue's idempotency key: equal jobs have equal keys.
+    /// The queue's idempotency key: one per run (or backfill) and purpose, whatever the
+    /// attempt, reason or tick.
     pub fn key(&self) -> String {
         match self {
-            Job::Rollup { run, via } => format!("rollup:{run}:{via}"),
-            Job::Upgrade { run, attempt } => format!("upgrade:{run}:{attempt}"),
+            Job::Rollup { run, .. } => format!("rollup:{run}"),
+            Job::Upgrade { run, .. } => format!("upgrade:{run}"),
             Job::SampleVerify { run } => format!("sample-verify:{run}"),
-            Job::CatchUp { tick } => format!("catch-up:{tick}"),
-            Job::Backfill { id, tick } => format!("backfill:{id}:{tick}"),
+            Job::CatchUp { .. } => "catch-up".to_owned(),
+            Job::Backfill { id, .. } => format!("backfill:{id}"),
         }
     }
 
@@ -68,7 +72,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_differ_by_reason_and_kind_but_not_by_delivery() {
+    fn keys_are_one_per_run_and_purpose_whatever_the_reason_attempt_or_tick() {
         let a = Job::Rollup {
             run: "t:2026-11".into(),
             via: "scheduled".into(),
@@ -81,8 +85,28 @@ mod tests {
             run: "t:2026-11".into(),
             attempt: 0,
         };
-        assert_ne!(a.key(), b.key());
+        assert_eq!(a.key(), b.key());
         assert_ne!(a.key(), c.key());
-        assert_eq!(a.key(), a.clone().key());
+        let c2 = Job::Upgrade {
+            run: "t:2026-11".into(),
+            attempt: 5,
+        };
+        assert_eq!(c.key(), c2.key());
+        assert_eq!(
+            Job::CatchUp { tick: 1 }.key(),
+            Job::CatchUp { tick: 2 }.key()
+        );
+        assert_ne!(
+            Job::Backfill {
+                id: "a".into(),
+                tick: 1
+            }
+            .key(),
+            Job::Backfill {
+                id: "b".into(),
+                tick: 1
+            }
+            .key()
+        );
     }
 }

@@ -184,7 +184,7 @@ async fn facts(ctx: &Ctx, tenant: &Tenant, run: &Run, now: DateTime<Utc>) -> Res
 // its helpers are the steps that stand alone.
 #[allow(clippy::too_many_lines)]
 pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
-    let run = ctx.store.run(run_id).await?;
+    let run = crate::handler::job_run(ctx, run_id).await?;
     if matches!(run.status, RunStatus::Anchored | RunStatus::Complete) {
         return Ok(Rollup::AlreadyDone(run.status));
     }

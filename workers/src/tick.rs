@@ -12,12 +12,18 @@
 //!    after the tenant was created, and has no run yet ([`scheduler::due_periods`]) gets a
 //!    run and a rollup job. After downtime every missed period is therefore caught up once.
 //! 3. **Reaper**: a run still `queued` or `running` a lease TTL after it was created or
-//!    started is re-enqueued (its job was lost with a queue, or its worker died); the run
-//!    lease and the stored artifacts make the repeat safe.
+//!    started is re-enqueued (its job was lost with a queue, or its worker died), unless it
+//!    was deferred and its `not_before` has not come; the run lease and the stored artifacts
+//!    make the repeat safe, and the queue holds one job per run (a push while the run's job
+//!    is queued does nothing). Once per lease TTL every run whose OTS anchor is pending gets
+//!    its upgrade job back the same way ([`reconcile_upgrades`]), so no loss of queue state
+//!    strands a run.
 //! 4. **Catch-up**: while the automation holds the fleet at tsa-only, or runs with a deferred
 //!    OTS anchor exist, a catch-up job is enqueued.
 //! 5. **Backfills**: every queued or running backfill gets a step job, which enqueues the
 //!    periods its token bucket and cost ceiling allow.
+//! 6. **Queue upkeep**: finished and dead jobs past their retention are trimmed
+//!    ([`crate::Queue::trim`]) and the queue's depth is exported (`queue_jobs{state}`).
 
 use chrono::{DateTime, Utc};
 use ledger::kv::KvKey;
@@ -40,6 +46,10 @@ pub struct TickReport {
     pub reaped: Vec<String>,
     pub catch_up: bool,
     pub backfills: usize,
+    /// Upgrade jobs pushed by the reconciliation (deduplicated by the queue).
+    pub reconciled: usize,
+    /// Finished job records trimmed from the queue.
+    pub trimmed: u64,
 }
 
 fn tick_number(ctx: &Ctx, now: DateTime<Utc>) -> i64 {
@@ -121,7 +131,8 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
             .await?;
         for run in runs {
             let since = run.started_at.unwrap_or(run.created_at);
-            if now - since >= stale && !report.enqueued.contains(&run.id) {
+            let deferred = run.not_before.is_some_and(|t| t > now);
+            if now - since >= stale && !deferred && !report.enqueued.contains(&run.id) {
                 ctx.queue
                     .push(
                         Job::Rollup {
@@ -159,6 +170,26 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
             report.backfills += 1;
         }
     }
+    let lease_ticks = (ctx.run_lease.as_secs() / ctx.policy.tick.as_secs().max(1)).max(1);
+    if n.rem_euclid(i64::try_from(lease_ticks).unwrap_or(1)) == 0 {
+        report.reconciled = reconcile_upgrades(ctx, now).await?;
+    }
+    report.trimmed = ctx
+        .queue
+        .trim_older_than(ctx.queue_retain_done, crate::queue::RETAIN_DEAD)
+        .await?;
+    let stats = ctx.queue.stats().await?;
+    for (state, v) in [
+        ("pending", stats.pending),
+        ("scheduled", stats.scheduled),
+        ("running", stats.running),
+        ("done", stats.done),
+        ("dead", stats.dead),
+        ("dead-letter", stats.dead_letters),
+    ] {
+        #[allow(clippy::cast_precision_loss)] // a gauge; counts far below 2^52
+        metrics::gauge!("queue_jobs", "state" => state).set(v as f64);
+    }
     metrics::histogram!("scheduler_tick_seconds").record(started.elapsed().as_secs_f64());
     metrics::counter!("scheduler_runs_enqueued_total").increment(report.enqueued.len() as u64);
     tracing::info!(
@@ -166,9 +197,44 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
         reaped = report.reaped.len(),
         catch_up = report.catch_up,
         backfills = report.backfills,
+        reconciled = report.reconciled,
+        trimmed = report.trimmed,
         "scheduler tick"
     );
     Ok(report)
+}
+
+/// Gives every run whose OTS anchor is pending (status `anchored`) its upgrade job, resuming
+/// the backoff where the time since the submission puts it. The queue keeps one upgrade job
+/// per run, so this pushes nothing new while the job exists; after a loss of queue state
+/// (a flushed Redis, a deleted queue file) it brings every pending anchor back. Returns how
+/// many pushes it made.
+pub async fn reconcile_upgrades(ctx: &Ctx, now: DateTime<Utc>) -> Result<usize> {
+    let runs = ctx
+        .store
+        .runs(&RunFilter {
+            tenant: None,
+            status: Some(RunStatus::Anchored),
+            limit: Some(100_000),
+        })
+        .await?;
+    let mut pushed = 0;
+    for run in runs {
+        let submitted = run.finished_at.unwrap_or(run.created_at);
+        let age = (now - submitted).to_std().unwrap_or_default();
+        let attempt = crate::upgrade::attempt_for_age(age);
+        ctx.queue
+            .push(
+                Job::Upgrade {
+                    run: run.id.clone(),
+                    attempt,
+                },
+                std::time::Duration::ZERO,
+            )
+            .await?;
+        pushed += 1;
+    }
+    Ok(pushed)
 }
 
 fn bucket_key(id: &str) -> Result<KvKey> {

@@ -25,6 +25,7 @@ use stamp::verify::Finding;
 
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
+use crate::handler::FollowUp;
 use crate::job::Job;
 use crate::rollup::put_or_keep;
 
@@ -129,10 +130,12 @@ pub(crate) async fn supersede_ots(
     Ok(())
 }
 
-pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
-    let run = ctx.store.run(run_id).await?;
+/// One upgrade attempt. Returns the next attempt when the proof is still pending (the
+/// handler pushes it once this delivery has released the job's key).
+pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowUp>> {
+    let run = crate::handler::job_run(ctx, run_id).await?;
     if run.status != RunStatus::Anchored {
-        return Ok(());
+        return Ok(None);
     }
     let receipt = latest_receipt(ctx, &run).await?;
     let Some(ots) = receipt
@@ -140,7 +143,7 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
         .iter()
         .find(|a| a.kind == AnchorKind::Ots && a.status == AnchorStatus::Pending)
     else {
-        return Ok(());
+        return Ok(None);
     };
     let named = ots
         .artifact
@@ -162,14 +165,14 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
     }
     // A new version of the root's proof, numbered like the receipt that first names it
     // (per-manifest `.ots` files derive from the version the latest receipt names).
-    let next = receipt.version + 1;
-    let new_key = BlobKey::root_ots_version(&run.tenant, &run.period, next)?;
+    let version = receipt.version + 1;
+    let new_key = BlobKey::root_ots_version(&run.tenant, &run.period, version)?;
     let new_bytes = put_or_keep(ctx, &new_key, file.to_bytes()?).await?;
     let file = DetachedTimestamp::from_bytes(&new_bytes)?;
 
     let bitcoin = confirmed_block(ctx, &run, &receipt, &file).await?;
     let Some(bitcoin) = bitcoin else {
-        return enqueue(ctx, &run.id, attempt + 1).await;
+        return Ok(Some(next(&run.id, attempt + 1)));
     };
     supersede_ots(
         ctx,
@@ -190,7 +193,34 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
         height = bitcoin.height,
         "OTS proof reached Bitcoin"
     );
-    Ok(())
+    Ok(None)
+}
+
+/// Upgrade attempt `attempt` of `run_id`, after [`delay`]`(attempt)`.
+pub(crate) fn next(run_id: &str, attempt: u32) -> FollowUp {
+    FollowUp {
+        job: Job::Upgrade {
+            run: run_id.to_owned(),
+            attempt,
+        },
+        delay: delay(attempt),
+    }
+}
+
+/// The attempt number whose schedule matches a proof submitted `age` ago (the sum of the
+/// delays before it reaches `age`): a reconciled upgrade job resumes the backoff instead of
+/// restarting it.
+pub fn attempt_for_age(age: Duration) -> u32 {
+    let mut elapsed = Duration::ZERO;
+    let mut attempt = 0;
+    while attempt < 64 {
+        elapsed += delay(attempt);
+        if elapsed > age {
+            break;
+        }
+        attempt += 1;
+    }
+    attempt
 }
 
 /// Enqueues upgrade attempt `attempt` of `run_id` after [`delay`]`(attempt)`: attempt 0 when
@@ -210,7 +240,12 @@ pub(crate) async fn enqueue(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()>
 /// Still pending: retry later, or past the horizon open an incident. The horizon counts from
 /// when the root was submitted to the calendars (a backfilled or caught-up root is stamped
 /// long after its period ended), never from before the period's end.
-async fn retry_until_horizon(ctx: &Ctx, run: &Run, receipt: &Receipt, attempt: u32) -> Result<()> {
+async fn retry_until_horizon(
+    ctx: &Ctx,
+    run: &Run,
+    receipt: &Receipt,
+    attempt: u32,
+) -> Result<Option<FollowUp>> {
     let submitted = ctx
         .store
         .anchors(&run.id)
@@ -220,7 +255,7 @@ async fn retry_until_horizon(ctx: &Ctx, run: &Run, receipt: &Receipt, attempt: u
         .map_or(receipt.anchored_at, |a| a.updated_at);
     let horizon_end = run.period.end().max(submitted) + ctx.policy.upgrade_horizon;
     if ctx.now() < horizon_end {
-        return enqueue(ctx, &run.id, attempt + 1).await;
+        return Ok(Some(next(&run.id, attempt + 1)));
     }
     ctx.store
         .open_incident(
@@ -235,7 +270,7 @@ async fn retry_until_horizon(ctx: &Ctx, run: &Run, receipt: &Receipt, attempt: u
             ctx.now(),
         )
         .await?;
-    Ok(())
+    Ok(None)
 }
 
 /// The Bitcoin block the upgraded proof's attestation names, checked against its header from

@@ -71,6 +71,7 @@ async fn tick_and_step(fleet: &Fleet) -> usize {
     let mut stepped = 0;
     for (job, _) in fleet.queued_jobs().await {
         if matches!(job, Job::Backfill { .. }) && !before.contains(&job) {
+            fleet.consume(&job).await;
             workers::handler::dispatch(&fleet.ctx, &job).await.unwrap();
             stepped += 1;
         }

@@ -154,24 +154,32 @@ async fn a_run_over_max_roots_per_period_is_deferred_not_held_and_writes_nothing
     assert!(common::summaries_of(ctx, &t, &id).await.is_empty());
     common::assert_nothing_written(ctx, &t, second).await;
 
-    // Through the job handler, the deferral re-enqueues the rollup after `retry_in`.
-    let before = Utc::now().timestamp();
-    let out = workers::handler::rollup_leased(ctx, &id).await.unwrap();
-    assert!(matches!(out, Some(Rollup::Deferred { .. })), "{out:?}");
-    let requeued: Vec<i64> = fleet
-        .queued_jobs()
-        .await
-        .into_iter()
-        .filter_map(|(job, at)| match job {
-            Job::Rollup { run, via } if run == id && via.starts_with("deferred-") => Some(at),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(requeued.len(), 1, "one deferred re-enqueue");
+    // Through the job handler, the deferral asks for the rollup again after `retry_in` and
+    // records that the run may not run before then, so the reaper leaves it alone.
+    let before = Utc::now();
+    let out = workers::handler::rollup_leased(ctx, &id).await;
+    let result = out.result.unwrap();
     assert!(
-        (before + 3..=Utc::now().timestamp() + 5).contains(&requeued[0]),
-        "runs after the deferral delay: {} vs now {before}",
-        requeued[0]
+        matches!(result, Some(Rollup::Deferred { .. })),
+        "{result:?}"
+    );
+    let next = out.follow_up.expect("a deferral asks for a later rollup");
+    assert!(
+        matches!(&next.job, Job::Rollup { run, via } if *run == id && via.starts_with("deferred-")),
+        "{next:?}"
+    );
+    assert!(next.delay >= std::time::Duration::from_secs(3), "{next:?}");
+    let not_before = ctx
+        .store
+        .run(&id)
+        .await
+        .unwrap()
+        .not_before
+        .expect("not_before set");
+    assert!(
+        not_before >= before + Duration::from_std(next.delay).unwrap()
+            && not_before <= Utc::now() + Duration::from_std(next.delay).unwrap(),
+        "not_before {not_before} is the deferral's end"
     );
     let run = ctx.store.run(&id).await.unwrap();
     assert_eq!(run.status, RunStatus::Queued);

@@ -106,6 +106,7 @@ impl Fixture {
                 .unwrap();
             workers::handler::rollup_leased(&ctx, &run.id)
                 .await
+                .result
                 .unwrap();
         }
         let reserves = reserves::sql::ReserveStore::connect(&config.database_url)

@@ -63,6 +63,21 @@ pub enum Backend {
     Postgres,
 }
 
+/// Whether opening a store may create or migrate its schema.
+///
+/// Only `anchor migrate` (and every command on the embedded defaults, where the data
+/// directory holds the store, the queue and the blobs together, so no process on it can
+/// act on another fleet's queue) migrates. Every other role [`Schema::Require`]s the current
+/// schema and refuses to start on an empty or outdated database: a worker pointed at the
+/// wrong database must not create tables there and then drop the fleet's jobs as "not found".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    /// Create or migrate the schema to this build's version.
+    Migrate,
+    /// Refuse unless the schema is exactly this build's version.
+    Require,
+}
+
 /// The system of record. Cheap to clone (a pool handle).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -76,6 +91,12 @@ impl Store {
     /// `synchronous=FULL` rather than WAL's usual NORMAL: an accepted manifest must survive a
     /// power cut, which NORMAL does not promise for the last transactions.
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::open(url, Schema::Migrate).await
+    }
+
+    /// Connects like [`Store::connect`]; with [`Schema::Require`] checks instead of migrating
+    /// (see [`Schema`]), with an error that names the database and says what to run.
+    pub async fn open(url: &str, schema: Schema) -> Result<Store> {
         let store = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| LedgerError::Config(format!("sqlite url {url:?}: {e}")))?
@@ -114,8 +135,76 @@ impl Store {
                 url.split(':').next().unwrap_or_default()
             )));
         };
-        store.migrate().await?;
+        match schema {
+            Schema::Migrate => store.migrate().await?,
+            Schema::Require => store.require_schema(url).await?,
+        }
         Ok(store)
+    }
+
+    /// The newest migration applied to this database (`None`: no schema at all).
+    pub async fn schema_version(&self) -> Result<Option<i64>> {
+        let exists: bool = match &self.db {
+            Db::Sqlite(pool) => sqlx::query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            )
+            .fetch_optional(pool)
+            .await?
+            .is_some(),
+            Db::Postgres(pool) => {
+                sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        if !exists {
+            return Ok(None);
+        }
+        Ok(on_pool!(self, pool => {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+            )
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    /// The schema version this build migrates to.
+    pub fn expected_schema_version(&self) -> i64 {
+        let set = match self.db {
+            Db::Sqlite(_) => SQLITE_MIGRATIONS,
+            Db::Postgres(_) => POSTGRES_MIGRATIONS,
+        };
+        set.iter().map(|&(v, _, _)| v).max().unwrap_or(0)
+    }
+
+    async fn require_schema(&self, url: &str) -> Result<()> {
+        let want = self.expected_schema_version();
+        let db = crate::config::redact_url(url);
+        match self.schema_version().await? {
+            Some(have) if have == want => Ok(()),
+            None => Err(LedgerError::Schema(format!(
+                "database {db} has no Ledger Anchors schema: run `anchor migrate` against it \
+                 (is this the fleet's database?)"
+            ))),
+            Some(have) if have < want => Err(LedgerError::Schema(format!(
+                "database {db} is at schema version {have}, this build needs {want}: run \
+                 `anchor migrate`"
+            ))),
+            Some(have) => Err(LedgerError::Schema(format!(
+                "database {db} is at schema version {have}, newer than this build's {want}: \
+                 upgrade this process"
+            ))),
+        }
+    }
+
+    /// The id of the fleet this database belongs to (made when its schema was created).
+    pub async fn fleet_id(&self) -> Result<String> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_scalar::<_, String>("SELECT id FROM fleet WHERE singleton = 1")
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
     pub fn backend(&self) -> Backend {
@@ -158,6 +247,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "token_index",
         include_str!("../../migrations/sqlite/0002_token_index.sql"),
     ),
+    (
+        3,
+        "fleet_and_deferral",
+        include_str!("../../migrations/sqlite/0003_fleet_and_deferral.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -169,6 +263,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "token_index",
         include_str!("../../migrations/postgres/0002_token_index.sql"),
+    ),
+    (
+        3,
+        "fleet_and_deferral",
+        include_str!("../../migrations/postgres/0003_fleet_and_deferral.sql"),
     ),
 ];
 

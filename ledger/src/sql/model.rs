@@ -166,6 +166,8 @@ pub struct Run {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// A deferred run may not run before this (set by [`Store::defer_run`](crate::sql::Store::defer_run)).
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 impl Run {

@@ -12,7 +12,7 @@ use crate::error::{LedgerError, Result};
 use crate::ids::{Period, TenantId, from_millis, to_millis};
 
 const RUN_COLUMNS: &str = "id, tenant, period, run_trigger, status, root, tree_size, \
-     estimated_cost_micro_usd, errors, attempt, created_at, started_at, finished_at";
+     estimated_cost_micro_usd, errors, attempt, created_at, started_at, finished_at, not_before";
 
 macro_rules! run_from_row {
     ($r:expr) => {{
@@ -36,6 +36,7 @@ macro_rules! run_from_row {
             created_at: from_millis(r.try_get("created_at")?),
             started_at: r.try_get::<Option<i64>, _>("started_at")?.map(from_millis),
             finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(from_millis),
+            not_before: r.try_get::<Option<i64>, _>("not_before")?.map(from_millis),
         })
     }};
 }
@@ -138,6 +139,20 @@ impl Store {
             });
         }
         Ok(run)
+    }
+
+    /// Records that a deferred run may not run again before `until` (the reaper leaves it
+    /// alone until then).
+    pub async fn defer_run(&self, id: &str, until: DateTime<Utc>) -> Result<()> {
+        let n = on_pool!(self, pool => {
+            sqlx::query("UPDATE runs SET not_before = $2 WHERE id = $1")
+                .bind(id)
+                .bind(to_millis(until))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        matched(n, "run", id)
     }
 
     /// Records how a run ended (or why it was held).

@@ -141,6 +141,19 @@ impl Fleet {
         PathBuf::from(&self.vars["LEDGER_DATA_DIR"]).join("queue.sqlite")
     }
 
+    /// Takes `job` off the queue as a worker's delivery would (its row goes, and with it the
+    /// job's key, so the same job can be queued again).
+    pub async fn consume(&self, job: &Job) {
+        let url = format!("sqlite://{}", self.queue_path().display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query("DELETE FROM Jobs WHERE idempotency_key = ?1")
+            .bind(job.key())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+
     /// Every job in the queue with the Unix second it may run at, in insertion order.
     pub async fn queued_jobs(&self) -> Vec<(Job, i64)> {
         let url = format!("sqlite://{}", self.queue_path().display());
@@ -165,6 +178,15 @@ impl Fleet {
 /// A worker context on `vars` (the embedded defaults: generated signing key allowed).
 pub async fn open(vars: &BTreeMap<String, String>) -> Ctx {
     let config = Config::from_sources(None, vars).unwrap();
+    if !config.is_embedded() {
+        // Outside the embedded defaults only a migration (`anchor migrate`) makes the schema.
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        ledger::sql::Store::connect(&config.database_url)
+            .await
+            .unwrap()
+            .close()
+            .await;
+    }
     Ctx::open(&config, true).await.unwrap()
 }
 
