@@ -125,6 +125,7 @@ fn classify(e: anyhow::Error) -> Failure {
                     | LedgerError::NotFound { .. }
                     | LedgerError::Conflict { .. }
                     | LedgerError::Config(_)
+                    | LedgerError::Schema(_)
             )
         });
     if backend_failed {

@@ -15,7 +15,6 @@ use clap::Subcommand;
 use ledger::config::redact_url;
 use ledger::ids::format_ts;
 use ledger::keys::Jwks;
-use ledger::sql::Store;
 use ledger::{LedgerError, TenantId};
 
 use crate::{Failure, Outcome, read_input, write_stdout};

@@ -853,8 +853,9 @@ fn invalid_backfill_ranges_are_rejected_and_nothing_is_created() {
 // --------------------------------------------------------------------------------- Postgres
 
 #[test]
-fn the_operator_commands_work_the_same_on_postgres() {
-    let Some(db) = common::PgDatabase::create("anchor_cli_admin") else {
+fn an_operator_command_on_an_empty_postgres_database_refuses_until_anchor_migrate_makes_the_schema()
+{
+    let Some(db) = common::PgDatabase::create("anchor_cli_migrate") else {
         return;
     };
     let f = Fleet {
@@ -882,6 +883,20 @@ fn the_operator_commands_work_the_same_on_postgres() {
         fleet.as_str(),
         "migrating again keeps the fleet id"
     );
+    f.json(&["tenants", "add", "acme", "--plan", "pro"]);
+    assert_eq!(f.json(&["tenants", "list", "--json"])[0]["id"], "acme");
+}
+
+#[test]
+fn the_operator_commands_work_the_same_on_postgres() {
+    let Some(db) = common::PgDatabase::create("anchor_cli_admin") else {
+        return;
+    };
+    let f = Fleet {
+        dir: tempfile::tempdir().unwrap(),
+        database_url: Some(db.url.clone()),
+    };
+    f.json(&["migrate"]);
     let added = f.json(&[
         "tenants", "add", "acme", "--plan", "pro", "--opt-in", "--reason", "signed",
     ]);
