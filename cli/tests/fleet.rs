@@ -502,3 +502,65 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
         started.elapsed().as_secs_f64()
     );
 }
+
+/// Issue 26: a worker started against an existing empty database used to create its tables
+/// there, take the shared queue's jobs and acknowledge them as done ("run … not found").
+#[test]
+fn a_worker_on_an_unmigrated_or_foreign_database_refuses_to_start_and_creates_nothing() {
+    let Some(pg) = PgDatabase::create("anchor_cli_wrong_db") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        (
+            "LEDGER_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        ("LEDGER_DATABASE_URL", pg.url.clone()),
+    ];
+    for role in [&["worker"][..], &["scheduler"], &["api"]] {
+        let out = anchor()
+            .args(role)
+            .envs(env.clone())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{role:?}: {stderr}");
+        assert!(
+            stderr.contains("no Ledger Anchors schema") && stderr.contains("anchor migrate"),
+            "{role:?}: {stderr}"
+        );
+    }
+    // Nothing was created: the database still has no schema.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let empty = rt.block_on(ledger::sql::Store::open(
+        &pg.url,
+        ledger::sql::Schema::Require,
+    ));
+    assert!(
+        matches!(empty, Err(ledger::LedgerError::Schema(ref m)) if m.contains("no Ledger Anchors schema")),
+        "{empty:?}"
+    );
+
+    // Migrated, it belongs to a fleet; a worker pinned to another fleet refuses too.
+    let migrated = anchor().arg("migrate").envs(env.clone()).output().unwrap();
+    success("anchor migrate", &migrated);
+    let fleet: serde_json::Value = serde_json::from_slice(&migrated.stdout).unwrap();
+    let fleet = fleet["fleet"].as_str().unwrap().to_owned();
+    let other = "0".repeat(32);
+    let out = anchor()
+        .arg("worker")
+        .envs(env.clone())
+        .env("LEDGER_FLEET", &other)
+        .env("LEDGER_SIGNING_KEY_FILE", dir.path().join("absent.pem"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("belongs to fleet {fleet}")) && stderr.contains(&other),
+        "{stderr}"
+    );
+}

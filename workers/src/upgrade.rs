@@ -312,3 +312,21 @@ async fn confirmed_block(
         _ => None,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reconciled_upgrade_resumes_the_backoff_where_the_proofs_age_puts_it() {
+        assert_eq!(attempt_for_age(Duration::ZERO), 0);
+        assert_eq!(attempt_for_age(Duration::from_mins(9)), 0);
+        // 10 min waited before attempt 1, 10 + 20 before attempt 2, 10 + 20 + 40 before 3.
+        assert_eq!(attempt_for_age(Duration::from_mins(10)), 1);
+        assert_eq!(attempt_for_age(Duration::from_mins(30)), 2);
+        assert_eq!(attempt_for_age(Duration::from_mins(69)), 2);
+        assert_eq!(attempt_for_age(Duration::from_mins(70)), 3);
+        // Far past the horizon it stays bounded.
+        assert!(attempt_for_age(Duration::from_hours(24 * 365)) <= 64);
+    }
+}
