@@ -534,10 +534,7 @@ fn a_worker_on_an_unmigrated_or_foreign_database_refuses_to_start_and_creates_no
     }
     // Nothing was created: the database still has no schema.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let empty = rt.block_on(ledger::sql::Store::open(
-        &pg.url,
-        ledger::sql::Schema::Require,
-    ));
+    let empty = rt.block_on(Store::open(&pg.url, ledger::sql::Schema::Require));
     assert!(
         matches!(empty, Err(ledger::LedgerError::Schema(ref m)) if m.contains("no Ledger Anchors schema")),
         "{empty:?}"
