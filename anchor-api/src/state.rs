@@ -166,7 +166,7 @@ impl Parts {
         let Backends { store, blobs, kv } = config.open().await?;
         let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))
             .map_err(|e| ApiError::Config(e.to_string()))?;
-        let queue = Queue::open(&workers::ctx::queue_target(config)?).await?;
+        let queue = workers::ctx::open_queue(&workers::ctx::queue_target(config)?).await?;
         let reserves = ReserveStore::connect(&config.database_url)
             .await
             .map_err(|e| ApiError::Unavailable(format!("the reserves store: {e}")))?;

@@ -72,7 +72,7 @@ fn with_store(
 ) -> Outcome {
     let config = config.load()?;
     let text = crate::ots::runtime()?.block_on(async {
-        let store = ledger::sql::Store::connect(&config.database_url).await?;
+        let store = ledger::config::connect_store(&config.database_url).await?;
         let out = f(&store).await;
         store.close().await;
         out
@@ -81,7 +81,7 @@ fn with_store(
 }
 
 fn generate(dir: &Path) -> Outcome {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    ledger::private::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if let Some(existing) = [KEY_FILE, JWK_FILE, JWKS_FILE]
         .iter()
         .map(|n| dir.join(n))

@@ -69,7 +69,8 @@ impl Stamping {
         for c in &calendars {
             if !(c.starts_with("https://") || c.starts_with("http://")) {
                 return Err(WorkerError::Config(format!(
-                    "LEDGER_OTS_CALENDARS: {c:?} is not an http(s) URL"
+                    "LEDGER_OTS_CALENDARS: {:?} is not an http(s) URL",
+                    ledger::redact::redact_url(c)
                 )));
             }
         }
@@ -194,9 +195,34 @@ pub fn queue_target(config: &Config) -> Result<QueueTarget> {
             Ok(QueueTarget::Redis(url.to_owned()))
         }
         Some(other) => Err(WorkerError::Config(format!(
-            "LEDGER_QUEUE: {other:?} is neither embedded nor redis://…"
+            "LEDGER_QUEUE: {:?} is neither embedded nor redis://…",
+            ledger::redact::redact_url(other)
         ))),
     }
+}
+
+/// Opens the job queue: the embedded SQLite file is created owner-only first
+/// ([`ledger::private`]); a Redis queue that cannot be reached is
+/// [`LedgerError::Unavailable`](ledger::LedgerError::Unavailable) naming `host:port` and the
+/// cause, as the database and the KV are, so every role exits the same way for it.
+pub async fn open_queue(target: &QueueTarget) -> Result<Queue> {
+    if let QueueTarget::Sqlite(path) = target {
+        ledger::private::precreate_sqlite(&format!("sqlite://{}", path.display()))
+            .map_err(|e| WorkerError::Config(format!("{}: {e}", path.display())))?;
+    }
+    Queue::open(target).await.map_err(|e| match (target, e) {
+        (QueueTarget::Redis(url), WorkerError::Queue(cause)) => {
+            WorkerError::Ledger(ledger::LedgerError::Unavailable {
+                what: "Redis queue (LEDGER_QUEUE)",
+                endpoint: ledger::redact::endpoint(url),
+                cause: cause
+                    .strip_prefix("connecting to Redis: ")
+                    .unwrap_or(&cause)
+                    .to_owned(),
+            })
+        }
+        (_, e) => e,
+    })
 }
 
 /// The signing key from `LEDGER_SIGNING_KEY(_FILE)`; otherwise, on the embedded defaults only,
@@ -234,7 +260,7 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        ledger::private::create_dir_all(dir)
             .map_err(|e| WorkerError::Config(format!("{}: {e}", dir.display())))?;
     }
     match std::fs::OpenOptions::new()
@@ -258,7 +284,7 @@ impl Ctx {
         let Backends { store, blobs, kv } = config.open().await?;
         let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))?;
         let stamping = Stamping::from_config(config)?;
-        let queue = Queue::open(&queue_target(config)?).await?;
+        let queue = open_queue(&queue_target(config)?).await?;
         let key = signing_key(config, embedded)?;
         let run_lease = match config.var("LEDGER_RUN_LEASE") {
             Some(s) => scheduler::policy::parse_duration("LEDGER_RUN_LEASE", s)?
