@@ -49,10 +49,8 @@ mod tenants;
 
 use std::fmt::Write as _;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 use ledger::LedgerError;
-use ledger::config::redact_url;
 use ledger::sql::Store;
 
 use crate::ledger_cmd::ConfigArg;
@@ -101,10 +99,9 @@ fn with_store<T>(
     let rt = crate::ots::runtime().map_err(Failure::Check)?;
     rt.block_on(async {
         crate::ledger_cmd::ensure_sqlite_dir(&config)?;
-        let store = config
-            .open_store()
-            .await
-            .with_context(|| format!("opening {}", redact_url(&config.database_url)))?;
+        // The error names the database (host:port, no credentials) and the cause, or says
+        // that it has no schema and to run `anchor migrate`.
+        let store = config.open_store().await?;
         let out = f(&store).await;
         store.close().await;
         out
@@ -115,6 +112,9 @@ fn with_store<T>(
 /// Exit 2 for bad input (including the store's `Invalid`, `NotFound`, `Conflict` and
 /// `Config`), exit 1 when the store itself failed.
 fn classify(e: anyhow::Error) -> Failure {
+    if crate::is_unavailable(&e) {
+        return Failure::Unavailable(e);
+    }
     let backend_failed = e
         .chain()
         .find_map(|c| c.downcast_ref::<LedgerError>())

@@ -366,21 +366,79 @@ pub fn run(args: &RunArgs) -> Outcome {
         if let Some(next) = leased.follow_up {
             ctx.queue.push(next.job, next.delay).await?;
         }
-        let outcome = leased.result.map_err(|e| {
-            Failure::Check(anyhow::Error::new(e).context(format!("run {} failed", run.id)))
-        })?;
-        let run = ctx.store.run(&run.id).await?;
+        let row = ctx.store.run(&run.id).await?;
+        let (result, failure) = run_result(&run.id, &row, leased.result, ctx.run_lease);
         let line = serde_json::json!({
-            "run": run.id,
-            "status": run.status.as_str(),
-            "root": run.root.map(|r| r.to_string()),
-            "tree_size": run.tree_size,
-            "errors": run.errors,
-            "outcome": format!("{outcome:?}"),
+            "run": row.id,
+            "status": row.status.as_str(),
+            "result": result,
+            "root": row.root.map(|r| r.to_string()),
+            "tree_size": row.tree_size,
+            "errors": row.errors,
         });
         crate::write_stdout(format!("{line}\n").as_bytes())?;
-        Ok::<(), Failure>(())
+        failure.map_or(Ok(()), Err)
     })
+}
+
+/// What `anchor run` reports for one rollup attempt: the `result` word of its JSON line and
+/// the failure that sets the exit code (`None`: exit 0).
+///
+/// | result | exit | when |
+/// |---|---|---|
+/// | `anchored`, `complete`, `already-done` | 0 | the run is anchored (OTS may still be pending) or was before |
+/// | `lease-held` | 3 | another process holds the run's lease: it is rolling the run up now, or died and its lease (at most `LEDGER_RUN_LEASE`) has not expired; nothing was done here |
+/// | `deferred` | 3 | not now (kill switch `paused`, root limit): the workers look again later |
+/// | `retrying` | 3 | a transient failure (TSA, calendar, database, S3 unreachable); the run stays queued and the workers retry it with backoff |
+/// | `held` | 1 | held by policy (cost ceiling, consent withdrawn) until an operator acts |
+/// | `failed` | 1 | a permanent failure, or the last of the retries; recorded in the run and its summary |
+fn run_result(
+    id: &str,
+    row: &ledger::sql::Run,
+    outcome: workers::Result<Option<workers::rollup::Rollup>>,
+    lease: Duration,
+) -> (&'static str, Option<Failure>) {
+    use workers::rollup::Rollup;
+    match outcome {
+        Ok(Some(Rollup::Anchored { status, .. })) => (status.as_str(), None),
+        Ok(Some(Rollup::AlreadyDone(_))) => ("already-done", None),
+        Ok(None) => (
+            "lease-held",
+            Some(Failure::Pending(anyhow!(
+                "run {id} not rolled up here: another process holds its lease (it is rolling \
+                 the run up now, or stopped and its lease expires within {}s); run this again \
+                 later or let the workers finish it",
+                lease.as_secs()
+            ))),
+        ),
+        Ok(Some(Rollup::Deferred { reason, retry_in })) => (
+            "deferred",
+            Some(Failure::Pending(anyhow!(
+                "run {id} deferred: {reason}; the workers look again in {}s",
+                retry_in.as_secs()
+            ))),
+        ),
+        Ok(Some(Rollup::Held(reason))) => (
+            "held",
+            Some(Failure::Check(anyhow!("run {id} is held: {reason}"))),
+        ),
+        Err(e) if e.is_transient() && row.status != RunStatus::Failed => (
+            "retrying",
+            Some(Failure::Pending(anyhow!(
+                "run {id} not done yet: transient failure (attempt {} of {}), queued for a \
+                 retry in {}s by the workers (`anchor worker` or `anchor up`): {e}",
+                row.attempt.max(1),
+                workers::handler::MAX_ATTEMPTS,
+                workers::handler::backoff(row.attempt).as_secs()
+            ))),
+        ),
+        Err(e) => (
+            "failed",
+            Some(Failure::Check(
+                anyhow::Error::new(e).context(format!("run {id} failed")),
+            )),
+        ),
+    }
 }
 
 /// Redraws one terminal line: `[███░░░] 3/6 stamped` for the rollup step just passed.

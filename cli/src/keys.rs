@@ -81,7 +81,7 @@ fn with_store(
 }
 
 fn generate(dir: &Path) -> Outcome {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    ledger::private::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if let Some(existing) = [KEY_FILE, JWK_FILE, JWKS_FILE]
         .iter()
         .map(|n| dir.join(n))

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use ledger::config::redact_url;
 use ledger::ids::format_ts;
 use ledger::keys::Jwks;
 use ledger::{LedgerError, TenantId};
@@ -38,7 +37,7 @@ impl ConfigArg {
 /// alone rather than every backend through `Config::open`.
 pub fn ensure_sqlite_dir(config: &ledger::config::Config) -> anyhow::Result<()> {
     if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
+        ledger::private::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
     }
     Ok(())
@@ -83,10 +82,7 @@ fn export(tenant: &str, out: Option<&PathBuf>, config: &ConfigArg) -> Outcome {
     let tenant = TenantId::new(tenant).map_err(anyhow::Error::new)?;
     let config = config.load()?;
     let jsonl = crate::ots::runtime()?.block_on(async {
-        let store = config
-            .open_store()
-            .await
-            .with_context(|| format!("opening {}", redact_url(&config.database_url)))?;
+        let store = config.open_store().await?;
         store.tenant(&tenant).await?;
         let jsonl = store.export_jsonl(&tenant).await?;
         store.close().await;

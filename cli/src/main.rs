@@ -1,8 +1,13 @@
 //! `anchor`: the one binary of Ledger Anchors.
 //!
-//! Exit codes, for every subcommand: 0 success; 1 a verification that ran and failed;
-//! 2 bad input (malformed file, unknown digest, bad arguments); 3 nothing
-//! failed but the only evidence is still pending (`ots verify`, `verify receipt|bundle`).
+//! Exit codes, for every subcommand: 0 success; 1 a verification that ran and failed (or a
+//! run that failed or is held); 2 bad input (malformed file, unknown digest, bad arguments,
+//! bad configuration); 3 nothing failed but it is not done yet (`ots verify`, `verify
+//! receipt|bundle`: only pending evidence; `anchor run`: another process holds the run's
+//! lease, the run is deferred, or a transient failure will be retried); 4 a backend the
+//! command needs (database, KV, queue) cannot be reached or refuses the connection — the same
+//! code from every role (`api`, `up`, `scheduler`, `worker`, `run`, operator commands), the
+//! message naming the variable, `host:port` and the cause once.
 
 mod admin;
 mod bundle_cmd;
@@ -169,19 +174,50 @@ pub enum Failure {
     Input(anyhow::Error),
     /// Exit 1: the check ran and failed.
     Check(anyhow::Error),
-    /// Exit 3: nothing failed, but the only evidence is still pending.
+    /// Exit 3: nothing failed, but it is not done yet (pending evidence; a run held by another
+    /// process, deferred or to be retried).
     Pending(anyhow::Error),
+    /// Exit 4: a backend could not be reached ([`ledger::LedgerError::Unavailable`]).
+    Unavailable(anyhow::Error),
+}
+
+/// Whether `e` is, or is caused by, a backend that could not be reached, however it was
+/// wrapped on the way (ledger, workers or API error).
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    use ledger::LedgerError::Unavailable;
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<ledger::LedgerError>(),
+            Some(Unavailable { .. })
+        ) || matches!(
+            c.downcast_ref::<workers::WorkerError>(),
+            Some(workers::WorkerError::Ledger(Unavailable { .. }))
+        ) || matches!(
+            c.downcast_ref::<anchor_api::ApiError>(),
+            Some(
+                anchor_api::ApiError::Ledger(Unavailable { .. })
+                    | anchor_api::ApiError::Worker(workers::WorkerError::Ledger(
+                        Unavailable { .. }
+                    ))
+            )
+        )
+    })
 }
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
-        Failure::Input(e)
+        if is_unavailable(&e) {
+            Failure::Unavailable(e)
+        } else {
+            Failure::Input(e)
+        }
     }
 }
 
 impl From<ledger::LedgerError> for Failure {
     fn from(e: ledger::LedgerError) -> Self {
         match e {
+            e @ ledger::LedgerError::Unavailable { .. } => Failure::Unavailable(e.into()),
             ledger::LedgerError::Invalid { .. }
             | ledger::LedgerError::NotFound { .. }
             | ledger::LedgerError::Config(_)
@@ -303,6 +339,10 @@ fn main() -> ExitCode {
         Err(Failure::Input(e)) => {
             eprintln!("anchor: {e:#}");
             ExitCode::from(2)
+        }
+        Err(Failure::Unavailable(e)) => {
+            eprintln!("anchor: {e:#}");
+            ExitCode::from(4)
         }
     }
 }

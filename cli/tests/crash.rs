@@ -203,19 +203,27 @@ impl World<'_> {
     }
 
     /// `anchor run` without a crash point, again while the killed worker's lease still holds
-    /// (it then exits 0 without working), until the run is anchored. Returns its stdout line.
+    /// (it then exits 3, `"result":"lease-held"`, without working), until the run is
+    /// anchored (exit 0). Returns its stdout line.
     fn rerun(&self, step: &str) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let out = self.run_cmd().output().unwrap();
-            let stdout = success(&format!("{step}: the rerun"), &out);
-            let line: serde_json::Value = serde_json::from_str(stdout.trim())
-                .unwrap_or_else(|e| panic!("{step}: the rerun printed {stdout:?}: {e}"));
+            let stdout = text(&out.stdout);
+            let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+                panic!(
+                    "{step}: the rerun printed {stdout:?}: {e}\nstderr: {}",
+                    text(&out.stderr)
+                )
+            });
             if line["status"] == "anchored" {
+                success(&format!("{step}: the rerun"), &out);
                 return line;
             }
             assert!(
-                line["outcome"] == "None" && Instant::now() < deadline,
+                out.status.code() == Some(3)
+                    && line["result"] == "lease-held"
+                    && Instant::now() < deadline,
                 "{step}: the rerun did not anchor the run: {line}\nstderr: {}",
                 text(&out.stderr)
             );

@@ -98,8 +98,8 @@ pub const VARIABLES: &[&str] = &[
     "LEDGER_RESERVES_WEBHOOKS",
 ];
 
-/// Where artifacts go.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where artifacts go. `Debug` redacts the endpoint.
+#[derive(Clone, PartialEq, Eq)]
 pub enum BlobTarget {
     Dir(PathBuf),
     S3 {
@@ -110,8 +110,8 @@ pub enum BlobTarget {
     },
 }
 
-/// Where the KV lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the KV lives. `Debug` redacts the URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum KvTarget {
     /// The SQL store's `kv` table.
     Embedded,
@@ -144,11 +144,38 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// A URL with any `user:password@` part replaced, for logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
+pub use crate::redact::redact_url;
+
+impl std::fmt::Debug for KvTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvTarget::Embedded => f.write_str("Embedded"),
+            KvTarget::Redis { url, prefix } => f
+                .debug_struct("Redis")
+                .field("url", &redact_url(url))
+                .field("prefix", prefix)
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for BlobTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobTarget::Dir(p) => f.debug_tuple("Dir").field(p).finish(),
+            BlobTarget::S3 {
+                bucket,
+                endpoint,
+                region,
+                path_style,
+            } => f
+                .debug_struct("S3")
+                .field("bucket", bucket)
+                .field("endpoint", &endpoint.as_deref().map(redact_url))
+                .field("region", region)
+                .field("path_style", path_style)
+                .finish(),
+        }
     }
 }
 
@@ -191,7 +218,7 @@ impl Config {
         {
             return Err(LedgerError::invalid(
                 "LEDGER_DATABASE_URL",
-                database_url.split('@').next_back().unwrap_or_default(),
+                &redact_url(&database_url),
                 "must start with sqlite:// or postgres://",
             ));
         }
@@ -210,8 +237,8 @@ impl Config {
             Some(other) => {
                 return Err(LedgerError::invalid(
                     "LEDGER_KV",
-                    other,
-                    "expected embedded or redis://…",
+                    &redact_url(other),
+                    "expected embedded or redis://… or rediss://…",
                 ));
             }
         };
@@ -278,19 +305,19 @@ impl Config {
         } else {
             Schema::Require
         };
-        Store::open(&self.database_url, schema).await
+        connect_store(&self.database_url, schema).await
     }
 
     /// Connects every backend (creating the data directory when an embedded one needs it),
     /// migrating or requiring the SQL schema as `schema` says.
     pub async fn open_with(&self, schema: Schema) -> Result<Backends> {
         if self.database_url.starts_with("sqlite:") || matches!(self.blobs, BlobTarget::Dir(_)) {
-            std::fs::create_dir_all(&self.data_dir).map_err(|source| LedgerError::Io {
+            crate::private::create_dir_all(&self.data_dir).map_err(|source| LedgerError::Io {
                 path: self.data_dir.display().to_string(),
                 source,
             })?;
         }
-        let store = Store::open(&self.database_url, schema).await?;
+        let store = connect_store(&self.database_url, schema).await?;
         let blobs = match &self.blobs {
             BlobTarget::Dir(path) => BlobStore::Dir(DirStore::new(path.clone())?),
             BlobTarget::S3 { .. } => BlobStore::S3(S3Store::new(
@@ -336,6 +363,78 @@ impl Config {
     }
 }
 
+/// [`Store::connect`], with a failure to reach the database as [`LedgerError::Unavailable`]
+/// naming `host:port` (or the SQLite path) and the innermost cause once, never the URL's
+/// credentials. Every process that opens the store goes through here (`Config::open` and the
+/// CLI's operator commands), so the same misconfiguration reads, and exits, the same in every
+/// role.
+///
+/// A SQLite file that does not exist yet is created owner-only first ([`crate::private`]).
+pub async fn connect_store(url: &str, schema: Schema) -> Result<Store> {
+    crate::private::precreate_sqlite(url).map_err(|e| LedgerError::Unavailable {
+        what: "database (LEDGER_DATABASE_URL)",
+        endpoint: crate::redact::endpoint(url),
+        cause: e.to_string(),
+    })?;
+    // One plain connection first: the pool retries a refused connection until its acquire
+    // time-out and then reports only "timed out", so the cause would be lost (and a closed
+    // port would take 10 s to report).
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        use sqlx::Connection as _;
+        match sqlx::postgres::PgConnection::connect(url).await {
+            Ok(c) => {
+                let _ = c.close().await;
+            }
+            Err(e) => return Err(unavailable_or_sql(url, e)),
+        }
+    }
+    Store::open(url, schema).await.map_err(|e| match e {
+        LedgerError::Sql(e) => unavailable_or_sql(url, e),
+        other => other,
+    })
+}
+
+/// A connection failure as `Unavailable`, a URL sqlx cannot use as `Config` (naming the
+/// variable and the redacted URL), anything else as it was.
+fn unavailable_or_sql(url: &str, e: sqlx::Error) -> LedgerError {
+    if let sqlx::Error::Configuration(c) = &e {
+        return LedgerError::Config(format!("LEDGER_DATABASE_URL {}: {c}", redact_url(url)));
+    }
+    match sql_cause(&e) {
+        Some(cause) => LedgerError::Unavailable {
+            what: "database (LEDGER_DATABASE_URL)",
+            endpoint: crate::redact::endpoint(url),
+            cause,
+        },
+        None => LedgerError::Sql(e),
+    }
+}
+
+/// The reason a connection could not be made, once; `None` for errors of a working
+/// connection (a failed query), which keep their own type.
+fn sql_cause(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Io(io) => Some(io.to_string()),
+        sqlx::Error::Tls(t) => Some(format!("TLS: {t}")),
+        sqlx::Error::PoolTimedOut => Some("no connection before the pool timed out".to_owned()),
+        sqlx::Error::PoolClosed => Some("the connection pool is closed".to_owned()),
+        sqlx::Error::Protocol(p) => Some(format!("protocol: {p}")),
+        sqlx::Error::Database(d) if d.code().is_some_and(|c| connect_code(&c)) => {
+            Some(d.message().to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Postgres SQLSTATE classes 08 (connection), 28 (authorisation), 3D (no such database) and
+/// 53 (insufficient resources: too many connections); SQLite `CANTOPEN` and its extended codes.
+fn connect_code(code: &str) -> bool {
+    ["08", "28", "3D", "53"]
+        .iter()
+        .any(|class| code.len() == 5 && code.starts_with(class))
+        || code.parse::<i32>().is_ok_and(|n| n & 0xff == 14)
+}
+
 fn parse_blobs(v: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<BlobTarget> {
     if let Some(path) = v.strip_prefix("dir:") {
         if path.is_empty() {
@@ -352,7 +451,7 @@ fn parse_blobs(v: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<BlobTarg
         if !ok {
             return Err(LedgerError::invalid(
                 "LEDGER_BLOBS",
-                v,
+                &redact_url(v),
                 "bucket names are 3 to 63 of [a-z0-9.-]",
             ));
         }
@@ -376,12 +475,14 @@ fn parse_blobs(v: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<BlobTarg
     }
     Err(LedgerError::invalid(
         "LEDGER_BLOBS",
-        v,
+        &redact_url(v),
         "expected dir:PATH or s3://BUCKET",
     ))
 }
 
-/// Parses an environment file (see the module documentation).
+/// Parses an environment file (see the module documentation). An error names the line and
+/// the variable, never the value (values are secrets: passwords in URLs, keys, tokens), and a
+/// line without `=` is not shown at all (it may be a pasted secret).
 pub fn parse_env_file(text: &str) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (i, raw) in text.lines().enumerate() {
@@ -390,13 +491,22 @@ pub fn parse_env_file(text: &str) -> Result<BTreeMap<String, String>> {
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
-        let at = |reason: &str| {
-            LedgerError::Config(format!("config file line {}: {reason}: {raw:?}", i + 1))
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(LedgerError::Config(format!(
+                "config file line {}: expected NAME=value (the line is not shown: it may hold a secret)",
+                i + 1
+            )));
         };
-        let (name, value) = line
-            .split_once('=')
-            .ok_or_else(|| at("expected NAME=value"))?;
         let name = name.trim();
+        let at = |reason: &str| {
+            LedgerError::Config(format!("config file line {} ({name}): {reason}", i + 1))
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(LedgerError::Config(format!(
+                "config file line {}: the name before '=' is not a variable name (the line is not shown: it may hold a secret)",
+                i + 1
+            )));
+        }
         if name.starts_with("LEDGER_") && !VARIABLES.contains(&name) {
             return Err(at("unknown variable"));
         }
@@ -507,7 +617,65 @@ mod tests {
             !dbg.contains("hunter2") && !dbg.contains("PEM-SECRET"),
             "{dbg}"
         );
-        assert!(dbg.contains("postgres://***@db/x"), "{dbg}");
+        assert!(dbg.contains("postgres://u:***@db/x"), "{dbg}");
+    }
+
+    #[test]
+    fn config_file_errors_name_the_line_and_variable_never_the_value() {
+        for (file, needle) in [
+            (
+                "# c\n\nLEDGER_KV=\"redis://u:hunter2@cache/",
+                "line 3 (LEDGER_KV): unterminated quote",
+            ),
+            (
+                "LEDGER_DATABASE_URL=x\nLEDGER_KVV=redis://:hunter2@c/",
+                "line 2 (LEDGER_KVV): unknown variable",
+            ),
+            (
+                "LEDGER_KV=redis://c/\nhunter2",
+                "line 2: expected NAME=value",
+            ),
+            ("pass word hunter2=x", "line 1: the name before '='"),
+        ] {
+            let err = Config::from_sources(Some(file), &BTreeMap::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{file}: {err}");
+            assert!(!err.contains("hunter2"), "{file}: {err}");
+        }
+    }
+
+    #[test]
+    fn urls_with_credentials_are_redacted_in_errors_and_debug() {
+        let err =
+            Config::from_sources(None, &env(&[("LEDGER_KV", "redis:/u:hunter2@cache:6379/")]))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("LEDGER_KV") && err.contains("u:***@cache"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = Config::from_sources(
+            None,
+            &env(&[("LEDGER_DATABASE_URL", "mysql://u:hunter2@db/x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("mysql://u:***@db/x"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let c = Config::from_sources(
+            None,
+            &env(&[
+                ("LEDGER_KV", "redis://:hunter2@cache:6379/"),
+                ("LEDGER_BLOBS", "s3://anchors"),
+                ("LEDGER_S3_ENDPOINT", "https://h.example/?token=hunter2"),
+            ]),
+        )
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("redis://:***@cache:6379/"), "{dbg}");
     }
 
     #[test]

@@ -19,6 +19,16 @@ pub enum LedgerError {
     #[error("configuration: {0}")]
     Config(String),
 
+    /// A backend the process needs (database, KV, queue) could not be reached or refused the
+    /// connection. `what` names it and its variable, `endpoint` is `host:port` (or a SQLite
+    /// path; never credentials, see [`crate::redact`]), `cause` the innermost reason, once.
+    #[error("{what} at {endpoint}: {cause}")]
+    Unavailable {
+        what: &'static str,
+        endpoint: String,
+        cause: String,
+    },
+
     /// A row the caller named does not exist.
     #[error("{what} {key:?} not found")]
     NotFound { what: &'static str, key: String },

@@ -202,6 +202,63 @@ impl Period {
     }
 }
 
+/// The first day any period, backfill or date may name: 0001-01-01.
+pub const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(1, 1, 1).expect("0001-01-01");
+/// The last: 9999-12-31 (periods are written with four-digit years).
+pub const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(9999, 12, 31).expect("9999-12-31");
+
+/// Refuses a day outside [`FIRST_DAY`]..=[`LAST_DAY`]: year 0 and negative years (which
+/// `chrono` reads happily) and five-digit years, whose periods could not be written back.
+pub fn check_day(what: &'static str, d: NaiveDate) -> Result<()> {
+    if (FIRST_DAY..=LAST_DAY).contains(&d) {
+        Ok(())
+    } else {
+        Err(LedgerError::invalid(
+            what,
+            &d.to_string(),
+            "must be between 0001-01-01 and 9999-12-31",
+        ))
+    }
+}
+
+/// The longest signer or actor name accepted (characters): an e-mail address or a person's
+/// name with room to spare (RFC 5321 caps an address at 254 octets).
+pub const MAX_NAME_CHARS: usize = 256;
+/// The longest reason, detail or resolution accepted (characters): a paragraph. Longer text
+/// belongs in a ticket the reason names.
+pub const MAX_TEXT_CHARS: usize = 1024;
+
+/// Checks a free-text field that becomes evidence (consent signer and reason, kill-switch
+/// actor and reason, incident resolution): not blank, at most `max_chars` characters, and no
+/// control characters (a tab or line break is allowed in text longer than a name, i.e. when
+/// `max_chars` > [`MAX_NAME_CHARS`]). The error names the field, the length found and the
+/// bound, and shows at most 80 characters of the value.
+pub fn check_text(what: &'static str, value: &str, max_chars: usize) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(LedgerError::invalid(what, value, "must not be empty"));
+    }
+    let n = value.chars().count();
+    if n > max_chars {
+        return Err(LedgerError::invalid(
+            what,
+            value,
+            format!("{n} characters; at most {max_chars}"),
+        ));
+    }
+    let multiline = max_chars > MAX_NAME_CHARS;
+    if let Some(c) = value
+        .chars()
+        .find(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\t')))
+    {
+        return Err(LedgerError::invalid(
+            what,
+            value,
+            format!("control character {c:?} is not allowed"),
+        ));
+    }
+    Ok(())
+}
+
 /// Days since 1970-01-01 (the `day` column of manifests).
 pub fn epoch_day(d: NaiveDate) -> i64 {
     i64::from(d.num_days_from_ce() - 719_163)
@@ -261,6 +318,13 @@ impl FromStr for Period {
             return Err(bad());
         }
         let year = i32::try_from(num(&s[..4])?).map_err(|_| bad())?;
+        if year < 1 {
+            return Err(LedgerError::invalid(
+                "period",
+                s,
+                "years start at 0001 (a period must fall within 0001-01-01 to 9999-12-31)",
+            ));
+        }
         let rest = &s[5..];
         let period = match rest.len() {
             2 => Period::Month(NaiveDate::from_ymd_opt(year, num(rest)?, 1).ok_or_else(bad)?),
@@ -274,6 +338,9 @@ impl FromStr for Period {
             ),
             _ => return Err(bad()),
         };
+        // `0001-W01` starts on 0001-01-01; no ISO week of year 1 reaches back before it, but
+        // the check keeps the rule in one place whatever the calendar arithmetic does.
+        check_day("period", period.first_day())?;
         Ok(period)
     }
 }
@@ -408,6 +475,61 @@ mod tests {
         );
         let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         assert_eq!(from_epoch_day(epoch_day(d)), d);
+    }
+
+    #[test]
+    fn periods_before_year_1_are_refused_naming_the_bound() {
+        for s in ["0000-W01", "0000-01", "0000-01-01", "0000-W52"] {
+            let err = s.parse::<Period>().unwrap_err().to_string();
+            assert!(err.contains("0001"), "{s}: {err}");
+        }
+        let first: Period = "0001-W01".parse().unwrap();
+        assert_eq!(first.first_day(), FIRST_DAY);
+        assert_eq!(
+            "0001-01-01".parse::<Period>().unwrap().to_string(),
+            "0001-01-01"
+        );
+        assert_eq!("9999-12".parse::<Period>().unwrap().to_string(), "9999-12");
+    }
+
+    #[test]
+    fn days_outside_years_1_to_9999_are_refused() {
+        let before = NaiveDate::from_ymd_opt(0, 12, 31).unwrap();
+        let err = check_day("backfill from", before).unwrap_err().to_string();
+        assert!(
+            err.contains("backfill from") && err.contains("0001-01-01"),
+            "{err}"
+        );
+        assert!(check_day("d", NaiveDate::from_ymd_opt(-5, 1, 1).unwrap()).is_err());
+        assert!(check_day("d", NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap()).is_err());
+        check_day("d", FIRST_DAY).unwrap();
+        check_day("d", LAST_DAY).unwrap();
+    }
+
+    #[test]
+    fn free_text_is_bounded_and_the_error_does_not_echo_it() {
+        let huge = "x".repeat(7 * 1024 * 1024);
+        let err = check_text("consent signer", &huge, MAX_NAME_CHARS)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("7340032 characters; at most 256"),
+            "{}",
+            &err[..200.min(err.len())]
+        );
+        assert!(
+            err.len() < 300,
+            "the value is not echoed: {} bytes",
+            err.len()
+        );
+        check_text("consent signer", &"é".repeat(256), MAX_NAME_CHARS).unwrap();
+        assert!(check_text("consent signer", &"é".repeat(257), MAX_NAME_CHARS).is_err());
+        check_text("kill-switch reason", &"r".repeat(1024), MAX_TEXT_CHARS).unwrap();
+        assert!(check_text("kill-switch reason", &"r".repeat(1025), MAX_TEXT_CHARS).is_err());
+        assert!(check_text("consent signer", "  ", MAX_NAME_CHARS).is_err());
+        assert!(check_text("consent signer", "a\nb", MAX_NAME_CHARS).is_err());
+        check_text("consent reason", "line 1\nline 2", MAX_TEXT_CHARS).unwrap();
+        assert!(check_text("consent reason", "bell\u{7}", MAX_TEXT_CHARS).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use sqlx::Row as _;
 
 use crate::error::{LedgerError, Result};
 use crate::ids::{TenantId, to_millis};
+use crate::redact::{endpoint, redact_url};
 use crate::sql::{Store, on_pool, to_u64};
 
 /// A KV key, built only from validated parts: `last-anchor:{tenant}`,
@@ -128,10 +129,26 @@ fn ttl_ms(ttl: Duration) -> Result<i64> {
 impl Kv {
     /// Connects to `redis://…` (reconnecting on failure); keys go under `prefix` (e.g.
     /// `ledger-anchors:`), so one Redis can serve several deployments.
+    ///
+    /// A URL Redis cannot parse is a `Config` error naming the variable (never the URL: it may
+    /// hold a password); a server that cannot be reached is `Unavailable` naming `host:port`.
     pub async fn redis(url: &str, prefix: &str) -> Result<Kv> {
-        let client =
-            redis::Client::open(url).map_err(|e| LedgerError::Config(format!("redis url: {e}")))?;
-        let conn = client.get_connection_manager().await?;
+        let client = redis::Client::open(url)
+            .map_err(|e| LedgerError::Config(format!("LEDGER_KV {}: {e}", redact_url(url))))?;
+        let unavailable = |e: redis::RedisError| LedgerError::Unavailable {
+            what: "Redis KV (LEDGER_KV)",
+            endpoint: endpoint(url),
+            cause: redis_cause(&e),
+        };
+        // One plain connection first: the manager retries a refused connection for seconds
+        // before it reports; a closed port should be named at once.
+        drop(
+            client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(unavailable)?,
+        );
+        let conn = client.get_connection_manager().await.map_err(unavailable)?;
         Ok(Kv::Redis {
             conn,
             prefix: prefix.to_owned(),
@@ -318,4 +335,17 @@ impl Kv {
             Kv::Redis { .. } => Ok(0),
         }
     }
+}
+
+/// The innermost reason of a Redis connection error, once (the client's own text repeats
+/// the I/O error's).
+pub fn redis_cause(e: &redis::RedisError) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    if e.is_timeout() {
+        return "timed out".to_owned();
+    }
+    cause.to_string()
 }

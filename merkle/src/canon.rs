@@ -8,16 +8,20 @@
 //! - **duplicate property names** (RFC 7493 §2.3: "Objects in I-JSON messages MUST NOT have
 //!   members with duplicate names") are refused, naming the key. `serde_json` would keep the
 //!   last one, so two different documents would share a digest.
-//! - **integers whose canonical form would be a different number** are refused, naming the
-//!   number. RFC 8785 hashes numbers as IEEE 754 doubles; an account id or wei amount of
-//!   2^53 + 1 would be rounded and the digest would commit to a number the tenant never wrote.
-//!   An integer is kept when the double is exactly it (every integer up to 2^53, and larger
-//!   exact ones such as 1152921504606846976) or when it is already the double's canonical
-//!   spelling (1152921504606847000, which is how RFC 8785 writes 2^60), so canonical output
-//!   always parses again. Larger values belong in strings (RFC 7493 §2.2). Non-integers are
-//!   parsed as correctly rounded doubles (`float_roundtrip`) as RFC 8785 §3.2.2.3 defines, and
-//!   so are integer literals beyond the 64-bit range, whose rounding cannot be detected after
-//!   parsing: that is the one silent rounding left, and it is the RFC's own rule.
+//! - **numbers whose canonical form would be a different number** are refused, naming the
+//!   literal, where it is, what RFC 8785 would write instead, and why. RFC 8785 hashes every
+//!   number as an IEEE 754 double and writes that double's shortest form, so `9007199254740993`
+//!   (2^53 + 1), `123456789012345678901234`, `9007199254740993.0` or `0.30000000000000001`
+//!   would each be hashed as a neighbour (`9007199254740992`, `1.2345678901234568e+23`,
+//!   `9007199254740992`, `0.3`): two manifests that differ only there would share a digest, and
+//!   the digest would commit to a number the tenant never wrote. The rule is one comparison of
+//!   decimal values: a literal is kept exactly when the number RFC 8785 writes for it is the
+//!   number the literal states (`1.0`, `1e0` and `1` are all the number 1, and `0.1` is written
+//!   back as `0.1`, so they are kept). Every integer up to ±2^53 passes; a larger one passes only
+//!   when it is already written the RFC's way (`1152921504606847000`, `1e+21`), never as other
+//!   digits of the same double (`1152921504606846976` is refused). Larger values belong in
+//!   strings (RFC 7493 §2.2). So canonical output always parses again to itself, and the
+//!   canonical text of every accepted document states exactly the numbers its source stated.
 //! - lone surrogates, NaN and infinities cannot be expressed in JSON text `serde_json` accepts.
 
 use std::fmt;
@@ -39,7 +43,103 @@ pub fn parse_strict(json: &[u8]) -> Result<Value> {
         .deserialize(&mut de)
         .map_err(|e| MerkleError::Canon(e.to_string()))?;
     de.end().map_err(|e| MerkleError::Canon(e.to_string()))?;
+    check_numbers(json)?;
     Ok(value)
+}
+
+/// Refuses the first number literal of `json` (already known to be valid JSON) whose RFC 8785
+/// form states a different number (module documentation).
+fn check_numbers(json: &[u8]) -> Result<()> {
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    i += if json[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < json.len()
+                    && matches!(json[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                // Valid JSON, so the literal is ASCII.
+                let literal = std::str::from_utf8(&json[start..i]).expect("ASCII number");
+                if let Err(why) = number_survives(literal) {
+                    let line = json[..start].split(|&b| b == b'\n').count();
+                    let column = start
+                        - json[..start]
+                            .iter()
+                            .rposition(|&b| b == b'\n')
+                            .map_or(0, |p| p + 1)
+                        + 1;
+                    let shown = if literal.len() > 40 {
+                        format!("{}…", &literal[..40])
+                    } else {
+                        literal.to_owned()
+                    };
+                    return Err(MerkleError::Canon(format!(
+                        "number {shown} at line {line} column {column} {why}; send it as a string"
+                    )));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// `Ok` when RFC 8785 writes `literal` back as the same number; else why not.
+fn number_survives(literal: &str) -> std::result::Result<(), String> {
+    let f: f64 = literal
+        .parse()
+        .map_err(|_| "is not a JSON number".to_owned())?;
+    if !f.is_finite() {
+        return Err("is beyond the largest IEEE 754 double (±1.7976931348623157e+308)".into());
+    }
+    let canonical = serde_json_canonicalizer::to_string(&f).map_err(|e| e.to_string())?;
+    if decimal_value(literal) == decimal_value(&canonical) {
+        return Ok(());
+    }
+    Err(format!(
+        "would be hashed as {canonical}, a different number: RFC 8785 reads every number as an \
+         IEEE 754 double, which holds integers exactly only up to ±2^53 (9007199254740992) and \
+         about 17 significant digits, so two manifests differing only here would share a digest"
+    ))
+}
+
+/// The exact decimal value of a JSON number literal as (negative, significant digits without
+/// leading or trailing zeros, exponent of the last digit); zero is `(false, "", 0)`.
+fn decimal_value(literal: &str) -> (bool, String, i64) {
+    let (negative, rest) = match literal.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, literal),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(p) => (&rest[..p], &rest[p + 1..]),
+        None => (rest, "0"),
+    };
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    // A huge exponent saturates: such a literal is never a finite non-zero double's form.
+    let mut exp: i64 = exponent.parse().unwrap_or(if exponent.starts_with('-') {
+        i64::MIN / 2
+    } else {
+        i64::MAX / 2
+    });
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    exp = exp.saturating_sub(i64::try_from(frac.len()).unwrap_or(i64::MAX / 2));
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    let trimmed = digits.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return (false, String::new(), 0);
+    }
+    let zeros = i64::try_from(digits.len() - trimmed.len()).unwrap_or(i64::MAX / 2);
+    (negative, trimmed.to_owned(), exp.saturating_add(zeros))
 }
 
 /// The RFC 8785 canonical bytes of a JSON document.
@@ -67,22 +167,6 @@ impl<'de> DeserializeSeed<'de> for StrictValue {
     }
 }
 
-fn inexact_integer<E: de::Error>(n: impl fmt::Display) -> E {
-    E::custom(format_args!(
-        "integer {n} has no exact IEEE 754 double form, so RFC 8785 would hash a rounded \
-         number; send it as a string"
-    ))
-}
-
-/// Whether integer `v`, read as the double `f` (its rounding), is written back by RFC 8785 as
-/// the same number: either `f` is exactly `v`, or `f`'s canonical spelling is `v`'s digits.
-fn integer_survives(v: impl fmt::Display, f: f64, exact: bool) -> bool {
-    exact || serde_json_canonicalizer::to_string(&f).is_ok_and(|s| s == v.to_string())
-}
-
-/// 2^63 as a double: the first double outside `i64`; `2.0 * TWO_63` is the first outside `u64`.
-const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-
 impl<'de> Visitor<'de> for StrictValue {
     type Value = Value;
 
@@ -94,29 +178,11 @@ impl<'de> Visitor<'de> for StrictValue {
         Ok(Value::Bool(v))
     }
 
-    #[allow(
-        clippy::cast_precision_loss,
-        reason = "the loss is what is being detected"
-    )]
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        let f = v as f64;
-        // `as i64` saturates, so 2^63 (a rounding of i64::MAX) is never "exact".
-        if !integer_survives(v, f, f < TWO_63 && f as i64 == v) {
-            return Err(inexact_integer(v));
-        }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
         Ok(Value::Number(v.into()))
     }
 
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_sign_loss,
-        reason = "the loss is what is being detected; f is a non-negative rounding of a u64"
-    )]
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        let f = v as f64;
-        if !integer_survives(v, f, f < 2.0 * TWO_63 && f as u64 == v) {
-            return Err(inexact_integer(v));
-        }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
         Ok(Value::Number(v.into()))
     }
 
@@ -171,14 +237,32 @@ mod tests {
 
     #[test]
     fn rfc8785_section_3_2_2_sample_canonicalises_to_the_rfc_output() {
+        // The RFC's sample writes 333333333.33333329, which a double cannot hold: it is the
+        // one number of the sample refused here (next test); written as the number RFC 8785
+        // states it is, the rest of the sample gives the RFC's output byte for byte.
         let input = r#"{
-            "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
+            "numbers": [333333333.3333333, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
             "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
             "literals": [null, true, false]
         }"#;
         assert_eq!(
             canon(input),
             r#"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
+        );
+    }
+
+    #[test]
+    fn the_rfc_sample_number_a_double_rounds_is_refused_naming_it_and_its_rounding() {
+        let err = canonicalize(b"{\"numbers\": [1, 333333333.33333329]}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("number 333333333.33333329 at line 1 column 17"),
+            "{err}"
+        );
+        assert!(
+            err.contains("would be hashed as 333333333.3333333"),
+            "{err}"
         );
     }
 
@@ -238,10 +322,18 @@ mod tests {
             let value = Value::Number(Number::from_f64(v).unwrap());
             let got = String::from_utf8(canonicalize_value(&value).unwrap()).unwrap();
             assert_eq!(got, want, "{bits:016x}");
-            // The same double written as JSON text (always with an exponent, so it is parsed
-            // as a double) canonicalises to the same bytes.
-            let text = format!("[{v:e}]");
-            assert_eq!(canon(&text), format!("[{want}]"), "{text}");
+            // The RFC's spelling, read as JSON text, is kept and canonicalises to itself; the
+            // same double in other digits (Rust writes 1424953923781206.2 as
+            // 1.4249539237812063e15) is kept only when its decimal value is the same number.
+            assert_eq!(canon(&format!("[{want}]")), format!("[{want}]"), "{want}");
+            let other = format!("[{v:e}]");
+            match canonicalize(other.as_bytes()) {
+                Ok(c) => assert_eq!(String::from_utf8(c).unwrap(), format!("[{want}]")),
+                Err(e) => assert!(
+                    e.to_string()
+                        .contains(&format!("would be hashed as {want}"))
+                ),
+            }
         }
     }
 
@@ -266,7 +358,12 @@ mod tests {
     #[test]
     fn integers_a_double_would_round_are_refused_and_exact_ones_kept() {
         let err = canonicalize(b"[9007199254740993]").unwrap_err().to_string();
-        assert!(err.contains("9007199254740993"), "{err}");
+        assert!(
+            err.contains("number 9007199254740993 at line 1 column 2"),
+            "{err}"
+        );
+        assert!(err.contains("would be hashed as 9007199254740992"), "{err}");
+        assert!(err.contains("2^53"), "{err}");
         assert!(canonicalize(b"[-9007199254740993]").is_err());
         assert!(
             canonicalize(b"[18446744073709551615]").is_err(),
@@ -277,24 +374,74 @@ mod tests {
             "i64::MAX rounds to 2^63"
         );
         assert_eq!(
-            canon("[9007199254740991,-9007199254740991,9007199254740994,1152921504606846976]"),
-            "[9007199254740991,-9007199254740991,9007199254740994,1152921504606847000]"
+            canon("[9007199254740991,-9007199254740991,9007199254740992,9007199254740994]"),
+            "[9007199254740991,-9007199254740991,9007199254740992,9007199254740994]"
+        );
+        // 2^60 is a double, but RFC 8785 writes it 1152921504606847000: other digits, another
+        // number to anyone reading the canonical text with exact integers.
+        let err = canonicalize(b"[1152921504606846976]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("would be hashed as 1152921504606847000"),
+            "{err}"
         );
         assert_eq!(canon("[1152921504606847000]"), "[1152921504606847000]");
         assert!(canonicalize(b"[1152921504606847001]").is_err());
     }
 
     #[test]
-    fn canonical_output_is_a_fixed_point_even_for_large_doubles() {
-        // 2^53 + 1.5 rounds to the double 2^53 + 2, which RFC 8785 writes as an integer; that
-        // integer is exact, so the canonical form parses and canonicalises to itself.
+    fn two_manifests_differing_only_in_an_inexact_number_are_refused_not_given_one_digest() {
+        for (a, b) in [
+            (
+                r#"{"wei":123456789012345678901234}"#,
+                r#"{"wei":123456789012345678901235}"#,
+            ),
+            (r#"{"id":9007199254740993.0}"#, r#"{"id":9007199254740992}"#),
+            (r#"{"id":9007199254740993e0}"#, r#"{"id":9007199254740992}"#),
+            (r#"{"x":0.30000000000000001}"#, r#"{"x":0.3}"#),
+            (r#"{"x":1e-400}"#, r#"{"x":0}"#),
+        ] {
+            // What a plain parse + RFC 8785 would do: one canonical form for both.
+            let plain =
+                |s: &str| canonicalize_value(&serde_json::from_str::<Value>(s).unwrap()).unwrap();
+            assert_eq!(plain(a), plain(b), "{a} and {b} collide without the check");
+            let err = manifest_digest(a.as_bytes()).unwrap_err().to_string();
+            let literal = &a[a.find(':').unwrap() + 1..a.len() - 1];
+            assert!(err.contains(&format!("number {literal} ")), "{err}");
+            assert!(err.contains("send it as a string"), "{err}");
+            // Where the other one states its number exactly, it keeps its digest.
+            if b.contains("9007199254740992") || b.contains("0.3") || b.contains(":0") {
+                assert_eq!(
+                    manifest_digest(b.as_bytes()).unwrap().0,
+                    Hash::sha256(&plain(b)).0
+                );
+            } else {
+                assert!(manifest_digest(b.as_bytes()).is_err(), "{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_written_as_the_number_rfc8785_states_are_kept_in_any_spelling() {
+        assert_eq!(
+            canon("[0.1, 1.0, 1e0, 10E-1, -0.0, 0e999999999999999999999, 4.50, 1e21, 5e-324]"),
+            "[0.1,1,1,1,0,0,4.5,1e+21,5e-324]"
+        );
+        assert_eq!(
+            canon(r#"{"s":"12345678901234567890123","n":1.5}"#),
+            r#"{"n":1.5,"s":"12345678901234567890123"}"#
+        );
+    }
+
+    #[test]
+    fn canonical_output_is_a_fixed_point() {
         for input in [
-            "[9007199254740993.5]",
             "[1e21]",
-            "[123456789012345678901234]",
             "[-0.0]",
-            "[1152921504606846976]",
-            "[-9.2233720368547758e18]",
+            "[1152921504606847000]",
+            "[1.7976931348623157e308]",
+            "[333333333.3333333, 1e-7, 123.456]",
         ] {
             let once = canonicalize(input.as_bytes()).unwrap();
             assert_eq!(canonicalize(&once).unwrap(), once, "{input}");

@@ -48,7 +48,12 @@ impl DevServices {
     /// Starts the dev TSA and `calendars` dev calendars on loopback ports, on the current
     /// tokio runtime; the CA certificate is written to `dir/dev-tsa-ca.pem`.
     pub async fn start(dir: &Path, calendars: usize) -> io::Result<DevServices> {
-        std::fs::create_dir_all(dir)?;
+        // Usually the data directory of `anchor up` / `anchor demo`, created here first: owner-
+        // only, as the ledger creates it (ledger::private).
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
         let ca = devca::make(Utc::now());
         let ca_file = dir.join("dev-tsa-ca.pem");
         std::fs::write(&ca_file, ca.ca_cert.to_pem())?;

@@ -69,7 +69,8 @@ impl Stamping {
         for c in &calendars {
             if !(c.starts_with("https://") || c.starts_with("http://")) {
                 return Err(WorkerError::Config(format!(
-                    "LEDGER_OTS_CALENDARS: {c:?} is not an http(s) URL"
+                    "LEDGER_OTS_CALENDARS: {:?} is not an http(s) URL",
+                    ledger::redact::redact_url(c)
                 )));
             }
         }
@@ -197,7 +198,8 @@ pub fn queue_target(config: &Config) -> Result<QueueTarget> {
             Ok(QueueTarget::Redis(url.to_owned()))
         }
         Some(other) => Err(WorkerError::Config(format!(
-            "LEDGER_QUEUE: {other:?} is neither embedded nor redis://…"
+            "LEDGER_QUEUE: {:?} is neither embedded nor redis://…",
+            ledger::redact::redact_url(other)
         ))),
     }
 }
@@ -216,7 +218,30 @@ pub async fn open_queue(config: &Config, store: &Store) -> Result<Queue> {
             ledger::config::redact_url(&config.database_url)
         )));
     }
-    Queue::open(&queue_target(config)?, &fleet).await
+    let target = queue_target(config)?;
+    if let QueueTarget::Sqlite(path) = &target {
+        // The embedded SQLite file is created owner-only first ([`ledger::private`]).
+        ledger::private::precreate_sqlite(&format!("sqlite://{}", path.display()))
+            .map_err(|e| WorkerError::Config(format!("{}: {e}", path.display())))?;
+    }
+    // A Redis queue that cannot be reached is `Unavailable` naming `host:port` and the
+    // cause, as the database and the KV are, so every role exits the same way for it.
+    Queue::open(&target, &fleet)
+        .await
+        .map_err(|e| match (&target, e) {
+            (QueueTarget::Redis(url), WorkerError::Queue(cause)) => {
+                WorkerError::Ledger(ledger::LedgerError::Unavailable {
+                    what: "Redis queue (LEDGER_QUEUE)",
+                    endpoint: ledger::redact::endpoint(url),
+                    cause: cause
+                        .split_once(": ")
+                        .filter(|(head, _)| head.starts_with("connecting to Redis"))
+                        .map_or(cause.as_str(), |(_, rest)| rest)
+                        .to_owned(),
+                })
+            }
+            (_, e) => e,
+        })
 }
 
 /// The signing key from `LEDGER_SIGNING_KEY(_FILE)`; otherwise, on the embedded defaults only,
@@ -254,7 +279,7 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        ledger::private::create_dir_all(dir)
             .map_err(|e| WorkerError::Config(format!("{}: {e}", dir.display())))?;
     }
     match std::fs::OpenOptions::new()

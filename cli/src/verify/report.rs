@@ -124,6 +124,7 @@ mod tests {
             Err(Failure::Check(_)) => 1,
             Err(Failure::Input(_)) => 2,
             Err(Failure::Pending(_)) => 3,
+            Err(Failure::Unavailable(_)) => 4,
         }
     }
 

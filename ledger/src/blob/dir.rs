@@ -21,6 +21,11 @@
 //! xfs, btrfs, tmpfs, …), with `.tmp/` on the same file system as the keys, which it is unless
 //! something is mounted inside the store.
 //!
+//! # Modes
+//!
+//! Every directory and object is created owner-only (`0700` / `0600`, whatever the umask:
+//! [`crate::private`]): private tenants' artifacts share the tree with public ones.
+//!
 //! # Leftovers
 //!
 //! A process killed between steps 1 and 4 leaves a file in `.tmp/` and nothing else.
@@ -29,7 +34,7 @@
 //! an hour is far longer than any write takes, so a temporary file that old belongs to a
 //! process that died. Younger ones are left for the next start.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,7 +62,8 @@ impl DirStore {
     /// at start-up.
     pub fn new(root: PathBuf) -> Result<DirStore> {
         let tmp = root.join(TMP_DIR);
-        fs::create_dir_all(&tmp).map_err(|e| io_error(&tmp, "create the blob directory", &e))?;
+        crate::private::create_dir_all(&tmp)
+            .map_err(|e| io_error(&tmp, "create the blob directory", &e))?;
         let removed = remove_stale_temp_files(&tmp, SystemTime::now());
         if removed > 0 {
             tracing::info!(
@@ -162,7 +168,7 @@ impl DirStore {
         parts.pop();
         for part in parts {
             let next = dir.join(part);
-            match fs::create_dir(&next) {
+            match crate::private::create_dir(&next) {
                 Ok(()) => sync_dir(&dir)?,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
@@ -183,7 +189,7 @@ impl DirStore {
             rand::random::<u64>()
         );
         let path = self.root.join(TMP_DIR).join(name);
-        let mut file = OpenOptions::new()
+        let mut file = crate::private::file_options()
             .write(true)
             .create_new(true)
             .open(&path)?;

@@ -8,7 +8,10 @@ use super::model::{
 };
 use super::{Store, conflict_or, matched, on_pool, to_i64, to_u64};
 use crate::error::{LedgerError, Result};
-use crate::ids::{TenantId, epoch_day, from_epoch_day, from_millis, to_millis};
+use crate::ids::{
+    MAX_NAME_CHARS, MAX_TEXT_CHARS, TenantId, check_day, check_text, epoch_day, from_epoch_day,
+    from_millis, to_millis,
+};
 use crate::keys::{Jwks, PublicJwk};
 
 const BACKFILL_COLUMNS: &str = "id, tenant, from_day, to_day, manifests_per_hour, \
@@ -65,6 +68,8 @@ impl Store {
     /// Records a backfill request in `queued`. `from` after `to` is `Invalid`; an existing id
     /// is a `Conflict`.
     pub async fn create_backfill(&self, b: &NewBackfill, now: DateTime<Utc>) -> Result<Backfill> {
+        check_day("backfill from", b.from)?;
+        check_day("backfill to", b.to)?;
         if b.from > b.to {
             return Err(LedgerError::invalid(
                 "backfill range",
@@ -246,16 +251,11 @@ impl Store {
     }
 
     /// Sets the kill switch of `scope` and appends the change to its history, in one
-    /// transaction. `reason` and `actor` must not be empty.
+    /// transaction. `reason` and `actor` must not be empty nor over their bounds
+    /// ([`crate::ids::check_text`]).
     pub async fn set_kill_switch(&self, s: &KillState) -> Result<()> {
-        for (what, v) in [
-            ("kill-switch reason", &s.reason),
-            ("kill-switch actor", &s.actor),
-        ] {
-            if v.trim().is_empty() {
-                return Err(LedgerError::invalid(what, v, "must not be empty"));
-            }
-        }
+        check_text("kill-switch reason", &s.reason, MAX_TEXT_CHARS)?;
+        check_text("kill-switch actor", &s.actor, MAX_NAME_CHARS)?;
         if let KillScope::Tenant(t) = &s.scope {
             self.tenant(t).await?;
         }
@@ -373,6 +373,7 @@ impl Store {
         resolution: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        check_text("incident resolution", resolution, MAX_TEXT_CHARS)?;
         let n = on_pool!(self, pool => {
             sqlx::query(
                 "UPDATE incidents SET resolved_at = $2, resolution = $3 \

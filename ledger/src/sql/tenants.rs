@@ -170,22 +170,11 @@ impl Store {
     }
 
     /// Appends to the consent log and sets the tenant's consent and visibility, in one
-    /// transaction. `signer` and `reason` must not be empty: the log is evidence.
+    /// transaction. `signer` and `reason` must not be empty, nor longer than
+    /// [`crate::ids::MAX_NAME_CHARS`] / [`crate::ids::MAX_TEXT_CHARS`]: the log is evidence.
     pub async fn record_consent(&self, id: &TenantId, entry: &ConsentEntry) -> Result<Tenant> {
-        if entry.signer.trim().is_empty() {
-            return Err(LedgerError::invalid(
-                "consent signer",
-                &entry.signer,
-                "must not be empty",
-            ));
-        }
-        if entry.reason.trim().is_empty() {
-            return Err(LedgerError::invalid(
-                "consent reason",
-                &entry.reason,
-                "must not be empty",
-            ));
-        }
+        crate::ids::check_text("consent signer", &entry.signer, crate::ids::MAX_NAME_CHARS)?;
+        crate::ids::check_text("consent reason", &entry.reason, crate::ids::MAX_TEXT_CHARS)?;
         let consent = match entry.action {
             ConsentAction::OptIn => Consent::OptedIn,
             ConsentAction::OptOut => Consent::OptedOut,
