@@ -7,9 +7,9 @@ use anyhow::{Context, anyhow};
 use clap::Subcommand;
 use sha2::{Digest as _, Sha256};
 use stamp::DetachedTimestamp;
-use stamp::bitcoin::HeadersFile;
+use stamp::bitcoin::{HeadersFile, Network};
 use stamp::calendar::{CalendarConfig, CalendarOutcome, http_client};
-use stamp::headers::{RemoteHeaders, fetch_headers};
+use stamp::headers::{RemoteHeaders, fetch_headers_on};
 use stamp::verify::{Finding, Verdict, check_digest, verify_file};
 
 use crate::{Failure, Outcome, read_input, write_stdout};
@@ -95,6 +95,11 @@ pub enum OtsCmd {
         /// Per-request timeout for --esplora and --bitcoind, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 10)]
         timeout: u64,
+        /// The headers are a regtest chain's (local demos only): held to regtest's
+        /// proof-of-work limit instead of mainnet's difficulty. Regtest work proves nothing
+        /// about time.
+        #[arg(long)]
+        regtest: bool,
     },
 }
 
@@ -112,7 +117,13 @@ pub fn run(cmd: OtsCmd) -> Outcome {
             esplora,
             bitcoind,
             timeout,
+            regtest,
         } => {
+            let network = if regtest {
+                Network::Regtest
+            } else {
+                Network::Bitcoin
+            };
             let source = match (headers, esplora, bitcoind) {
                 (Some(path), _, _) => Headers::File(path),
                 (None, Some(url), _) => Headers::Remote(
@@ -123,7 +134,14 @@ pub fn run(cmd: OtsCmd) -> Outcome {
                 ),
                 (None, None, None) => Headers::None,
             };
-            verify(&file, data, digest, &source, Duration::from_secs(timeout))
+            verify(
+                &file,
+                data,
+                digest,
+                &source,
+                network,
+                Duration::from_secs(timeout),
+            )
         }
         OtsCmd::Stamp {
             file,
@@ -175,6 +193,7 @@ fn verify(
     data: Option<PathBuf>,
     digest: Option<String>,
     source: &Headers,
+    network: Network,
     timeout: Duration,
 ) -> Outcome {
     let ots = load(file)?;
@@ -198,16 +217,17 @@ fn verify(
     check_digest(&ots, &want).map_err(not_valid)?;
     let headers = match source {
         Headers::File(path) => HeadersFile::from_json(&read_input(path)?)
-            .with_context(|| format!("{}", path.display()))?,
+            .with_context(|| format!("{}", path.display()))?
+            .on_network(network),
         Headers::Remote(remote) => {
             let heights = ots.timestamp.bitcoin_heights();
             if heights.is_empty() {
-                HeadersFile::default()
+                HeadersFile::default().on_network(network)
             } else {
                 let client = http_client(timeout).map_err(anyhow::Error::new)?;
                 // The proof and the data were fine; the check could not be done: exit 1.
                 runtime()?
-                    .block_on(fetch_headers(&client, remote, heights, timeout))
+                    .block_on(fetch_headers_on(&client, remote, heights, timeout, network))
                     .map_err(|e| {
                         Failure::Check(
                             anyhow::Error::new(e).context("could not fetch the block headers"),
@@ -215,12 +235,20 @@ fn verify(
                     })?
             }
         }
-        Headers::None => HeadersFile::default(),
+        Headers::None => HeadersFile::default().on_network(network),
     };
     let (verdict, findings) = verify_file(&ots, &want, &headers).map_err(not_valid)?;
     let mut report = String::new();
     for f in &findings {
         let line = match f {
+            Finding::Bitcoin {
+                height,
+                block_hash,
+                time,
+            } if network == Network::Regtest => format!(
+                "✓ regtest block {height} ({block_hash}) commits to the proof, stamped unix time \
+                 {time}; regtest work proves nothing about time (--regtest)\n"
+            ),
             Finding::Bitcoin {
                 height,
                 block_hash,

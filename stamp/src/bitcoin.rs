@@ -2,14 +2,20 @@
 //! root field of the block header at that height, and the header must carry its own proof of
 //! work.
 //!
-//! Headers come from a [`HeaderSource`]. The headers file (JSON `{"height": "80-byte hex"}`)
-//! is trusted input in the sense that whoever writes it picks the chain; the checks here make a
-//! forged header cost real proof of work at no less than Bitcoin's minimum difficulty.
+//! Headers come from a [`HeaderSource`]. Whoever writes a headers file (JSON `{"height":
+//! "80-byte hex"}`) or runs a header source picks the headers; the checks here make a forged
+//! mainnet header cost the real difficulty of its height: its `bits` must be those of its
+//! epoch in the table shipped with this crate ([`Epochs`]), and past the table the source must
+//! supply the whole chain from the table's last epoch ([`Epochs::check_chain`]). Regtest
+//! headers are only held to regtest's proof-of-work limit, and only when the caller asked for
+//! regtest.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::epochs::{Epochs, Link, MAX_CHAIN_HEADERS};
 use crate::error::{Result, StampError};
 
 /// An 80-byte Bitcoin block header.
@@ -48,6 +54,10 @@ impl Network {
 }
 
 impl BlockHeader {
+    pub fn from_bytes(bytes: [u8; 80]) -> BlockHeader {
+        BlockHeader(bytes)
+    }
+
     pub fn from_hex(hex: &str) -> Result<BlockHeader> {
         let bytes = merkle::hash::decode_hex("block header", hex.trim())
             .map_err(|e| StampError::Header(e.to_string()))?;
@@ -79,12 +89,24 @@ impl BlockHeader {
         u32::from_le_bytes(self.0[68..72].try_into().expect("4 bytes"))
     }
 
+    /// The previous block's hash, internal byte order.
+    pub fn prev_hash(&self) -> [u8; 32] {
+        self.0[4..36].try_into().expect("32 bytes")
+    }
+
+    /// The 80 bytes.
+    pub fn bytes(&self) -> &[u8; 80] {
+        &self.0
+    }
+
     pub fn bits(&self) -> u32 {
         u32::from_le_bytes(self.0[72..76].try_into().expect("4 bytes"))
     }
 
     /// Checks that the header's hash meets the target its `bits` field claims, and that the
-    /// target is no easier than Bitcoin's minimum difficulty.
+    /// target is no easier than Bitcoin's minimum difficulty. This alone is **not** enough for
+    /// a mainnet header (the minimum difficulty is about 2^32 hashes): [`verify_attestation`]
+    /// also holds it to its height's difficulty ([`Epochs`]).
     pub fn check_proof_of_work(&self) -> Result<()> {
         self.check_proof_of_work_on(Network::Bitcoin)
     }
@@ -99,6 +121,12 @@ impl BlockHeader {
                 network.name()
             )));
         }
+        self.check_target()
+    }
+
+    /// Checks that the header's hash meets the target its own `bits` claim (and nothing else).
+    pub fn check_target(&self) -> Result<()> {
+        let target = compact_to_target(self.bits())?;
         let mut hash_be = self.hash();
         hash_be.reverse();
         if hash_be > target {
@@ -113,7 +141,7 @@ impl BlockHeader {
 }
 
 /// The 256-bit target of a compact `bits` value, big-endian.
-fn compact_to_target(bits: u32) -> Result<[u8; 32]> {
+pub fn compact_to_target(bits: u32) -> Result<[u8; 32]> {
     let exponent = (bits >> 24) as usize;
     let mantissa = bits & 0x00ff_ffff;
     if mantissa & 0x0080_0000 != 0 || mantissa == 0 || !(3..=32).contains(&exponent) {
@@ -133,9 +161,15 @@ pub trait HeaderSource {
     /// The header at `height`, or `None` when the source does not know it.
     fn header(&self, height: u64) -> Result<Option<BlockHeader>>;
 
-    /// The chain whose proof-of-work floor this source's headers must meet.
+    /// The chain whose rules this source's headers must meet.
     fn network(&self) -> Network {
         Network::Bitcoin
+    }
+
+    /// The epoch table a [`Network::Bitcoin`] header is checked against: the shipped mainnet
+    /// table unless the source was given another (tests build small synthetic ones).
+    fn epochs(&self) -> &Epochs {
+        Epochs::mainnet()
     }
 }
 
@@ -144,6 +178,7 @@ pub trait HeaderSource {
 pub struct HeadersFile {
     headers: BTreeMap<u64, BlockHeader>,
     network: Network,
+    epochs: Option<Arc<Epochs>>,
 }
 
 impl HeadersFile {
@@ -165,6 +200,7 @@ impl HeadersFile {
         Ok(HeadersFile {
             headers,
             network: Network::Bitcoin,
+            epochs: None,
         })
     }
 
@@ -173,6 +209,19 @@ impl HeadersFile {
     pub fn on_network(mut self, network: Network) -> HeadersFile {
         self.network = network;
         self
+    }
+
+    /// The same headers, checked (on [`Network::Bitcoin`]) against `epochs` instead of the
+    /// shipped mainnet table.
+    #[must_use]
+    pub fn with_epochs(mut self, epochs: Arc<Epochs>) -> HeadersFile {
+        self.epochs = Some(epochs);
+        self
+    }
+
+    /// Whether the file holds a header at `height`.
+    pub fn contains(&self, height: u64) -> bool {
+        self.headers.contains_key(&height)
     }
 
     /// The headers as the JSON this type reads (`{"height": "hex"}`), for writers of headers
@@ -199,11 +248,17 @@ impl HeaderSource for HeadersFile {
     fn network(&self) -> Network {
         self.network
     }
+
+    fn epochs(&self) -> &Epochs {
+        self.epochs.as_deref().unwrap_or(Epochs::mainnet())
+    }
 }
 
 /// Verifies a Bitcoin attestation: `msg` (the message the proof computed at the attestation)
-/// must be the merkle root of the header at `height`, and the header must carry its work.
-/// Returns the header, whose time bounds when the data existed.
+/// must be the merkle root of the header at `height`, and the header must carry its work —
+/// on [`Network::Bitcoin`] the work of its height ([`check_mainnet_header`]), on
+/// [`Network::Regtest`] regtest's floor. Returns the header, whose time bounds when the data
+/// existed.
 pub fn verify_attestation(
     msg: &[u8],
     height: u64,
@@ -212,7 +267,10 @@ pub fn verify_attestation(
     let Some(header) = headers.header(height)? else {
         return Ok(None);
     };
-    header.check_proof_of_work_on(headers.network())?;
+    match headers.network() {
+        Network::Bitcoin => check_mainnet_header(&header, height, headers)?,
+        Network::Regtest => header.check_proof_of_work_on(Network::Regtest)?,
+    }
     if msg != header.merkle_root() {
         return Err(StampError::MerkleRootMismatch {
             height,
@@ -221,6 +279,66 @@ pub fn verify_attestation(
         });
     }
     Ok(Some(header))
+}
+
+/// Checks `header` as the mainnet block at `height` against `source`'s epoch table:
+///
+/// - in the table: its `bits` are its epoch's and its hash meets them; where the table knows
+///   the block's hash, it is that block; and when `source` holds every header between it and
+///   the nearest block whose hash the table knows ([`Epochs::link`]), that chain must link
+///   them (a source that cannot supply it — a headers file with one header — leaves the
+///   header checked by its difficulty alone);
+/// - past the table: `source` must hold every header from the start of the table's last
+///   epoch to `height` (at most [`MAX_CHAIN_HEADERS`]), and [`Epochs::check_chain`] must pass.
+pub fn check_mainnet_header(
+    header: &BlockHeader,
+    height: u64,
+    source: &dyn HeaderSource,
+) -> Result<()> {
+    let epochs = source.epochs();
+    let in_table = height <= epochs.last_height();
+    if in_table {
+        // Its own difficulty first, so a wrong `bits` is named as such.
+        epochs.check_in_table(header, height)?;
+    }
+    let range = match epochs.link(height) {
+        Link::Known => return Ok(()),
+        Link::Below { from } => from..=height,
+        Link::Above { to } => height..=to,
+        Link::Chain { from } => {
+            let needed = height - from + 1;
+            if needed > MAX_CHAIN_HEADERS {
+                return Err(StampError::Header(format!(
+                    "block {height} is past the {} table (bits known to block {}); checking it needs the {needed} headers from block {from}, more than the {MAX_CHAIN_HEADERS} this verifier fetches: update the table",
+                    epochs.name(),
+                    epochs.last_height()
+                )));
+            }
+            from..=height
+        }
+    };
+    let from = *range.start();
+    let mut chain = Vec::with_capacity(usize::try_from(range.end() - from + 1).unwrap_or(0));
+    for h in range {
+        let found = if h == height {
+            Some(*header)
+        } else {
+            source.header(h)?
+        };
+        match found {
+            Some(found) => chain.push(found),
+            // The source cannot tie the header to a known hash: its difficulty decides.
+            None if in_table => return Ok(()),
+            None => {
+                return Err(StampError::Header(format!(
+                    "block {height} is past the {} table (bits known to block {}); checking it needs every header from block {from}, and the source lacks block {h}",
+                    epochs.name(),
+                    epochs.last_height()
+                )));
+            }
+        }
+    }
+    epochs.check_chain(from, &chain)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //!   (`http://user:pass@host:8332`) and are taken out of the URL before it is used, logged or
 //!   named in an error.
 //!
-//! Only the heights the proof's Bitcoin attestations name are fetched
+//! The heights the proof's Bitcoin attestations name are fetched
 //! ([`crate::Timestamp::bitcoin_heights`], at most [`MAX_HEIGHTS`]), one after another, each
 //! request with a timeout and a [`MAX_RESPONSE`]-byte cap on the answer. A height the source does
 //! not know is left out, so the verifier reports it as `NoHeader`. Every header must hash to the
@@ -20,9 +20,17 @@
 //! logged): the verifier re-checks the work and reports that attestation as failed, exactly as
 //! for the same header in a headers file. Each height's outcome and latency is logged
 //! (`tracing`, target `stamp::headers`).
+//!
+//! On mainnet each header is also tied to the epoch table ([`Epochs::link`]) by walking back
+//! through previous-block hashes (`GET {base}/block/{hash}/header`, `getblockheader [hash,
+//! false]`): in the table, from the header or from the nearest block whose hash the table knows,
+//! best effort (a source that cannot supply the chain leaves the header checked by its
+//! difficulty alone); past the table, down to the start of the table's last epoch, required.
+//! At most [`MAX_CHAIN_HEADERS`] headers are walked per fetch.
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -30,6 +38,7 @@ use serde_json::{Value, json};
 
 use crate::bitcoin::{BlockHeader, HeadersFile, Network};
 use crate::calendar::fetch;
+use crate::epochs::{Epochs, Link, MAX_CHAIN_HEADERS};
 use crate::error::{Result, StampError};
 
 /// Largest answer accepted from a header source, in bytes (a header is 160 hex digits; a
@@ -180,14 +189,45 @@ pub async fn fetch_headers(
 }
 
 /// [`fetch_headers`] from a source on `network`: the headers are logged and returned
-/// ([`HeadersFile::on_network`]) as checked against that network's proof-of-work floor. Only a
-/// caller configured for a test chain (`Network::Regtest`) should pass anything but Bitcoin.
+/// ([`HeadersFile::on_network`]) as checked against that network's rules. Only a caller
+/// configured for a test chain (`Network::Regtest`) should pass anything but Bitcoin.
 pub async fn fetch_headers_on(
     client: &reqwest::Client,
     source: &RemoteHeaders,
     heights: impl IntoIterator<Item = u64>,
     timeout: Duration,
     network: Network,
+) -> Result<HeadersFile> {
+    fetch_all(client, source, heights, timeout, network, None).await
+}
+
+/// [`fetch_headers`] for mainnet rules over `epochs` instead of the shipped table (for tests
+/// with a synthetic chain); the [`HeadersFile`] carries `epochs`.
+pub async fn fetch_headers_against(
+    client: &reqwest::Client,
+    source: &RemoteHeaders,
+    heights: impl IntoIterator<Item = u64>,
+    timeout: Duration,
+    epochs: Arc<Epochs>,
+) -> Result<HeadersFile> {
+    fetch_all(
+        client,
+        source,
+        heights,
+        timeout,
+        Network::Bitcoin,
+        Some(epochs),
+    )
+    .await
+}
+
+async fn fetch_all(
+    client: &reqwest::Client,
+    source: &RemoteHeaders,
+    heights: impl IntoIterator<Item = u64>,
+    timeout: Duration,
+    network: Network,
+    epochs: Option<Arc<Epochs>>,
 ) -> Result<HeadersFile> {
     let heights: BTreeSet<u64> = heights.into_iter().collect();
     if heights.len() > MAX_HEIGHTS {
@@ -202,23 +242,39 @@ pub async fn fetch_headers_on(
         timeout,
     };
     let mut out = HeadersFile::default().on_network(network);
+    let table: &Epochs = epochs.as_deref().unwrap_or(Epochs::mainnet());
+    let mut budget = MAX_CHAIN_HEADERS;
     for height in heights {
         let started = Instant::now();
         let result = match source {
             RemoteHeaders::Esplora { url, .. } => fetcher.esplora(url, height).await,
             RemoteHeaders::Bitcoind { .. } => fetcher.bitcoind(height).await,
         };
-        log(source, network, height, &result, started.elapsed());
-        if let Some(header) = result? {
-            out.insert(height, header);
+        log(source, network, table, height, &result, started.elapsed());
+        let Some(header) = result? else { continue };
+        out.insert(height, header);
+        // A header that fails its own difficulty is not worth a walk: the verifier refuses it.
+        let own_work = if height <= table.last_height() {
+            table.check_in_table(&header, height)
+        } else {
+            header.check_target()
+        };
+        if network == Network::Bitcoin && own_work.is_ok() {
+            fetcher
+                .walk(&mut out, table, height, &header, &mut budget)
+                .await?;
         }
     }
-    Ok(out)
+    Ok(match epochs {
+        Some(e) => out.with_epochs(e),
+        None => out,
+    })
 }
 
 fn log(
     source: &RemoteHeaders,
     network: Network,
+    table: &Epochs,
     height: u64,
     result: &Result<Option<BlockHeader>>,
     took: Duration,
@@ -226,7 +282,14 @@ fn log(
     let latency_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
     match result {
         Ok(Some(header)) => {
-            if let Err(e) = header.check_proof_of_work_on(network) {
+            let work = match network {
+                Network::Bitcoin if height <= table.last_height() => {
+                    table.check_in_table(header, height)
+                }
+                Network::Bitcoin => header.check_target(),
+                Network::Regtest => header.check_proof_of_work_on(network),
+            };
+            if let Err(e) = work {
                 tracing::warn!(
                     target: "stamp::headers", source = %source, height, latency_ms,
                     outcome = "no_work", reason = %e,
@@ -302,6 +365,111 @@ impl Fetcher<'_> {
         }
         let hex = String::from_utf8_lossy(&body);
         checked_header(&hex, &hash, height)
+            .map(Some)
+            .map_err(|r| self.fail(&request, r))
+    }
+
+    /// Walks back through previous-block hashes from the header at `height` (or from the
+    /// block the table knows above it) to tie it to the table ([`Epochs::link`]), adding every
+    /// header to `out`. In the table a failure only ends the walk (the verifier then relies on
+    /// the header's difficulty); past it a failed request is an error. Stops at a height
+    /// already fetched: the verifier checks that link too.
+    async fn walk(
+        &self,
+        out: &mut HeadersFile,
+        table: &Epochs,
+        height: u64,
+        header: &BlockHeader,
+        budget: &mut u64,
+    ) -> Result<()> {
+        let (mut hash, top, bottom, required) = match table.link(height) {
+            Link::Known => return Ok(()),
+            Link::Below { from } => (header.prev_hash(), height - 1, from, false),
+            Link::Above { to } => match table.known_hash(to) {
+                Some(known) => (known, to, height + 1, false),
+                None => return Ok(()),
+            },
+            Link::Chain { from } => (header.prev_hash(), height - 1, from, true),
+        };
+        if bottom > top {
+            return Ok(());
+        }
+        let count = top - bottom + 1;
+        if count > *budget {
+            tracing::warn!(
+                target: "stamp::headers", source = %self.source, height, count, budget = *budget,
+                "not walking the chain: more headers than this fetch may still ask for"
+            );
+            return Ok(());
+        }
+        let started = Instant::now();
+        for h in (bottom..=top).rev() {
+            if out.contains(h) {
+                break;
+            }
+            let wanted = display_hex(&hash);
+            match self.header_by_hash(&wanted, h).await {
+                Ok(Some(found)) => {
+                    out.insert(h, found);
+                    hash = found.prev_hash();
+                    *budget -= 1;
+                }
+                Ok(None) => {
+                    tracing::warn!(
+                        target: "stamp::headers", source = %self.source, height, at = h,
+                        block_hash = %wanted, "chain walk: the source does not know this block"
+                    );
+                    break;
+                }
+                Err(e) if required => return Err(e),
+                Err(e) => {
+                    tracing::warn!(
+                        target: "stamp::headers", source = %self.source, height, at = h,
+                        reason = %e, "chain walk stopped; the header is checked by its difficulty alone"
+                    );
+                    break;
+                }
+            }
+        }
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(
+            target: "stamp::headers", source = %self.source, height, from = bottom, to = top,
+            latency_ms, "chain walked"
+        );
+        Ok(())
+    }
+
+    /// The header of block `hash` (display hex), expected at `height`; `None` when the source
+    /// does not know the block.
+    async fn header_by_hash(&self, hash: &str, height: u64) -> Result<Option<BlockHeader>> {
+        let (request, hex) = match self.source {
+            RemoteHeaders::Esplora { url, .. } => {
+                let request = format!("GET {url}/block/{hash}/header");
+                let (status, body) = self
+                    .get(&format!("{url}/block/{hash}/header"))
+                    .await
+                    .map_err(|r| self.fail(&request, r))?;
+                match status {
+                    StatusCode::OK => {}
+                    StatusCode::NOT_FOUND => return Ok(None),
+                    s => return Err(self.fail(&request, format!("HTTP {s}{}", snippet(&body)))),
+                }
+                (request, String::from_utf8_lossy(&body).into_owned())
+            }
+            RemoteHeaders::Bitcoind { .. } => {
+                let request = format!("getblockheader [\"{hash}\", false]");
+                match self.rpc("getblockheader", json!([hash, false])).await {
+                    Ok(Value::String(s)) => (request, s),
+                    Ok(v) => {
+                        return Err(self.fail(&request, format!("result {v} is not a hex string")));
+                    }
+                    // bitcoind's RPC_INVALID_ADDRESS_OR_KEY, "Block not found".
+                    Err(RpcFailure::Rpc { code: -5, .. }) => return Ok(None),
+                    Err(e) => return Err(self.rpc_fail(&request, e)),
+                }
+            }
+        };
+        checked_header(&hex, hash, height)
             .map(Some)
             .map_err(|r| self.fail(&request, r))
     }
@@ -399,6 +567,13 @@ fn block_hash(body: &[u8]) -> std::result::Result<String, String> {
             None => "expected a 64-hex block hash, got an empty answer".into(),
         })
     }
+}
+
+/// A hash in internal byte order as display hex.
+fn display_hex(hash: &[u8; 32]) -> String {
+    let mut h = *hash;
+    h.reverse();
+    merkle::hash::encode_hex(&h)
 }
 
 /// Parses a header and checks that it is the block the source named for `height`.

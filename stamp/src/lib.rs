@@ -6,6 +6,7 @@ pub mod bitcoin;
 pub mod calendar;
 pub mod dev;
 pub mod devcal;
+pub mod epochs;
 pub mod error;
 pub mod headers;
 pub mod manifest;

@@ -78,7 +78,8 @@ async fn a_mined_block_upgrades_every_waiting_proof_to_a_header_that_verifies_on
             f,
             Finding::Bitcoin { height, block_hash, .. } if *height == FIRST_HEIGHT && *block_hash == hash
         )));
-        // The same header read as main-network evidence lacks the work: refused.
+        // The same header read as main-network evidence lacks the work of its height: refused,
+        // naming the bits of mainnet's epoch 0.
         let mainnet = fetch_headers(&client, &esplora, heights, TIMEOUT)
             .await
             .unwrap();
@@ -86,7 +87,7 @@ async fn a_mined_block_upgrades_every_waiting_proof_to_a_header_that_verifies_on
         assert_eq!(verdict, Verdict::NotVerified, "{findings:?}");
         assert!(findings.iter().any(|f| matches!(
             f,
-            Finding::Failed { reason } if reason.contains("bitcoin minimum difficulty")
+            Finding::Failed { reason } if reason.contains("bits 0x207fffff are not 0x1d00ffff")
         )));
     }
 
