@@ -90,12 +90,12 @@ async fn jobs_of_missing_runs_become_dead_letters(extra: &[(&str, &str)]) {
     for job in ghost_jobs() {
         worker
             .queue
-            .push(job, StdDuration::from_secs(60))
+            .push(job, StdDuration::from_mins(1))
             .await
             .unwrap();
         worker
             .queue
-            .push(ghost_jobs()[0].clone(), StdDuration::from_secs(60))
+            .push(ghost_jobs()[0].clone(), StdDuration::from_mins(1))
             .await
             .unwrap();
     }
