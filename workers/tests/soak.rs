@@ -160,12 +160,13 @@ async fn deferred_and_paused_runs_stay_bounded_and_complete(extra: &[(&str, &str
             }
             n
         };
-        // The root limit (1 a day) lets the limited tenant's first run through; two workers
-        // checking it at once may let a second one through (the limit is checked, not
-        // locked: issue 22). The rest stay deferred, which is what this soak needs.
+        // The root limit (1 a day) lets one run through (one of these, or the tenant's weekly
+        // run the scheduler made); two workers checking it at once may let a second one
+        // through (the limit is checked, not locked: issue 22). The rest stay deferred, which
+        // is what this soak needs.
         assert!(
-            (1..=2).contains(&anchored_during),
-            "the limited tenant's first run anchors, the others are held: {anchored_during}"
+            anchored_during <= 2,
+            "one or two runs of the limited tenant anchor, the others are held: {anchored_during}"
         );
         for id in runs.iter().filter(|id| id.starts_with("soak-paused")) {
             assert_eq!(
