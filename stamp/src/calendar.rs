@@ -232,12 +232,14 @@ pub async fn stamp(
                 _ => None,
             })
             .collect();
-        return Err(StampError::Calendar(format!(
-            "{} of {} calendars accepted, {} needed ({})",
-            report.ok_count(),
-            cfg.calendars.len(),
-            cfg.min_ok,
-            failures.join("; ")
+        return Err(StampError::Calendar(crate::error::redact_userinfo(
+            &format!(
+                "{} of {} calendars accepted, {} needed ({})",
+                report.ok_count(),
+                cfg.calendars.len(),
+                cfg.min_ok,
+                failures.join("; ")
+            ),
         )));
     }
     Ok((

@@ -134,3 +134,50 @@ impl std::fmt::Display for TsaCheck {
 }
 
 pub type Result<T, E = StampError> = std::result::Result<T, E>;
+
+/// `text` with the credentials of every URL in it masked (`scheme://user:***@host`): calendar
+/// and TSA URLs may carry basic-auth credentials, and their errors end up in logs, run rows
+/// and run summaries.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority.rfind('@') {
+            Some(i) => {
+                let user = authority[..i].split(':').next().unwrap_or_default();
+                out.push_str(user);
+                out.push_str(":***@");
+                out.push_str(&authority[i + 1..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_userinfo;
+
+    #[test]
+    fn credentials_in_urls_are_masked_and_everything_else_kept() {
+        assert_eq!(
+            redact_userinfo("https://alice:s3cret@tsa.example/tsr: connection refused"),
+            "https://alice:***@tsa.example/tsr: connection refused"
+        );
+        assert_eq!(
+            redact_userinfo("a http://u:p@x:1 and https://y/z?q=1 b"),
+            "a http://u:***@x:1 and https://y/z?q=1 b"
+        );
+        assert_eq!(redact_userinfo("no url here"), "no url here");
+        assert!(!redact_userinfo("http://:tok@h/").contains("tok"));
+    }
+}

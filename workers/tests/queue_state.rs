@@ -77,6 +77,18 @@ async fn jobs_of_missing_runs_become_dead_letters(extra: &[(&str, &str)]) {
         (0, 3, 3),
         "never acknowledged as done: {stats:?}"
     );
+    // Bounded retention: past it, dead jobs and dead letters are trimmed, records and all.
+    let trimmed = queue
+        .trim_older_than(StdDuration::ZERO, StdDuration::ZERO)
+        .await
+        .unwrap();
+    assert!(trimmed >= 6, "3 dead jobs and 3 letters: {trimmed}");
+    let stats = queue.stats().await.unwrap();
+    assert_eq!(
+        (stats.stored, stats.dead, stats.dead_letters),
+        (0, 0, 0),
+        "{stats:?}"
+    );
     // Nothing was created for the ghost run in this database.
     assert!(
         worker

@@ -276,7 +276,9 @@ impl S3Store {
         format!(
             "s3 bucket {} at {} (region {})",
             self.bucket,
-            self.endpoint.as_deref().unwrap_or("AWS"),
+            self.endpoint
+                .as_deref()
+                .map_or_else(|| "AWS".to_owned(), crate::redact::redact_url),
             self.region
         )
     }
@@ -460,7 +462,9 @@ impl S3Store {
         let _ = write!(
             detail,
             "; endpoint {}",
-            self.endpoint.as_deref().unwrap_or("AWS")
+            self.endpoint
+                .as_deref()
+                .map_or_else(|| "AWS".to_owned(), crate::redact::redact_url)
         );
         if let Some(id) = e.request_id() {
             let _ = write!(detail, "; request id {id}");

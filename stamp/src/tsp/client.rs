@@ -43,8 +43,12 @@ impl TsaClient {
 
     /// Sends `request`, then verifies the reply against it with `opts`.
     pub async fn stamp(&self, request: &TimeStampRequest, opts: &VerifyOptions) -> Result<Stamped> {
-        let transport =
-            |d: String| StampError::tsa(TsaCheck::Transport, format!("{}: {d}", self.url));
+        let transport = |d: String| {
+            StampError::tsa(
+                TsaCheck::Transport,
+                crate::error::redact_userinfo(&format!("{}: {d}", self.url)),
+            )
+        };
         let started = Instant::now();
         let sent = self
             .http
