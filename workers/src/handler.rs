@@ -216,22 +216,8 @@ async fn rollup_under_lease(ctx: &Ctx, run_id: &str) -> Leased {
                 .await
                 .map_or(MAX_ATTEMPTS, |r| r.attempt);
             if attempt >= MAX_ATTEMPTS {
-                if let Err(f) = fail_run(
-                    ctx,
-                    run_id,
-                    &format!("gave up after {attempt} attempts: {e}"),
-                )
-                .await
-                {
-                    return Leased {
-                        result: Err(f),
-                        follow_up: Some(rollup_again(run_id, "retry-fail".into(), backoff(1))),
-                    };
-                }
-                Leased {
-                    result: Err(e),
-                    follow_up: None,
-                }
+                let reason = format!("gave up after {attempt} attempts: {e}");
+                fail_for_good(ctx, run_id, &reason, e).await
             } else {
                 let wait = backoff(attempt);
                 tracing::warn!(run = run_id, attempt, error = %e, retry_in_s = wait.as_secs(), "transient failure; retrying");
@@ -246,17 +232,24 @@ async fn rollup_under_lease(ctx: &Ctx, run_id: &str) -> Leased {
             follow_up: None,
         },
         Err(e) => {
-            if let Err(f) = fail_run(ctx, run_id, &e.to_string()).await {
-                return Leased {
-                    result: Err(f),
-                    follow_up: Some(rollup_again(run_id, "retry-fail".into(), backoff(1))),
-                };
-            }
-            Leased {
-                result: Err(e),
-                follow_up: None,
-            }
+            let reason = e.to_string();
+            fail_for_good(ctx, run_id, &reason, e).await
         }
+    }
+}
+
+/// Records the run as failed with `reason` and returns `e`; when recording the failure
+/// itself fails (the database is down), the rollup is asked for again instead.
+async fn fail_for_good(ctx: &Ctx, run_id: &str, reason: &str, e: WorkerError) -> Leased {
+    match fail_run(ctx, run_id, reason).await {
+        Ok(()) => Leased {
+            result: Err(e),
+            follow_up: None,
+        },
+        Err(f) => Leased {
+            result: Err(f),
+            follow_up: Some(rollup_again(run_id, "retry-fail".into(), backoff(1))),
+        },
     }
 }
 

@@ -122,20 +122,9 @@ async fn a_job_whose_run_does_not_exist_is_a_dead_letter_on_the_sqlite_queue_nev
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_whose_run_does_not_exist_is_a_dead_letter_on_redis_never_done() {
-    let url = std::env::var("LEDGER_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    if let Err(e) = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI: Redis at {url} is required: {e}"
-        );
-        eprintln!("SKIPPED: no Redis at {url}: {e}");
+    let Some(url) = common::redis_or_skip().await else {
         return;
-    }
+    };
     jobs_of_missing_runs_become_dead_letters(&[("LEDGER_QUEUE", url.as_str())]).await;
 }
 

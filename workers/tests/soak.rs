@@ -245,20 +245,9 @@ async fn deferred_and_paused_runs_on_the_sqlite_queue_stay_bounded_and_complete_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deferred_and_paused_runs_on_redis_stay_bounded_and_complete_once_allowed() {
-    let url = std::env::var("LEDGER_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    if let Err(e) = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI: Redis at {url} is required: {e}"
-        );
-        eprintln!("SKIPPED: no Redis at {url}: {e}");
+    let Some(url) = common::redis_or_skip().await else {
         return;
-    }
+    };
     // The queue is named after this test's fresh fleet id: nothing else shares its keys.
     deferred_and_paused_runs_stay_bounded_and_complete(&[("LEDGER_QUEUE", url.as_str())]).await;
 }
