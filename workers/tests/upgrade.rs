@@ -5,8 +5,11 @@
 //!
 //! How the Bitcoin side is made consistent: a Bitcoin attestation is checked against a block
 //! header whose merkle root must be the attested message and which must carry real proof of
-//! work (at least Bitcoin's minimum difficulty, about 2^32 hashes). Mining inside the test is
-//! out of the question, so [`HEADER`] was mined once, offline, for a fixed commitment path:
+//! work. Mining inside the test is out of the question, so [`HEADER`] was mined once, offline,
+//! at Bitcoin's minimum difficulty (about 2^32 hashes) for a fixed commitment path. Mainnet
+//! rules refuse it (height 930000's epoch demands far more work: stamp/src/epochs.rs, and
+//! the mainnet check at the end of the scenario), so the
+//! confirming scenario runs with `LEDGER_BITCOIN_NETWORK=regtest`, whose floor it meets:
 //!
 //! ```text
 //! manifests  D_A1, D_A2, D_B (merkle/tests/golden.rs) -> root R = ROOT_HEX
@@ -141,6 +144,7 @@ async fn a_proof_that_reaches_bitcoin_gets_root_v2_ots_a_receipt_v2_naming_the_b
         &[
             ("LEDGER_ESPLORA_URL", esplora.uri().as_str()),
             ("LEDGER_UPGRADE_HORIZON", "30d"),
+            ("LEDGER_BITCOIN_NETWORK", "regtest"),
         ],
     )
     .await;
@@ -233,11 +237,18 @@ async fn a_proof_that_reaches_bitcoin_gets_root_v2_ots_a_receipt_v2_naming_the_b
     let root_bin = common::root_artifact(ctx, &t, week, RootArtifact::Bin)
         .await
         .unwrap();
-    let mut headers = HeadersFile::default();
+    let mut headers = HeadersFile::default().on_network(stamp::bitcoin::Network::Regtest);
     headers.insert(HEIGHT, BlockHeader::from_hex(HEADER).unwrap());
     let (verdict, findings) =
         stamp::verify::verify_file(&v2_ots, &Sha256::digest(&root_bin), &headers).unwrap();
     assert_eq!(verdict, Verdict::Verified, "{findings:?}");
+    // The same header as mainnet's block 930000: refused, naming the epoch's real bits.
+    let mut mainnet = HeadersFile::default();
+    mainnet.insert(HEIGHT, BlockHeader::from_hex(HEADER).unwrap());
+    let (on_mainnet, refused) =
+        stamp::verify::verify_file(&v2_ots, &Sha256::digest(&root_bin), &mainnet).unwrap();
+    assert_eq!(on_mainnet, Verdict::NotVerified, "{refused:?}");
+    assert!(format!("{refused:?}").contains("epoch 461"), "{refused:?}");
     assert!(
         findings
             .iter()
