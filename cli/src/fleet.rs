@@ -243,7 +243,8 @@ pub fn migrate(config: &ConfigArg) -> Outcome {
         let config = config.load()?;
         crate::ledger_cmd::ensure_sqlite_dir(&config)?;
         let store =
-            ledger::sql::Store::open(&config.database_url, ledger::sql::Schema::Migrate).await?;
+            ledger::config::connect_store(&config.database_url, ledger::sql::Schema::Migrate)
+                .await?;
         reserves::sql::ReserveStore::connect(&config.database_url)
             .await
             .map_err(anyhow::Error::new)?;
@@ -277,15 +278,8 @@ pub fn queue(cmd: &QueueCmd) -> Outcome {
     crate::ots::runtime()?.block_on(async {
         let (QueueCmd::Status { config } | QueueCmd::DeadLetters { config }) = cmd;
         let config = config.load()?;
-        let store = ledger::sql::Store::open(
-            &config.database_url,
-            if config.is_embedded() {
-                ledger::sql::Schema::Migrate
-            } else {
-                ledger::sql::Schema::Require
-            },
-        )
-        .await?;
+        crate::ledger_cmd::ensure_sqlite_dir(&config)?;
+        let store = config.open_store().await?;
         let queue = workers::ctx::open_queue(&config, &store).await?;
         let mut out = String::new();
         match cmd {
