@@ -15,6 +15,7 @@
 //!   without a token, 403 with a tenant's.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts as RequestParts;
 use ledger::TenantId;
@@ -34,7 +35,12 @@ pub enum Caller {
 
 /// The bearer token of a request, if it sent one (a malformed header is a 401).
 pub fn bearer(parts: &RequestParts) -> Result<Option<&str>> {
-    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+    bearer_token(&parts.headers)
+}
+
+/// [`bearer`] over a request's headers.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value
@@ -63,14 +69,16 @@ impl FromRequestParts<ApiState> for Caller {
         {
             return Ok(Caller::Admin);
         }
-        match state
-            .parts
-            .store
-            .tenant_by_token_hash(&hash_token(token))
-            .await?
-        {
-            Some(t) if token_matches(&t.token_hash, token) => Ok(Caller::Tenant(t.id)),
-            _ => Err(ApiError::Unauthorized("the token is not valid".into())),
+        let hash = hash_token(token);
+        match state.parts.store.tenant_by_token_hash(&hash).await? {
+            Some(t) if token_matches(&t.token_hash, token) => {
+                state.known_tokens.insert(hash);
+                Ok(Caller::Tenant(t.id))
+            }
+            _ => {
+                state.known_tokens.remove(&hash);
+                Err(ApiError::Unauthorized("the token is not valid".into()))
+            }
         }
     }
 }
@@ -89,7 +97,7 @@ impl Caller {
     pub async fn may_read(&self, state: &ApiState, tenant: &TenantId) -> Result<()> {
         let ttl = state.tenant_ttl();
         let found = if let Some(r) = state.tenants.get(tenant, ttl) {
-            Some(r)
+            r
         } else {
             let generation = state.tenants.generation();
             let found = state
@@ -98,10 +106,8 @@ impl Caller {
                 .find_tenant(tenant)
                 .await?
                 .map(|t| Readable::from(&t));
-            if let Some(r) = found
-                && !ttl.is_zero()
-            {
-                state.tenants.put(tenant, r, generation);
+            if !ttl.is_zero() {
+                state.tenants.put(tenant, found, generation);
             }
             found
         };

@@ -5,6 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use http_body_util::LengthLimitError;
 use ledger::{Period, TenantId};
 use merkle::ManifestDigest;
 use serde::de::DeserializeOwned;
@@ -80,11 +81,23 @@ impl FromRequest<ApiState> for RawJson {
         let limit = state.config.body_limit;
         let body = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| {
-                ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"))
-            })?;
+            .map_err(|e| body_error(e, limit))?;
         Ok(RawJson(body))
     }
+}
+
+/// A body that could not be read: 413 when it ran over `limit`, else 400 (a malformed chunked
+/// encoding, a connection closed mid-body), naming the cause.
+fn body_error(e: axum::Error, limit: usize) -> ApiError {
+    let e = e.into_inner();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+    while let Some(c) = cause {
+        if c.is::<LengthLimitError>() {
+            return ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"));
+        }
+        cause = c.source();
+    }
+    ApiError::BadRequest(format!("the body could not be read: {e}"))
 }
 
 impl<T: DeserializeOwned> FromRequest<ApiState> for JsonBody<T> {

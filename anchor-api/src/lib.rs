@@ -20,11 +20,12 @@ pub mod limit;
 pub mod openapi;
 pub mod pdf;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod views;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -33,10 +34,11 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ledger::sql::hash_token;
-use tokio::net::TcpListener;
+use subtle::ConstantTimeEq as _;
 
 pub use error::{ApiError, Result};
 pub use openapi::Errors;
+pub use server::{serve, serve_with};
 pub use state::{ApiConfig, ApiState, Parts};
 
 /// The whole API: every route of the OpenAPI document, `/openapi.json`, Swagger UI at
@@ -55,20 +57,6 @@ pub fn app(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets requests in flight finish.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
-
 /// Metrics around the per-caller rate limit, the time limit and the error normaliser, in
 /// that order (the module documentation), as one middleware.
 async fn edge(State(state): State<ApiState>, req: Request, next: Next) -> Response {
@@ -78,8 +66,11 @@ async fn edge(State(state): State<ApiState>, req: Request, next: Next) -> Respon
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().to_string();
     let started = Instant::now();
-    let response = match state.limiter.check(caller_key(&req), started) {
-        Ok(()) => normalise_errors(within(state.config.timeout, next.run(req)).await).await,
+    let response = match state.limiter.check(caller_key(&state, &req), started) {
+        Ok(()) => match declared_too_large(&req, state.config.body_limit) {
+            Some(refused) => refused.into_response(),
+            None => normalise_errors(within(state.config.timeout, next.run(req)).await).await,
+        },
         Err(wait) => ApiError::RateLimited {
             retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         }
@@ -93,23 +84,80 @@ async fn edge(State(state): State<ApiState>, req: Request, next: Next) -> Respon
     response
 }
 
-/// The bucket a request is counted in: its token's hash, else its peer address.
-fn caller_key(req: &Request) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if let Some(token) = token {
-        key.copy_from_slice(&hash_token(token)[..16]);
-    } else if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        match addr.ip() {
-            std::net::IpAddr::V4(ip) => key[12..].copy_from_slice(&ip.octets()),
-            std::net::IpAddr::V6(ip) => key = ip.octets(),
+/// The bucket a request is counted in: its token's hash when the token is the admin's or one
+/// this process has seen succeed ([`state::KnownTokens`]), else its client's address, so a
+/// made-up token per request draws on the address's bucket instead of a fresh one (and is
+/// refused with 429 before its database lookup once that is empty).
+fn caller_key(state: &ApiState, req: &Request) -> [u8; 16] {
+    if let Ok(Some(token)) = auth::bearer_token(req.headers()) {
+        let hash = hash_token(token);
+        let admin = state
+            .config
+            .admin_token_hash
+            .is_some_and(|a| bool::from(hash.ct_eq(&a)));
+        if admin || state.known_tokens.contains(&hash) {
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&hash[..16]);
+            key[0] &= 0x7f;
+            return key;
         }
-        key[0] |= 0x80;
+    }
+    address_key(client_ip(req, state.config.client_ip_header.as_ref()))
+}
+
+/// The client's address: from the configured trusted header when there is one and it parses
+/// (the last address in it: the one the proxy appended), else the socket's peer.
+fn client_ip(req: &Request, trusted: Option<&header::HeaderName>) -> Option<IpAddr> {
+    let from_header = trusted.and_then(|name| {
+        let last = req.headers().get_all(name).iter().next_back()?;
+        let entry = last.to_str().ok()?.rsplit(',').next()?.trim();
+        entry
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+    });
+    from_header.or_else(|| {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip())
+    })
+}
+
+/// An address's bucket: IPv4 per address, IPv6 per /64 (one host is commonly given a whole
+/// /64, so per-address buckets would be free for the asking). The top bit is set, a token's
+/// key has it clear.
+fn address_key(ip: Option<IpAddr>) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(ip)) => {
+            key[0] = 0x84;
+            key[1..5].copy_from_slice(&ip.octets());
+        }
+        Some(IpAddr::V6(ip)) => {
+            key[0] = 0x86;
+            key[1..9].copy_from_slice(&ip.octets()[..8]);
+        }
+        None => key[0] = 0x80,
     }
     key
+}
+
+/// A 413 for a request whose `Content-Length` already says its body is over the limit: answered
+/// before the body is read (it used to wait for the body, a 503 after `LEDGER_API_TIMEOUT`).
+fn declared_too_large(req: &Request, limit: usize) -> Option<ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    (declared > limit as u64).then(|| {
+        ApiError::PayloadTooLarge(format!(
+            "Content-Length {declared} is over the body limit of {limit} bytes"
+        ))
+    })
 }
 
 /// `response`, or a 503 in the error shape once `limit` has passed.

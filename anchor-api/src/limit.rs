@@ -1,5 +1,6 @@
-//! Per-caller request rate limiting: one token bucket per API token (or, for requests without
-//! one, per client address), refilled continuously.
+//! Per-caller request rate limiting: one token bucket per API token this process knows to be
+//! valid (or, for requests without one or with a token it has not seen succeed, per client
+//! address: `crate::edge`), refilled continuously.
 //!
 //! Decision: the buckets live in this process. A fleet of N API servers behind a load
 //! balancer therefore admits up to N times the configured rate per token; a shared counter in

@@ -1,12 +1,13 @@
 //! What every handler shares: the backends, the policy, the API's own settings, the rate
 //! limiter, the proof cache and the metrics exposition.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::http::HeaderName;
 use ledger::blob::BlobStore;
 use ledger::config::{Backends, Config};
 use ledger::kv::Kv;
@@ -32,6 +33,14 @@ use crate::limit::{Limiter, Rate};
 /// - `LEDGER_API_BODY_LIMIT`: request body bytes (default 8388608, 8 MiB).
 /// - `LEDGER_API_MAX_BATCH`: manifests or digests per `POST …/manifests` (default 10000).
 /// - `LEDGER_API_TIMEOUT`: per request (default `30s`).
+/// - `LEDGER_API_HEADER_TIMEOUT`: how long a connection may take to send a request's line and
+///   headers, counted from its accept or from the end of the previous response, so it is also
+///   the idle keep-alive limit (default `10s`; see [`crate::serve_with`]).
+/// - `LEDGER_API_CLIENT_IP_HEADER`: behind a reverse proxy, the request header that proxy sets
+///   to the client's address (`X-Forwarded-For`: the last address of the last such header is
+///   used, the one the proxy appended; `X-Real-IP`: its value). Unset (the default), the
+///   socket's peer address is the client's and such headers are ignored, since any client
+///   can send them. The address keys the rate limit of requests without a known token.
 /// - `LEDGER_API_CACHE_TTL`: how long a period's loaded tree and root `.ots` are reused for
 ///   proofs (default `30s`; `0s` disables the cache). A proof never changes; a per-manifest
 ///   `.ots` may lag an OTS upgrade by at most this long. While a period is being read, its
@@ -47,6 +56,8 @@ pub struct ApiConfig {
     pub max_batch: usize,
     pub timeout: Duration,
     pub cache_ttl: Duration,
+    pub header_timeout: Duration,
+    pub client_ip_header: Option<HeaderName>,
 }
 
 impl Default for ApiConfig {
@@ -62,6 +73,8 @@ impl Default for ApiConfig {
             max_batch: 10_000,
             timeout: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            client_ip_header: None,
         }
     }
 }
@@ -128,9 +141,24 @@ impl ApiConfig {
         if let Some(t) = duration(config, "LEDGER_API_CACHE_TTL")? {
             c.cache_ttl = t;
         }
-        if c.max_batch == 0 || c.body_limit == 0 || c.timeout.is_zero() {
+        if let Some(t) = duration(config, "LEDGER_API_HEADER_TIMEOUT")? {
+            c.header_timeout = t;
+        }
+        if let Some(name) = config.var("LEDGER_API_CLIENT_IP_HEADER") {
+            let name = name.trim();
+            c.client_ip_header = Some(HeaderName::try_from(name).map_err(|_| {
+                ApiError::Config(format!(
+                    "LEDGER_API_CLIENT_IP_HEADER: {name:?} is not an HTTP header name"
+                ))
+            })?);
+        }
+        if c.max_batch == 0
+            || c.body_limit == 0
+            || c.timeout.is_zero()
+            || c.header_timeout.is_zero()
+        {
             return Err(ApiError::Config(
-                "LEDGER_API_MAX_BATCH, LEDGER_API_BODY_LIMIT and LEDGER_API_TIMEOUT must be more than zero"
+                "LEDGER_API_MAX_BATCH, LEDGER_API_BODY_LIMIT, LEDGER_API_TIMEOUT and LEDGER_API_HEADER_TIMEOUT must be more than zero"
                     .into(),
             ));
         }
@@ -297,17 +325,22 @@ impl From<&Tenant> for Readable {
     }
 }
 
-/// Existing tenants as the store last showed them to a read, reused for [`TENANT_TTL`] (at
-/// most `LEDGER_API_CACHE_TTL`), so a public proof or receipt does not cost a database query
-/// per request.
+/// Tenants as the store last showed them to a read — those that exist *and* names that do
+/// not — reused for [`TENANT_TTL`] (at most `LEDGER_API_CACHE_TTL`), so a public proof or
+/// receipt does not cost a database query per request.
 ///
-/// Only tenants that exist are kept (an unknown name is looked up every time, and probing
-/// cannot fill the cache). A consent or tenant change made through this process forgets the
-/// tenant at once; one made elsewhere (another API process, the CLI) is seen here within the
-/// TTL. Tokens are not cached: the caller's token is looked up on every request as before.
+/// Unknown names are kept exactly like existing tenants (issue 26): when only existing
+/// tenants were cached, an anonymous 404 for a private tenant took ~95 µs and one for an
+/// unknown name ~176 µs (a query every time), which told them apart in every trial. Now both
+/// cost one lookup here within the TTL and one query after it, and both share one bound
+/// ([`CACHED_TENANTS`], the cache starts over when full), so probing many names evicts
+/// existing and unknown entries alike. A consent or tenant change made through this process
+/// forgets the tenant at once (a tenant created here forgets its unknown entry); one made
+/// elsewhere (another API process, the CLI) is seen here within the TTL. Tokens are not
+/// cached: the caller's token is looked up on every request as before.
 #[derive(Debug, Default)]
 pub struct TenantCache {
-    entries: Mutex<HashMap<TenantId, (Readable, Instant)>>,
+    entries: Mutex<HashMap<TenantId, (Option<Readable>, Instant)>>,
     /// Bumped by every [`TenantCache::forget`]; a lookup that raced with one is not kept.
     generation: AtomicU64,
 }
@@ -315,11 +348,12 @@ pub struct TenantCache {
 /// How long a tenant's readability is reused (when `LEDGER_API_CACHE_TTL` is longer).
 pub const TENANT_TTL: Duration = Duration::from_secs(1);
 
-/// Tenants kept at once; the cache starts over when full.
-const CACHED_TENANTS: usize = 10_000;
+/// Tenants and unknown names kept at once; the cache starts over when full.
+pub const CACHED_TENANTS: usize = 10_000;
 
 impl TenantCache {
-    pub fn get(&self, tenant: &TenantId, ttl: Duration) -> Option<Readable> {
+    /// `None`: not cached (look it up); `Some(None)`: cached as unknown.
+    pub fn get(&self, tenant: &TenantId, ttl: Duration) -> Option<Option<Readable>> {
         let entries = self
             .entries
             .lock()
@@ -337,7 +371,7 @@ impl TenantCache {
 
     /// Keeps what the store said, unless the tenant may have changed since (a
     /// [`TenantCache::forget`] after `generation` was read).
-    pub fn put(&self, tenant: &TenantId, readable: Readable, generation: u64) {
+    pub fn put(&self, tenant: &TenantId, readable: Option<Readable>, generation: u64) {
         let mut entries = self
             .entries
             .lock()
@@ -362,6 +396,43 @@ impl TenantCache {
     }
 }
 
+/// Hashes of tenant tokens this process has seen succeed, so the rate limiter can tell a
+/// token of ours from a made-up one without a database query: a request bearing a known token
+/// is counted in that token's bucket, any other in its client address's (`limit.rs`). Only a
+/// successful lookup adds a hash (so callers cannot fill it), a failed one removes it (a
+/// rotated token goes back to its address's bucket), and it starts over when
+/// [`KNOWN_TOKENS`] are kept. Authentication never reads it: every request's token is still
+/// looked up.
+#[derive(Debug, Default)]
+pub struct KnownTokens(Mutex<HashSet<[u8; 32]>>);
+
+/// Token hashes [`KnownTokens`] keeps before starting over.
+pub const KNOWN_TOKENS: usize = 100_000;
+
+impl KnownTokens {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn contains(&self, hash: &[u8; 32]) -> bool {
+        self.lock().contains(hash)
+    }
+
+    pub fn insert(&self, hash: [u8; 32]) {
+        let mut set = self.lock();
+        if set.len() >= KNOWN_TOKENS && !set.contains(&hash) {
+            set.clear();
+        }
+        set.insert(hash);
+    }
+
+    pub fn remove(&self, hash: &[u8; 32]) {
+        self.lock().remove(hash);
+    }
+}
+
 #[allow(missing_debug_implementations)] // the Prometheus handle has no Debug; ApiState's Debug shows the config
 pub struct Inner {
     pub parts: Parts,
@@ -369,6 +440,7 @@ pub struct Inner {
     pub limiter: Limiter,
     pub proofs: ProofCache,
     pub tenants: TenantCache,
+    pub known_tokens: KnownTokens,
     pub metrics: PrometheusHandle,
 }
 
@@ -405,6 +477,7 @@ impl ApiState {
             config,
             proofs: ProofCache::default(),
             tenants: TenantCache::default(),
+            known_tokens: KnownTokens::default(),
             metrics: prometheus(),
         }))
     }
@@ -444,8 +517,8 @@ mod tests {
         let t = id("pub-co");
         let ttl = Duration::from_mins(1);
         assert_eq!(cache.get(&t, ttl), None);
-        cache.put(&t, Readable { public: true }, cache.generation());
-        assert_eq!(cache.get(&t, ttl), Some(Readable { public: true }));
+        cache.put(&t, Some(Readable { public: true }), cache.generation());
+        assert_eq!(cache.get(&t, ttl), Some(Some(Readable { public: true })));
         assert_eq!(cache.get(&t, Duration::ZERO), None, "expired");
         cache.forget(&t);
         assert_eq!(cache.get(&t, ttl), None);
@@ -459,10 +532,28 @@ mod tests {
         // Read the generation, then (as the store is queried) the tenant changes.
         let before = cache.generation();
         cache.forget(&t);
-        cache.put(&t, Readable { public: true }, before);
+        cache.put(&t, Some(Readable { public: true }), before);
         assert_eq!(cache.get(&t, ttl), None);
         // A lookup that starts after the change is kept.
-        cache.put(&t, Readable { public: false }, cache.generation());
-        assert_eq!(cache.get(&t, ttl), Some(Readable { public: false }));
+        cache.put(&t, Some(Readable { public: false }), cache.generation());
+        assert_eq!(cache.get(&t, ttl), Some(Some(Readable { public: false })));
+    }
+
+    #[test]
+    fn an_unknown_name_is_cached_as_unknown_and_the_cache_stays_bounded() {
+        let cache = TenantCache::default();
+        let ttl = Duration::from_mins(1);
+        let t = id("nobody-co");
+        cache.put(&t, None, cache.generation());
+        assert_eq!(cache.get(&t, ttl), Some(None));
+        for i in 0..CACHED_TENANTS + 10 {
+            cache.put(&id(&format!("probe-{i}")), None, cache.generation());
+        }
+        let len = cache
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len();
+        assert!(len <= CACHED_TENANTS, "{len} entries");
     }
 }

@@ -398,13 +398,18 @@ async fn a_caller_over_its_rate_gets_429_with_retry_after_and_others_do_not() {
     };
     let app = f.app_with(config);
     let t = Some(f.public_token.as_str());
-    assert_eq!(get(&app, "/healthz", t).await.status, StatusCode::OK);
-    assert_eq!(get(&app, "/healthz", t).await.status, StatusCode::OK);
-    let r = get(&app, "/healthz", t).await;
+    // A token's first success makes it known; from then on it has its own bucket (before,
+    // it drew on its address's, as every unknown token does: hostile.rs).
+    assert_eq!(get(&app, "/anchor/plan", t).await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/anchor/plan", t).await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/anchor/plan", t).await.status, StatusCode::OK);
+    let r = get(&app, "/anchor/plan", t).await;
     assert_eq!(r.code(), "rate_limited");
     assert_eq!(r.headers.get("retry-after").unwrap(), "1");
     assert_eq!(
-        get(&app, "/healthz", Some(&f.private_token)).await.status,
+        get(&app, "/anchor/plan", Some(&f.private_token))
+            .await
+            .status,
         StatusCode::OK
     );
 }

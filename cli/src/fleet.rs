@@ -194,7 +194,13 @@ pub fn up(args: &UpArgs) -> Outcome {
         );
         let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
         let api_stop = shutdown.clone();
-        let server = tokio::spawn(anchor_api::serve(listener, anchor_api::app(api), api_stop.wait()));
+        let header_timeout = api.config.header_timeout;
+        let server = tokio::spawn(anchor_api::serve_with(
+            listener,
+            anchor_api::app(api),
+            header_timeout,
+            api_stop.wait(),
+        ));
         worker_pool(ctx, args.concurrency, shutdown).await?;
         let _ = sched.await;
         server.await.context("the API task")?.context("the API server")?;
@@ -229,9 +235,15 @@ pub fn api(args: &ApiArgs) -> Outcome {
                 "disabled: no LEDGER_ADMIN_TOKEN"
             }
         );
-        anchor_api::serve(listener, anchor_api::app(state), shutdown.wait())
-            .await
-            .context("the API server")?;
+        let header_timeout = state.config.header_timeout;
+        anchor_api::serve_with(
+            listener,
+            anchor_api::app(state),
+            header_timeout,
+            shutdown.wait(),
+        )
+        .await
+        .context("the API server")?;
         Ok::<(), Failure>(())
     })
 }

@@ -92,6 +92,8 @@ pub const VARIABLES: &[&str] = &[
     "LEDGER_API_MAX_BATCH",
     "LEDGER_API_TIMEOUT",
     "LEDGER_API_CACHE_TTL",
+    "LEDGER_API_HEADER_TIMEOUT",
+    "LEDGER_API_CLIENT_IP_HEADER",
     // Read by reserve attestations (reserves::config).
     "LEDGER_RESERVES_TENANT",
     "LEDGER_RESERVES_MAX_SUMMARY_AGE",

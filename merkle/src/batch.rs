@@ -13,20 +13,42 @@ use crate::leaf::ManifestDigest;
 /// The whole text is checked for JSON syntax first; then each element must be an object (a
 /// manifest) or a string (a digest, 64 hex). Errors name the array index and line.
 pub fn array_digests(bytes: &[u8]) -> Result<Vec<ManifestDigest>> {
+    array_digests_at_most(bytes, usize::MAX)
+}
+
+/// [`array_digests`] for at most `max` elements: one more is [`MerkleError::BatchTooLarge`],
+/// found as soon as the element after the `max`th is reached, before any is canonicalised.
+///
+/// Elements are found one at a time and each is canonicalised over its own bytes
+/// (`canon::manifest_digest`, no value tree), lines are counted as the scan goes, and what is
+/// kept is 32 bytes per digest: memory is the body plus about twice the largest manifest's
+/// canonical text, and time is linear in the body (the line of each element used to be
+/// counted from the start, quadratic in the number of elements).
+pub fn array_digests_at_most(bytes: &[u8], max: usize) -> Result<Vec<ManifestDigest>> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     serde_json::from_slice::<IgnoredAny>(bytes)
         .map_err(|e| MerkleError::Batch(format!("not valid JSON: {e}")))?;
     if bytes.trim_ascii_start().first() != Some(&b'[') {
         return Err(MerkleError::Batch("expected a JSON array".into()));
     }
-    array_elements(bytes)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, (line, elem))| {
+    let mut elements = Vec::new();
+    let mut count = 0usize;
+    for_each_element(bytes, |line, elem| {
+        count += 1;
+        if count > max {
+            return Err(MerkleError::BatchTooLarge { max });
+        }
+        elements.push((line, elem));
+        Ok(())
+    })?;
+    let mut digests = Vec::with_capacity(elements.len());
+    for (i, (line, elem)) in elements.into_iter().enumerate() {
+        digests.push(
             element_digest(elem)
-                .map_err(|e| MerkleError::Batch(format!("array index {i} (line {line}): {e}")))
-        })
-        .collect()
+                .map_err(|e| MerkleError::Batch(format!("array index {i} (line {line}): {e}")))?,
+        );
+    }
+    Ok(digests)
 }
 
 fn element_digest(elem: &[u8]) -> std::result::Result<ManifestDigest, String> {
@@ -40,32 +62,39 @@ fn element_digest(elem: &[u8]) -> std::result::Result<ManifestDigest, String> {
     }
 }
 
-/// Each element's line (1-based) and exact bytes; `bytes` is known to be a JSON array.
-fn array_elements(bytes: &[u8]) -> Result<Vec<(usize, &[u8])>> {
+/// Calls `each` with every element's line (1-based) and exact bytes, in order; `bytes` is
+/// known to be a JSON array.
+fn for_each_element<'a>(
+    bytes: &'a [u8],
+    mut each: impl FnMut(usize, &'a [u8]) -> Result<()>,
+) -> Result<()> {
     let bad = |i: usize, what: &str| Err(MerkleError::Batch(format!("array index {i}: {what}")));
     let start = bytes.len() - bytes.trim_ascii_start().len() + 1;
     let mut pos = skip_ws(bytes, start);
-    let mut out = Vec::new();
+    let (mut line, mut counted) = (1, 0);
+    let mut index = 0;
     if bytes.get(pos) == Some(&b']') {
-        return Ok(out);
+        return Ok(());
     }
     loop {
         let mut values =
             serde_json::Deserializer::from_slice(&bytes[pos..]).into_iter::<IgnoredAny>();
         match values.next() {
             Some(Ok(_)) => {}
-            Some(Err(e)) => return bad(out.len(), &e.to_string()),
-            None => return bad(out.len(), "missing"),
+            Some(Err(e)) => return bad(index, &e.to_string()),
+            None => return bad(index, "missing"),
         }
         let end = pos + values.byte_offset();
-        let line = bytes[..pos].split(|&b| b == b'\n').count();
-        out.push((line, &bytes[pos..end]));
+        line += bytes[counted..pos].split(|&b| b == b'\n').count() - 1;
+        counted = pos;
+        each(line, &bytes[pos..end])?;
         pos = skip_ws(bytes, end);
         match bytes.get(pos) {
             Some(b',') => pos = skip_ws(bytes, pos + 1),
-            Some(b']') => return Ok(out),
-            _ => return bad(out.len() - 1, "expected ',' or ']' after it"),
+            Some(b']') => return Ok(()),
+            _ => return bad(index, "expected ',' or ']' after it"),
         }
+        index += 1;
     }
 }
 
@@ -107,6 +136,25 @@ mod tests {
             [d, D1.into(), D1.into()]
         );
         assert!(hexes("[ ]").is_empty());
+    }
+
+    #[test]
+    fn a_batch_over_its_maximum_is_refused_before_any_element_is_read() {
+        let input = format!("[\"{D1}\", \"{D2}\", 7]");
+        assert_eq!(
+            array_digests_at_most(input.as_bytes(), 2),
+            Err(MerkleError::BatchTooLarge { max: 2 })
+        );
+        assert!(
+            array_digests_at_most(input.as_bytes(), 3)
+                .is_err_and(|e| e.to_string().contains("array index 2"))
+        );
+        assert_eq!(
+            array_digests_at_most(format!("[\"{D1}\"]").as_bytes(), 1)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub enum MerkleError {
     /// A submitted batch of manifests or digests that is not usable (names the element).
     #[error("batch: {0}")]
     Batch(String),
+    /// A batch with more elements than the caller allows.
+    #[error("batch: more than {max} manifests or digests in one batch")]
+    BatchTooLarge { max: usize },
     /// Leaves given to a builder out of order or after the builder ended.
     #[error("{0}")]
     Builder(String),

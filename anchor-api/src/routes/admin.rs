@@ -48,12 +48,12 @@ pub async fn create_tenant(
     let id = body_tenant(&req.tenant)?;
     let plan: Plan = req.plan.parse()?;
     let token = new_token();
-    let t = state
+    let result = state
         .parts
         .store
         .create_tenant(
             &NewTenant {
-                id,
+                id: id.clone(),
                 plan,
                 token_hash: hash_token(&token),
                 max_roots_per_period: req.max_roots_per_period.unwrap_or(1),
@@ -64,7 +64,10 @@ pub async fn create_tenant(
             },
             Utc::now(),
         )
-        .await?;
+        .await;
+    // The name may be cached as unknown (`TenantCache` keeps unknown names too).
+    state.tenants.forget(&id);
+    let t = result?;
     Ok((
         StatusCode::CREATED,
         Json(TenantWithToken {

@@ -373,6 +373,11 @@ pub async fn backfill_get(
     Path(id): Path<String>,
 ) -> Result<Json<BackfillView>> {
     let id = input::backfill_id(&id)?;
+    // Anonymous callers are turned away before the store is asked, so the answer (and its
+    // cost) is the same whether or not the backfill exists.
+    if caller == Caller::Anonymous {
+        return Err(ApiError::Unauthorized("a backfill needs a token".into()));
+    }
     let hidden = || ApiError::not_found(format!("no backfill {id} visible to this caller"));
     let b = match state.parts.store.backfill(id).await {
         Err(ledger::LedgerError::NotFound { .. }) => return Err(hidden()),
@@ -381,10 +386,7 @@ pub async fn backfill_get(
     match caller {
         Caller::Admin => {}
         Caller::Tenant(me) if me == b.tenant => {}
-        Caller::Anonymous => {
-            return Err(ApiError::Unauthorized("a backfill needs a token".into()));
-        }
-        Caller::Tenant(_) => return Err(hidden()),
+        Caller::Anonymous | Caller::Tenant(_) => return Err(hidden()),
     }
     Ok(Json(BackfillView::from(&b)))
 }

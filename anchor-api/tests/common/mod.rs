@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use anchor_api::{ApiConfig, ApiState, Parts};
 use axum::Router;
@@ -240,4 +241,23 @@ pub async fn call_with_headers(app: &Router, uri: &str, headers: &[(&str, &str)]
         req = req.header(*k, *v);
     }
     send(app, req.body(Body::empty()).unwrap()).await
+}
+
+/// One manifest of about `bytes` bytes: many small file entries.
+pub fn big_manifest_batch(bytes: usize) -> Vec<u8> {
+    let mut out = String::from(r#"[{"artifact":"big","files":["#);
+    let mut i = 0u64;
+    while out.len() + 120 < bytes {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            r#"{{"path":"src/{i:08}.rs","sha256":"{:064x}","size":{i}}}"#,
+            u128::from(i) * 0x9e37_79b9_7f4a_7c15
+        );
+        i += 1;
+    }
+    out.push_str("]}]");
+    out.into_bytes()
 }
