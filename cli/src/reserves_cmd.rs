@@ -177,6 +177,9 @@ pub fn run(cmd: ReservesCmd) -> Outcome {
 
 /// Exit 2 for the store's "your input" errors, 1 for a failing database.
 pub fn classify(e: anyhow::Error) -> Failure {
+    if crate::is_unavailable(&e) {
+        return Failure::Unavailable(e);
+    }
     match e.downcast_ref::<ReserveError>() {
         Some(
             ReserveError::Store(_)
@@ -200,6 +203,9 @@ pub fn with_reserves<T>(
     let rt = crate::ots::runtime().map_err(Failure::Check)?;
     rt.block_on(async {
         crate::ledger_cmd::ensure_sqlite_dir(&config)?;
+        // The ledger's store first: an unreachable database is exit 4 naming host:port, and
+        // a fleet's database without `anchor migrate` is refused, as for every other role.
+        config.open_store().await?.close().await;
         let store = ReserveStore::connect(&config.database_url)
             .await
             .map_err(|e| {

@@ -221,6 +221,8 @@ fn append_audit(path: &PathBuf, entry: &Value) -> anyhow::Result<()> {
 async fn run(args: &PublishArgs, req: &Request, config: &Config) -> anyhow::Result<Done> {
     let rc = ReservesConfig::from_config(config)?;
     crate::ledger_cmd::ensure_sqlite_dir(config)?;
+    // As every role: exit 4 naming host:port when unreachable, refused when unmigrated.
+    config.open_store().await?.close().await;
     let rstore = ReserveStore::connect(&config.database_url).await?;
     let out = run_with(args, req, config, &rc, &rstore).await;
     rstore.close().await;

@@ -266,6 +266,8 @@ fn a_closed_postgres_port_exits_4_naming_host_and_port_from_every_role() {
         &["api", "--addr", "127.0.0.1:0"],
         &["run", "--tenant", "acme", "--period", "2026-W47"],
         &["tenants", "list"],
+        &["reserves", "assets", "list"],
+        &["migrate"],
     ] {
         assert_unavailable(role, dir.path(), &env, &endpoint, "LEDGER_DATABASE_URL");
     }
