@@ -545,6 +545,25 @@ fn a_worker_on_an_unmigrated_or_foreign_database_refuses_to_start_and_creates_no
     success("anchor migrate", &migrated);
     let fleet: serde_json::Value = serde_json::from_slice(&migrated.stdout).unwrap();
     let fleet = fleet["fleet"].as_str().unwrap().to_owned();
+    // The operator sees the fleet's queue, named after it, empty.
+    let status = anchor()
+        .args(["queue", "status"])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    success("anchor queue status", &status);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["queue"], format!("ledger-anchors-jobs:{fleet}"));
+    assert_eq!(
+        (&status["stored"], &status["dead_letters"]),
+        (&0.into(), &0.into())
+    );
+    let letters = anchor()
+        .args(["queue", "dead-letters"])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    assert_eq!(success("anchor queue dead-letters", &letters), "");
     let other = "0".repeat(32);
     let out = anchor()
         .arg("worker")
