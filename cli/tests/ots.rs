@@ -535,8 +535,11 @@ async fn headers_check_compares_the_table_with_an_esplora() {
         esplora.received_requests().await.unwrap().len() - before,
         16
     );
+}
 
-    // Bad input: exit 2.
+#[test]
+fn headers_check_exits_2_on_bad_input() {
+    let url = "http://127.0.0.1:9/api".to_owned();
     let tmp = tempfile::tempdir().unwrap();
     let wrong = tmp.path().join("wrong.txt");
     std::fs::write(

@@ -135,7 +135,11 @@ impl Epochs {
     /// in the shipped table's format (`what` names it in errors, e.g. its path), checked against the shipped table
     /// ([`Epochs::supplemented_by`]) and merged with it.
     pub fn mainnet_supplied(what: &str, text: &str) -> Result<Epochs> {
-        let supplied = Epochs::parse(what, MAINNET_POW_LIMIT, MAINNET_GENESIS, text)?;
+        let supplied =
+            Epochs::parse(what, MAINNET_POW_LIMIT, MAINNET_GENESIS, text).map_err(|e| match e {
+                StampError::Header(m) => StampError::EpochTable(m),
+                other => other,
+            })?;
         Epochs::mainnet().supplemented_by(what, &supplied)
     }
 
@@ -144,14 +148,17 @@ impl Epochs {
     pub fn mainnet_from_file(path: &std::path::Path) -> Result<Epochs> {
         use std::io::Read as _;
         let what = path.display().to_string();
-        let file = std::fs::File::open(path)
-            .map_err(|e| StampError::Header(format!("epoch table {what}: cannot be read: {e}")))?;
+        let file = std::fs::File::open(path).map_err(|e| {
+            StampError::EpochTable(format!("epoch table {what}: cannot be read: {e}"))
+        })?;
         let mut text = String::new();
         file.take(MAX_TABLE_FILE + 1)
             .read_to_string(&mut text)
-            .map_err(|e| StampError::Header(format!("epoch table {what}: cannot be read: {e}")))?;
+            .map_err(|e| {
+                StampError::EpochTable(format!("epoch table {what}: cannot be read: {e}"))
+            })?;
         if text.len() as u64 > MAX_TABLE_FILE {
-            return Err(StampError::Header(format!(
+            return Err(StampError::EpochTable(format!(
                 "epoch table {what}: larger than {MAX_TABLE_FILE} bytes"
             )));
         }
@@ -167,14 +174,14 @@ impl Epochs {
     /// takes nothing away); it keeps this table's name.
     pub fn supplemented_by(&self, what: &str, supplied: &Epochs) -> Result<Epochs> {
         if supplied.genesis != self.genesis || supplied.pow_limit != self.pow_limit {
-            return Err(StampError::Header(format!(
+            return Err(StampError::EpochTable(format!(
                 "{what} epoch table: not a table of {}",
                 self.name
             )));
         }
         for (e, &bits) in supplied.bits.iter().enumerate() {
             let bad = |why: String| {
-                StampError::Header(format!(
+                StampError::EpochTable(format!(
                     "{what} epoch table: epoch {e} (blocks {} to {}): {why}",
                     e as u64 * EPOCH_BLOCKS,
                     e as u64 * EPOCH_BLOCKS + EPOCH_BLOCKS - 1
