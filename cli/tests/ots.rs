@@ -583,3 +583,38 @@ fn headers_check_exits_2_on_bad_input() {
         );
     }
 }
+
+#[test]
+fn a_worker_refuses_a_bad_ledger_bitcoin_epochs_file_naming_the_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wrong = tmp.path().join("wrong.txt");
+    std::fs::write(
+        &wrong,
+        shipped_epochs().replace("\n177 181686f5 ", "\n177 181686f6 "),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    for (network, says) in [
+        (
+            "bitcoin",
+            "LEDGER_BITCOIN_EPOCHS_FILE: ".to_owned()
+                + wrong.to_str().unwrap()
+                + " epoch table: epoch 177 (blocks 356832 to 358847): bits 0x181686f6",
+        ),
+        (
+            "regtest",
+            "LEDGER_BITCOIN_EPOCHS_FILE is a mainnet table; LEDGER_BITCOIN_NETWORK is regtest"
+                .to_owned(),
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_anchor"))
+            .arg("worker")
+            .env("LEDGER_DATA_DIR", &data)
+            .env("LEDGER_BITCOIN_NETWORK", network)
+            .env("LEDGER_BITCOIN_EPOCHS_FILE", &wrong)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(&says), "{}", text(&out.stderr));
+    }
+}
