@@ -13,6 +13,7 @@ mod admin;
 mod bundle_cmd;
 mod digests;
 mod fleet;
+mod headers_cmd;
 mod keys;
 mod ledger_cmd;
 mod ots;
@@ -61,6 +62,9 @@ enum Command {
     /// OpenTimestamps proofs.
     #[command(subcommand)]
     Ots(ots::OtsCmd),
+    /// Bitcoin headers: compare the mainnet epoch table with a node (check).
+    #[command(subcommand)]
+    Headers(headers_cmd::HeadersCmd),
     /// RFC 3161 time-stamps: stamp, verify, info, a dev responder and a throwaway CA.
     #[command(subcommand)]
     Tsa(tsa::TsaCmd),
@@ -268,6 +272,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Verify(VerifyCmd::Receipt(args)) => verify::receipt(&args),
         Command::Verify(VerifyCmd::Bundle(args)) => verify::bundle(&args),
         Command::Ots(cmd) => ots::run(cmd),
+        Command::Headers(cmd) => headers_cmd::run(cmd),
         Command::Tsa(cmd) => tsa::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),

@@ -1,6 +1,7 @@
 //! `anchor ots info` and `anchor ots verify`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -9,7 +10,8 @@ use sha2::{Digest as _, Sha256};
 use stamp::DetachedTimestamp;
 use stamp::bitcoin::{HeadersFile, Network};
 use stamp::calendar::{CalendarConfig, CalendarOutcome, http_client};
-use stamp::headers::{RemoteHeaders, fetch_headers_on};
+use stamp::epochs::Epochs;
+use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on};
 use stamp::verify::{Finding, Verdict, check_digest, verify_file};
 
 use crate::{Failure, Outcome, read_input, write_stdout};
@@ -100,6 +102,12 @@ pub enum OtsCmd {
         /// about time.
         #[arg(long)]
         regtest: bool,
+        /// A newer Bitcoin mainnet epoch table (the format of stamp/data/mainnet-epochs.txt),
+        /// used instead of the shipped one when it agrees with it on every epoch both hold and
+        /// each new epoch is within the 4x clamp of the one before (else exit 2, naming the
+        /// first bad epoch).
+        #[arg(long, value_name = "FILE", conflicts_with = "regtest")]
+        epochs: Option<PathBuf>,
     },
 }
 
@@ -118,7 +126,9 @@ pub fn run(cmd: OtsCmd) -> Outcome {
             bitcoind,
             timeout,
             regtest,
+            epochs,
         } => {
+            let epochs = epochs.as_deref().map(load_epochs).transpose()?;
             let network = if regtest {
                 Network::Regtest
             } else {
@@ -140,6 +150,7 @@ pub fn run(cmd: OtsCmd) -> Outcome {
                 digest,
                 &source,
                 network,
+                epochs.as_ref(),
                 Duration::from_secs(timeout),
             )
         }
@@ -194,6 +205,7 @@ fn verify(
     digest: Option<String>,
     source: &Headers,
     network: Network,
+    epochs: Option<&Arc<Epochs>>,
     timeout: Duration,
 ) -> Outcome {
     let ots = load(file)?;
@@ -216,9 +228,12 @@ fn verify(
     // Wrong data is known before any header is fetched.
     check_digest(&ots, &want).map_err(not_valid)?;
     let headers = match source {
-        Headers::File(path) => HeadersFile::from_json(&read_input(path)?)
-            .with_context(|| format!("{}", path.display()))?
-            .on_network(network),
+        Headers::File(path) => with_table(
+            HeadersFile::from_json(&read_input(path)?)
+                .with_context(|| format!("{}", path.display()))?
+                .on_network(network),
+            epochs,
+        ),
         Headers::Remote(remote) => {
             let heights = ots.timestamp.bitcoin_heights();
             if heights.is_empty() {
@@ -226,13 +241,20 @@ fn verify(
             } else {
                 let client = http_client(timeout).map_err(anyhow::Error::new)?;
                 // The proof and the data were fine; the check could not be done: exit 1.
-                runtime()?
-                    .block_on(fetch_headers_on(&client, remote, heights, timeout, network))
-                    .map_err(|e| {
-                        Failure::Check(
-                            anyhow::Error::new(e).context("could not fetch the block headers"),
-                        )
-                    })?
+                let fetch = async {
+                    match epochs {
+                        Some(e) => {
+                            fetch_headers_against(&client, remote, heights, timeout, e.clone())
+                                .await
+                        }
+                        None => fetch_headers_on(&client, remote, heights, timeout, network).await,
+                    }
+                };
+                runtime()?.block_on(fetch).map_err(|e| {
+                    Failure::Check(
+                        anyhow::Error::new(e).context("could not fetch the block headers"),
+                    )
+                })?
             }
         }
         Headers::None => HeadersFile::default().on_network(network),
@@ -284,6 +306,22 @@ fn verify(
             "only pending attestations; upgrade the proof later"
         ))),
         Verdict::NotVerified => Err(Failure::Check(anyhow!("no attestation could be verified"))),
+    }
+}
+
+/// A newer mainnet epoch table (`--epochs FILE`), checked against the shipped one; a table
+/// that cannot be read or fails the checks is bad input (exit 2).
+pub(crate) fn load_epochs(path: &std::path::Path) -> anyhow::Result<Arc<Epochs>> {
+    Ok(Arc::new(
+        Epochs::mainnet_from_file(path).context("--epochs")?,
+    ))
+}
+
+/// `headers` checked against `epochs` when given.
+pub(crate) fn with_table(headers: HeadersFile, epochs: Option<&Arc<Epochs>>) -> HeadersFile {
+    match epochs {
+        Some(e) => headers.with_epochs(e.clone()),
+        None => headers,
     }
 }
 

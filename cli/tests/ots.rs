@@ -357,3 +357,264 @@ fn ots_verify_takes_one_header_source_and_a_usable_url() {
         );
     }
 }
+
+/// The shipped mainnet epoch table's text.
+fn shipped_epochs() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../stamp/data/mainnet-epochs.txt"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn ots_verify_takes_a_newer_epoch_table_and_refuses_one_that_disagrees() {
+    let Some(dir) = vectors() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let headers = headers_file(&dir, tmp.path());
+    let hw = p(&dir, "hello-world.txt.ots");
+    let hw_data = p(&dir, "hello-world.txt");
+    let shipped = shipped_epochs();
+    // One more epoch (made-up hash for 473's last block: nothing checks it offline).
+    let newer = tmp.path().join("newer.txt");
+    let fake = format!("00000000000000000000{}", "a".repeat(44));
+    std::fs::write(
+        &newer,
+        shipped.replace(
+            "473 170240c3 -",
+            &format!("473 170240c3 {fake}\n474 17023a00 -"),
+        ),
+    )
+    .unwrap();
+    let wrong = tmp.path().join("wrong.txt");
+    std::fs::write(
+        &wrong,
+        shipped.replace("\n177 181686f5 ", "\n177 181686f6 "),
+    )
+    .unwrap();
+    let base = ["ots", "verify", hw.as_str(), "--data", hw_data.as_str()];
+
+    let out = anchor(
+        &[
+            &base[..],
+            &["--headers", &headers, "--epochs", newer.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("✓ Bitcoin block 358391"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = anchor(
+        &[
+            &base[..],
+            &["--headers", &headers, "--epochs", wrong.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "epoch table: epoch 177 (blocks 356832 to 358847): bits 0x181686f6, but the shipped Bitcoin mainnet table has 0x181686f5"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = anchor(
+        &[
+            &base[..],
+            &[
+                "--headers",
+                &headers,
+                "--regtest",
+                "--epochs",
+                newer.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn headers_check_compares_the_table_with_an_esplora() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let Some(dir) = vectors() else { return };
+    let (hash, header) = block_358391(&dir);
+    let esplora = MockServer::start().await;
+    // The real block 358391 at its height; the same header claimed for 358847, the last block
+    // of epoch 177, whose hash the table knows (a node that lies, or is on another chain).
+    for height in ["358391", "358847"] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/block-height/{height}")))
+            .respond_with(ResponseTemplate::new(200).set_body_string(&hash))
+            .mount(&esplora)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(format!("/api/block/{hash}/header")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(&header))
+        .mount(&esplora)
+        .await;
+    let url = format!("{}/api", esplora.uri());
+    let check =
+        |extra: &[&str]| anchor(&[&["headers", "check", "--esplora", &url], extra].concat());
+
+    let out = check(&["--height", "358391"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "Esplora {url} agrees with all 1 block(s) of the Bitcoin mainnet table (bits to block 955583, hashes to block 953567)\n"
+        )
+    );
+
+    let out = check(&["--height", "358391", "--height", "358847"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "✗ block 358847 (epoch 177): Esplora {url} has {hash}, the table has 000000000000000003816ae80c6413b84cbee2f639ba497ab5872ec9711eb256\n\
+             1 mismatch(es) between Esplora {url} and 2 block(s) of the Bitcoin mainnet table (bits to block 955583, hashes to block 953567)\n"
+        )
+    );
+    assert!(
+        text(&out.stderr).contains("disagrees with the Bitcoin mainnet table"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The block claimed for 358848, in epoch 178: the hash is unknown, the bits are not 178's.
+    Mock::given(method("GET"))
+        .and(path("/api/block-height/358848"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(&hash))
+        .mount(&esplora)
+        .await;
+    let out = check(&["--height", "358848"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(&format!(
+            "✗ block 358848 (epoch 178): Esplora {url} has bits 0x181686f5, the table has 0x18171a8b\n"
+        )),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The default sample: 16 blocks (the last 8 known epochs, 8 spread from genesis sharing
+    // one, the last epoch's first block); this node knows none of them, one request each.
+    let before = esplora.received_requests().await.unwrap().len();
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout.matches("does not know this height").count(),
+        16,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✗ block 2015 (epoch 0)")
+            && stdout.contains("✗ block 953567 (epoch 472)")
+            && stdout.contains("✗ block 953568 (epoch 473)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("; a sample, --all for every epoch)\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        esplora.received_requests().await.unwrap().len() - before,
+        16
+    );
+}
+
+#[test]
+fn headers_check_exits_2_on_bad_input() {
+    let url = "http://127.0.0.1:9/api".to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let wrong = tmp.path().join("wrong.txt");
+    std::fs::write(
+        &wrong,
+        shipped_epochs().replace("\n177 181686f5 ", "\n177 181686f6 "),
+    )
+    .unwrap();
+    for (args, says) in [
+        (vec!["headers", "check"], "--esplora"),
+        (
+            vec!["headers", "check", "--esplora", &url, "--height", "955584"],
+            "past the Bitcoin mainnet table",
+        ),
+        (
+            vec![
+                "headers",
+                "check",
+                "--esplora",
+                &url,
+                "--epochs",
+                wrong.to_str().unwrap(),
+            ],
+            "epoch 177",
+        ),
+        (
+            vec!["headers", "check", "--esplora", "ftp://x", "--height", "1"],
+            "--esplora",
+        ),
+    ] {
+        let out = anchor(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_worker_refuses_a_bad_ledger_bitcoin_epochs_file_naming_the_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wrong = tmp.path().join("wrong.txt");
+    std::fs::write(
+        &wrong,
+        shipped_epochs().replace("\n177 181686f5 ", "\n177 181686f6 "),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    for (network, says) in [
+        (
+            "bitcoin",
+            "LEDGER_BITCOIN_EPOCHS_FILE: ".to_owned()
+                + wrong.to_str().unwrap()
+                + " epoch table: epoch 177 (blocks 356832 to 358847): bits 0x181686f6",
+        ),
+        (
+            "regtest",
+            "LEDGER_BITCOIN_EPOCHS_FILE is a mainnet table; LEDGER_BITCOIN_NETWORK is regtest"
+                .to_owned(),
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_anchor"))
+            .arg("worker")
+            .env("LEDGER_DATA_DIR", &data)
+            .env("LEDGER_BITCOIN_NETWORK", network)
+            .env("LEDGER_BITCOIN_EPOCHS_FILE", &wrong)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(&says), "{}", text(&out.stderr));
+    }
+}

@@ -71,6 +71,9 @@ pub const VARIABLES: &[&str] = &[
     // LEDGER_ESPLORA_URL must meet when an upgrade confirms a Bitcoin attestation. `regtest`
     // only for a local dev chain (the dev calendars'): its work proves nothing about time.
     "LEDGER_BITCOIN_NETWORK",
+    // A newer Bitcoin mainnet epoch table than the one shipped with the release (the format of
+    // stamp/data/mainnet-epochs.txt), checked against it when the workers start.
+    "LEDGER_BITCOIN_EPOCHS_FILE",
     "LEDGER_RUN_LEASE",
     "LEDGER_PLAN_STARTER",
     "LEDGER_PLAN_PRO",

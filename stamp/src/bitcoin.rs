@@ -309,7 +309,7 @@ pub fn check_mainnet_header(
             let needed = height - from + 1;
             if needed > MAX_CHAIN_HEADERS {
                 return Err(StampError::Header(format!(
-                    "block {height} is past the {} table (bits known to block {}); checking it needs the {needed} headers from block {from}, more than the {MAX_CHAIN_HEADERS} this verifier fetches: update the table",
+                    "block {height} is past the {} table (bits known to block {}); checking it needs the {needed} headers from block {from}, more than the {MAX_CHAIN_HEADERS} this verifier fetches: update the table (a newer one can be supplied with --epochs FILE or LEDGER_BITCOIN_EPOCHS_FILE)",
                     epochs.name(),
                     epochs.last_height()
                 )));

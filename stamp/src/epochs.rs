@@ -27,6 +27,8 @@ const TARGET_TIMESPAN: u64 = 14 * 24 * 60 * 60;
 const MAINNET_TABLE: &str = include_str!("../data/mainnet-epochs.txt");
 const MAINNET_GENESIS: &str = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
 const MAINNET_POW_LIMIT: u32 = 0x1d00_ffff;
+/// Largest epoch table file read at run time, in bytes (the shipped one is about 37 KB).
+pub const MAX_TABLE_FILE: u64 = 1 << 20;
 
 static MAINNET: LazyLock<Arc<Epochs>> = LazyLock::new(|| {
     Arc::new(
@@ -117,6 +119,126 @@ impl Epochs {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// `bits` of `epoch`, when the table holds it.
+    pub fn epoch_bits(&self, epoch: u64) -> Option<u32> {
+        self.bits.get(usize::try_from(epoch).ok()?).copied()
+    }
+
+    /// Number of epochs whose last block's hash the table holds.
+    pub fn known_epochs(&self) -> u64 {
+        self.last_hashes.len() as u64
+    }
+
+    /// A mainnet table supplied at run time (`LEDGER_BITCOIN_EPOCHS_FILE`, `--epochs FILE`),
+    /// in the shipped table's format (`what` names it in errors, e.g. its path), checked against the shipped table
+    /// ([`Epochs::supplemented_by`]) and merged with it.
+    pub fn mainnet_supplied(what: &str, text: &str) -> Result<Epochs> {
+        let supplied =
+            Epochs::parse(what, MAINNET_POW_LIMIT, MAINNET_GENESIS, text).map_err(|e| match e {
+                StampError::Header(m) => StampError::EpochTable(m),
+                other => other,
+            })?;
+        Epochs::mainnet().supplemented_by(what, &supplied)
+    }
+
+    /// [`Epochs::mainnet_supplied`] from a file of at most [`MAX_TABLE_FILE`] bytes (the only
+    /// I/O of this module).
+    pub fn mainnet_from_file(path: &std::path::Path) -> Result<Epochs> {
+        use std::io::Read as _;
+        let what = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| {
+            StampError::EpochTable(format!("epoch table {what}: cannot be read: {e}"))
+        })?;
+        let mut text = String::new();
+        file.take(MAX_TABLE_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| {
+                StampError::EpochTable(format!("epoch table {what}: cannot be read: {e}"))
+            })?;
+        if text.len() as u64 > MAX_TABLE_FILE {
+            return Err(StampError::EpochTable(format!(
+                "epoch table {what}: larger than {MAX_TABLE_FILE} bytes"
+            )));
+        }
+        Epochs::mainnet_supplied(&what, &text)
+    }
+
+    /// This table (the trusted one) extended by `supplied`, which must pass the checks the
+    /// shipped table passes: on every epoch both hold, the same `bits`, and the same hash of
+    /// the epoch's last block where both know it; every epoch the trusted table lacks within
+    /// the 4x clamp of the one before ([`retarget`] over half a week and eight weeks, no easier
+    /// than the proof-of-work limit). The first epoch that fails is named. The result holds
+    /// every epoch and hash of either (a supplied table older than this one adds nothing and
+    /// takes nothing away); it keeps this table's name.
+    pub fn supplemented_by(&self, what: &str, supplied: &Epochs) -> Result<Epochs> {
+        if supplied.genesis != self.genesis || supplied.pow_limit != self.pow_limit {
+            return Err(StampError::EpochTable(format!(
+                "{what} epoch table: not a table of {}",
+                self.name
+            )));
+        }
+        for (e, &bits) in supplied.bits.iter().enumerate() {
+            let bad = |why: String| {
+                StampError::EpochTable(format!(
+                    "{what} epoch table: epoch {e} (blocks {} to {}): {why}",
+                    e as u64 * EPOCH_BLOCKS,
+                    e as u64 * EPOCH_BLOCKS + EPOCH_BLOCKS - 1
+                ))
+            };
+            if let Some(&ours) = self.bits.get(e) {
+                if bits != ours {
+                    return Err(bad(format!(
+                        "bits 0x{bits:08x}, but the shipped {} table has 0x{ours:08x}",
+                        self.name
+                    )));
+                }
+            } else if let Some(&prev) = e.checked_sub(1).and_then(|p| supplied.bits.get(p)) {
+                let hardest = retarget(self.pow_limit, prev, 0, (TARGET_TIMESPAN / 4) as u32);
+                let easiest = retarget(self.pow_limit, prev, 0, (TARGET_TIMESPAN * 4) as u32);
+                let t = compact_to_target(bits).map_err(|e| bad(e.to_string()))?;
+                let lo = compact_to_target(hardest).map_err(|e| bad(e.to_string()))?;
+                let hi = compact_to_target(easiest).map_err(|e| bad(e.to_string()))?;
+                if t < lo || t > hi {
+                    return Err(bad(format!(
+                        "bits 0x{bits:08x} are not within the 4x clamp of epoch {}'s 0x{prev:08x} (0x{hardest:08x} to 0x{easiest:08x})",
+                        e - 1
+                    )));
+                }
+            }
+            if let (Some(theirs), Some(ours)) =
+                (supplied.last_hashes.get(e), self.last_hashes.get(e))
+                && theirs != ours
+            {
+                return Err(bad(format!(
+                    "the hash of block {} is {}, but the shipped {} table has {}",
+                    e as u64 * EPOCH_BLOCKS + EPOCH_BLOCKS - 1,
+                    display(theirs),
+                    self.name,
+                    display(ours)
+                )));
+            }
+        }
+        let longer = |a: &Vec<u32>, b: &Vec<u32>| {
+            if a.len() >= b.len() {
+                a.clone()
+            } else {
+                b.clone()
+            }
+        };
+        let hashes = if supplied.last_hashes.len() > self.last_hashes.len() {
+            supplied.last_hashes.clone()
+        } else {
+            self.last_hashes.clone()
+        };
+        Ok(Epochs {
+            name: self.name.clone(),
+            pow_limit: self.pow_limit,
+            genesis: self.genesis,
+            bits: longer(&self.bits, &supplied.bits),
+            last_hashes: hashes,
+        })
     }
 
     /// Number of epochs whose `bits` the table holds.

@@ -47,6 +47,9 @@ pub enum StampError {
     DigestMismatch { got: String, want: String },
     #[error("block header: {0}")]
     Header(String),
+    /// A mainnet epoch table supplied at run time that cannot be read or fails its checks.
+    #[error("{0}")]
+    EpochTable(String),
     #[error(
         "Bitcoin block {height}: the proof commits to merkle root {computed}, the header has {header}"
     )]

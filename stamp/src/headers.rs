@@ -221,6 +221,26 @@ pub async fn fetch_headers_against(
     .await
 }
 
+/// The header `source` has at `height` (`None` when it does not know the height), checked only
+/// against the block hash the source named for it: no proof-of-work or table check, no chain
+/// walk. For comparing a table with a node (`anchor headers check`).
+pub async fn fetch_header_at(
+    client: &reqwest::Client,
+    source: &RemoteHeaders,
+    height: u64,
+    timeout: Duration,
+) -> Result<Option<BlockHeader>> {
+    let fetcher = Fetcher {
+        client,
+        source,
+        timeout,
+    };
+    match source {
+        RemoteHeaders::Esplora { url, .. } => fetcher.esplora(url, height).await,
+        RemoteHeaders::Bitcoind { .. } => fetcher.bitcoind(height).await,
+    }
+}
+
 async fn fetch_all(
     client: &reqwest::Client,
     source: &RemoteHeaders,

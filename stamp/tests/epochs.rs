@@ -436,3 +436,115 @@ async fn an_esplora_serving_a_minimum_difficulty_block_800000_fails_naming_the_t
     // No walk for a header that fails its own difficulty: one block-height and one header.
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
+
+// A newer table supplied at run time (`LEDGER_BITCOIN_EPOCHS_FILE`, `--epochs FILE`).
+
+const SHIPPED: &str = include_str!("../data/mainnet-epochs.txt");
+
+/// The shipped table with epoch 473's last hash filled in (made up: nothing can check it
+/// without a node) and an epoch 474 carrying `bits`.
+fn newer_table(bits: &str) -> String {
+    let fake = "00000000000000000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    SHIPPED.replace(
+        "473 170240c3 -",
+        &format!("473 170240c3 {fake}\n474 {bits} -"),
+    )
+}
+
+fn supplied(text: &str) -> Result<Epochs, String> {
+    Epochs::mainnet_supplied("new.txt", text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_supplied_table_that_agrees_and_keeps_to_the_clamp_extends_the_shipped_one() {
+    let t = supplied(&newer_table("17023a00")).unwrap();
+    assert_eq!(t.len(), 475);
+    assert_eq!(t.last_height(), 957_599);
+    assert_eq!(t.last_known_height(), 955_583);
+    assert_eq!(t.bits_at(955_600), Some(0x1702_3a00));
+    assert_eq!(t.name(), "Bitcoin mainnet");
+    // What the shipped table knows is kept.
+    let m = Epochs::mainnet();
+    assert_eq!(t.bits_at(358_391), m.bits_at(358_391));
+    assert_eq!(t.known_hash(953_567), m.known_hash(953_567));
+
+    // A header in epoch 474 is now held to that epoch's bits, not to the chain past the table.
+    let Some(header) = block_358391() else { return };
+    let file = file_with(&[(955_600, header)]);
+    let shipped = check(&header, 955_600, &file).unwrap_err();
+    assert!(
+        shipped.contains("is past the Bitcoin mainnet table"),
+        "{shipped}"
+    );
+    let err = check(&header, 955_600, &file.with_epochs(Arc::new(t))).unwrap_err();
+    assert!(
+        err.contains("block 955600: bits 0x181686f5 are not 0x17023a00")
+            && err.contains("Bitcoin mainnet epoch 474 (blocks 955584 to 957599)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_supplied_table_older_than_the_shipped_one_adds_nothing_and_takes_nothing_away() {
+    let old = SHIPPED.lines().take(104).collect::<Vec<_>>().join("\n");
+    let t = supplied(&old).unwrap();
+    assert_eq!(&t, Epochs::mainnet().as_ref());
+}
+
+#[test]
+fn a_supplied_table_that_disagrees_or_breaks_the_clamp_names_the_first_bad_epoch() {
+    // Epoch 177's bits (block 358391's epoch) changed.
+    let err = supplied(&SHIPPED.replace("\n177 181686f5 ", "\n177 181686f6 ")).unwrap_err();
+    assert!(
+        err.contains("new.txt epoch table: epoch 177 (blocks 356832 to 358847): bits 0x181686f6, but the shipped Bitcoin mainnet table has 0x181686f5"),
+        "{err}"
+    );
+    // Epoch 10's last hash changed (and a later one too: the first is named).
+    let line10 = SHIPPED.lines().find(|l| l.starts_with("10 ")).unwrap();
+    let line20 = SHIPPED.lines().find(|l| l.starts_with("20 ")).unwrap();
+    let text = SHIPPED
+        .replace(line10, &format!("{}0", &line10[..line10.len() - 1]))
+        .replace(line20, &format!("{}0", &line20[..line20.len() - 1]));
+    let err = supplied(&text).unwrap_err();
+    assert!(
+        err.contains("epoch 10 (blocks 20160 to 22175): the hash of block 22175 is")
+            && err.contains("but the shipped Bitcoin mainnet table has"),
+        "{err}"
+    );
+    // A new epoch easier than four times the last one, or harder than a quarter of it.
+    for bits in ["1d00ffff", "1709030d", "1700902f", "1600ffff"] {
+        let err = supplied(&newer_table(bits)).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "epoch 474 (blocks 955584 to 957599): bits 0x{bits} are not within the 4x clamp of epoch 473's 0x170240c3"
+            )),
+            "{err}"
+        );
+    }
+    // Exactly four times either way is allowed: 0x0240c3 * 4 = 0x09030c; / 4 = 0x9030c0 >> 8
+    // in compact form, 0x17009030.
+    supplied(&newer_table("1709030c")).unwrap();
+    supplied(&newer_table("17009030")).unwrap();
+    // A malformed line is named as the shipped table's would be.
+    let err = supplied(&format!("{SHIPPED}475 17020000 -\n")).unwrap_err();
+    assert!(
+        err.contains("new.txt epoch table, line 479: epoch 475, expected 474"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_supplied_table_file_is_read_with_a_size_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.txt");
+    std::fs::write(&path, newer_table("17023a00")).unwrap();
+    assert_eq!(Epochs::mainnet_from_file(&path).unwrap().len(), 475);
+    let big = dir.path().join("big.txt");
+    std::fs::write(&big, "#".repeat(stamp::epochs::MAX_TABLE_FILE as usize + 1)).unwrap();
+    let err = Epochs::mainnet_from_file(&big).unwrap_err().to_string();
+    assert!(err.contains("big.txt: larger than 1048576 bytes"), "{err}");
+    let err = Epochs::mainnet_from_file(&dir.path().join("missing.txt"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing.txt: cannot be read"), "{err}");
+}

@@ -2,6 +2,7 @@
 //! endpoints, read once from the configuration.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use ledger::sql::Store;
 use scheduler::Policy;
 use stamp::bitcoin::Network;
 use stamp::calendar::CalendarConfig;
+use stamp::epochs::Epochs;
 use stamp::headers::RemoteHeaders;
 use stamp::tsp::client::TsaClient;
 use stamp::tsp::{Certificate, ObjectIdentifier, VerifyOptions};
@@ -48,6 +50,9 @@ pub struct Stamping {
     /// The chain whose proof-of-work floor those headers must meet (Bitcoin unless
     /// `LEDGER_BITCOIN_NETWORK=regtest`).
     pub network: Network,
+    /// A newer mainnet epoch table than the shipped one (`LEDGER_BITCOIN_EPOCHS_FILE`), checked
+    /// against it when the configuration is read.
+    pub epochs: Option<Arc<Epochs>>,
 }
 
 impl Stamping {
@@ -55,7 +60,9 @@ impl Stamping {
     /// `LEDGER_OTS_MIN` (default 2, or n when fewer), `LEDGER_TSA_URL`, `LEDGER_TSA_CA_FILE`
     /// (PEM roots the TSA must chain to; without it the chain is not checked, which a
     /// warning says), `LEDGER_TSA_POLICY` (OID to request and require), `LEDGER_ESPLORA_URL`,
-    /// `LEDGER_BITCOIN_NETWORK` (`bitcoin`, the default, or `regtest`).
+    /// `LEDGER_BITCOIN_NETWORK` (`bitcoin`, the default, or `regtest`),
+    /// `LEDGER_BITCOIN_EPOCHS_FILE` (a newer mainnet epoch table; refused, naming the first bad
+    /// epoch, unless it agrees with the shipped one and keeps to the 4x clamp).
     pub fn from_config(config: &Config) -> Result<Stamping> {
         let calendars: Vec<String> = match config.var("LEDGER_OTS_CALENDARS") {
             Some(list) => list
@@ -114,12 +121,32 @@ impl Stamping {
                 "LEDGER_BITCOIN_NETWORK=regtest: upgrades accept headers at regtest difficulty, which prove nothing about time"
             );
         }
+        let epochs = match config.var("LEDGER_BITCOIN_EPOCHS_FILE") {
+            None => None,
+            Some(_) if network == Network::Regtest => {
+                return Err(WorkerError::Config(
+                    "LEDGER_BITCOIN_EPOCHS_FILE is a mainnet table; LEDGER_BITCOIN_NETWORK is regtest".into(),
+                ));
+            }
+            Some(path) => {
+                let table = Epochs::mainnet_from_file(std::path::Path::new(path))
+                    .map_err(|e| WorkerError::Config(format!("LEDGER_BITCOIN_EPOCHS_FILE: {e}")))?;
+                tracing::info!(
+                    path,
+                    bits_to = table.last_height(),
+                    hashes_to = table.last_known_height(),
+                    "mainnet epoch table from LEDGER_BITCOIN_EPOCHS_FILE"
+                );
+                Some(Arc::new(table))
+            }
+        };
         Ok(Stamping {
             calendars: cal,
             http,
             tsa,
             headers,
             network,
+            epochs,
         })
     }
 }

@@ -289,14 +289,31 @@ async fn confirmed_block(
         );
         return Ok(None);
     };
-    let headers = stamp::headers::fetch_headers_on(
-        &ctx.stamping.http,
-        source,
-        file.timestamp.bitcoin_heights(),
-        Duration::from_secs(15),
-        ctx.stamping.network,
-    )
-    .await?;
+    let heights = file.timestamp.bitcoin_heights();
+    let timeout = Duration::from_secs(15);
+    let headers = match &ctx.stamping.epochs {
+        // Only on mainnet (the configuration refuses a table with regtest).
+        Some(epochs) => {
+            stamp::headers::fetch_headers_against(
+                &ctx.stamping.http,
+                source,
+                heights,
+                timeout,
+                epochs.clone(),
+            )
+            .await?
+        }
+        None => {
+            stamp::headers::fetch_headers_on(
+                &ctx.stamping.http,
+                source,
+                heights,
+                timeout,
+                ctx.stamping.network,
+            )
+            .await?
+        }
+    };
     let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
     let (_, findings) = stamp::verify::verify_file(file, &digest, &headers)?;
     Ok(findings.into_iter().find_map(|f| match f {

@@ -39,7 +39,7 @@ use ledger::keys::Jwks;
 use ledger::{AnchorKind, Period, TenantId};
 use stamp::DetachedTimestamp;
 use stamp::bitcoin::{HeadersFile, Network};
-use stamp::headers::{RemoteHeaders, fetch_headers};
+use stamp::headers::{RemoteHeaders, fetch_headers, fetch_headers_against};
 use stamp::tsp::{Certificate, VerifyOptions};
 use workers::bundle::Bundle;
 
@@ -68,6 +68,11 @@ pub struct TrustArgs {
     /// Per-request timeout for `--api`, `--esplora` and `--bitcoind`, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub timeout: u64,
+    /// A newer Bitcoin mainnet epoch table (the format of stamp/data/mainnet-epochs.txt),
+    /// used instead of the shipped one when it agrees with it and keeps to the 4x clamp (else
+    /// exit 2, naming the first bad epoch).
+    #[arg(long, value_name = "FILE", conflicts_with = "regtest")]
+    pub epochs: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -203,6 +208,11 @@ fn tsa_options(trust: &TrustArgs) -> anyhow::Result<VerifyOptions> {
 /// The header source of the flags; remote ones are asked for exactly the heights the `.ots`
 /// files name.
 fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput, Failure> {
+    let epochs = trust
+        .epochs
+        .as_deref()
+        .map(crate::ots::load_epochs)
+        .transpose()?;
     if let Some(path) = &trust.headers {
         let headers = HeadersFile::from_json(&read_input(path)?)
             .with_context(|| format!("{} is not a headers file", path.display()))?;
@@ -212,7 +222,7 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
             Network::Bitcoin
         };
         return Ok(HeaderInput::Source {
-            headers: headers.on_network(network),
+            headers: crate::ots::with_table(headers.on_network(network), epochs.as_ref()),
             name: path.display().to_string(),
         });
     }
@@ -231,8 +241,12 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
         .collect();
     let timeout = Duration::from_secs(trust.timeout);
     let client = stamp::calendar::http_client(timeout).map_err(anyhow::Error::new)?;
-    let fetched =
-        crate::ots::runtime()?.block_on(fetch_headers(&client, &remote, heights, timeout));
+    let fetched = crate::ots::runtime()?.block_on(async {
+        match epochs {
+            Some(e) => fetch_headers_against(&client, &remote, heights, timeout, e).await,
+            None => fetch_headers(&client, &remote, heights, timeout).await,
+        }
+    });
     Ok(match fetched {
         Ok(headers) => HeaderInput::Source {
             headers,
