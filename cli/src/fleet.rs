@@ -119,10 +119,6 @@ fn config_with(file: Option<&Path>, overrides: &[(&str, String)]) -> anyhow::Res
     Config::from_sources(text.as_deref(), &env).context("configuration")
 }
 
-pub(crate) fn is_embedded(config: &Config) -> bool {
-    config.is_embedded()
-}
-
 async fn start_dev_services(dir: &Path) -> anyhow::Result<DevServices> {
     DevServices::start(dir, 2)
         .await
@@ -164,7 +160,7 @@ pub fn up(args: &UpArgs) -> Outcome {
             overrides.extend(dev.vars());
             config = config_with(args.config.config.as_deref(), &overrides)?;
         }
-        let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
+        let ctx = Arc::new(Ctx::open(&config, config.is_embedded()).await?);
         let mut api_config = ApiConfig::from_config(&config).map_err(anyhow::Error::new)?;
         if let Some(addr) = args.api_addr {
             api_config.addr = addr;
@@ -314,7 +310,7 @@ pub fn queue(cmd: &QueueCmd) -> Outcome {
 pub fn scheduler(config: &ConfigArg) -> Outcome {
     crate::ots::runtime()?.block_on(async {
         let config = config.load()?;
-        let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
+        let ctx = Arc::new(Ctx::open(&config, config.is_embedded()).await?);
         let (trigger, shutdown) = shutdown_pair();
         on_ctrl_c(trigger)?;
         eprintln!("anchor scheduler: ticking every {:?}", ctx.policy.tick);
@@ -326,7 +322,7 @@ pub fn scheduler(config: &ConfigArg) -> Outcome {
 pub fn worker(args: &WorkerArgs) -> Outcome {
     crate::ots::runtime()?.block_on(async {
         let config = args.config.load()?;
-        let ctx = Arc::new(Ctx::open(&config, is_embedded(&config)).await?);
+        let ctx = Arc::new(Ctx::open(&config, config.is_embedded()).await?);
         let (trigger, shutdown) = shutdown_pair();
         on_ctrl_c(trigger)?;
         eprintln!(
@@ -351,7 +347,7 @@ pub fn run(args: &RunArgs) -> Outcome {
     }
     crate::ots::runtime()?.block_on(async {
         let config = args.config.load()?;
-        let mut ctx = Ctx::open(&config, is_embedded(&config)).await?;
+        let mut ctx = Ctx::open(&config, config.is_embedded()).await?;
         ctx.store
             .tenant(&tenant)
             .await

@@ -295,22 +295,22 @@ impl Config {
     /// Connects every backend: on the embedded defaults creating or migrating the schema, in
     /// a fleet requiring one that `anchor migrate` made ([`Schema`]).
     pub async fn open(&self) -> Result<Backends> {
-        self.open_with(if self.is_embedded() {
+        self.open_with(self.schema()).await
+    }
+
+    /// What opening the store may do to its schema: migrate it on the embedded defaults,
+    /// require `anchor migrate`'s in a fleet.
+    pub fn schema(&self) -> Schema {
+        if self.is_embedded() {
             Schema::Migrate
         } else {
             Schema::Require
-        })
-        .await
+        }
     }
 
     /// The SQL store alone, under the same schema rule as [`Config::open`].
     pub async fn open_store(&self) -> Result<Store> {
-        let schema = if self.is_embedded() {
-            Schema::Migrate
-        } else {
-            Schema::Require
-        };
-        connect_store(&self.database_url, schema).await
+        connect_store(&self.database_url, self.schema()).await
     }
 
     /// Connects every backend (creating the data directory when an embedded one needs it),

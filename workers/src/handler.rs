@@ -66,9 +66,9 @@ pub async fn handle(
 ) -> std::result::Result<(), BoxDynError> {
     let started = Instant::now();
     let kind = job.kind();
-    let result = Box::pin(dispatch(&ctx, &job)).await;
+    let Dispatched { result, follow_up } = Box::pin(dispatch(&ctx, &job)).await;
     let outcome = match &result {
-        Ok(_) => "ok",
+        Ok(()) => "ok",
         Err(WorkerError::RunMissing(_)) => "dead-letter",
         Err(_) => "error",
     };
@@ -78,14 +78,15 @@ pub async fn handle(
     if let Err(e @ WorkerError::RunMissing(_)) = &result {
         ctx.queue.dead_letter(&task, &job, &e.to_string()).await?;
     }
-    // Free the key before the follow-up takes it (and before apalis acknowledges us).
+    // Free the key before the follow-up takes it (and before apalis acknowledges us). A
+    // follow-up is pushed whatever the result: a transient failure's retry comes with its
+    // error.
     ctx.queue.release(&job.key(), &task).await?;
+    if let Some(next) = follow_up {
+        ctx.queue.push(next.job, next.delay).await?;
+    }
     match result {
-        Ok(Some(next)) => {
-            ctx.queue.push(next.job, next.delay).await?;
-            Ok(())
-        }
-        Ok(None) => Ok(()),
+        Ok(()) => Ok(()),
         Err(e @ WorkerError::Queue(_)) => Err(Box::new(e)),
         Err(e @ WorkerError::RunMissing(_)) => Err(Box::new(AbortError::new(e))),
         Err(e) => {
@@ -95,13 +96,38 @@ pub async fn handle(
     }
 }
 
+/// What one job did, and the job that must follow it (if any), whether or not it failed.
+#[derive(Debug)]
+pub struct Dispatched {
+    pub result: Result<()>,
+    pub follow_up: Option<FollowUp>,
+}
+
+impl From<Result<Option<FollowUp>>> for Dispatched {
+    fn from(r: Result<Option<FollowUp>>) -> Dispatched {
+        match r {
+            Ok(follow_up) => Dispatched {
+                result: Ok(()),
+                follow_up,
+            },
+            Err(e) => Dispatched {
+                result: Err(e),
+                follow_up: None,
+            },
+        }
+    }
+}
+
 /// Runs one job and returns what must follow it; public so `anchor run` and the demo can run
 /// jobs in-process (they push the follow-up themselves).
-pub async fn dispatch(ctx: &Ctx, job: &Job) -> Result<Option<FollowUp>> {
-    match job {
+pub async fn dispatch(ctx: &Ctx, job: &Job) -> Dispatched {
+    let step = match job {
         Job::Rollup { run, .. } => {
             let leased = Box::pin(rollup_leased(ctx, run)).await;
-            leased.result.map(|_| leased.follow_up)
+            return Dispatched {
+                result: leased.result.map(drop),
+                follow_up: leased.follow_up,
+            };
         }
         Job::Upgrade { run, attempt } => match crate::upgrade::job(ctx, run, *attempt).await {
             Err(e) if e.is_transient() => {
@@ -113,7 +139,8 @@ pub async fn dispatch(ctx: &Ctx, job: &Job) -> Result<Option<FollowUp>> {
         Job::SampleVerify { run } => crate::sample::job(ctx, run).await.map(|()| None),
         Job::CatchUp { .. } => crate::catchup::job(ctx).await.map(|()| None),
         Job::Backfill { id, .. } => crate::tick::backfill_step(ctx, id).await.map(|()| None),
-    }
+    };
+    step.into()
 }
 
 /// What [`rollup_leased`] did, and the job that must follow it (if any).

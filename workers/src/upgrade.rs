@@ -226,15 +226,8 @@ pub fn attempt_for_age(age: Duration) -> u32 {
 /// Enqueues upgrade attempt `attempt` of `run_id` after [`delay`]`(attempt)`: attempt 0 when
 /// a root is first stamped into OTS (rollup, catch-up), the next one while still pending.
 pub(crate) async fn enqueue(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<()> {
-    ctx.queue
-        .push(
-            Job::Upgrade {
-                run: run_id.to_owned(),
-                attempt,
-            },
-            delay(attempt),
-        )
-        .await
+    let FollowUp { job, delay } = next(run_id, attempt);
+    ctx.queue.push(job, delay).await
 }
 
 /// Still pending: retry later, or past the horizon open an incident. The horizon counts from

@@ -72,7 +72,10 @@ async fn tick_and_step(fleet: &Fleet) -> usize {
     for (job, _) in fleet.queued_jobs().await {
         if matches!(job, Job::Backfill { .. }) && !before.contains(&job) {
             fleet.consume(&job).await;
-            workers::handler::dispatch(&fleet.ctx, &job).await.unwrap();
+            workers::handler::dispatch(&fleet.ctx, &job)
+                .await
+                .result
+                .unwrap();
             stepped += 1;
         }
     }
@@ -314,6 +317,7 @@ async fn a_cancelled_backfill_creates_no_further_runs_and_cannot_be_resumed() {
         },
     )
     .await
+    .result
     .unwrap();
     assert_eq!(runs_of(ctx, &t, &weeks).await, [true, false, false, false]);
     let b = backfill(ctx, "bf-cancel").await;

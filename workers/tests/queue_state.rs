@@ -185,3 +185,40 @@ async fn a_pending_anchor_gets_its_upgrade_job_back_after_the_queue_lost_its_sta
     fleet.tick().await;
     assert_eq!(upgrade(&fleet.queued_jobs().await), 1, "and only once");
 }
+
+#[tokio::test]
+async fn a_rollup_that_fails_transiently_hands_its_retry_to_the_handler_with_its_error() {
+    let calendar = common::dev_calendar().await;
+    // A TSA on a closed port: a transport failure, worth retrying.
+    let fleet = Fleet::start(
+        std::slice::from_ref(&calendar),
+        &[("LEDGER_TSA_URL", "http://127.0.0.1:9")],
+    )
+    .await;
+    let ctx = &fleet.ctx;
+    let created = Utc::now() - chrono::Duration::days(40);
+    let t = common::tenant(ctx, "retry-co", Plan::Pro, created, 1_000_000_000, 0).await;
+    let week = common::week_ago(2);
+    common::manifests(ctx, &t, week, 3).await;
+    let run = common::run_id(&t, week);
+    ctx.store
+        .create_run(&t, week, ledger::Trigger::Manual, Utc::now())
+        .await
+        .unwrap();
+    let out = workers::handler::dispatch(
+        ctx,
+        &Job::Rollup {
+            run: run.clone(),
+            via: "manual".into(),
+        },
+    )
+    .await;
+    let err = out.result.expect_err("the TSA is unreachable");
+    assert!(err.is_transient(), "{err}");
+    let next = out.follow_up.expect("a transient failure asks for a retry");
+    assert!(
+        matches!(&next.job, Job::Rollup { run: r, via } if *r == run && via.starts_with("retry-")),
+        "{next:?}"
+    );
+    assert_eq!(next.delay, workers::handler::backoff(1));
+}
