@@ -300,6 +300,19 @@ fn anchor_group(n: usize, a: &AnchorEntry) -> Block {
     if let Some(btc) = a.bitcoin.as_ref().filter(|_| confirmed) {
         blocks.push(field("Block height", btc.height.to_string()));
         blocks.push(field("Block hash", btc.block_hash.as_str()));
+        if let Some(txid) = &btc.txid {
+            blocks.push(field("Transaction", txid.as_str()));
+        }
+        blocks.push(field(
+            "Network",
+            match btc.network {
+                Some(ledger::formats::BitcoinNetwork::Bitcoin) => "bitcoin (main network)",
+                Some(ledger::formats::BitcoinNetwork::Regtest) => {
+                    "regtest (a local test chain: proves nothing about time)"
+                }
+                None => "not stated (receipt signed before networks were recorded)",
+            },
+        ));
     }
     if let Some(cals) = &a.calendars {
         let mut items: Vec<String> = cals.iter().take(MAX_CALENDARS).cloned().collect();

@@ -43,6 +43,8 @@ fn ots_confirmed(tenant: &str, period: &str) -> AnchorEntry {
             height: BLOCK_HEIGHT,
             block_hash: sha256_hex(b"example block 925000"),
             time: t("2026-11-23T03:12:45.000Z"),
+            txid: Some(sha256_hex(b"example transaction")),
+            network: Some(ledger::formats::BitcoinNetwork::Bitcoin),
         }),
         artifact: Some(artifact(&format!("roots/{tenant}/{period}/root.v2.ots"))),
     }
@@ -216,6 +218,7 @@ fn the_page_text_names_the_tenant_period_root_block_key_and_commands() {
         "openssl ts -verify -data root.bin -in root.tsr -CAfile tsa-ca.pem",
         "anchor verify receipt receipt.json --jwks jwks.json",
         "ES256",
+        "bitcoin (main network)",
     ] {
         assert!(line.contains(needle), "{needle:?} missing from:\n{text}");
     }
@@ -226,6 +229,7 @@ fn the_page_text_names_the_tenant_period_root_block_key_and_commands() {
         r.summary_hash.clone(),
         r.run_id.clone(),
         r.anchors[0].bitcoin.as_ref().unwrap().block_hash.clone(),
+        r.anchors[0].bitcoin.as_ref().unwrap().txid.clone().unwrap(),
     ] {
         assert!(dense.contains(&needle), "{needle:?} missing from:\n{text}");
     }

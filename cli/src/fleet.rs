@@ -625,10 +625,11 @@ fn check_bitcoin(
     let (_, findings) =
         stamp::verify::verify_file(file, digest, headers).map_err(|e| e.to_string())?;
     let named = findings.iter().any(|f| {
-        matches!(f, stamp::verify::Finding::Bitcoin { height, block_hash, time }
+        matches!(f, stamp::verify::Finding::Bitcoin { height, block_hash, time, txid }
             if *height == btc.height
                 && *block_hash == btc.block_hash
-                && i64::from(*time) == btc.time.timestamp())
+                && i64::from(*time) == btc.time.timestamp()
+                && (btc.txid.is_none() || *txid == btc.txid))
     });
     if named {
         Ok(())

@@ -267,17 +267,8 @@ fn verify(
                 height,
                 block_hash,
                 time,
-            } if network == Network::Regtest => format!(
-                "✓ regtest block {height} ({block_hash}) commits to the proof, stamped unix time \
-                 {time}; regtest work proves nothing about time (--regtest)\n"
-            ),
-            Finding::Bitcoin {
-                height,
-                block_hash,
-                time,
-            } => format!(
-                "✓ Bitcoin block {height} ({block_hash}) attests existence as of unix time {time}\n"
-            ),
+                txid,
+            } => bitcoin_line(network, *height, block_hash, *time, txid.as_deref()),
             Finding::NoHeader { height } => match source {
                 Headers::None => format!(
                     "✗ Bitcoin block {height}: no header for it (pass --headers FILE, \
@@ -451,4 +442,29 @@ async fn serve_calendar(listen: &str, public_url: Option<String>) -> Outcome {
         .await
         .context("serving")?;
     Ok(())
+}
+
+/// The `✓` line of a verified Bitcoin attestation, naming the transaction its path commits
+/// through when there is one.
+fn bitcoin_line(
+    network: Network,
+    height: u64,
+    block_hash: &str,
+    time: u32,
+    txid: Option<&str>,
+) -> String {
+    let through = txid
+        .map(|t| format!(" through transaction {t}"))
+        .unwrap_or_default();
+    if network == Network::Regtest {
+        format!(
+            "✓ regtest block {height} ({block_hash}) commits to the proof{through}, stamped unix \
+             time {time}; regtest work proves nothing about time (--regtest)\n"
+        )
+    } else {
+        format!(
+            "✓ Bitcoin block {height} ({block_hash}) attests existence as of unix time \
+             {time}{through}\n"
+        )
+    }
 }

@@ -347,6 +347,52 @@ fn anchor_api_serves_demo_receipts_and_stops_cleanly_on_sigint() {
         .output()
         .unwrap();
     success("anchor verify proof", &verified);
+    assert!(
+        text(&verified.stdout).contains("not checked: the tenant and period"),
+        "{}",
+        text(&verified.stdout)
+    );
+    // Bound to the receipt (and its signature), it says so; bound to another period's
+    // receipt, it fails naming what differs.
+    let receipt_file = dir.path().join("receipt.json");
+    std::fs::write(&receipt_file, &receipt.body).unwrap();
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, &server.get("/.well-known/jwks.json", None).body).unwrap();
+    let bound = anchor()
+        .args(["verify", "proof"])
+        .arg(&proof_file)
+        .arg("--receipt")
+        .arg(&receipt_file)
+        .arg("--jwks")
+        .arg(&jwks_file)
+        .output()
+        .unwrap();
+    let said = success("anchor verify proof --receipt", &bound);
+    assert!(
+        said.contains(&format!("bound: tenant pro-co, period {week}")),
+        "{said}"
+    );
+    assert!(
+        said.contains("signed: the receipt's signature verifies"),
+        "{said}"
+    );
+    let mut other: serde_json::Value = serde_json::from_slice(&receipt.body).unwrap();
+    other["tenant"] = "enterprise-co".into();
+    let other_file = dir.path().join("other-receipt.json");
+    std::fs::write(&other_file, serde_json::to_vec(&other).unwrap()).unwrap();
+    let unbound = anchor()
+        .args(["verify", "proof"])
+        .arg(&proof_file)
+        .arg("--receipt")
+        .arg(&other_file)
+        .output()
+        .unwrap();
+    assert_eq!(unbound.status.code(), Some(1), "{}", text(&unbound.stderr));
+    assert!(
+        text(&unbound.stderr).contains("tenant \"pro-co\" is not the receipt's enterprise-co"),
+        "{}",
+        text(&unbound.stderr)
+    );
 
     let (status, took) = server.interrupt(&mut children, Duration::from_secs(10));
     assert_eq!(

@@ -126,17 +126,44 @@ fn every_ots_anchor_is_confirmed_by_the_dev_headers(data: &Path) -> Vec<u64> {
             };
             let (verdict, findings) = on(Network::Regtest);
             assert_eq!(verdict, Verdict::Verified, "{at}: {findings:?}");
+            // The receipt names the chain and the transaction the proof commits through.
+            assert_eq!(ots["bitcoin"]["network"], "regtest", "{at}");
+            let txid = ots["bitcoin"]["txid"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{at}"));
             assert!(
                 findings.iter().any(|f| matches!(f,
-                    Finding::Bitcoin { height: h, block_hash, .. }
-                        if *h == height && block_hash == hash)),
+                    Finding::Bitcoin { height: h, block_hash, txid: Some(t), .. }
+                        if *h == height && block_hash == hash && t == txid)),
                 "{at}: {findings:?}"
             );
+            the_reference_client_names_the_same_transaction(&blobs.join(key), txid);
             assert_eq!(on(Network::Bitcoin).0, Verdict::NotVerified, "{at}");
             heights.push(height);
         }
     }
     heights
+}
+
+/// `ots info` of the reference client (which we did not write) prints "Transaction id
+/// {txid}" for the message that is the dev block's transaction (one per calendar branch; the
+/// receipt names the earliest block's).
+fn the_reference_client_names_the_same_transaction(ots_file: &Path, txid: &str) {
+    let Some(py) = testkit::python_tools() else {
+        return;
+    };
+    let out = Command::new(py.join("ots"))
+        .arg("info")
+        .arg(ots_file)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{info}");
+    let named: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("# Transaction id "))
+        .collect();
+    assert!(named.contains(&txid), "{}:\n{info}", ots_file.display());
 }
 
 fn anchor_on(data: &Path, args: &[&str]) -> std::process::Output {

@@ -493,6 +493,8 @@ fn one_changed_byte_in_any_artifact_fails_the_check_that_covers_it() {
             height: 100,
             block_hash: "00".repeat(32),
             time: receipt.anchored_at,
+            txid: None,
+            network: Some(ledger::formats::BitcoinNetwork::Bitcoin),
         });
     }
     body.sig = key.sign(&body.signing_input().unwrap());
@@ -509,6 +511,68 @@ fn one_changed_byte_in_any_artifact_fails_the_check_that_covers_it() {
     assert!(
         text(&out.stdout).contains("✓ signature: ")
             && text(&out.stdout).contains("no header source was given"),
+        "{}",
+        report(&out)
+    );
+    a_receipt_binds_its_network_and_transaction(&data, &base, &receipt, &key);
+}
+
+/// The demo's confirmed receipt names the regtest network and a txid: without `--regtest`
+/// it fails on its network; re-signed to claim mainnet, or another transaction, it fails
+/// naming that.
+fn a_receipt_binds_its_network_and_transaction(
+    data: &Path,
+    base: &Path,
+    receipt: &Receipt,
+    key: &ledger::keys::SigningKey,
+) {
+    assert!(
+        receipt
+            .anchors
+            .iter()
+            .any(|a| a.bitcoin.as_ref().is_some_and(|b| b.txid.is_some())),
+        "the demo receipt names its transaction: {receipt:?}"
+    );
+    let mainnet_verifier = anchor()
+        .args(["verify", "receipt"])
+        .arg(base.join("receipt.json"))
+        .args(["--ca", data.join("dev-tsa-ca.pem").to_str().unwrap()])
+        .arg("--headers")
+        .arg(data.join("dev-headers.json"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&mainnet_verifier), 1, "{}", report(&mainnet_verifier));
+    assert!(
+        text(&mainnet_verifier.stdout)
+            .contains("names a block on the regtest network, and this verifier checks bitcoin"),
+        "{}",
+        report(&mainnet_verifier)
+    );
+    let resigned = |name: &str, edit: fn(&mut ledger::formats::Bitcoin)| {
+        let mut body = receipt.clone();
+        for b in body.anchors.iter_mut().filter_map(|a| a.bitcoin.as_mut()) {
+            edit(b);
+        }
+        body.sig = key.sign(&body.signing_input().unwrap());
+        let dir = tampered(base, name, "receipt.json", |b| {
+            *b = body.to_json_pretty().into_bytes();
+        });
+        verify_receipt(&dir, data, &[])
+    };
+    let out = resigned("claims-mainnet", |b| {
+        b.network = Some(ledger::formats::BitcoinNetwork::Bitcoin);
+    });
+    assert_eq!(code(&out), 1, "{}", report(&out));
+    assert!(
+        text(&out.stdout).contains("✗ ots: the receipt names a block on the bitcoin network"),
+        "{}",
+        report(&out)
+    );
+    let out = resigned("other-txid", |b| b.txid = Some("ab".repeat(32)));
+    assert_eq!(code(&out), 1, "{}", report(&out));
+    assert!(
+        text(&out.stdout).contains("through transaction")
+            && text(&out.stdout).contains(&format!("the receipt says {}", "ab".repeat(32))),
         "{}",
         report(&out)
     );

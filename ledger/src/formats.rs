@@ -295,7 +295,32 @@ impl RootMetadata {
 // ---------------------------------------------------------------------------------------------
 // Anchors
 
-/// A Bitcoin block that an OTS proof reaches.
+/// The chain a Bitcoin block is on. A verifier refuses a receipt naming another chain than
+/// its own: regtest blocks cost nothing to mine and prove nothing about time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BitcoinNetwork {
+    /// Bitcoin's main network.
+    Bitcoin,
+    /// A local regtest chain (the dev calendars').
+    Regtest,
+}
+
+impl BitcoinNetwork {
+    pub fn name(self) -> &'static str {
+        match self {
+            BitcoinNetwork::Bitcoin => "bitcoin",
+            BitcoinNetwork::Regtest => "regtest",
+        }
+    }
+}
+
+/// A Bitcoin block that an OTS proof reaches, and the transaction it reaches it through.
+///
+/// `txid` and `network` are written by every receipt signed since they were added; a receipt
+/// signed before lacks them, and a verifier says so rather than assuming either (decision: the
+/// field stays optional on reading so that stored receipts keep verifying; the header check
+/// against the verifier's own chain still decides whether the block is real).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bitcoin {
@@ -305,6 +330,13 @@ pub struct Bitcoin {
     /// The header's time: the existence claim is "as of" this instant.
     #[serde(with = "ts")]
     pub time: DateTime<Utc>,
+    /// The transaction whose id the block's merkle tree carries and whose bytes carry the
+    /// calendar's commitment, as explorers and `ots info` show it (64 lowercase hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txid: Option<String>,
+    /// The chain the block is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<BitcoinNetwork>,
 }
 
 /// A stored artifact: its blob key and the SHA-256 of its bytes.
@@ -378,6 +410,9 @@ impl AnchorEntry {
         if let Some(b) = &self.bitcoin {
             safe(doc, "bitcoin.height", b.height)?;
             lower_hex64(doc, "bitcoin.block_hash", &b.block_hash)?;
+            if let Some(txid) = &b.txid {
+                lower_hex64(doc, "bitcoin.txid", txid)?;
+            }
         }
         if let Some(a) = &self.artifact {
             let k = &a.key;

@@ -13,9 +13,9 @@ use std::process::Command;
 use chrono::{DateTime, Utc};
 use ledger::LedgerError;
 use ledger::formats::{
-    AnchorEntry, AnchorKind, AnchorOutcome, AnchorStatus, Artifact, Bitcoin, Counts, Coverage,
-    GENESIS, KillMode, Receipt, ReceiptBody, RootMetadata, RunSummary, SignedSummary, SummaryBody,
-    Toggles, Trigger, is_backfill, jcs_without_sig, sha256_hex,
+    AnchorEntry, AnchorKind, AnchorOutcome, AnchorStatus, Artifact, Bitcoin, BitcoinNetwork,
+    Counts, Coverage, GENESIS, KillMode, Receipt, ReceiptBody, RootMetadata, RunSummary,
+    SignedSummary, SummaryBody, Toggles, Trigger, is_backfill, jcs_without_sig, sha256_hex,
 };
 use ledger::ids::parse_ts;
 use ledger::keys::{Jwks, SigningKey};
@@ -281,6 +281,8 @@ fn receipt_v2(summary: &SignedSummary) -> Receipt {
         height: 925_000,
         block_hash: sha256_hex(b"example block 925000"),
         time: t("2026-11-23T03:12:45.000Z"),
+        txid: Some(sha256_hex(b"example transaction")),
+        network: Some(BitcoinNetwork::Bitcoin),
     });
     // Keys are create-only: the upgraded proof has its own key (`BlobKey::root_ots_version`).
     ots.artifact = Some(artifact(

@@ -10,15 +10,19 @@
 //!   a block was mined over the commitment, then `200` with the upgrade path, as a real
 //!   calendar answers: the commitment's merkle path (`append`/`prepend` a sibling, `sha256`,
 //!   per level, pairs taken left to right and an odd last node carried up unchanged, as
-//!   python-opentimestamps' `make_merkle_tree` builds it) to the tree's root, and there a
-//!   Bitcoin attestation at the mined height. The root *is* the header's merkle root field
-//!   (there is no transaction in between: nothing here is a real block).
+//!   python-opentimestamps' `make_merkle_tree` builds it) to the tree's root, then into the
+//!   block's transaction: the tree root sits in a coinbase-style transaction's `OP_RETURN`
+//!   output ([`crate::tx::coinbase_around`]), so the path goes on with `prepend` the bytes
+//!   before it, `append` those after it, `sha256`, `sha256` (the transaction id, which a
+//!   one-transaction block's header carries as its merkle root), and there a Bitcoin
+//!   attestation at the mined height. `ots info` names that transaction as it does a public
+//!   calendar's, and so do receipts.
 //!
 //! **Mining** happens only on an explicit request: [`DevCalendar::mine`] (what the demo and
 //! the tests call on the handle [`crate::dev::DevServices`] keeps) or `POST /mine` (for
 //! `anchor ots calendar`; `204` when nothing was pending, else `200` and the
 //! [`MinedBlock`] as JSON). It builds one block over every commitment not yet mined: version
-//! `0x20000000`, `prev` the previous block's hash (zeros for the first), the tree root, time
+//! `0x20000000`, `prev` the previous block's hash (zeros for the first), the transaction's id, time
 //! now (never before the previous block's), bits `0x207fffff` (regtest's `powLimit`), and a
 //! nonce searched until [`BlockHeader::check_proof_of_work_on`]`(Network::Regtest)` passes
 //! (about one nonce in two does). Heights start at [`FIRST_HEIGHT`] = 1, on a [`DevChain`]
@@ -49,6 +53,7 @@ use serde::Serialize;
 
 use crate::bitcoin::{BlockHeader, HeadersFile, Network};
 use crate::ots::{Attestation, Entry, Op, Timestamp};
+use crate::tx::{Txid, coinbase_around};
 
 /// The longest digest the reference calendar server accepts.
 pub const MAX_DIGEST: usize = 64;
@@ -106,17 +111,18 @@ impl DevChain {
         file
     }
 
-    /// Mines the next block with `merkle_root`, timed `now` (or the previous block's time if
-    /// that is later); returns its height and header.
-    fn mine(&self, merkle_root: [u8; 32], now: u32) -> (u64, BlockHeader) {
+    /// Mines the next block with the merkle root `root_at(height)`, timed `now` (or the
+    /// previous block's time if that is later); returns its height and header.
+    fn mine(&self, root_at: impl FnOnce(u64) -> [u8; 32], now: u32) -> (u64, BlockHeader) {
         let mut blocks = lock(&self.blocks);
         let (prev, time) = match blocks.last() {
             Some(last) => (last.hash(), now.max(last.time())),
             None => ([0u8; 32], now),
         };
-        let header = mine_header(&prev, &merkle_root, time);
+        let height = FIRST_HEIGHT + blocks.len() as u64;
+        let header = mine_header(&prev, &root_at(height), time);
         blocks.push(header);
-        (FIRST_HEIGHT + blocks.len() as u64 - 1, header)
+        (height, header)
     }
 }
 
@@ -183,6 +189,9 @@ pub struct MinedBlock {
     pub block_hash: String,
     /// Seconds since the Unix epoch.
     pub time: u32,
+    /// The id of the block's one transaction (display hex), which carries the commitments'
+    /// tree root.
+    pub txid: String,
     /// How many commitments the block confirmed.
     pub commitments: usize,
 }
@@ -280,14 +289,32 @@ impl DevCalendar {
             .try_into()
             .expect("commitments are SHA-256 digests, so is the root");
         let now = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
-        let (height, header) = self.chain.mine(root, now);
+        // The block's one transaction carries the tree root; its id is the block's merkle
+        // root (a one-transaction block's merkle tree is that id).
+        let mut tx = (Vec::new(), Vec::new());
+        let (height, header) = self.chain.mine(
+            |height| {
+                tx = coinbase_around(height);
+                Txid::of(&[tx.0.as_slice(), &root, &tx.1].concat())
+                    .bytes()
+                    .to_owned()
+            },
+            now,
+        );
+        let (prefix, suffix) = tx;
+        let txid = Txid::of(&[prefix.as_slice(), &root, &suffix].concat());
         for (leaf, ops) in leaves.iter().zip(paths) {
             let mut t = Timestamp::new(leaf.clone());
             let mut at = &mut t;
-            for op in ops {
+            for op in ops.into_iter().chain([
+                Op::Prepend(prefix.clone()),
+                Op::Append(suffix.clone()),
+                Op::Sha256,
+                Op::Sha256,
+            ]) {
                 at = at.push_op(op);
             }
-            debug_assert_eq!(at.msg, root);
+            debug_assert_eq!(at.msg, header.merkle_root());
             at.entries
                 .push(Entry::Attestation(Attestation::Bitcoin { height }));
             let bytes = t.to_bytes().expect("a timestamp ending in an attestation");
@@ -297,6 +324,7 @@ impl DevCalendar {
             height,
             block_hash: header.hash_display(),
             time: header.time(),
+            txid: txid.to_display_hex(),
             commitments: leaves.len(),
         })
     }
@@ -431,8 +459,8 @@ mod tests {
     fn mined_headers_chain_meet_regtest_work_and_never_go_back_in_time() {
         let chain = DevChain::new();
         assert_eq!(chain.tip_height(), None);
-        let (h1, b1) = chain.mine([1; 32], 2_000_000_000);
-        let (h2, b2) = chain.mine([2; 32], 1_000);
+        let (h1, b1) = chain.mine(|_| [1; 32], 2_000_000_000);
+        let (h2, b2) = chain.mine(|_| [2; 32], 1_000);
         assert_eq!((h1, h2), (FIRST_HEIGHT, FIRST_HEIGHT + 1));
         assert_eq!(
             b2.time(),

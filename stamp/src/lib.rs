@@ -12,6 +12,7 @@ pub mod headers;
 pub mod manifest;
 pub mod ots;
 pub mod tsp;
+pub mod tx;
 pub mod verify;
 
 pub use error::{Result, StampError, TsaCheck};

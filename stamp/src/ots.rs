@@ -27,6 +27,7 @@ use sha2::{Digest as _, Sha256};
 use sha3::Keccak256;
 
 use crate::error::{Result, StampError};
+use crate::tx::Txid;
 
 /// `\x00OpenTimestamps\x00\x00Proof\x00` followed by eight magic bytes.
 pub const MAGIC: &[u8; 31] = b"\x00OpenTimestamps\x00\x00Proof\x00\xbf\x89\xe2\xe8\x84\xe8\x92\x94";
@@ -185,6 +186,34 @@ impl Timestamp {
             }
         });
         out
+    }
+
+    /// Every attestation with the message it attests and the transaction its path passes
+    /// through: the id of the last message on the path from this timestamp's message to the
+    /// attested one (that one excluded) that is exactly one serialized Bitcoin transaction
+    /// ([`crate::tx`]), as the reference client's `ots info` names it. Depth first, in file
+    /// order, like [`attestations`](Self::attestations).
+    pub fn attestations_with_txid(&self) -> Vec<(&[u8], &Attestation, Option<Txid>)> {
+        let mut out = Vec::new();
+        self.walk_tx(None, &mut out);
+        out
+    }
+
+    fn walk_tx<'a>(
+        &'a self,
+        txid: Option<Txid>,
+        out: &mut Vec<(&'a [u8], &'a Attestation, Option<Txid>)>,
+    ) {
+        let mut below = None;
+        for e in &self.entries {
+            match e {
+                Entry::Attestation(a) => out.push((self.msg.as_slice(), a, txid)),
+                Entry::Op(_, t) => {
+                    let here = *below.get_or_insert_with(|| Txid::of_transaction(&self.msg));
+                    t.walk_tx(here.or(txid), out);
+                }
+            }
+        }
     }
 
     fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Timestamp)) {
@@ -352,15 +381,24 @@ impl Timestamp {
         Ok(())
     }
 
-    /// Every pending attestation as `(calendar URI, the message it is pending for)`.
+    /// Every pending attestation still waiting, as `(calendar URI, the message it is pending
+    /// for)`. An upgrade merges the calendar's answer under the pending attestation's message
+    /// and leaves the attestation in place (as the reference client does), so a pending
+    /// attestation whose message already leads to a Bitcoin attestation is answered, not
+    /// waiting, and is left out: asking that calendar again would gain nothing.
     pub fn pending(&self) -> Vec<(String, Vec<u8>)> {
-        self.attestations()
-            .into_iter()
-            .filter_map(|(msg, a)| match a {
-                Attestation::Pending { uri } => Some((uri.clone(), msg.to_vec())),
-                _ => None,
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.walk(&mut |t| {
+            if t.has_bitcoin() {
+                return;
+            }
+            for e in &t.entries {
+                if let Entry::Attestation(Attestation::Pending { uri }) = e {
+                    out.push((uri.clone(), t.msg.clone()));
+                }
+            }
+        });
+        out
     }
 
     /// Merges `other` into the node of this tree whose message is `other.msg`; `false` when

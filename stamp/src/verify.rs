@@ -3,6 +3,7 @@
 use crate::bitcoin::{BlockHeader, HeaderSource, verify_attestation};
 use crate::error::{Result, StampError};
 use crate::ots::{Attestation, DetachedTimestamp};
+use crate::tx::Txid;
 
 /// What one attestation of a proof showed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,6 +13,10 @@ pub enum Finding {
         height: u64,
         block_hash: String,
         time: u32,
+        /// The transaction the path commits through (display hex), when one of its messages
+        /// is a whole Bitcoin transaction ([`crate::tx`]); `None` for a proof whose path
+        /// reaches the merkle root without one (no real calendar writes such a path).
+        txid: Option<String>,
     },
     /// Bitcoin block `height` is not in the header source.
     NoHeader { height: u64 },
@@ -57,10 +62,10 @@ pub fn verify_file(
 ) -> Result<(Verdict, Vec<Finding>)> {
     check_digest(file, data_digest)?;
     let mut findings = Vec::new();
-    for (msg, attestation) in file.timestamp.attestations() {
+    for (msg, attestation, txid) in file.timestamp.attestations_with_txid() {
         let finding = match attestation {
             Attestation::Bitcoin { height } => match verify_attestation(msg, *height, headers) {
-                Ok(Some(h)) => bitcoin_finding(*height, &h),
+                Ok(Some(h)) => bitcoin_finding(*height, &h, txid),
                 Ok(None) => Finding::NoHeader { height: *height },
                 Err(e) => Finding::Failed {
                     reason: e.to_string(),
@@ -93,10 +98,25 @@ pub fn verify_file(
     Ok((verdict, findings))
 }
 
-fn bitcoin_finding(height: u64, header: &BlockHeader) -> Finding {
+fn bitcoin_finding(height: u64, header: &BlockHeader, txid: Option<Txid>) -> Finding {
     Finding::Bitcoin {
         height,
         block_hash: header.hash_display(),
         time: header.time(),
+        txid: txid.map(|t| t.to_display_hex()),
     }
+}
+
+/// The earliest Bitcoin attestation that verified: the lowest block height (blocks are
+/// ordered by height; header times may run backwards by up to two hours), ties broken by
+/// time. A proof upgraded through several calendars carries one attestation per calendar;
+/// the existence claim rests on the earliest.
+pub fn earliest_bitcoin(findings: &[Finding]) -> Option<&Finding> {
+    findings
+        .iter()
+        .filter(|f| matches!(f, Finding::Bitcoin { .. }))
+        .min_by_key(|f| match f {
+            Finding::Bitcoin { height, time, .. } => (*height, *time),
+            _ => unreachable!("filtered to Bitcoin findings"),
+        })
 }

@@ -88,6 +88,7 @@ fn the_358391_finding() -> Finding {
         height: HEIGHT,
         block_hash: "000000000000000003e892881a8cdcdc117c06d444057c98b6f04a9ee75a2319".into(),
         time: 1_432_827_678,
+        txid: Some("7e9f0f7d9daa2d9e51b2e22f4abe814c3f90539afa778a9bef88dc64627cb2ec".into()),
     }
 }
 

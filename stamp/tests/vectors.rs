@@ -101,6 +101,7 @@ fn hello_world_is_attested_by_bitcoin_block_358391() {
         height: 358_391,
         block_hash: "000000000000000003e892881a8cdcdc117c06d444057c98b6f04a9ee75a2319".into(),
         time: 1_432_827_678,
+        txid: Some("7e9f0f7d9daa2d9e51b2e22f4abe814c3f90539afa778a9bef88dc64627cb2ec".into()),
     }));
 }
 
@@ -151,4 +152,43 @@ fn pending_only_proofs_say_so() {
     let digest: [u8; 32] = Sha256::digest(read(&dir, "incomplete.txt")).into();
     let (verdict, findings) = verify_file(&file, &digest, &HeadersFile::default()).unwrap();
     assert_eq!(verdict, Verdict::PendingOnly, "{findings:?}");
+}
+
+/// The transaction each real proof's Bitcoin attestation commits through, as the reference
+/// client's `ots info` prints it ("# Transaction id …"); gdp2q25-2nd.pdf.ots's is also the
+/// transaction its vector's notes name.
+#[test]
+fn each_real_proofs_bitcoin_attestation_names_the_txid_ots_info_prints() {
+    let Some(dir) = dir() else { return };
+    for (name, height, txid) in [
+        (
+            "hello-world.txt.ots",
+            358_391,
+            "7e9f0f7d9daa2d9e51b2e22f4abe814c3f90539afa778a9bef88dc64627cb2ec",
+        ),
+        (
+            "gdp2q25-2nd.pdf.ots",
+            912_095,
+            "fcf172401ca9d89013f13f5bbf0fc7577cb8a3588bf5cbc3b458ff36635fec00",
+        ),
+        (
+            "bitcoin.pdf.ots",
+            465_751,
+            "8465d34ede9e3387cfd7aacae880cfc86a5bdc603d8822e3b0e7c1369f8acfa8",
+        ),
+    ] {
+        let file = DetachedTimestamp::from_bytes(&read(&dir, name)).unwrap();
+        let found: Vec<(u64, Option<String>)> = file
+            .timestamp
+            .attestations_with_txid()
+            .into_iter()
+            .filter_map(|(_, a, t)| match a {
+                stamp::Attestation::Bitcoin { height } => {
+                    Some((*height, t.map(|t| t.to_display_hex())))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(found, vec![(height, Some(txid.to_owned()))], "{name}");
+    }
 }

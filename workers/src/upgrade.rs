@@ -5,18 +5,20 @@
 //! the horizon ([`scheduler::Policy::upgrade_horizon`], default 48 h from the submission to
 //! the calendars, and never before the period's end) passes, which opens an incident. On
 //! completion, with a header source configured (`LEDGER_ESPLORA_URL`), the attestation is
-//! checked against the block header, whose proof of work must meet Bitcoin's minimum
-//! difficulty (or regtest's, when `LEDGER_BITCOIN_NETWORK=regtest` says the source is a local
-//! dev chain), and the upgraded proof is stored under a new version key (`root.v{n}.ots`;
+//! checked against the block header, whose proof of work must meet its height's difficulty
+//! (or regtest's, when `LEDGER_BITCOIN_NETWORK=regtest` says the source is a local dev
+//! chain), and the upgraded proof is stored under a new version key (`root.v{n}.ots`;
 //! per-manifest `.ots` files derive from it on request); a new receipt version names the
-//! Bitcoin block and supersedes the previous one; the run becomes complete. Without a header
+//! earliest Bitcoin block, the transaction the proof commits through and the chain, and
+//! supersedes the previous one; the run becomes complete, and the job goes on following the
+//! calendars still pending ([`job`]). Without a header
 //! source the upgraded proof is stored but the receipt stays pending: a receipt never claims a
 //! block nobody checked.
 
 use std::time::Duration;
 
 use ledger::blob::{BlobKey, ReceiptFormat};
-use ledger::formats::{Artifact, Bitcoin, Receipt, ReceiptBody, sha256_hex};
+use ledger::formats::{Artifact, Bitcoin, BitcoinNetwork, Receipt, ReceiptBody, sha256_hex};
 use ledger::sql::{AnchorRow, Run, RunOutcome, RunStatus};
 use ledger::{AnchorKind, AnchorStatus};
 use sha2::{Digest as _, Sha256};
@@ -114,6 +116,10 @@ pub(crate) async fn supersede_ots(
             updated_at: now,
         })
         .await?;
+    if run.status == status {
+        // A complete run's further branches: its outcome and finish time stand.
+        return Ok(());
+    }
     ctx.store
         .finish_run(
             &run.id,
@@ -132,19 +138,32 @@ pub(crate) async fn supersede_ots(
 
 /// One upgrade attempt. Returns the next attempt when the proof is still pending (the
 /// handler pushes it once this delivery has released the job's key).
+///
+/// Every calendar branch is followed, not only the first to confirm: once a Bitcoin
+/// attestation verifies, the run is complete and its receipt names the earliest block, and
+/// while other calendars still hold pending attestations (and the horizon has not passed)
+/// the job keeps asking them. Each newly confirmed branch stores a new proof version and a
+/// receipt version whose `bitcoin` is the earliest attestation so far; the anchor row records
+/// every attestation (`details.attestations`) and the calendars still pending
+/// (`details.pending`). Decision: a receipt names one block (its existence claim rests on
+/// the earliest), while the proof and the row keep them all, so a tenant who distrusts one
+/// calendar can check another's transaction. Reconciliation after a lost queue resumes only
+/// runs still `anchored`; a complete run's remaining branches are then left as they are.
 pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowUp>> {
     let run = crate::handler::job_run(ctx, run_id).await?;
-    if run.status != RunStatus::Anchored {
-        return Ok(None);
-    }
     let receipt = latest_receipt(ctx, &run).await?;
-    let Some(ots) = receipt
-        .anchors
-        .iter()
-        .find(|a| a.kind == AnchorKind::Ots && a.status == AnchorStatus::Pending)
-    else {
+    let Some(ots) = receipt.anchors.iter().find(|a| {
+        a.kind == AnchorKind::Ots
+            && matches!(a.status, AnchorStatus::Pending | AnchorStatus::Confirmed)
+    }) else {
         return Ok(None);
     };
+    let confirmed = ots.status == AnchorStatus::Confirmed;
+    match (run.status, confirmed) {
+        // Waiting for the first Bitcoin attestation, or following the other branches.
+        (RunStatus::Anchored, false) | (RunStatus::Complete, true) => {}
+        _ => return Ok(None),
+    }
     let named = ots
         .artifact
         .as_ref()
@@ -157,11 +176,18 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowU
         .await?
         .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing")))?;
     let mut file = DetachedTimestamp::from_bytes(&bytes)?;
+    if confirmed && (file.timestamp.pending().is_empty() || past_horizon(ctx, &run, &receipt)) {
+        return Ok(None);
+    }
+    let before = bitcoin_count(&file);
     let outcomes =
         stamp::calendar::upgrade(&ctx.stamping.http, &ctx.stamping.calendars, &mut file).await?;
     tracing::info!(run = run_id, attempt, ?outcomes, "upgrade attempt");
     if !file.timestamp.has_bitcoin() {
         return retry_until_horizon(ctx, &run, &receipt, attempt).await;
+    }
+    if confirmed && bitcoin_count(&file) == before {
+        return Ok(Some(next(&run.id, attempt + 1)));
     }
     // A new version of the root's proof, numbered like the receipt that first names it
     // (per-manifest `.ots` files derive from the version the latest receipt names).
@@ -170,10 +196,15 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowU
     let new_bytes = put_or_keep(ctx, &new_key, file.to_bytes()?).await?;
     let file = DetachedTimestamp::from_bytes(&new_bytes)?;
 
-    let bitcoin = confirmed_block(ctx, &run, &receipt, &file).await?;
-    let Some(bitcoin) = bitcoin else {
+    let Some(blocks) = confirmed_blocks(ctx, &run, &receipt, &file).await? else {
         return Ok(Some(next(&run.id, attempt + 1)));
     };
+    let pending: Vec<String> = file
+        .timestamp
+        .pending()
+        .into_iter()
+        .map(|(uri, _)| stamp::error::redact_userinfo(&uri))
+        .collect();
     supersede_ots(
         ctx,
         &run,
@@ -182,18 +213,39 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowU
             status: AnchorStatus::Confirmed,
             key: &new_key,
             bytes: &new_bytes,
-            bitcoin: Some(bitcoin.clone()),
-            details: serde_json::json!({ "bitcoin": bitcoin }),
+            bitcoin: Some(blocks.earliest.clone()),
+            details: serde_json::json!({
+                "bitcoin": blocks.earliest,
+                "attestations": blocks.all,
+                "pending": pending,
+            }),
         },
         RunStatus::Complete,
     )
     .await?;
     tracing::info!(
         run = run_id,
-        height = bitcoin.height,
+        height = blocks.earliest.height,
+        attestations = blocks.all.len(),
+        still_pending = pending.len(),
         "OTS proof reached Bitcoin"
     );
-    Ok(None)
+    Ok((!pending.is_empty()).then(|| next(&run.id, attempt + 1)))
+}
+
+/// How many Bitcoin attestations `file` carries.
+fn bitcoin_count(file: &DetachedTimestamp) -> usize {
+    file.timestamp
+        .attestations()
+        .iter()
+        .filter(|(_, a)| matches!(a, stamp::Attestation::Bitcoin { .. }))
+        .count()
+}
+
+/// Whether the upgrade horizon of a confirmed run's remaining branches has passed: it counts
+/// from when the root was stamped, never from before the period's end.
+fn past_horizon(ctx: &Ctx, run: &Run, receipt: &Receipt) -> bool {
+    ctx.now() >= run.period.end().max(receipt.anchored_at) + ctx.policy.upgrade_horizon
 }
 
 /// Upgrade attempt `attempt` of `run_id`, after [`delay`]`(attempt)`.
@@ -266,15 +318,23 @@ async fn retry_until_horizon(
     Ok(None)
 }
 
-/// The Bitcoin block the upgraded proof's attestation names, checked against its header from
-/// the configured source; `None` without a source (a receipt never claims a block nobody
+/// The Bitcoin attestations of an upgraded proof that verified, each with the block, its
+/// transaction and the chain; and the earliest of them ([`stamp::verify::earliest_bitcoin`]),
+/// whose time the receipt's existence claim rests on.
+struct Blocks {
+    earliest: Bitcoin,
+    all: Vec<Bitcoin>,
+}
+
+/// The Bitcoin blocks the upgraded proof's attestations name, checked against their headers
+/// from the configured source; `None` without a source (a receipt never claims a block nobody
 /// checked) or when no attestation verifies yet.
-async fn confirmed_block(
+async fn confirmed_blocks(
     ctx: &Ctx,
     run: &Run,
     receipt: &Receipt,
     file: &DetachedTimestamp,
-) -> Result<Option<Bitcoin>> {
+) -> Result<Option<Blocks>> {
     let Some(source) = &ctx.stamping.headers else {
         tracing::warn!(
             run = %run.id,
@@ -309,18 +369,32 @@ async fn confirmed_block(
     };
     let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
     let (_, findings) = stamp::verify::verify_file(file, &digest, &headers)?;
-    Ok(findings.into_iter().find_map(|f| match f {
+    let network = match ctx.stamping.network {
+        stamp::bitcoin::Network::Bitcoin => BitcoinNetwork::Bitcoin,
+        stamp::bitcoin::Network::Regtest => BitcoinNetwork::Regtest,
+    };
+    let block = |f: &Finding| match f {
         Finding::Bitcoin {
             height,
             block_hash,
             time,
+            txid,
         } => Some(Bitcoin {
-            height,
-            block_hash,
-            time: chrono::DateTime::from_timestamp(i64::from(time), 0).unwrap_or_default(),
+            height: *height,
+            block_hash: block_hash.clone(),
+            time: chrono::DateTime::from_timestamp(i64::from(*time), 0).unwrap_or_default(),
+            txid: txid.clone(),
+            network: Some(network),
         }),
         _ => None,
-    }))
+    };
+    let Some(earliest) = stamp::verify::earliest_bitcoin(&findings).and_then(block) else {
+        return Ok(None);
+    };
+    let mut all: Vec<Bitcoin> = findings.iter().filter_map(block).collect();
+    all.sort_by_key(|b| (b.height, b.time));
+    all.dedup();
+    Ok(Some(Blocks { earliest, all }))
 }
 
 #[cfg(test)]

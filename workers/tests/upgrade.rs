@@ -564,3 +564,131 @@ fn the_bitcoin_network_is_bitcoin_by_default_regtest_on_request_and_anything_els
     assert!(err.contains("LEDGER_BITCOIN_NETWORK"), "{err}");
     assert!(err.contains("testnet"), "{err}");
 }
+
+/// Two dev calendars mining on one regtest chain, each serving it as an Esplora API.
+async fn two_calendars_on_one_chain() -> Vec<(std::sync::Arc<stamp::devcal::DevCalendar>, String)> {
+    let chain = stamp::devcal::DevChain::new();
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let cal = stamp::devcal::DevCalendar::on_chain(&url, chain.clone());
+        let router = cal.router();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        out.push((cal, url));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_calendar_branch_is_followed_after_the_first_confirms_and_the_receipt_names_the_earliest_block_and_its_transaction()
+ {
+    let cals = two_calendars_on_one_chain().await;
+    let urls: Vec<String> = cals.iter().map(|(_, u)| u.clone()).collect();
+    let fleet = Fleet::start(
+        &urls,
+        &[
+            ("LEDGER_ESPLORA_URL", urls[0].as_str()),
+            ("LEDGER_BITCOIN_NETWORK", "regtest"),
+            ("LEDGER_UPGRADE_HORIZON", "30d"),
+        ],
+    )
+    .await;
+    let ctx = &fleet.ctx;
+    let t = common::tenant(
+        ctx,
+        "branches-co",
+        Plan::Pro,
+        Utc::now() - Duration::days(40),
+        50_000_000,
+        0,
+    )
+    .await;
+    let week = common::week_ago(2);
+    common::manifests(ctx, &t, week, 5).await;
+    fleet.tick().await;
+    let run_id = common::run_id(&t, week);
+    common::rollup(ctx, &run_id).await;
+
+    // The first calendar confirms: the run completes and the job goes on for the second.
+    let first = cals[0]
+        .0
+        .mine()
+        .expect("the first calendar holds the commitment");
+    let follow = workers::upgrade::job(ctx, &run_id, 0).await.unwrap();
+    assert!(
+        follow.is_some(),
+        "the second calendar's branch is still pending, so the job follows it"
+    );
+    let run = ctx.store.run(&run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Complete);
+    let v2 = common::receipt(ctx, &t, week, 2).await;
+    let btc = v2.anchors[0].bitcoin.clone().unwrap();
+    assert_eq!(
+        (btc.height, btc.txid.as_deref(), btc.network),
+        (
+            first.height,
+            Some(first.txid.as_str()),
+            Some(ledger::formats::BitcoinNetwork::Regtest)
+        )
+    );
+    let row = |rows: Vec<ledger::sql::AnchorRow>| {
+        rows.into_iter()
+            .find(|a| a.kind == AnchorKind::Ots)
+            .unwrap()
+            .details
+    };
+    let details = row(ctx.store.anchors(&run_id).await.unwrap());
+    assert_eq!(details["attestations"].as_array().unwrap().len(), 1);
+    assert_eq!(details["pending"], serde_json::json!([urls[1]]));
+
+    // Nothing new at the second calendar: no new version.
+    assert!(
+        workers::upgrade::job(ctx, &run_id, 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        common::receipt_version_bytes(ctx, &t, week, 3)
+            .await
+            .is_none()
+    );
+
+    // The second confirms in a later block: a new version with both attestations, the
+    // receipt still naming the earliest, the run's finish time unchanged, and the job done.
+    let second = cals[1]
+        .0
+        .mine()
+        .expect("the second calendar holds the commitment");
+    assert!(second.height > first.height);
+    assert_ne!(second.txid, first.txid);
+    let follow = workers::upgrade::job(ctx, &run_id, 2).await.unwrap();
+    assert!(follow.is_none(), "no branch is pending any more");
+    let v3 = common::receipt(ctx, &t, week, 3).await;
+    assert_eq!(v3.supersedes, Some(2));
+    assert_eq!(v3.anchors[0].bitcoin, Some(btc));
+    let details = row(ctx.store.anchors(&run_id).await.unwrap());
+    let heights: Vec<u64> = details["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["height"].as_u64().unwrap())
+        .collect();
+    assert_eq!(heights, vec![first.height, second.height]);
+    assert_eq!(details["pending"], serde_json::json!([]));
+    assert_eq!(
+        ctx.store.run(&run_id).await.unwrap().finished_at,
+        run.finished_at
+    );
+    let v3_ots = DetachedTimestamp::from_bytes(
+        &common::blob(ctx, &BlobKey::root_ots_version(&t, &week, 3).unwrap())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(v3_ots.timestamp.pending().is_empty());
+    assert_eq!(v3_ots.timestamp.bitcoin_heights().len(), 2);
+}

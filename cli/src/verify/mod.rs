@@ -39,7 +39,7 @@ use ledger::keys::Jwks;
 use ledger::{AnchorKind, Period, TenantId};
 use stamp::DetachedTimestamp;
 use stamp::bitcoin::{HeadersFile, Network};
-use stamp::headers::{RemoteHeaders, fetch_headers, fetch_headers_against};
+use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on};
 use stamp::tsp::{Certificate, VerifyOptions};
 use workers::bundle::Bundle;
 
@@ -55,9 +55,11 @@ pub struct TrustArgs {
     /// Bitcoin block headers from a file: JSON `{"height": "80-byte header hex"}`.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["esplora", "bitcoind"])]
     pub headers: Option<PathBuf>,
-    /// Check `--headers` against regtest's proof-of-work floor (local demos only: regtest
-    /// work proves nothing about time).
-    #[arg(long, requires = "headers")]
+    /// Verify on a local regtest chain (local demos only: regtest work proves nothing about
+    /// time): headers from any source are held to regtest's proof-of-work floor, and a
+    /// receipt must name the regtest network. Without it, receipts must name Bitcoin's main
+    /// network and headers meet their height's real difficulty.
+    #[arg(long)]
     pub regtest: bool,
     /// Bitcoin block headers from an Esplora API, e.g. `https://blockstream.info/api`.
     #[arg(long, value_name = "URL", conflicts_with = "bitcoind")]
@@ -106,6 +108,68 @@ pub struct BundleArgs {
     pub bundle: PathBuf,
     #[command(flatten)]
     pub trust: TrustArgs,
+}
+
+/// How many times `--api` is asked again after `429 Too Many Requests`.
+const MAX_RETRIES: u32 = 4;
+/// The longest `Retry-After` `--api` waits out; a longer one fails at once, naming it.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// `GET url` from `--api`: the body, `None` on 404. A `429 Too Many Requests` is waited out
+/// and asked again, at most [`MAX_RETRIES`] times: the wait is its `Retry-After` in seconds
+/// (RFC 9110 §10.2.3; an HTTP-date or a missing header counts as 1 s), and a wait longer than
+/// `max_wait` fails at once. Decision: a verifier run by hand or in a tenant's CI should ride
+/// out a rate limit it shares with other tenants, but never sleep for minutes unasked.
+async fn api_get(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    max_wait: Duration,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut tries = 0;
+    loop {
+        let mut request = client.get(url);
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().await.with_context(|| format!("GET {url}"))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(Duration::from_secs(1), Duration::from_secs);
+            if tries >= MAX_RETRIES {
+                return Err(anyhow!(
+                    "GET {url}: HTTP 429 Too Many Requests, still after {MAX_RETRIES} retries"
+                ));
+            }
+            if wait > max_wait {
+                return Err(anyhow!(
+                    "GET {url}: HTTP 429 Too Many Requests with Retry-After {} s, longer than \
+                     the {} s this verifier waits",
+                    wait.as_secs(),
+                    max_wait.as_secs()
+                ));
+            }
+            tries += 1;
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(anyhow!("GET {url}: HTTP {status}"));
+        }
+        let body = response
+            .bytes()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        return Ok(Some(body.to_vec()));
+    }
 }
 
 /// Where the artifacts of a receipt come from.
@@ -157,25 +221,12 @@ impl Source {
             }
             Source::Api { client, token, .. } => {
                 let url = self.url(name);
-                let mut request = client.get(&url);
-                if let Some(t) = token {
-                    request = request.bearer_auth(t);
-                }
-                let bytes = crate::ots::runtime()?.block_on(async {
-                    let response = request.send().await.with_context(|| format!("GET {url}"))?;
-                    let status = response.status();
-                    if status == reqwest::StatusCode::NOT_FOUND {
-                        return anyhow::Ok(None);
-                    }
-                    if !status.is_success() {
-                        return Err(anyhow!("GET {url}: HTTP {status}"));
-                    }
-                    let body = response
-                        .bytes()
-                        .await
-                        .with_context(|| format!("GET {url}"))?;
-                    Ok(Some(body.to_vec()))
-                })?;
+                let bytes = crate::ots::runtime()?.block_on(api_get(
+                    client,
+                    &url,
+                    token.as_deref(),
+                    MAX_RETRY_WAIT,
+                ))?;
                 Ok(bytes)
             }
         }
@@ -213,14 +264,14 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
         .as_deref()
         .map(crate::ots::load_epochs)
         .transpose()?;
+    let network = if trust.regtest {
+        Network::Regtest
+    } else {
+        Network::Bitcoin
+    };
     if let Some(path) = &trust.headers {
         let headers = HeadersFile::from_json(&read_input(path)?)
             .with_context(|| format!("{} is not a headers file", path.display()))?;
-        let network = if trust.regtest {
-            Network::Regtest
-        } else {
-            Network::Bitcoin
-        };
         return Ok(HeaderInput::Source {
             headers: crate::ots::with_table(headers.on_network(network), epochs.as_ref()),
             name: path.display().to_string(),
@@ -231,7 +282,7 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
         (None, Some(url)) => {
             RemoteHeaders::bitcoind(url).map_err(|e| anyhow!("--bitcoind: {e}"))?
         }
-        (None, None) => return Ok(HeaderInput::None),
+        (None, None) => return Ok(HeaderInput::None(network)),
     };
     let heights: std::collections::BTreeSet<u64> = ots
         .iter()
@@ -244,7 +295,7 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
     let fetched = crate::ots::runtime()?.block_on(async {
         match epochs {
             Some(e) => fetch_headers_against(&client, &remote, heights, timeout, e).await,
-            None => fetch_headers(&client, &remote, heights, timeout).await,
+            None => fetch_headers_on(&client, &remote, heights, timeout, network).await,
         }
     });
     Ok(match fetched {
@@ -252,7 +303,7 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
             headers,
             name: remote.to_string(),
         },
-        Err(e) => HeaderInput::Unreachable(e.to_string()),
+        Err(e) => HeaderInput::Unreachable(e.to_string(), network),
     })
 }
 
@@ -332,4 +383,79 @@ pub fn bundle(args: &BundleArgs) -> Outcome {
         &[bundle.root_ots.as_deref(), bundle.manifest_ots.as_deref()],
     )?;
     finish(&bundle::check(&bundle, &tsa, &headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn client() -> reqwest::Client {
+        stamp::calendar::http_client(Duration::from_secs(5)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_429_with_retry_after_is_waited_out_and_asked_again() {
+        let server = MockServer::start().await;
+        Mock::given(path("/a"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+            .up_to_n_times(2)
+            .mount(&server)
+            .await;
+        Mock::given(path("/a"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .mount(&server)
+            .await;
+        let started = std::time::Instant::now();
+        let got = api_get(
+            &client(),
+            &format!("{}/a", server.uri()),
+            None,
+            MAX_RETRY_WAIT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.as_deref(), Some(b"ok".as_slice()));
+        assert!(started.elapsed() >= Duration::from_secs(2), "waited twice");
+        assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_429_that_never_ends_or_asks_too_long_a_wait_fails_naming_it() {
+        let server = MockServer::start().await;
+        Mock::given(path("/long"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
+            .mount(&server)
+            .await;
+        let err = api_get(
+            &client(),
+            &format!("{}/long", server.uri()),
+            None,
+            MAX_RETRY_WAIT,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("Retry-After 3600 s"), "{err}");
+        Mock::given(path("/always"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+            .mount(&server)
+            .await;
+        let err = api_get(
+            &client(),
+            &format!("{}/always", server.uri()),
+            None,
+            MAX_RETRY_WAIT,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("after 4 retries"), "{err}");
+        let asked = server.received_requests().await.unwrap();
+        assert_eq!(
+            asked.iter().filter(|r| r.url.path() == "/always").count(),
+            1 + MAX_RETRIES as usize
+        );
+    }
 }

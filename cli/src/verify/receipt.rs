@@ -32,13 +32,23 @@ use super::report::{Check, Report};
 /// Where block headers come from, as the edge resolved it.
 #[derive(Debug)]
 pub enum HeaderInput {
-    /// No `--headers`, `--esplora` or `--bitcoind`.
-    None,
+    /// No `--headers`, `--esplora` or `--bitcoind`; the chain receipts must name.
+    None(Network),
     /// Headers (read from a file, or fetched for exactly the heights the proofs name) and a
     /// description of where they came from.
     Source { headers: HeadersFile, name: String },
-    /// The remote source could not be asked: the reason.
-    Unreachable(String),
+    /// The remote source could not be asked: the reason, and the chain it was asked about.
+    Unreachable(String, Network),
+}
+
+impl HeaderInput {
+    /// The chain this verifier checks: receipts must name it and headers meet its rules.
+    pub fn network(&self) -> Network {
+        match self {
+            HeaderInput::None(n) | HeaderInput::Unreachable(_, n) => *n,
+            HeaderInput::Source { headers, .. } => headers.network(),
+        }
+    }
 }
 
 /// The run summary to look the receipt's `summary_hash` up in.
@@ -171,7 +181,7 @@ pub fn ots(entry: &AnchorEntry, bytes: &[u8], root_bin: &[u8], headers: &HeaderI
     let empty = HeadersFile::default();
     let (source, source_name) = match headers {
         HeaderInput::Source { headers, name } => (headers, name.as_str()),
-        HeaderInput::None | HeaderInput::Unreachable(_) => (&empty, ""),
+        HeaderInput::None(_) | HeaderInput::Unreachable(..) => (&empty, ""),
     };
     let findings = match verify_file(&file, &want, source) {
         Ok((_, findings)) => findings,
@@ -182,7 +192,7 @@ pub fn ots(entry: &AnchorEntry, bytes: &[u8], root_bin: &[u8], headers: &HeaderI
             );
         }
     };
-    let regtest = if source.network() == Network::Regtest {
+    let regtest = if headers.network() == Network::Regtest {
         " (regtest headers, as --regtest asked: regtest work proves nothing about time)"
     } else {
         ""
@@ -212,8 +222,12 @@ fn ots_confirmed(
     source_name: &str,
     regtest: &str,
 ) -> Check {
+    let network_note = match network_check(b, headers.network()) {
+        Ok(note) => note,
+        Err(check) => return check,
+    };
     match headers {
-        HeaderInput::None => {
+        HeaderInput::None(_) => {
             return Check::failed(
                 "ots",
                 format!(
@@ -224,7 +238,7 @@ fn ots_confirmed(
                 ),
             );
         }
-        HeaderInput::Unreachable(why) => {
+        HeaderInput::Unreachable(why, _) => {
             return Check::failed(
                 "ots",
                 format!("could not fetch the header of block {}: {why}", b.height),
@@ -238,7 +252,8 @@ fn ots_confirmed(
                 height,
                 block_hash,
                 time,
-            } if *height == b.height => {
+                txid,
+            } if *height == b.height && (b.txid.is_none() || *txid == b.txid) => {
                 let header_time = i64::from(*time);
                 if *block_hash != b.block_hash || header_time != b.time.timestamp() {
                     return Check::failed(
@@ -251,11 +266,15 @@ fn ots_confirmed(
                         ),
                     );
                 }
+                let through = match &b.txid {
+                    Some(t) => format!(" through transaction {t}"),
+                    None => String::new(),
+                };
                 return Check::ok(
                     "ots",
                     format!(
-                        "root.ots stamps SHA-256(root.bin) into Bitcoin block {height} \
-                         ({block_hash}, {}), as the receipt says{regtest}",
+                        "root.ots stamps SHA-256(root.bin){through} into Bitcoin block \
+                         {height} ({block_hash}, {}), as the receipt says{regtest}{network_note}",
                         format_ts(b.time)
                     ),
                 );
@@ -269,9 +288,21 @@ fn ots_confirmed(
             _ => {}
         }
     }
+    let other_tx = findings.iter().find_map(|f| match f {
+        Finding::Bitcoin { height, txid, .. } if *height == b.height => Some(txid),
+        _ => None,
+    });
     Check::failed(
         "ots",
-        if failures.is_empty() {
+        if let (Some(found), Some(said)) = (other_tx, &b.txid) {
+            format!(
+                "root.ots reaches block {} through transaction {}, the receipt says {said}",
+                b.height,
+                found
+                    .as_deref()
+                    .unwrap_or("(none: no transaction on the path)")
+            )
+        } else if failures.is_empty() {
             format!(
                 "the receipt says Bitcoin block {}, but root.ots has no attestation there",
                 b.height
@@ -280,6 +311,32 @@ fn ots_confirmed(
             format!("block {}: {}", b.height, failures.join("; "))
         },
     )
+}
+
+/// The receipt's chain against the verifier's: a note for the `✓` line (empty, or that the
+/// receipt predates its network field), or the failed check when they differ.
+fn network_check(b: &ledger::formats::Bitcoin, verifier: Network) -> Result<String, Check> {
+    match b.network {
+        Some(n) if n.name() == verifier.name() => Ok(String::new()),
+        Some(n) => Err(Check::failed(
+            "ots",
+            format!(
+                "the receipt names a block on the {} network, and this verifier checks {}{}",
+                n.name(),
+                verifier.name(),
+                if verifier == Network::Regtest {
+                    ""
+                } else {
+                    " (a regtest receipt verifies only with --regtest, and proves nothing about \
+                     time)"
+                }
+            ),
+        )),
+        None => Ok(format!(
+            "; the receipt predates its network field, checked as {}",
+            verifier.name()
+        )),
+    }
 }
 
 /// A receipt that says pending: pending unless the `.ots` already verifies (or fails).
