@@ -170,12 +170,7 @@ pub fn run(cmd: TsaCmd) -> Outcome {
                 }
                 Loaded::Token(t) => t,
             };
-            let what = match (data, digest, request) {
-                (Some(d), _, _) => Against::Data(read_input(&d)?),
-                (None, Some(hex), _) => Against::Digest(hex),
-                (None, None, Some(q)) => Against::Request(q),
-                (None, None, None) => unreachable!("clap requires one of them"),
-            };
+            let what = Against::from_args(data, digest, request)?;
             let verified = verify_against(token, &tsr, what, &opts)?;
             Ok(write_stdout(describe(&verified).as_bytes())?)
         }
@@ -233,6 +228,22 @@ enum Against {
     Data(Vec<u8>),
     Digest(String),
     Request(PathBuf),
+}
+
+impl Against {
+    /// The one of `--data`, `--digest`, `--request` given (clap makes them exclusive).
+    fn from_args(
+        data: Option<PathBuf>,
+        digest: Option<String>,
+        request: Option<PathBuf>,
+    ) -> anyhow::Result<Against> {
+        Ok(match (data, digest, request) {
+            (Some(d), _, _) => Against::Data(read_input(&d)?),
+            (None, Some(hex), _) => Against::Digest(hex),
+            (None, None, Some(q)) => Against::Request(q),
+            (None, None, None) => return Err(anyhow!("pass --data, --digest or --request")),
+        })
+    }
 }
 
 /// The token's imprint algorithm, or a failed imprint check naming the file.
