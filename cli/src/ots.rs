@@ -12,7 +12,9 @@ use stamp::bitcoin::{HeadersFile, Network};
 use stamp::calendar::{CalendarConfig, CalendarOutcome, http_client};
 use stamp::epochs::Epochs;
 use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on};
-use stamp::verify::{Finding, Verdict, check_digest, verify_file};
+use stamp::verify::{
+    Finding, Verdict, check_digest, check_digest_length, data_digest, verify_file,
+};
 
 use crate::{Failure, Outcome, read_input, write_stdout};
 
@@ -79,10 +81,12 @@ pub enum OtsCmd {
     Verify {
         /// The .ots file.
         file: PathBuf,
-        /// The stamped file (its SHA-256 must be the proof's digest).
+        /// The stamped file, hashed with the proof's own file hash (sha256, sha1, ripemd160
+        /// or keccak256, as `anchor ots info` shows); the hash must be the proof's digest.
         #[arg(long, conflicts_with = "digest", required_unless_present = "digest")]
         data: Option<PathBuf>,
-        /// The stamped SHA-256 digest, 64 hex (instead of --data).
+        /// The stamped digest in hex (instead of --data), as long as the proof's file hash
+        /// makes it (64 hex digits for sha256, 40 for sha1 and ripemd160); else exit 2.
         #[arg(long)]
         digest: Option<String>,
         /// Block headers from a file: JSON `{"height": "80-byte header hex"}`.
@@ -210,17 +214,12 @@ fn verify(
 ) -> Outcome {
     let ots = load(file)?;
     let want: Vec<u8> = match (data, digest) {
-        (Some(path), _) => {
-            if ots.file_hash != stamp::Op::Sha256 {
-                return Err(Failure::Input(anyhow!(
-                    "{} hashes its file with another algorithm than sha256; pass --digest",
-                    file.display()
-                )));
-            }
-            Sha256::digest(read_input(&path)?).to_vec()
-        }
+        (Some(path), _) => data_digest(&ots, &read_input(&path)?),
         (None, Some(hex)) => {
-            merkle::hash::decode_hex("--digest", hex.trim()).context("--digest")?
+            let given = merkle::hash::decode_hex("--digest", hex.trim()).context("--digest")?;
+            check_digest_length(&ots, &given)
+                .with_context(|| format!("--digest for {}", file.display()))?;
+            given
         }
         (None, None) => return Err(Failure::Input(anyhow!("pass --data or --digest"))),
     };

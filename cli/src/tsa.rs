@@ -13,7 +13,7 @@ use stamp::tsp::devca;
 use stamp::tsp::responder::{DEV_POLICY, Responder};
 use stamp::tsp::{
     Certificate, HashAlg, MessageImprint, TimeStampRequest, TimeStampResponse, Verified,
-    VerifyOptions, format_time, granted_token, parse_oid, verify_token,
+    VerifyOptions, format_time, granted_token, parse_oid, verify_token, verify_token_for_request,
 };
 
 use crate::ots::{runtime, write_atomically};
@@ -49,10 +49,22 @@ pub enum TsaCmd {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Verify a reply (or bare token) against the data and pinned CA certificates.
+    /// Verify a reply (or bare token) against the data (or its digest, or the request) and
+    /// pinned CA certificates.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["data", "digest", "request"])))]
     Verify {
+        /// The stamped file (`-` for stdin), hashed with the token's imprint algorithm
+        /// (`openssl ts -verify -data`).
         #[arg(long)]
-        data: PathBuf,
+        data: Option<PathBuf>,
+        /// The stamped digest in hex, as long as the token's imprint algorithm makes it
+        /// (`openssl ts -verify -digest`); else exit 2.
+        #[arg(long, value_name = "HEX")]
+        digest: Option<String>,
+        /// The request (DER `TimeStampReq`) the token answers: its imprint, nonce and policy
+        /// must match (`openssl ts -verify -queryfile`).
+        #[arg(long, value_name = "F.tsq")]
+        request: Option<PathBuf>,
         #[arg(long, value_name = "F.tsr")]
         tsr: PathBuf,
         #[arg(long, value_name = "CA.pem")]
@@ -132,6 +144,8 @@ pub fn run(cmd: TsaCmd) -> Outcome {
         }
         TsaCmd::Verify {
             data,
+            digest,
+            request,
             tsr,
             ca,
             untrusted,
@@ -156,13 +170,8 @@ pub fn run(cmd: TsaCmd) -> Outcome {
                 }
                 Loaded::Token(t) => t,
             };
-            let alg = token.info().imprint_alg.map_err(|e| {
-                Failure::Check(anyhow!("{}: the token's imprint: {e}", tsr.display()))
-            })?;
-            let imprint = MessageImprint::of_data(alg, &read_input(&data)?);
-            let verified = verify_token(token, &imprint, None, &opts).map_err(|e| {
-                Failure::Check(anyhow::Error::new(e).context("time-stamp is NOT valid"))
-            })?;
+            let what = Against::from_args(data, digest, request)?;
+            let verified = verify_against(token, &tsr, what, &opts)?;
             Ok(write_stdout(describe(&verified).as_bytes())?)
         }
         TsaCmd::Info { file } => info(&file),
@@ -214,6 +223,80 @@ async fn serve(listen: SocketAddr, responder: Responder) -> Outcome {
     Ok(())
 }
 
+/// What `anchor tsa verify` checks the token against.
+enum Against {
+    Data(Vec<u8>),
+    Digest(String),
+    Request(PathBuf),
+}
+
+impl Against {
+    /// The one of `--data`, `--digest`, `--request` given (clap makes them exclusive).
+    fn from_args(
+        data: Option<PathBuf>,
+        digest: Option<String>,
+        request: Option<PathBuf>,
+    ) -> anyhow::Result<Against> {
+        Ok(match (data, digest, request) {
+            (Some(d), _, _) => Against::Data(read_input(&d)?),
+            (None, Some(hex), _) => Against::Digest(hex),
+            (None, None, Some(q)) => Against::Request(q),
+            (None, None, None) => return Err(anyhow!("pass --data, --digest or --request")),
+        })
+    }
+}
+
+/// The token's imprint algorithm, or a failed imprint check naming the file.
+fn imprint_alg(token: &stamp::tsp::TimeStampToken, tsr: &Path) -> Result<HashAlg, Failure> {
+    token
+        .info()
+        .imprint_alg
+        .map_err(|e| Failure::Check(anyhow!("{}: the token's imprint: {e}", tsr.display())))
+}
+
+/// `--digest HEX` as an imprint of the token's algorithm: malformed hex or a length other
+/// than that algorithm's is bad input (exit 2), naming both lengths.
+fn digest_imprint(alg: HashAlg, hex: &str) -> anyhow::Result<MessageImprint> {
+    let bytes = merkle::hash::decode_hex("--digest", hex.trim()).context("--digest")?;
+    if bytes.len() != alg.output_len() {
+        return Err(anyhow!(
+            "--digest is {} bytes ({} hex digits); the token's imprint is {}, {} bytes ({} hex \
+             digits)",
+            bytes.len(),
+            bytes.len() * 2,
+            alg.name(),
+            alg.output_len(),
+            alg.output_len() * 2
+        ));
+    }
+    Ok(MessageImprint::new(alg, bytes)?)
+}
+
+fn verify_against(
+    token: &stamp::tsp::TimeStampToken,
+    tsr: &Path,
+    what: Against,
+    opts: &VerifyOptions,
+) -> Result<Verified, Failure> {
+    let not_valid = |e| Failure::Check(anyhow::Error::new(e).context("time-stamp is NOT valid"));
+    match what {
+        Against::Data(bytes) => {
+            let imprint = MessageImprint::of_data(imprint_alg(token, tsr)?, &bytes);
+            verify_token(token, &imprint, None, opts).map_err(not_valid)
+        }
+        Against::Digest(hex) => {
+            let imprint = digest_imprint(imprint_alg(token, tsr)?, &hex)?;
+            verify_token(token, &imprint, None, opts).map_err(not_valid)
+        }
+        Against::Request(path) => {
+            let request = TimeStampRequest::from_der(&read_input(&path)?).map_err(|e| {
+                anyhow!("{} is not a usable time-stamp request: {e}", path.display())
+            })?;
+            verify_token_for_request(token, &request, opts).map_err(not_valid)
+        }
+    }
+}
+
 enum Loaded {
     Response(TimeStampResponse),
     Token(stamp::tsp::TimeStampToken),
@@ -236,10 +319,11 @@ fn load(path: &PathBuf) -> anyhow::Result<Loaded> {
     }
 }
 
-fn pem_file(path: &Path) -> anyhow::Result<Vec<Certificate>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Certificate::from_pem_bundle(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
+/// The certificates of a `--ca`/`--untrusted`/`--chain`/`--cert` file: PEM (as openssl reads
+/// it) or one DER certificate ([`Certificate::from_file_bytes`]).
+pub(crate) fn pem_file(path: &Path) -> anyhow::Result<Vec<Certificate>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Certificate::from_file_bytes(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
 fn options(

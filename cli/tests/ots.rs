@@ -618,3 +618,92 @@ fn a_worker_refuses_a_bad_ledger_bitcoin_epochs_file_naming_the_epoch() {
         assert!(text(&out.stderr).contains(&says), "{}", text(&out.stderr));
     }
 }
+
+/// A pending `.ots` of `data` whose header names `file_hash` as its file hash operation.
+fn pending_proof_with(file_hash: stamp::Op, data: &[u8]) -> Vec<u8> {
+    let mut timestamp = stamp::Timestamp::new(file_hash.apply(data));
+    timestamp
+        .push_op(stamp::Op::Sha256)
+        .entries
+        .push(stamp::Entry::Attestation(stamp::Attestation::Pending {
+            uri: "https://calendar.example".into(),
+        }));
+    stamp::DetachedTimestamp {
+        file_hash,
+        timestamp,
+    }
+    .to_bytes()
+    .unwrap()
+}
+
+#[test]
+fn ots_verify_data_is_hashed_with_the_proofs_own_file_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data.txt");
+    std::fs::write(&data, b"stamped with an older client").unwrap();
+    let other = tmp.path().join("other.txt");
+    std::fs::write(&other, b"something else").unwrap();
+    let data = data.to_str().unwrap();
+    let other = other.to_str().unwrap();
+    for op in [
+        stamp::Op::Sha1,
+        stamp::Op::Ripemd160,
+        stamp::Op::Sha256,
+        stamp::Op::Keccak256,
+    ] {
+        let name = op.hash_name();
+        let ots = tmp.path().join(format!("{name}.ots"));
+        std::fs::write(
+            &ots,
+            pending_proof_with(op, b"stamped with an older client"),
+        )
+        .unwrap();
+        let ots = ots.to_str().unwrap();
+        let out = anchor(&["ots", "verify", ots, "--data", data]);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("pending at"), "{name}");
+        let out = anchor(&["ots", "verify", ots, "--data", other]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("not the digest of the data"),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn ots_verify_digest_must_have_the_length_of_the_proofs_file_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ots = tmp.path().join("sha1.ots");
+    std::fs::write(&ots, pending_proof_with(stamp::Op::Sha1, b"x")).unwrap();
+    let ots = ots.to_str().unwrap();
+    let sha1_hex = merkle::hash::encode_hex(&stamp::Op::Sha1.apply(b"x"));
+    let out = anchor(&["ots", "verify", ots, "--digest", &sha1_hex]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = anchor(&["ots", "verify", ots, "--digest", &"ab".repeat(32)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("sha1, whose digest is 20 bytes (40 hex digits)")
+            && said.contains("the digest given is 32 bytes"),
+        "{said}"
+    );
+    for bad in ["xyz", "abc"] {
+        let out = anchor(&["ots", "verify", ots, "--digest", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("--digest"), "{bad}");
+    }
+    if let Some(dir) = vectors() {
+        // The reference client's own SHA-1 example: a 64-digit digest is bad input for it.
+        let out = anchor(&[
+            "ots",
+            "verify",
+            &p(&dir, "bitcoin.pdf.ots"),
+            "--digest",
+            &"00".repeat(32),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("40 hex digits"));
+    }
+}

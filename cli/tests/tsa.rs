@@ -265,3 +265,172 @@ fn an_unreachable_tsa_is_a_failed_check_naming_the_url() {
         "nothing is written on failure"
     );
 }
+
+fn verify_with(args: &[&str]) -> Output {
+    anchor(&[&["tsa", "verify"], args].concat())
+}
+
+#[test]
+fn verify_takes_exactly_one_of_data_digest_and_request_and_checks_the_digest_length() {
+    let Stamped {
+        tmp: _tmp,
+        _server,
+        url: _,
+        data,
+        tsr,
+        ca_pem,
+    } = stamped();
+    let (tsr, ca) = (s(&tsr), s(&ca_pem));
+    let digest = merkle::hash::encode_hex(&stamp::tsp::HashAlg::Sha256.digest(b"a tree root"));
+    let out = verify_with(&["--digest", &digest, "--tsr", tsr, "--ca", ca]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = verify_with(&["--digest", &"00".repeat(32), "--tsr", tsr, "--ca", ca]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("message imprint"));
+    let out = verify_with(&["--digest", &digest[..40], "--tsr", tsr, "--ca", ca]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("--digest is 20 bytes (40 hex digits)")
+            && said.contains("sha256, 32 bytes (64 hex digits)"),
+        "{said}"
+    );
+    let out = verify_with(&["--digest", "not hex", "--tsr", tsr, "--ca", ca]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--digest"));
+    let both = verify_with(&[
+        "--data",
+        s(&data),
+        "--digest",
+        &digest,
+        "--tsr",
+        tsr,
+        "--ca",
+        ca,
+    ]);
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both.stderr));
+    let none = verify_with(&["--tsr", tsr, "--ca", ca]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none.stderr));
+}
+
+#[test]
+fn verify_request_checks_the_tokens_imprint_nonce_and_policy_against_it_like_openssl() {
+    let Some(openssl) = testkit::openssl() else {
+        return;
+    };
+    let Stamped {
+        tmp,
+        _server,
+        url,
+        data,
+        tsr: _,
+        ca_pem,
+    } = stamped();
+    let d = tmp.path();
+    let query = |name: &str| {
+        let out = Command::new(&openssl)
+            .args(["ts", "-query", "-data", s(&data), "-sha256", "-cert"])
+            .args(["-out", s(&d.join(name))])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    query("q.tsq");
+    query("other.tsq");
+    let posted = Command::new("curl")
+        .args(["-sf", "-H", "Content-Type: application/timestamp-query"])
+        .arg("--data-binary")
+        .arg(format!("@{}", s(&d.join("q.tsq"))))
+        .args(["-o", s(&d.join("q.tsr")), &url])
+        .status()
+        .unwrap();
+    assert!(posted.success());
+    let ca = s(&ca_pem);
+    let tsr = d.join("q.tsr");
+    let openssl_ok = |q: &str| {
+        Command::new(&openssl)
+            .args([
+                "ts",
+                "-verify",
+                "-queryfile",
+                q,
+                "-in",
+                s(&tsr),
+                "-CAfile",
+                ca,
+            ])
+            .current_dir(d)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let out = verify_with(&[
+        "--request",
+        s(&d.join("q.tsq")),
+        "--tsr",
+        s(&tsr),
+        "--ca",
+        ca,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(openssl_ok("q.tsq"));
+    // Another request for the same data: another nonce.
+    let out = verify_with(&[
+        "--request",
+        s(&d.join("other.tsq")),
+        "--tsr",
+        s(&tsr),
+        "--ca",
+        ca,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nonce"), "{}", text(&out.stderr));
+    assert!(!openssl_ok("other.tsq"));
+    std::fs::write(d.join("junk.tsq"), b"junk").unwrap();
+    let out = verify_with(&[
+        "--request",
+        s(&d.join("junk.tsq")),
+        "--tsr",
+        s(&tsr),
+        "--ca",
+        ca,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not a usable time-stamp request"));
+}
+
+#[test]
+fn verify_reads_a_der_ca_file_and_a_one_line_crlf_pem() {
+    let Stamped {
+        tmp,
+        _server,
+        url: _,
+        data,
+        tsr,
+        ca_pem,
+    } = stamped();
+    let pem = std::fs::read_to_string(&ca_pem).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let one_line = tmp.path().join("one-line.pem");
+    std::fs::write(
+        &one_line,
+        format!("-----BEGIN CERTIFICATE-----\r\n{body}\r\n-----END CERTIFICATE-----\r\n"),
+    )
+    .unwrap();
+    let der = tmp.path().join("ca.der");
+    let certs = stamp::tsp::Certificate::from_pem_bundle(&pem).unwrap();
+    std::fs::write(&der, certs[0].der()).unwrap();
+    for ca in [&one_line, &der] {
+        let out = verify_with(&["--data", s(&data), "--tsr", s(&tsr), "--ca", s(ca)]);
+        assert_eq!(out.status.code(), Some(0), "{ca:?}: {}", text(&out.stderr));
+    }
+    let key = tmp.path().join("ca").join("ca.key");
+    let out = verify_with(&["--data", s(&data), "--tsr", s(&tsr), "--ca", s(&key)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a CERTIFICATE"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -43,6 +43,16 @@ pub enum StampError {
     },
     #[error("a timestamp with neither operations nor attestations cannot be written")]
     EmptyTimestamp,
+    /// A digest given for a proof has the wrong length for the proof's file hash operation.
+    #[error(
+        "the proof hashes its file with {hash}, whose digest is {want} bytes ({} hex digits); \
+         the digest given is {got} bytes", want * 2
+    )]
+    DigestLength {
+        hash: &'static str,
+        want: usize,
+        got: usize,
+    },
     #[error("the proof's file digest {got} is not the digest of the data, {want}")]
     DigestMismatch { got: String, want: String },
     #[error("block header: {0}")]

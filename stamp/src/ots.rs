@@ -44,6 +44,9 @@ pub const MAX_DEPTH: usize = 256;
 const TAG_PENDING: [u8; 8] = [0x83, 0xdf, 0xe3, 0x0d, 0x2e, 0xf9, 0x0c, 0x8e];
 const TAG_BITCOIN: [u8; 8] = [0x05, 0x88, 0x96, 0x0d, 0x73, 0xd7, 0x19, 0x01];
 const TAG_LITECOIN: [u8; 8] = [0x06, 0x86, 0x9a, 0x0d, 0x73, 0xd7, 0x1b, 0x45];
+/// The reference's `EthereumBlockHeaderAttestation` (its `core/dubious/notary.py`): read, its
+/// payload held to the same rule as Bitcoin's, never verified.
+const TAG_ETHEREUM: [u8; 8] = [0x30, 0xfe, 0x80, 0x87, 0xb5, 0xc7, 0xea, 0xd7];
 
 /// One operation on a message.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,6 +89,18 @@ impl Op {
         }
     }
 
+    /// The name of a hash operation as `ots info` prints it ("sha256"); "not a hash" for the
+    /// others.
+    pub fn hash_name(&self) -> &'static str {
+        match self {
+            Op::Sha1 => "sha1",
+            Op::Ripemd160 => "ripemd160",
+            Op::Sha256 => "sha256",
+            Op::Keccak256 => "keccak256",
+            _ => "not a hash",
+        }
+    }
+
     /// Applies the operation.
     pub fn apply(&self, msg: &[u8]) -> Vec<u8> {
         match self {
@@ -102,10 +117,7 @@ impl Op {
 
     fn name(&self) -> String {
         match self {
-            Op::Sha1 => "sha1".into(),
-            Op::Ripemd160 => "ripemd160".into(),
-            Op::Sha256 => "sha256".into(),
-            Op::Keccak256 => "keccak256".into(),
+            Op::Sha1 | Op::Ripemd160 | Op::Sha256 | Op::Keccak256 => self.hash_name().into(),
             Op::Reverse => "reverse".into(),
             Op::Hexlify => "hexlify".into(),
             Op::Append(a) => format!("append {}", merkle::hash::encode_hex(a)),
@@ -123,6 +135,9 @@ pub enum Attestation {
     Bitcoin { height: u64 },
     /// The message is the merkle root of Litecoin block `height`.
     Litecoin { height: u64 },
+    /// The message is the transactions root of Ethereum block `height` (the reference
+    /// reads it as "dubious"; nobody checks it).
+    Ethereum { height: u64 },
     /// A notary this reader does not know, kept byte for byte.
     Unknown { tag: [u8; 8], payload: Vec<u8> },
 }
@@ -133,6 +148,7 @@ impl Attestation {
             Attestation::Pending { uri } => format!("pending at {uri}"),
             Attestation::Bitcoin { height } => format!("Bitcoin block {height}"),
             Attestation::Litecoin { height } => format!("Litecoin block {height}"),
+            Attestation::Ethereum { height } => format!("Ethereum block {height}"),
             Attestation::Unknown { tag, payload } => format!(
                 "unknown notary {} ({} payload bytes)",
                 merkle::hash::encode_hex(tag),
@@ -628,6 +644,12 @@ fn decode_attestation(r: &mut Reader<'_>) -> Result<Attestation> {
             },
             "Litecoin attestation",
         ),
+        TAG_ETHEREUM => (
+            Attestation::Ethereum {
+                height: p.varuint()?,
+            },
+            "Ethereum attestation",
+        ),
         _ => {
             return Ok(Attestation::Unknown {
                 tag,
@@ -659,6 +681,10 @@ fn encode_attestation(a: &Attestation, out: &mut Vec<u8>) {
         Attestation::Litecoin { height } => {
             write_varuint(*height, &mut payload);
             TAG_LITECOIN
+        }
+        Attestation::Ethereum { height } => {
+            write_varuint(*height, &mut payload);
+            TAG_ETHEREUM
         }
         Attestation::Unknown { tag, payload: p } => {
             payload.extend_from_slice(p);
@@ -739,6 +765,120 @@ mod tests {
         };
         let bytes = file.to_bytes().unwrap();
         assert_eq!(DetachedTimestamp::from_bytes(&bytes).unwrap(), file);
+    }
+
+    /// A whole `.ots` file: sha256 of 32 zero bytes attested by one attestation with this
+    /// tag and raw payload.
+    fn file_with_attestation(tag: [u8; 8], payload: &[u8]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        write_varuint(MAJOR_VERSION, &mut out);
+        out.push(Op::Sha256.tag());
+        out.extend_from_slice(&[0; 32]);
+        out.push(0x00);
+        out.extend_from_slice(&tag);
+        write_varbytes(payload, &mut out);
+        out
+    }
+
+    fn height_payload(height: u64, trailing: &[u8]) -> Vec<u8> {
+        let mut p = Vec::new();
+        write_varuint(height, &mut p);
+        p.extend_from_slice(trailing);
+        p
+    }
+
+    #[test]
+    fn block_attestations_with_bytes_after_the_height_are_refused_like_the_reference() {
+        for (tag, what) in [
+            (TAG_BITCOIN, "Bitcoin attestation"),
+            (TAG_LITECOIN, "Litecoin attestation"),
+            (TAG_ETHEREUM, "Ethereum attestation"),
+        ] {
+            let good = file_with_attestation(tag, &height_payload(358_391, &[]));
+            assert!(DetachedTimestamp::from_bytes(&good).is_ok(), "{what}");
+            let bad = file_with_attestation(tag, &height_payload(358_391, &[0]));
+            match DetachedTimestamp::from_bytes(&bad) {
+                Err(StampError::PayloadTrailing {
+                    what: w,
+                    trailing: 1,
+                    ..
+                }) => assert_eq!(w, what),
+                other => panic!("{what}: {other:?}"),
+            }
+            let empty = file_with_attestation(tag, &[]);
+            assert!(
+                matches!(
+                    DetachedTimestamp::from_bytes(&empty),
+                    Err(StampError::Truncated { .. })
+                ),
+                "{what} without a height"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ethereum_attestation_round_trips_and_is_not_unknown() {
+        let bytes = file_with_attestation(TAG_ETHEREUM, &height_payload(5_000_000, &[]));
+        let file = DetachedTimestamp::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            file.timestamp.attestations()[0].1,
+            &Attestation::Ethereum { height: 5_000_000 }
+        );
+        assert_eq!(file.to_bytes().unwrap(), bytes);
+    }
+
+    fn uri_payload(uri: &[u8]) -> Vec<u8> {
+        let mut p = Vec::new();
+        write_varbytes(uri, &mut p);
+        p
+    }
+
+    #[test]
+    fn pending_uris_outside_the_reference_character_set_are_refused() {
+        let ok = b"https://alice.btc.calendar.opentimestamps.org/x_y-z.1:80";
+        let file = file_with_attestation(TAG_PENDING, &uri_payload(ok));
+        assert!(DetachedTimestamp::from_bytes(&file).is_ok());
+        for bad in [
+            &b"https://cal.example/?q=1"[..],
+            b"https://user@cal.example",
+            b"https://cal.example/a b",
+            b"https://cal.example/%41",
+            b"https://[::1]/",
+            "https://caf\u{e9}.example".as_bytes(),
+        ] {
+            let file = file_with_attestation(TAG_PENDING, &uri_payload(bad));
+            assert!(
+                matches!(
+                    DetachedTimestamp::from_bytes(&file),
+                    Err(StampError::BadUri { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let trailing = [uri_payload(ok), vec![0]].concat();
+        let file = file_with_attestation(TAG_PENDING, &trailing);
+        assert!(matches!(
+            DetachedTimestamp::from_bytes(&file),
+            Err(StampError::PayloadTrailing { trailing: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn pending_uris_of_1000_bytes_are_read_and_of_1001_refused() {
+        let uri = |n: usize| [b"https://c.example/".as_slice(), &vec![b'a'; n - 18]].concat();
+        let file = file_with_attestation(TAG_PENDING, &uri_payload(&uri(1000)));
+        assert!(DetachedTimestamp::from_bytes(&file).is_ok());
+        let file = file_with_attestation(TAG_PENDING, &uri_payload(&uri(1001)));
+        assert!(matches!(
+            DetachedTimestamp::from_bytes(&file),
+            Err(StampError::TooLong {
+                what: "pending URI",
+                len: 1001,
+                limit: 1000,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -39,6 +39,27 @@ pub enum Verdict {
     PendingOnly,
 }
 
+/// The digest of `data` by the proof's own file hash operation (SHA-1, RIPEMD-160, SHA-256
+/// or Keccak-256, as its header says): what `ots verify` compares with the proof's digest.
+pub fn data_digest(file: &DetachedTimestamp, data: &[u8]) -> Vec<u8> {
+    file.file_hash.apply(data)
+}
+
+/// Checks that a digest given instead of the data has the length of the proof's file hash
+/// operation, so a SHA-256 digest given for a SHA-1 proof is bad input, not a mismatch.
+pub fn check_digest_length(file: &DetachedTimestamp, digest: &[u8]) -> Result<()> {
+    let want = file.digest().len();
+    if digest.len() == want {
+        Ok(())
+    } else {
+        Err(StampError::DigestLength {
+            hash: file.file_hash.hash_name(),
+            want,
+            got: digest.len(),
+        })
+    }
+}
+
 /// Checks that `file` stamps the data whose hash (by the file's own hash operation) is
 /// `data_digest` — the first step of [`verify_file`], for callers that want to know before
 /// they fetch headers.
@@ -74,6 +95,9 @@ pub fn verify_file(
             Attestation::Pending { uri } => Finding::Pending { uri: uri.clone() },
             Attestation::Litecoin { height } => Finding::Unsupported {
                 what: format!("Litecoin block {height}"),
+            },
+            Attestation::Ethereum { height } => Finding::Unsupported {
+                what: format!("Ethereum block {height}"),
             },
             Attestation::Unknown { tag, .. } => Finding::Unsupported {
                 what: format!("unknown notary {}", merkle::hash::encode_hex(tag)),

@@ -13,7 +13,7 @@ use stamp::tsp::devca::{self, DevCa, load_p256_key};
 use stamp::tsp::responder::{DEV_POLICY, Responder};
 use stamp::tsp::{
     Certificate, HashAlg, MessageImprint, Nonce, TimeStampRequest, TimeStampResponse,
-    VerifyOptions, parse_oid, verify_response, verify_token,
+    VerifyOptions, parse_oid, verify_response, verify_token, verify_token_for_request,
 };
 
 fn run(openssl: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
@@ -536,4 +536,239 @@ fn rsa_pss_tokens_signed_by_openssl_cms_verify() {
             .tsa_check(),
         Some(TsaCheck::Imprint)
     );
+}
+
+/// `openssl ts -verify` on `reply` in `tsa`'s directory with these extra arguments: whether it
+/// said "Verification: OK".
+fn openssl_verifies(tsa: &OpensslTsa, reply: &[u8], args: &[&str]) -> bool {
+    let d = tsa.dir.path();
+    std::fs::write(d.join("check.tsr"), reply).unwrap();
+    let out = Command::new(&tsa.openssl)
+        .args(["ts", "-verify", "-data", "data.bin", "-in", "check.tsr"])
+        .args(args)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Verification: OK")
+}
+
+/// Where `needle` starts in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len())
+        .position(|w| w == needle)
+        .expect("present")
+}
+
+#[test]
+fn a_malformed_certificates_field_is_refused_even_when_the_signer_is_supplied_like_openssl() {
+    let Some(openssl) = testkit::openssl() else {
+        return;
+    };
+    let tsa = OpensslTsa::new(&openssl, "p256", false, true);
+    let d = tsa.dir.path();
+    std::fs::write(d.join("data.bin"), b"certs").unwrap();
+    let req = TimeStampRequest::new(MessageImprint::of_data(HashAlg::Sha256, b"certs"), None);
+    let reply = tsa.reply(&req.to_der());
+    let signer = tsa.cert("tsa.pem").remove(0);
+    let chain = [tsa.cert("tsa.pem"), tsa.cert("int.pem")].concat();
+    std::fs::write(
+        d.join("chain.pem"),
+        chain.iter().map(Certificate::to_pem).collect::<String>(),
+    )
+    .unwrap();
+    let opts = VerifyOptions {
+        trusted: tsa.cert("ca.pem"),
+        untrusted: chain,
+        ..VerifyOptions::default()
+    };
+    let openssl_args = ["-CAfile", "ca.pem", "-untrusted", "chain.pem"];
+    let ours = |reply: &[u8]| {
+        TimeStampResponse::from_der(reply).and_then(|r| verify_response(&r, &req, &opts))
+    };
+    assert!(ours(&reply).is_ok());
+    assert!(openssl_verifies(&tsa, &reply, &openssl_args));
+
+    // The token carries the signer's certificate alone, right after its [0] header.
+    let at = find(&reply, signer.der());
+    assert_eq!(
+        reply[at - 4..at - 2],
+        [0xa0, 0x82],
+        "certificates [0] header"
+    );
+    let mut retagged_set = reply.clone();
+    retagged_set[at - 4] = 0xa1; // certificates [0] read as crls [1]
+    let mut retagged_cert = reply.clone();
+    retagged_cert[at] = 0x31; // the certificate is a SET, no CertificateChoices
+    let mut corrupted_tbs = reply.clone();
+    corrupted_tbs[at + 4] = 0x04; // the tbsCertificate is an OCTET STRING
+    let mut corrupted_sig = reply.clone();
+    corrupted_sig[at + signer.der().len() - 1] ^= 0x01; // the certificate's own signature
+    // (what, the malformed token, whether openssl refuses it too)
+    for (what, bad, openssl_refuses) in [
+        ("certificates retagged as crls", retagged_set, true),
+        ("certificate retagged as a SET", retagged_cert, true),
+        (
+            "a certificate whose tbsCertificate is corrupted",
+            corrupted_tbs,
+            true,
+        ),
+        // openssl takes the signer from -untrusted before the token's copy and never looks at
+        // the altered one; we refuse a token whose copy of the certificate its sid names is
+        // not the one its ESSCertID hashes (stricter, on purpose).
+        ("an altered signer certificate", corrupted_sig, false),
+    ] {
+        let err = ours(&bad).expect_err(what);
+        assert!(
+            matches!(
+                err.tsa_check(),
+                Some(TsaCheck::Encoding | TsaCheck::SignerIdentity)
+            ),
+            "{what}: {err}"
+        );
+        if openssl_refuses {
+            assert!(
+                !openssl_verifies(&tsa, &bad, &openssl_args),
+                "{what}: openssl accepts it, so refusing it disagrees"
+            );
+        }
+    }
+}
+
+/// `cert` with `0500` (NULL parameters) added to its outer ecdsa-with-SHA256
+/// signatureAlgorithm; the signed tbsCertificate keeps the absent parameters.
+fn with_null_outer_parameters(cert: &[u8]) -> Vec<u8> {
+    let alg = [
+        0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+    ];
+    let outer_at = cert
+        .windows(alg.len())
+        .rposition(|w| w == alg)
+        .expect("an ecdsa-with-SHA256 certificate");
+    assert_eq!(cert[1], 0x82, "a long-form certificate length");
+    let len = usize::from(cert[2]) << 8 | usize::from(cert[3]);
+    let mut out = vec![0x30, 0x82, ((len + 2) >> 8) as u8, (len + 2) as u8];
+    out.extend_from_slice(&cert[4..outer_at]);
+    out.extend_from_slice(&[0x30, 0x0c]);
+    out.extend_from_slice(&alg[2..]);
+    out.extend_from_slice(&[0x05, 0x00]);
+    out.extend_from_slice(&cert[outer_at + alg.len()..]);
+    out
+}
+
+#[test]
+fn an_intermediate_whose_outer_signature_algorithm_is_not_the_signed_one_is_refused_like_openssl() {
+    let Some(openssl) = testkit::openssl() else {
+        return;
+    };
+    let tsa = OpensslTsa::new(&openssl, "p256", false, true);
+    let d = tsa.dir.path();
+    std::fs::write(d.join("data.bin"), b"int").unwrap();
+    let req = TimeStampRequest::new(MessageImprint::of_data(HashAlg::Sha256, b"int"), None);
+    let reply = tsa.reply(&req.to_der());
+    let int = tsa.cert("int.pem").remove(0);
+    let bad_int = Certificate::from_der(&with_null_outer_parameters(int.der())).unwrap();
+    std::fs::write(d.join("bad-int.pem"), bad_int.to_pem()).unwrap();
+    let resp = TimeStampResponse::from_der(&reply).unwrap();
+    let with = |untrusted: Vec<Certificate>| {
+        verify_response(
+            &resp,
+            &req,
+            &VerifyOptions {
+                trusted: tsa.cert("ca.pem"),
+                untrusted,
+                ..VerifyOptions::default()
+            },
+        )
+    };
+    assert!(with(vec![int]).is_ok());
+    assert!(openssl_verifies(
+        &tsa,
+        &reply,
+        &["-CAfile", "ca.pem", "-untrusted", "int.pem"]
+    ));
+    let err = with(vec![bad_int]).unwrap_err();
+    assert_eq!(err.tsa_check(), Some(TsaCheck::Chain), "{err}");
+    let said = err.to_string();
+    assert!(
+        said.contains("CN=InteropIntermediate") && said.contains("(parameters 0500)"),
+        "{said}"
+    );
+    assert!(
+        !openssl_verifies(
+            &tsa,
+            &reply,
+            &["-CAfile", "ca.pem", "-untrusted", "bad-int.pem"]
+        ),
+        "openssl accepts the intermediate, so refusing it disagrees"
+    );
+}
+
+#[test]
+fn pem_with_any_line_length_crlf_and_der_files_read_as_openssl_reads_them() {
+    let ca = devca::make(Utc::now());
+    let pem = ca.ca_cert.to_pem();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let wrap = |width: usize, eol: &str| {
+        let lines: Vec<String> = body
+            .as_bytes()
+            .chunks(width)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----{eol}{}{eol}-----END CERTIFICATE-----{eol}",
+            lines.join(eol)
+        )
+    };
+    let variants = [
+        ("one line", wrap(body.len(), "\n")),
+        ("76-character lines", wrap(76, "\n")),
+        ("CRLF", wrap(64, "\r\n")),
+        ("one line, CRLF", wrap(body.len(), "\r\n")),
+        (
+            "text around it",
+            format!("subject=CN=x\n{}trailer\n", wrap(17, "\n")),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (what, text) in &variants {
+        let got = Certificate::from_file_bytes(text.as_bytes()).expect(what);
+        assert_eq!(got, vec![ca.ca_cert.clone()], "{what}");
+        if let Some(openssl) = testkit::openssl() {
+            std::fs::write(dir.path().join("c.pem"), text).unwrap();
+            run(&openssl, dir.path(), &["x509", "-in", "c.pem", "-noout"]);
+        }
+    }
+    assert_eq!(
+        Certificate::from_file_bytes(ca.ca_cert.der()).unwrap(),
+        vec![ca.ca_cert.clone()]
+    );
+    let err = Certificate::from_file_bytes(&[0xff, 0xfe, 0x00]).unwrap_err();
+    assert!(err.contains("PEM"), "{err}");
+    let err = Certificate::from_file_bytes(&[0x30, 0x03, 1, 1, 0]).unwrap_err();
+    assert!(err.contains("not one DER certificate"), "{err}");
+}
+
+#[test]
+fn a_token_is_checked_against_its_request_nonce_policy_and_imprint() {
+    let ca = devca::make(Utc::now());
+    let r = dev_responder(&ca);
+    let policy = parse_oid(DEV_POLICY).unwrap();
+    let req = TimeStampRequest::new(
+        MessageImprint::of_data(HashAlg::Sha256, b"q"),
+        Some(policy.clone()),
+    );
+    let resp = stamp_with(&r, &req);
+    let token = resp.token.as_ref().unwrap();
+    assert!(verify_token_for_request(token, &req, &pinned(&ca)).is_ok());
+    let other_nonce = TimeStampRequest::new(req.imprint.clone(), Some(policy));
+    let err = verify_token_for_request(token, &other_nonce, &pinned(&ca)).unwrap_err();
+    assert_eq!(err.tsa_check(), Some(TsaCheck::Nonce));
+    let mut other_policy = req.clone();
+    other_policy.policy = Some(parse_oid("1.2.3.4.99").unwrap());
+    let err = verify_token_for_request(token, &other_policy, &pinned(&ca)).unwrap_err();
+    assert_eq!(err.tsa_check(), Some(TsaCheck::Policy));
+    let mut other_imprint = req.clone();
+    other_imprint.imprint = MessageImprint::of_data(HashAlg::Sha256, b"r");
+    let err = verify_token_for_request(token, &other_imprint, &pinned(&ca)).unwrap_err();
+    assert_eq!(err.tsa_check(), Some(TsaCheck::Imprint));
 }

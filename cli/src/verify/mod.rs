@@ -238,10 +238,10 @@ impl Source {
     }
 }
 
+/// `--ca`: PEM (as openssl reads it) or one DER certificate.
 fn certificates(path: &Path) -> anyhow::Result<Vec<Certificate>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Certificate::from_pem_bundle(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Certificate::from_file_bytes(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
 fn tsa_options(trust: &TrustArgs) -> anyhow::Result<VerifyOptions> {

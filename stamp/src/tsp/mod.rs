@@ -15,6 +15,7 @@ mod alg;
 pub mod client;
 mod der;
 pub mod devca;
+mod pem;
 mod request;
 pub mod responder;
 mod token;
@@ -27,6 +28,7 @@ pub use request::{MessageImprint, Nonce, RequestError, TimeStampRequest};
 pub use token::{PkiStatus, TimeStampResponse, TimeStampToken, TokenInfo};
 pub use verify::{
     Verified, VerifyOptions, format_time, granted_token, verify_response, verify_token,
+    verify_token_for_request,
 };
 pub use x509::Certificate;
 

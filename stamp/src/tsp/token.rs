@@ -223,25 +223,7 @@ impl TimeStampToken {
             digest_algorithms.push(ai.algorithm);
         }
         let eci = fields[2];
-        let mut certificates = Vec::new();
-        for f in &fields[3..fields.len() - 1] {
-            if f.tag == der::context(0) {
-                for (i, c) in f.children().map_err(bad)?.iter().enumerate() {
-                    // Only plain certificates are used; other CertificateChoices are skipped.
-                    if c.tag == der::SEQUENCE {
-                        certificates.push(
-                            Certificate::from_der(c.raw)
-                                .map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?,
-                        );
-                    }
-                }
-            } else if f.tag != der::context(1) {
-                return Err(bad(format!(
-                    "SignedData has unexpected field 0x{:02x}",
-                    f.tag
-                )));
-            }
-        }
+        let certificates = certificates_and_crls(&fields[3..fields.len() - 1])?;
         let (tst_der, tst) = encapsulated_tst_info(eci)?;
         let signer_infos = fields[fields.len() - 1];
         if signer_infos.tag != der::SET {
@@ -496,6 +478,72 @@ fn decode_oid(raw: &[u8], what: &str) -> Result<ObjectIdentifier> {
         return Err(bad(format!("{what} is not an OBJECT IDENTIFIER")));
     }
     rasn::der::decode(raw).map_err(|e| bad(format!("{what}: {e}")))
+}
+
+/// The optional fields between `encapContentInfo` and `signerInfos` (RFC 5652 §5.1, §10.2.1):
+///
+/// ```text
+/// certificates [0] IMPLICIT CertificateSet OPTIONAL,
+/// crls [1] IMPLICIT RevocationInfoChoices OPTIONAL,
+///
+/// CertificateChoices ::= CHOICE {
+///   certificate Certificate,
+///   extendedCertificate [0] IMPLICIT ExtendedCertificate,  -- Obsolete
+///   v1AttrCert [1] IMPLICIT AttributeCertificateV1,        -- Obsolete
+///   v2AttrCert [2] IMPLICIT AttributeCertificateV2,
+///   other [3] IMPLICIT OtherCertificateFormat }
+///
+/// RevocationInfoChoice ::= CHOICE {
+///   crl CertificateList,
+///   other [1] IMPLICIT OtherRevocationInfoFormat }
+/// ```
+///
+/// Each at most once, in that order, and every element one of its CHOICE's alternatives; a
+/// certificate or CRL must decode. A malformed set is refused even though the signer's
+/// certificate could come from elsewhere (`--untrusted`): `openssl ts -verify` cannot read
+/// such a token at all. Only plain certificates are used; the other alternatives are skipped.
+fn certificates_and_crls(fields: &[der::Tlv<'_>]) -> Result<Vec<Certificate>> {
+    let mut certificates = Vec::new();
+    let mut last = None;
+    for f in fields {
+        if last.is_some_and(|t| t >= f.tag) || !matches!(f.tag, 0xa0 | 0xa1) {
+            return Err(bad(format!(
+                "SignedData field 0x{:02x} is not certificates [0] or crls [1], once each and \
+                 in that order",
+                f.tag
+            )));
+        }
+        last = Some(f.tag);
+        let elements = f
+            .children()
+            .map_err(|e| bad(format!("SignedData field 0x{:02x}: {e}", f.tag)))?;
+        for (i, c) in elements.iter().enumerate() {
+            match (f.tag, c.tag) {
+                (0xa0, der::SEQUENCE) => certificates.push(
+                    Certificate::from_der(c.raw)
+                        .map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?,
+                ),
+                (0xa0, 0xa0..=0xa3) | (0xa1, 0xa1) => {}
+                (0xa1, der::SEQUENCE) => {
+                    rasn::ber::decode::<rasn_pkix::CertificateList>(c.raw)
+                        .map_err(|e| bad(format!("CRL {}: {e}", i + 1)))?;
+                }
+                (0xa0, t) => {
+                    return Err(bad(format!(
+                        "certificate {}: identifier 0x{t:02x} is not a CertificateChoices",
+                        i + 1
+                    )));
+                }
+                (_, t) => {
+                    return Err(bad(format!(
+                        "CRL {}: identifier 0x{t:02x} is not a RevocationInfoChoice",
+                        i + 1
+                    )));
+                }
+            }
+        }
+    }
+    Ok(certificates)
 }
 
 /// `EncapsulatedContentInfo ::= SEQUENCE { eContentType, eContent [0] EXPLICIT OCTET STRING }`

@@ -45,7 +45,18 @@ pub fn verify_response(
     request: &TimeStampRequest,
     opts: &VerifyOptions,
 ) -> Result<Verified> {
-    let token = granted_token(resp, opts)?;
+    verify_token_for_request(granted_token(resp, opts)?, request, opts)
+}
+
+/// Checks `token` against the request it answers, as `openssl ts -verify -queryfile` does:
+/// the imprint, the nonce when the request has one, and the policy when it asked for one
+/// (RFC 3161 §2.4.2: "If the reqPolicy field is present in the TimeStampReq, the policy field
+/// … MUST be equal to reqPolicy"), then every other check of [`verify_token`].
+pub fn verify_token_for_request(
+    token: &TimeStampToken,
+    request: &TimeStampRequest,
+    opts: &VerifyOptions,
+) -> Result<Verified> {
     if let Some(asked) = &request.policy
         && token.tst.policy != *asked
     {
@@ -140,6 +151,9 @@ pub fn verify_token(
         .check_time_stamping_eku()
         .map_err(|e| StampError::tsa(TsaCheck::KeyUsage, e))?;
     let (path, trusted) = if opts.trusted.is_empty() {
+        signer
+            .check_signature_algorithms_agree()
+            .map_err(|e| StampError::tsa(TsaCheck::Chain, e))?;
         (vec![signer.subject()], false)
     } else {
         let pool: Vec<Certificate> = token
@@ -195,6 +209,24 @@ fn find_signer<'a>(token: &'a TimeStampToken, opts: &'a VerifyOptions) -> Result
         .ess
         .first()
         .ok_or_else(|| err("no signingCertificate or signingCertificateV2 attribute".into()))?;
+    // openssl takes the signer's certificate from the token first (by sid): a copy there that
+    // the sid names but the ESSCertID does not hash is an altered token, whatever the
+    // verifier was given besides.
+    if let Some((i, named)) = token
+        .certificates
+        .iter()
+        .enumerate()
+        .find(|(_, c)| sid_names(&token.sid, c))
+        && !ess_hash_matches(first, named)
+    {
+        return Err(err(format!(
+            "the token's certificate {} ({}) is the one SignerInfo.sid names, but it does not \
+             have the hash {} the signer's ESSCertID names",
+            i + 1,
+            named.subject(),
+            merkle::hash::encode_hex(&first.cert_hash)
+        )));
+    }
     let candidates = token
         .certificates
         .iter()
@@ -216,13 +248,7 @@ fn find_signer<'a>(token: &'a TimeStampToken, opts: &'a VerifyOptions) -> Result
                 )));
             }
         }
-        let sid_ok = match &token.sid {
-            SignerId::IssuerSerial { issuer, serial } => {
-                issuer == cert.issuer_name() && serial == cert.serial()
-            }
-            SignerId::KeyId(k) => cert.subject_key_id().as_deref() == Some(k.as_slice()),
-        };
-        if !sid_ok {
+        if !sid_names(&token.sid, cert) {
             return Err(err(format!(
                 "SignerInfo.sid does not name {}, the certificate the ESSCertID hashes",
                 cert.subject()
@@ -239,6 +265,15 @@ fn find_signer<'a>(token: &'a TimeStampToken, opts: &'a VerifyOptions) -> Result
             ""
         }
     )))
+}
+
+fn sid_names(sid: &SignerId, cert: &Certificate) -> bool {
+    match sid {
+        SignerId::IssuerSerial { issuer, serial } => {
+            issuer == cert.issuer_name() && serial == cert.serial()
+        }
+        SignerId::KeyId(k) => cert.subject_key_id().as_deref() == Some(k.as_slice()),
+    }
 }
 
 fn ess_hash_matches(id: &EssCertId, cert: &Certificate) -> bool {

@@ -74,38 +74,56 @@ impl Certificate {
         })
     }
 
-    /// Every `CERTIFICATE` block of a PEM bundle, in order. Other blocks are refused so that a
+    /// Every certificate block of a PEM bundle, in order, read as `openssl` reads PEM (any
+    /// base64 line length, one-line bodies, CRLF; see [`super::pem`]). `CERTIFICATE` and the
+    /// older `X509 CERTIFICATE` are read, and `TRUSTED CERTIFICATE` (openssl's, with its trust
+    /// settings after the certificate, which are ignored). Other blocks are refused so that a
     /// key file passed by mistake is not silently ignored.
     pub fn from_pem_bundle(text: &str) -> Result<Vec<Certificate>, String> {
         let mut out = Vec::new();
-        let mut rest = text;
-        while let Some(begin) = rest.find("-----BEGIN ") {
-            let block = &rest[begin..];
-            let end_marker = block
-                .find("-----END ")
-                .ok_or("PEM block without an END line")?;
-            let end = block[end_marker + 9..]
-                .find("-----")
-                .map(|e| end_marker + 9 + e + 5)
-                .ok_or("PEM END line is not terminated")?;
-            let (label, der) = p256::pkcs8::der::pem::decode_vec(&block.as_bytes()[..end])
-                .map_err(|e| format!("PEM block {}: {e}", out.len() + 1))?;
-            if label != "CERTIFICATE" {
-                return Err(format!(
-                    "PEM block {} is a {label}, not a CERTIFICATE",
-                    out.len() + 1
-                ));
-            }
-            out.push(
-                Certificate::from_der(&der)
-                    .map_err(|e| format!("PEM block {}: {e}", out.len() + 1))?,
-            );
-            rest = &block[end..];
+        for (i, block) in super::pem::blocks(text)?.into_iter().enumerate() {
+            let der = match block.label.as_str() {
+                "CERTIFICATE" | "X509 CERTIFICATE" => block.der,
+                "TRUSTED CERTIFICATE" => der::read(&block.der)
+                    .map_err(|e| format!("PEM block {}: {e}", i + 1))?
+                    .0
+                    .raw
+                    .to_vec(),
+                label => {
+                    return Err(format!(
+                        "PEM block {} is a {label}, not a CERTIFICATE",
+                        i + 1
+                    ));
+                }
+            };
+            out.push(Certificate::from_der(&der).map_err(|e| format!("PEM block {}: {e}", i + 1))?);
         }
         if out.is_empty() {
             return Err("no PEM CERTIFICATE block found".into());
         }
         Ok(out)
+    }
+
+    /// The certificates of a file given as `--ca`, `--untrusted`, `--chain`: a PEM bundle, or
+    /// one DER certificate.
+    ///
+    /// Decision: DER is **read**, not refused. `openssl ts -verify -CAfile` takes PEM only,
+    /// but a DER file is unambiguous (it starts with a SEQUENCE, 0x30, which no PEM text
+    /// does, and must be exactly one certificate), and it is how many TSAs publish their
+    /// certificates (`.cer`/`.crt` downloads, Windows exports). Refusing it would only send
+    /// the user to `openssl x509 -inform DER` for the same bytes. Anything else is refused
+    /// saying that PEM or one DER certificate is expected.
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
+        if bytes.first() == Some(&der::SEQUENCE) {
+            return Certificate::from_der(bytes)
+                .map(|c| vec![c])
+                .map_err(|e| format!("not one DER certificate: {e}"));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            "neither PEM text nor a DER certificate (PEM CERTIFICATE blocks are expected)"
+                .to_string()
+        })?;
+        Certificate::from_pem_bundle(text)
     }
 
     pub fn to_pem(&self) -> String {
@@ -274,6 +292,30 @@ impl Certificate {
         Ok(())
     }
 
+    /// RFC 5280 §4.1.1.2, signatureAlgorithm: "This field MUST contain the same algorithm
+    /// identifier as the signature field in the sequence tbsCertificate (Section 4.1.2.3)."
+    /// Only the inner one is signed, so an outer one that differs (other parameters, NULL
+    /// instead of absent) is an unsigned change to the certificate; `openssl` refuses it too.
+    /// Compared as encoded, byte for byte.
+    pub(crate) fn check_signature_algorithms_agree(&self) -> Result<(), String> {
+        let outer = der::read_all(&self.der)
+            .and_then(|c| c.children())
+            .map(|f| f[1].raw.to_vec())
+            .expect("checked when parsed");
+        let inner = self.tbs_fields()[1].raw.to_vec();
+        if outer == inner {
+            return Ok(());
+        }
+        Err(format!(
+            "certificate {} (serial {}): signatureAlgorithm {} is not the signed \
+             tbsCertificate.signature {} (RFC 5280 §4.1.1.2)",
+            self.subject(),
+            self.serial_hex(),
+            describe_algorithm(&outer),
+            describe_algorithm(&inner)
+        ))
+    }
+
     fn check_valid_at(&self, at: DateTime<Utc>) -> Result<(), String> {
         if at < self.not_before() || at > self.not_after() {
             return Err(format!(
@@ -294,6 +336,24 @@ impl Certificate {
             .public_key()?
             .verify(alg, self.tbs_der(), &self.signature)
             .map_err(|e| format!("certificate {}: {e}", self.subject()))
+    }
+}
+
+/// `1.2.840.10045.4.3.2 (no parameters)`, `… (parameters 0500)`: enough to see how two
+/// identifiers differ.
+fn describe_algorithm(der_bytes: &[u8]) -> String {
+    let Ok(fields) = der::read_all(der_bytes).and_then(|t| t.children()) else {
+        return format!("(undecodable {})", merkle::hash::encode_hex(der_bytes));
+    };
+    let oid = fields
+        .first()
+        .and_then(|o| rasn::der::decode::<rasn::types::ObjectIdentifier>(o.raw).ok())
+        .map_or_else(|| "(no OID)".to_string(), |o| o.to_string());
+    let params: Vec<u8> = fields.iter().skip(1).flat_map(|f| f.raw.to_vec()).collect();
+    if params.is_empty() {
+        format!("{oid} (no parameters)")
+    } else {
+        format!("{oid} (parameters {})", merkle::hash::encode_hex(&params))
     }
 }
 
@@ -349,6 +409,7 @@ pub(crate) fn validate_path<'a>(
     let mut path = vec![signer];
     let mut current = signer;
     loop {
+        current.check_signature_algorithms_agree()?;
         current.check_valid_at(at)?;
         current.check_critical_extensions()?;
         if pinned.iter().any(|p| p == current) {
@@ -357,6 +418,7 @@ pub(crate) fn validate_path<'a>(
         if let Some(anchor) = pinned.iter().find(|p| {
             p.subject_name() == current.issuer_name() && current.check_signed_by(p).is_ok()
         }) {
+            anchor.check_signature_algorithms_agree()?;
             anchor.check_valid_at(at)?;
             path.push(anchor);
             return Ok(path);
@@ -393,5 +455,45 @@ pub(crate) fn validate_path<'a>(
         }
         path.push(next);
         current = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cert` with its outer signatureAlgorithm replaced by `alg` (the signed bytes unchanged).
+    fn with_outer_algorithm(cert: &Certificate, alg: &[u8]) -> Certificate {
+        let outer = der::read_all(cert.der()).unwrap();
+        let f = outer.children().unwrap();
+        Certificate::from_der(&der::cons(der::SEQUENCE, &[f[0].raw, alg, f[2].raw])).unwrap()
+    }
+
+    fn ecdsa_sha256_with(params: &[u8]) -> Vec<u8> {
+        let oid = der::oid(&[1, 2, 840, 10045, 4, 3, 2]);
+        der::cons(der::SEQUENCE, &[&oid, params])
+    }
+
+    #[test]
+    fn a_chain_certificate_whose_outer_algorithm_differs_from_the_signed_one_is_refused_by_name() {
+        let ca = super::super::devca::make(Utc::now());
+        let at = Utc::now();
+        // As issued, outer and inner are the same bytes and the path holds.
+        assert!(validate_path(&ca.tsa_cert, &[], std::slice::from_ref(&ca.ca_cert), at).is_ok());
+        for params in [&[0x05, 0x00][..], &[0x04, 0x01, 0x00]] {
+            let tsa = with_outer_algorithm(&ca.tsa_cert, &ecdsa_sha256_with(params));
+            // The signature still verifies: only the unsigned outer field changed.
+            assert!(tsa.check_signed_by(&ca.ca_cert).is_ok());
+            let err = validate_path(&tsa, &[], std::slice::from_ref(&ca.ca_cert), at).unwrap_err();
+            assert!(
+                err.contains("Ledger Anchors dev TSA") && err.contains("RFC 5280 §4.1.1.2"),
+                "{err}"
+            );
+            assert!(err.contains("no parameters"), "{err}");
+        }
+        // A pinned certificate is held to it too.
+        let bad_ca = with_outer_algorithm(&ca.ca_cert, &ecdsa_sha256_with(&[0x05, 0x00]));
+        let err = validate_path(&ca.tsa_cert, &[], &[bad_ca], at).unwrap_err();
+        assert!(err.contains("dev TSA CA"), "{err}");
     }
 }
