@@ -282,6 +282,20 @@ async fn confirmed_block(
         );
         return Ok(None);
     };
+    let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
+    verified_block(ctx, source, file, &digest).await
+}
+
+/// The Bitcoin block one of `file`'s attestations names, checked against its header from
+/// `source` at the configured network's floor (or against the newer epoch table); `None`
+/// when no attestation of `file` (which must stamp `digest`) verifies. Shared by the upgrade
+/// job and the calendar canary ([`crate::canary`]), so both trust the same evidence.
+pub(crate) async fn verified_block(
+    ctx: &Ctx,
+    source: &stamp::headers::RemoteHeaders,
+    file: &DetachedTimestamp,
+    digest: &[u8; 32],
+) -> Result<Option<Bitcoin>> {
     let heights = file.timestamp.bitcoin_heights();
     let timeout = Duration::from_secs(15);
     let headers = match &ctx.stamping.epochs {
@@ -307,8 +321,7 @@ async fn confirmed_block(
             .await?
         }
     };
-    let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
-    let (_, findings) = stamp::verify::verify_file(file, &digest, &headers)?;
+    let (_, findings) = stamp::verify::verify_file(file, digest, &headers)?;
     Ok(findings.into_iter().find_map(|f| match f {
         Finding::Bitcoin {
             height,
