@@ -21,9 +21,9 @@
 //!    was submitted at least the interval (`LEDGER_CANARY_INTERVAL`, default 1 h) ago and is
 //!    settled or already past the deadline. So a healthy calendar has at most one canary
 //!    outstanding, and a late one gets one more per interval (the one whose confirmation
-//!    will show it recovered). A KV lease per calendar and interval (`lease:canary-submit:…`)
-//!    keeps two schedulers, or a calendar refusing submissions, to one submission per
-//!    interval. The digest ([`canary_digest`]) is SHA-256 of a domain-separated string
+//!    will show it recovered). A KV lease per calendar and interval slot
+//!    (`lease:canary-submit:{calendar hash}:{slot}`) keeps two schedulers, or a calendar
+//!    refusing submissions, to one submission per interval. The digest ([`canary_digest`]) is SHA-256 of a domain-separated string
 //!    naming the calendar and the instant, so it is never a tenant's root (those are
 //!    SHA-256 of an RFC 9162 root, whose input starts with 0x00 or 0x01) and the calendar
 //!    cannot tell it from any other submission. Canaries never count as OTS submissions for
@@ -117,7 +117,11 @@ fn positive(name: &'static str, s: &str) -> Result<chrono::Duration> {
 /// The digest a canary of `calendar` stamped at `at` submits: SHA-256 of
 /// `"{DOMAIN}|{calendar}|{at as RFC 3339 nanoseconds}"`.
 pub fn canary_digest(calendar: &CalendarUrl, at: DateTime<Utc>) -> [u8; 32] {
-    Sha256::digest(format!("{DOMAIN}|{calendar}|{}", ledger::ids::format_ts(at))).into()
+    Sha256::digest(format!(
+        "{DOMAIN}|{calendar}|{}",
+        ledger::ids::format_ts(at)
+    ))
+    .into()
 }
 
 /// Whether a calendar whose newest canary is `latest` gets a new one at `now` (pure; see
@@ -198,7 +202,7 @@ async fn one_calendar(
     }
     // 2. A new canary when due.
     let latest = ctx.store.latest_canary(&calendar).await?;
-    if due(policy, latest.as_ref(), now) && submit_lease(ctx, &calendar, policy).await? {
+    if due(policy, latest.as_ref(), now) && submit_lease(ctx, &calendar, policy, now).await? {
         let digest = canary_digest(&calendar, now);
         match stamp::calendar::stamp(&ctx.stamping.http, cfg, digest).await {
             Ok((file, _)) => {
@@ -356,14 +360,23 @@ async fn follow_up(
     }
 }
 
-/// Takes the calendar's submission lease for one interval (false: a submission was made or
-/// tried within it, by this or another scheduler).
-async fn submit_lease(ctx: &Ctx, calendar: &CalendarUrl, policy: &CanaryPolicy) -> Result<bool> {
+/// Takes the calendar's submission lease for the interval slot `now` falls in (false: a
+/// submission was made or tried in this slot, by this or another scheduler). The slot is
+/// `now` divided by the interval, so the lease follows the cycle's clock.
+async fn submit_lease(
+    ctx: &Ctx,
+    calendar: &CalendarUrl,
+    policy: &CanaryPolicy,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let name: String = merkle::hash::encode_hex(&Sha256::digest(calendar.as_str()))
         .chars()
         .take(32)
         .collect();
-    let key = KvKey::lease(&format!("canary-submit:{name}"))?;
+    let slot = now
+        .timestamp()
+        .div_euclid(policy.interval.num_seconds().max(1));
+    let key = KvKey::lease(&format!("canary-submit:{name}:{slot}"))?;
     let ttl = policy.interval.to_std().unwrap_or(Duration::from_hours(1));
     Ok(ctx.kv.set_if_absent(&key, &ctx.worker_id, ttl).await?)
 }
@@ -525,7 +538,9 @@ mod tests {
     #[test]
     fn a_zero_or_malformed_canary_duration_is_refused_naming_its_variable() {
         let zero = |n: &str| (n == "LEDGER_CANARY_DEADLINE").then_some("0s");
-        let e = CanaryPolicy::from_vars(false, zero).unwrap_err().to_string();
+        let e = CanaryPolicy::from_vars(false, zero)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("LEDGER_CANARY_DEADLINE"), "{e}");
         let bad = |n: &str| (n == "LEDGER_CANARY_INTERVAL").then_some("soon");
         let e = CanaryPolicy::from_vars(false, bad).unwrap_err().to_string();
