@@ -464,6 +464,29 @@ pub fn from_millis(ms: i64) -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_calendar_url_drops_user_information_and_the_trailing_slash() {
+        let c = CalendarUrl::new("https://user:pw@cal.example:8443/ots/").unwrap();
+        assert_eq!(c.as_str(), "https://cal.example:8443/ots");
+        assert_eq!(
+            CalendarUrl::new("http://127.0.0.1:9/").unwrap().as_str(),
+            "http://127.0.0.1:9"
+        );
+        for bad in [
+            "ftp://cal.example",
+            "cal.example",
+            "https://",
+            "https://a b",
+        ] {
+            assert!(CalendarUrl::new(bad).is_err(), "{bad}");
+        }
+        let e = CalendarUrl::new("ftp://u:secret@x")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("secret"), "{e}");
+    }
+
     use super::*;
 
     #[test]

@@ -115,7 +115,8 @@ fn positive(name: &'static str, s: &str) -> Result<chrono::Duration> {
 }
 
 /// The digest a canary of `calendar` stamped at `at` submits: SHA-256 of
-/// `"{DOMAIN}|{calendar}|{at as RFC 3339 nanoseconds}"`.
+/// `"{DOMAIN}|{calendar}|{at}"`, `at` written by [`ledger::ids::format_ts`] (RFC 3339,
+/// milliseconds, as the store keeps instants).
 pub fn canary_digest(calendar: &CalendarUrl, at: DateTime<Utc>) -> [u8; 32] {
     Sha256::digest(format!(
         "{DOMAIN}|{calendar}|{}",
@@ -498,7 +499,7 @@ mod tests {
         assert_ne!(canary_digest(&a, t), canary_digest(&b, t));
         assert_ne!(
             canary_digest(&a, t),
-            canary_digest(&a, t + chrono::Duration::nanoseconds(1))
+            canary_digest(&a, t + chrono::Duration::milliseconds(1))
         );
         let expected: [u8; 32] = Sha256::digest(format!(
             "ledger-anchors.calendar-canary.v1|https://a.example|{}",
