@@ -75,6 +75,11 @@ pub const VARIABLES: &[&str] = &[
     // stamp/data/mainnet-epochs.txt), checked against it when the workers start.
     "LEDGER_BITCOIN_EPOCHS_FILE",
     "LEDGER_RUN_LEASE",
+    // The calendar canary (workers/src/canary.rs): `off` or the least time between two
+    // canaries of one calendar (default 1h in a fleet, off on the embedded defaults), and how
+    // long a stamp may stay pending at a calendar before an incident names it (default 24h).
+    "LEDGER_CANARY_INTERVAL",
+    "LEDGER_CANARY_DEADLINE",
     "LEDGER_PLAN_STARTER",
     "LEDGER_PLAN_PRO",
     "LEDGER_PLAN_ENTERPRISE",

@@ -57,6 +57,63 @@ impl FromStr for TenantId {
     }
 }
 
+/// An OpenTimestamps calendar as named in metrics, incidents and the canary table: its
+/// `http(s)://` base URL without user information (`user:password@` is dropped, never kept)
+/// and without a trailing `/`, at most 2048 characters, no whitespace or control characters.
+/// The same calendar configured with and without credentials is one calendar here.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CalendarUrl(String);
+
+impl CalendarUrl {
+    pub const MAX_CHARS: usize = 2048;
+
+    /// The public name of the calendar at `url` (credentials dropped).
+    pub fn new(url: &str) -> Result<CalendarUrl> {
+        let bad = |reason: &str| {
+            Err(LedgerError::invalid(
+                "calendar url",
+                &crate::redact::redact_url(url),
+                reason,
+            ))
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return bad("must be an http:// or https:// URL");
+        };
+        if scheme != "http" && scheme != "https" {
+            return bad("must be an http:// or https:// URL");
+        }
+        let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host.is_empty() {
+            return bad("has no host");
+        }
+        let out = format!("{scheme}://{host}{}", path.trim_end_matches('/'));
+        if out.chars().count() > CalendarUrl::MAX_CHARS {
+            return bad("is longer than 2048 characters");
+        }
+        if out.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad("must not contain whitespace or control characters");
+        }
+        Ok(CalendarUrl(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CalendarUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CalendarUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CalendarUrl({})", self.0)
+    }
+}
+
 /// How often a tenant's digests are rolled up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -407,6 +464,29 @@ pub fn from_millis(ms: i64) -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_calendar_url_drops_user_information_and_the_trailing_slash() {
+        let c = CalendarUrl::new("https://user:pw@cal.example:8443/ots/").unwrap();
+        assert_eq!(c.as_str(), "https://cal.example:8443/ots");
+        assert_eq!(
+            CalendarUrl::new("http://127.0.0.1:9/").unwrap().as_str(),
+            "http://127.0.0.1:9"
+        );
+        for bad in [
+            "ftp://cal.example",
+            "cal.example",
+            "https://",
+            "https://a b",
+        ] {
+            assert!(CalendarUrl::new(bad).is_err(), "{bad}");
+        }
+        let e = CalendarUrl::new("ftp://u:secret@x")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("secret"), "{e}");
+    }
+
     use super::*;
 
     #[test]

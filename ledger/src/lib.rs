@@ -25,5 +25,5 @@ pub mod redact;
 pub mod sql;
 
 pub use error::{LedgerError, Result};
-pub use ids::{Cadence, Period, Plan, TenantId};
+pub use ids::{Cadence, CalendarUrl, Period, Plan, TenantId};
 pub use sql::{AnchorKind, AnchorStatus, KillMode, Trigger};

@@ -7,12 +7,12 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use common::TestDb;
 use ledger::keys::SigningKey;
 use ledger::sql::{
-    AnchorKind, AnchorRow, AnchorStatus, BackfillProgress, BackfillStatus, Consent, ConsentAction,
-    ConsentEntry, KillMode, KillScope, KillState, NewBackfill, NewTenant, RunFilter, RunOutcome,
-    RunStatus, TenantPatch, TenantStatus, Trigger, Visibility, hash_token, new_token,
-    token_matches,
+    AnchorKind, AnchorRow, AnchorStatus, BackfillProgress, BackfillStatus, CANARY_INCIDENT,
+    CanaryStatus, Consent, ConsentAction, ConsentEntry, KillMode, KillScope, KillState,
+    NewBackfill, NewTenant, RunFilter, RunOutcome, RunStatus, TenantPatch, TenantStatus, Trigger,
+    Visibility, hash_token, new_token, token_matches,
 };
-use ledger::{LedgerError, Period, Plan, TenantId};
+use ledger::{CalendarUrl, LedgerError, Period, Plan, TenantId};
 use merkle::{Hash, ManifestDigest, Root};
 use sqlx::Connection as _;
 
@@ -629,6 +629,113 @@ async fn retired_keys_leave_the_published_set_but_are_kept(db: &TestDb) {
     ));
 }
 
+async fn canaries_settle_once_and_supersede_older_pending_ones_of_their_calendar(db: &TestDb) {
+    let s = &db.store;
+    let cal = CalendarUrl::new("https://user:secret@cal.example/").unwrap();
+    assert_eq!(cal.as_str(), "https://cal.example");
+    let other = CalendarUrl::new("https://other.example").unwrap();
+    assert!(s.latest_canary(&cal).await.unwrap().is_none());
+    let a = s
+        .insert_canary(&cal, [1; 32], b"ots-a", t0())
+        .await
+        .unwrap();
+    let b = s
+        .insert_canary(&cal, [2; 32], b"ots-b", t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    let c = s
+        .insert_canary(&other, [3; 32], b"ots-c", t0())
+        .await
+        .unwrap();
+    assert_eq!(a.status, CanaryStatus::Pending);
+    assert_eq!(a.digest, [1; 32]);
+    assert_eq!(s.latest_canary(&cal).await.unwrap().unwrap().id, b.id);
+
+    s.check_canary(
+        a.id,
+        b"ots-a2",
+        "pending (404)",
+        t0() + Duration::minutes(5),
+    )
+    .await
+    .unwrap();
+    let a2 = s.canary(a.id).await.unwrap();
+    assert_eq!(a2.ots, b"ots-a2");
+    assert_eq!(a2.checked_at, Some(t0() + Duration::minutes(5)));
+    assert_eq!(a2.detail.as_deref(), Some("pending (404)"));
+
+    let superseded = s
+        .settle_canary(
+            b.id,
+            CanaryStatus::Confirmed,
+            b"ots-b2",
+            "block 7",
+            t0() + Duration::hours(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(superseded, 1);
+    assert_eq!(
+        s.canary(a.id).await.unwrap().status,
+        CanaryStatus::Superseded
+    );
+    assert_eq!(
+        s.canary(c.id).await.unwrap().status,
+        CanaryStatus::Pending,
+        "another calendar's canary is untouched"
+    );
+    assert!(s.canaries(&cal, true).await.unwrap().is_empty());
+    assert_eq!(s.canaries(&cal, false).await.unwrap().len(), 2);
+    assert!(matches!(
+        s.settle_canary(b.id, CanaryStatus::Unverified, b"x", "again", t0())
+            .await
+            .unwrap_err(),
+        LedgerError::Conflict { .. }
+    ));
+    assert!(matches!(
+        s.check_canary(b.id, b"x", "again", t0()).await.unwrap_err(),
+        LedgerError::Conflict { .. }
+    ));
+}
+
+async fn a_calendar_has_at_most_one_open_incident_until_it_is_resolved(db: &TestDb) {
+    let s = &db.store;
+    let cal = CalendarUrl::new("https://cal.example").unwrap();
+    assert_eq!(s.calendar_incident(&cal).await.unwrap(), None);
+    let (id, opened) = s
+        .open_calendar_incident(&cal, "calendar https://cal.example: late", t0())
+        .await
+        .unwrap();
+    assert!(opened);
+    let (again, opened) = s
+        .open_calendar_incident(&cal, "calendar https://cal.example: later", t0())
+        .await
+        .unwrap();
+    assert_eq!((again, opened), (id, false));
+    let open = s.incidents(true).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].kind, CANARY_INCIDENT);
+    assert!(open[0].detail.contains("https://cal.example"));
+    assert_eq!(
+        s.resolve_calendar_incident(&cal, "anchors again", t0() + Duration::hours(1))
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    assert_eq!(
+        s.resolve_calendar_incident(&cal, "anchors again", t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(s.incidents(true).await.unwrap().is_empty());
+    // Resolved by an operator instead: a calendar still late gets a new incident.
+    let (second, _) = s.open_calendar_incident(&cal, "late", t0()).await.unwrap();
+    s.resolve_incident(second, "by hand", t0()).await.unwrap();
+    let (third, opened) = s.open_calendar_incident(&cal, "late", t0()).await.unwrap();
+    assert!(opened && third != second);
+}
+
 contract! {
     anchors_are_one_row_per_type_and_replaced_in_place => super::anchors_are_one_row_per_type_and_replaced_in_place;
     tenants_are_created_once_updated_by_patch_and_start_opted_out => super::tenants_are_created_once_updated_by_patch_and_start_opted_out;
@@ -640,4 +747,6 @@ contract! {
     the_kill_switch_keeps_its_history_and_the_stricter_scope_wins => super::the_kill_switch_keeps_its_history_and_the_stricter_scope_wins;
     incidents_open_and_resolve_once => super::incidents_open_and_resolve_once;
     retired_keys_leave_the_published_set_but_are_kept => super::retired_keys_leave_the_published_set_but_are_kept;
+    canaries_settle_once_and_supersede_older_pending_ones_of_their_calendar => super::canaries_settle_once_and_supersede_older_pending_ones_of_their_calendar;
+    a_calendar_has_at_most_one_open_incident_until_it_is_resolved => super::a_calendar_has_at_most_one_open_incident_until_it_is_resolved;
 }

@@ -199,6 +199,9 @@ pub struct Ctx {
     /// How long finished jobs stay in the queue before the tick trims them
     /// (`LEDGER_QUEUE_RETAIN_DONE`, default [`crate::queue::RETAIN_DONE`]).
     pub queue_retain_done: Duration,
+    /// The calendar canary (`LEDGER_CANARY_INTERVAL`, `LEDGER_CANARY_DEADLINE`); `None`:
+    /// off ([`crate::canary`]).
+    pub canary: Option<crate::canary::CanaryPolicy>,
     /// Names this process in leases and logs.
     pub worker_id: String,
     /// Test hook: the step at which to stop dead (see [`Ctx::checkpoint`]).
@@ -346,6 +349,7 @@ impl Ctx {
                 })?,
             None => crate::queue::RETAIN_DONE,
         };
+        let canary = crate::canary::CanaryPolicy::from_config(config)?;
         Ok(Ctx {
             store,
             blobs,
@@ -356,6 +360,7 @@ impl Ctx {
             queue,
             run_lease,
             queue_retain_done,
+            canary,
             worker_id: format!(
                 "{}-{}",
                 std::process::id(),

@@ -26,6 +26,9 @@ pub enum Job {
     CatchUp { tick: i64 },
     /// Enqueue the next periods of a backfill, as its token bucket allows.
     Backfill { id: String, tick: i64 },
+    /// One calendar-canary cycle: follow every calendar's canaries, stamp new ones when due,
+    /// export `calendar_pending_oldest_seconds` and open or resolve calendar incidents.
+    Canary { tick: i64 },
 }
 
 impl Job {
@@ -38,6 +41,7 @@ impl Job {
             Job::SampleVerify { run } => format!("sample-verify:{run}"),
             Job::CatchUp { .. } => "catch-up".to_owned(),
             Job::Backfill { id, .. } => format!("backfill:{id}"),
+            Job::Canary { .. } => "canary".to_owned(),
         }
     }
 
@@ -49,6 +53,7 @@ impl Job {
             Job::SampleVerify { .. } => "sample-verify",
             Job::CatchUp { .. } => "catch-up",
             Job::Backfill { .. } => "backfill",
+            Job::Canary { .. } => "canary",
         }
     }
 }

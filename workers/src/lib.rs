@@ -11,6 +11,7 @@
 //! [`service`] runs the roles in a process: the scheduler loop, a worker pool, or both.
 
 pub mod bundle;
+pub mod canary;
 pub mod catchup;
 pub mod ctx;
 pub mod error;

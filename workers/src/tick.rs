@@ -22,7 +22,9 @@
 //!    OTS anchor exist, a catch-up job is enqueued.
 //! 5. **Backfills**: every queued or running backfill gets a step job, which enqueues the
 //!    periods its token bucket and cost ceiling allow.
-//! 6. **Queue upkeep**: finished and dead jobs past their retention are trimmed
+//! 6. **Calendar canary**: when on (`LEDGER_CANARY_INTERVAL`), a canary job about once a
+//!    minute ([`crate::canary`]).
+//! 7. **Queue upkeep**: finished and dead jobs past their retention are trimmed
 //!    ([`crate::Queue::trim`]) and the queue's depth is exported (`queue_jobs{state}`).
 
 use chrono::{DateTime, Utc};
@@ -46,6 +48,8 @@ pub struct TickReport {
     pub reaped: Vec<String>,
     pub catch_up: bool,
     pub backfills: usize,
+    /// A calendar-canary cycle was enqueued ([`crate::canary`]).
+    pub canary: bool,
     /// Upgrade jobs pushed by the reconciliation (deduplicated by the queue).
     pub reconciled: usize,
     /// Finished job records trimmed from the queue.
@@ -58,7 +62,7 @@ fn tick_number(ctx: &Ctx, now: DateTime<Utc>) -> i64 {
 }
 
 /// One scheduler tick at `now`.
-#[allow(clippy::too_many_lines)] // the five steps of the module documentation, in order
+#[allow(clippy::too_many_lines)] // the steps of the module documentation, in order
 pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
     let n = tick_number(ctx, now);
     let lease = KvKey::lease(&format!("scheduler-tick:{n}"))?;
@@ -169,6 +173,15 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
                 .await?;
             report.backfills += 1;
         }
+    }
+    // The calendar canary: one cycle about once a minute (every tick when ticks are a
+    // minute or longer apart); the queue holds at most one.
+    let canary_ticks = (60 / ctx.policy.tick.as_secs().max(1)).max(1);
+    if ctx.canary.is_some() && n.rem_euclid(i64::try_from(canary_ticks).unwrap_or(1)) == 0 {
+        ctx.queue
+            .push(Job::Canary { tick: n }, std::time::Duration::ZERO)
+            .await?;
+        report.canary = true;
     }
     let lease_ticks = (ctx.run_lease.as_secs() / ctx.policy.tick.as_secs().max(1)).max(1);
     if n.rem_euclid(i64::try_from(lease_ticks).unwrap_or(1)) == 0 {

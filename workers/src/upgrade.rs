@@ -342,6 +342,33 @@ async fn confirmed_blocks(
         );
         return Ok(None);
     };
+    let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
+    verified_blocks(ctx, source, file, &digest).await
+}
+
+/// The earliest Bitcoin block `file`'s attestations name ([`verified_blocks`]). The calendar
+/// canary ([`crate::canary`]) checks its stamps with it, so it trusts the same evidence as
+/// the upgrade job.
+pub(crate) async fn verified_block(
+    ctx: &Ctx,
+    source: &stamp::headers::RemoteHeaders,
+    file: &DetachedTimestamp,
+    digest: &[u8; 32],
+) -> Result<Option<Bitcoin>> {
+    Ok(verified_blocks(ctx, source, file, digest)
+        .await?
+        .map(|b| b.earliest))
+}
+
+/// The Bitcoin blocks `file`'s attestations name, each checked against its header from
+/// `source` at the configured network's rules (or against the newer epoch table); `None`
+/// when no attestation of `file` (which must stamp `digest`) verifies.
+async fn verified_blocks(
+    ctx: &Ctx,
+    source: &stamp::headers::RemoteHeaders,
+    file: &DetachedTimestamp,
+    digest: &[u8; 32],
+) -> Result<Option<Blocks>> {
     let heights = file.timestamp.bitcoin_heights();
     let timeout = Duration::from_secs(15);
     let headers = match &ctx.stamping.epochs {
@@ -367,8 +394,7 @@ async fn confirmed_blocks(
             .await?
         }
     };
-    let digest: [u8; 32] = Sha256::digest(receipt.root.0.0).into();
-    let (_, findings) = stamp::verify::verify_file(file, &digest, &headers)?;
+    let (_, findings) = stamp::verify::verify_file(file, digest, &headers)?;
     let network = match ctx.stamping.network {
         stamp::bitcoin::Network::Bitcoin => BitcoinNetwork::Bitcoin,
         stamp::bitcoin::Network::Regtest => BitcoinNetwork::Regtest,

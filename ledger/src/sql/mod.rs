@@ -14,6 +14,7 @@
 //! switch history) refuse UPDATE and DELETE with a trigger, so not even a bug in this crate
 //! can rewrite history.
 
+mod canaries;
 mod chain;
 mod manifests;
 mod model;
@@ -33,6 +34,7 @@ use sqlx::sqlite::{
 
 use crate::error::{LedgerError, Result};
 
+pub use canaries::CANARY_INCIDENT;
 pub use manifests::IngestCounts;
 pub use model::*;
 pub use ops::BackfillProgress;
@@ -252,6 +254,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "fleet_and_deferral",
         include_str!("../../migrations/sqlite/0003_fleet_and_deferral.sql"),
     ),
+    (
+        4,
+        "calendar_canaries",
+        include_str!("../../migrations/sqlite/0004_calendar_canaries.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -268,6 +275,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "fleet_and_deferral",
         include_str!("../../migrations/postgres/0003_fleet_and_deferral.sql"),
+    ),
+    (
+        4,
+        "calendar_canaries",
+        include_str!("../../migrations/postgres/0004_calendar_canaries.sql"),
     ),
 ];
 

@@ -9,7 +9,7 @@ use merkle::Root;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LedgerError, Result};
-use crate::ids::{Cadence, Period, Plan, TenantId};
+use crate::ids::{Cadence, CalendarUrl, Period, Plan, TenantId};
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -80,6 +80,16 @@ text_enum!(
     /// An anchor's state.
     AnchorStatus, "anchor status" {
         Pending = "pending", Confirmed = "confirmed", Failed = "failed", Skipped = "skipped",
+    }
+);
+text_enum!(
+    /// A calendar canary's state (`calendar_canaries.status`). Only `pending` is unsettled:
+    /// `confirmed` (its Bitcoin attestation verified against the header source), `unverified`
+    /// (a Bitcoin attestation, and no header source configured to check it), `superseded` (a
+    /// newer canary of the same calendar settled while this one was still pending).
+    CanaryStatus, "canary status" {
+        Pending = "pending", Confirmed = "confirmed", Unverified = "unverified",
+        Superseded = "superseded",
     }
 );
 text_enum!(
@@ -328,4 +338,24 @@ pub(crate) mod ts_serde {
 pub(crate) fn bytes32(what: &'static str, v: &[u8]) -> Result<[u8; 32]> {
     v.try_into()
         .map_err(|_| LedgerError::Format(format!("{what} column holds {} bytes, not 32", v.len())))
+}
+
+/// A canary digest stamped through one calendar, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Canary {
+    pub id: u64,
+    pub calendar: CalendarUrl,
+    /// What was stamped: never a tenant's root (workers/src/canary.rs derives it).
+    pub digest: [u8; 32],
+    /// The detached timestamp (`.ots` bytes) as last stored: the calendar's answer, merged
+    /// with every upgrade since.
+    pub ots: Vec<u8>,
+    pub status: CanaryStatus,
+    pub submitted_at: DateTime<Utc>,
+    /// When the calendar was last asked for an upgrade.
+    pub checked_at: Option<DateTime<Utc>>,
+    /// When the status left `pending`.
+    pub settled_at: Option<DateTime<Utc>>,
+    /// The last finding (a block, why it is not verified, the last upgrade outcome).
+    pub detail: Option<String>,
 }
