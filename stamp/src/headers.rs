@@ -241,6 +241,46 @@ pub async fn fetch_header_at(
     }
 }
 
+/// The height of the best block `source` knows (Esplora `GET /blocks/tip/height`, bitcoind
+/// `getblockcount`): how deep an attestation's block is, in the source's own word. It is
+/// reported, never relied on: a lying source can only misstate depth, not forge work.
+pub async fn fetch_tip_height(
+    client: &reqwest::Client,
+    source: &RemoteHeaders,
+    timeout: Duration,
+) -> Result<u64> {
+    let fetcher = Fetcher {
+        client,
+        source,
+        timeout,
+    };
+    match source {
+        RemoteHeaders::Esplora { url, .. } => {
+            let request = format!("GET {url}/blocks/tip/height");
+            let (status, body) = fetcher
+                .get(&format!("{url}/blocks/tip/height"))
+                .await
+                .map_err(|r| fetcher.fail(&request, r))?;
+            if status != StatusCode::OK {
+                return Err(fetcher.fail(&request, format!("HTTP {status}{}", snippet(&body))));
+            }
+            String::from_utf8_lossy(&body)
+                .trim()
+                .parse()
+                .map_err(|_| fetcher.fail(&request, format!("not a height{}", snippet(&body))))
+        }
+        RemoteHeaders::Bitcoind { .. } => {
+            let request = "getblockcount []";
+            match fetcher.rpc("getblockcount", json!([])).await {
+                Ok(v) => v
+                    .as_u64()
+                    .ok_or_else(|| fetcher.fail(request, format!("result {v} is not a height"))),
+                Err(e) => Err(fetcher.rpc_fail(request, e)),
+            }
+        }
+    }
+}
+
 async fn fetch_all(
     client: &reqwest::Client,
     source: &RemoteHeaders,

@@ -50,6 +50,14 @@ pub fn check(bundle: &Bundle, tsa: &VerifyOptions, headers: &HeaderInput) -> Rep
         headers,
     });
     report.0.extend(rest.0);
+    report.push(Check::note(
+        "version",
+        format!(
+            "checked receipt version {}, the latest when the bundle was made; a newer version \
+             may supersede it since (anchor verify receipt --api asks)",
+            receipt.version
+        ),
+    ));
     report
 }
 

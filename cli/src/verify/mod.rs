@@ -39,7 +39,7 @@ use ledger::keys::Jwks;
 use ledger::{AnchorKind, Period, TenantId};
 use stamp::DetachedTimestamp;
 use stamp::bitcoin::{HeadersFile, Network};
-use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on};
+use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on, fetch_tip_height};
 use stamp::tsp::{Certificate, VerifyOptions};
 use workers::bundle::Bundle;
 
@@ -204,6 +204,7 @@ impl Source {
         };
         match name {
             "jwks.json" => format!("{base}/.well-known/jwks.json"),
+            "receipt.json" => format!("{base}/anchor/receipt/{tenant}/{period}"),
             "chain.jsonl" => format!("{base}/anchor/chain/{tenant}"),
             artifact => format!("{base}/anchor/artifact/{tenant}/{period}/{artifact}"),
         }
@@ -275,6 +276,7 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
         return Ok(HeaderInput::Source {
             headers: crate::ots::with_table(headers.on_network(network), epochs.as_ref()),
             name: path.display().to_string(),
+            tip: None,
         });
     }
     let remote = match (&trust.esplora, &trust.bitcoind) {
@@ -292,16 +294,20 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
         .collect();
     let timeout = Duration::from_secs(trust.timeout);
     let client = stamp::calendar::http_client(timeout).map_err(anyhow::Error::new)?;
-    let fetched = crate::ots::runtime()?.block_on(async {
-        match epochs {
+    let (fetched, tip) = crate::ots::runtime()?.block_on(async {
+        let fetched = match epochs {
             Some(e) => fetch_headers_against(&client, &remote, heights, timeout, e).await,
             None => fetch_headers_on(&client, &remote, heights, timeout, network).await,
-        }
+        };
+        // Depth is reported, not relied on: a source that cannot say leaves it out.
+        let tip = fetch_tip_height(&client, &remote, timeout).await.ok();
+        (fetched, tip)
     });
     Ok(match fetched {
         Ok(headers) => HeaderInput::Source {
             headers,
             name: remote.to_string(),
+            tip,
         },
         Err(e) => HeaderInput::Unreachable(e.to_string(), network),
     })
@@ -360,7 +366,7 @@ pub fn receipt(args: &ReceiptArgs) -> Outcome {
     };
     let tsa = tsa_options(&args.trust)?;
     let headers = header_input(&args.trust, &[root_ots.as_deref()])?;
-    let report = receipt::check(&Evidence {
+    let mut report = receipt::check(&Evidence {
         receipt: &receipt,
         jwks: &jwks,
         root_bin: &root_bin,
@@ -370,7 +376,46 @@ pub fn receipt(args: &ReceiptArgs) -> Outcome {
         tsa: &tsa,
         headers: &headers,
     });
+    report.push(version_note(&receipt, &source));
     finish(&report)
+}
+
+/// Which receipt version was checked, and whether a newer one supersedes it: asked of `--api`
+/// (its latest receipt of the period); offline only the version is known.
+fn version_note(receipt: &Receipt, source: &Source) -> Check {
+    let checked = receipt.version;
+    let Source::Api { .. } = source else {
+        return Check::note(
+            "version",
+            format!(
+                "checked receipt version {checked}; whether a newer version supersedes it is \
+                 not known offline (verify with --api to ask)"
+            ),
+        );
+    };
+    let latest = source
+        .get("receipt.json")
+        .ok()
+        .flatten()
+        .and_then(|b| Receipt::from_json(&b).ok());
+    match latest {
+        Some(l) if l.version > checked => Check::note(
+            "version",
+            format!(
+                "checked receipt version {checked}, which version {} at the API supersedes: \
+                 verify the latest for the newest evidence",
+                l.version
+            ),
+        ),
+        Some(_) => Check::note(
+            "version",
+            format!("checked receipt version {checked}, the latest at the API"),
+        ),
+        None => Check::note(
+            "version",
+            format!("checked receipt version {checked}; the API did not say which is latest"),
+        ),
+    }
 }
 
 pub fn bundle(args: &BundleArgs) -> Outcome {

@@ -27,7 +27,7 @@ use stamp::bitcoin::{HeaderSource as _, HeadersFile, Network};
 use stamp::tsp::{HashAlg, MessageImprint, TimeStampResponse, VerifyOptions};
 use stamp::verify::{Finding, verify_file};
 
-use super::report::{Check, Report};
+use super::report::{Basis, Check, Report};
 
 /// Where block headers come from, as the edge resolved it.
 #[derive(Debug)]
@@ -36,7 +36,13 @@ pub enum HeaderInput {
     None(Network),
     /// Headers (read from a file, or fetched for exactly the heights the proofs name) and a
     /// description of where they came from.
-    Source { headers: HeadersFile, name: String },
+    Source {
+        headers: HeadersFile,
+        name: String,
+        /// The height of the source's best block, when it said (remote sources): how deep a
+        /// confirmation is, in the source's word.
+        tip: Option<u64>,
+    },
     /// The remote source could not be asked: the reason, and the chain it was asked about.
     Unreachable(String, Network),
 }
@@ -180,7 +186,7 @@ pub fn ots(entry: &AnchorEntry, bytes: &[u8], root_bin: &[u8], headers: &HeaderI
     let want: [u8; 32] = Sha256::digest(root_bin).into();
     let empty = HeadersFile::default();
     let (source, source_name) = match headers {
-        HeaderInput::Source { headers, name } => (headers, name.as_str()),
+        HeaderInput::Source { headers, name, .. } => (headers, name.as_str()),
         HeaderInput::None(_) | HeaderInput::Unreachable(..) => (&empty, ""),
     };
     let findings = match verify_file(&file, &want, source) {
@@ -208,7 +214,7 @@ pub fn ots(entry: &AnchorEntry, bytes: &[u8], root_bin: &[u8], headers: &HeaderI
         (AnchorStatus::Confirmed, Some(b)) => {
             ots_confirmed(b, &findings, &failures, headers, source_name, regtest)
         }
-        _ => ots_unconfirmed(&findings, &failures, regtest),
+        _ => ots_unconfirmed(&findings, &failures, headers, regtest),
     }
 }
 
@@ -270,6 +276,7 @@ fn ots_confirmed(
                     Some(t) => format!(" through transaction {t}"),
                     None => String::new(),
                 };
+                let basis = work_basis(headers, *height, format_ts(b.time));
                 return Check::ok(
                     "ots",
                     format!(
@@ -277,7 +284,8 @@ fn ots_confirmed(
                          {height} ({block_hash}, {}), as the receipt says{regtest}{network_note}",
                         format_ts(b.time)
                     ),
-                );
+                )
+                .resting_on(basis);
             }
             Finding::NoHeader { height } if *height == b.height => {
                 return Check::failed(
@@ -313,6 +321,19 @@ fn ots_confirmed(
     )
 }
 
+/// What a verified Bitcoin attestation in block `height` (time `at`) rests on: regtest work,
+/// or Bitcoin proof of work as deep as the source's tip says.
+fn work_basis(headers: &HeaderInput, height: u64, at: String) -> Basis {
+    if headers.network() == Network::Regtest {
+        return Basis::RegtestWork;
+    }
+    let depth = match headers {
+        HeaderInput::Source { tip: Some(tip), .. } => tip.checked_sub(height).map(|d| d + 1),
+        _ => None,
+    };
+    Basis::ProofOfWork { at, height, depth }
+}
+
 /// The receipt's chain against the verifier's: a note for the `✓` line (empty, or that the
 /// receipt predates its network field), or the failed check when they differ.
 fn network_check(b: &ledger::formats::Bitcoin, verifier: Network) -> Result<String, Check> {
@@ -340,23 +361,32 @@ fn network_check(b: &ledger::formats::Bitcoin, verifier: Network) -> Result<Stri
 }
 
 /// A receipt that says pending: pending unless the `.ots` already verifies (or fails).
-fn ots_unconfirmed(findings: &[Finding], failures: &[&str], regtest: &str) -> Check {
+fn ots_unconfirmed(
+    findings: &[Finding],
+    failures: &[&str],
+    headers: &HeaderInput,
+    regtest: &str,
+) -> Check {
     if !failures.is_empty() {
         return Check::failed("ots", failures.join("; "));
     }
     if let Some(Finding::Bitcoin {
-        height, block_hash, ..
-    }) = findings
-        .iter()
-        .find(|f| matches!(f, Finding::Bitcoin { .. }))
+        height,
+        block_hash,
+        time,
+        ..
+    }) = stamp::verify::earliest_bitcoin(findings)
     {
+        let at = chrono::DateTime::from_timestamp(i64::from(*time), 0)
+            .map_or_else(|| time.to_string(), format_ts);
         return Check::ok(
             "ots",
             format!(
                 "the receipt says pending, and root.ots already stamps SHA-256(root.bin) \
                  into Bitcoin block {height} ({block_hash}){regtest}"
             ),
-        );
+        )
+        .resting_on(work_basis(headers, *height, at));
     }
     let calendars: Vec<&str> = findings
         .iter()
@@ -421,6 +451,7 @@ pub fn tsa(entry: &AnchorEntry, bytes: &[u8], root_bin: &[u8], opts: &VerifyOpti
             verified.path.join(" → ")
         ),
     )
+    .resting_on(Basis::TsaCa { at: gen_time })
 }
 
 fn chain_check(r: &Receipt, chain: &[u8], jwks: &Jwks) -> Check {

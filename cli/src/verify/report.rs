@@ -18,24 +18,106 @@ pub enum Status {
     Pending,
     /// `✗ … malformed`: an artifact does not parse, so the check could not run (exit 2).
     Malformed,
+    /// `note`: something a reader should know that is neither evidence nor a failure (which
+    /// receipt version was checked); never changes the exit code.
+    Note,
 }
 
-/// One check: a short name (`signature`, `root.bin`, `ots`, `tsa`, …) and the detail or
-/// reason.
+/// What a passed check rests on: whom a reader must trust for it to mean anything, weakest
+/// first (the order decides the closing line's "strongest evidence").
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Basis {
+    /// Structure and hashes only: the files agree with each other.
+    Hashes,
+    /// Work on a regtest chain: proves the proof's structure, nothing about time.
+    RegtestWork,
+    /// The operator's signing key (the JWKS): the operator's own word.
+    OperatorKey,
+    /// The time-stamp authority's signature and its certificate chain at genTime, dating the
+    /// root by `at`.
+    TsaCa { at: String },
+    /// Bitcoin proof of work, dating the root by `at` (the block's time), in block `height`,
+    /// `depth` blocks deep when the header source said where its tip is.
+    ProofOfWork {
+        at: String,
+        height: u64,
+        depth: Option<u64>,
+    },
+}
+
+impl Basis {
+    /// The basis a check of this name rests on unless it says otherwise: the receipt's
+    /// signature, the run-summary chain and summary rest on the operator's key; `ots` and
+    /// `tsa` checks name theirs with [`Check::resting_on`]; the rest are hashes.
+    fn of(name: &str) -> Basis {
+        match name {
+            "signature" | "chain" | "summary" => Basis::OperatorKey,
+            _ => Basis::Hashes,
+        }
+    }
+
+    /// For a `✓` line: `rests on …`.
+    fn phrase(&self) -> String {
+        match self {
+            Basis::Hashes => "hashes".to_owned(),
+            Basis::RegtestWork => "regtest work, which proves nothing about time".to_owned(),
+            Basis::OperatorKey => "the operator's signing key".to_owned(),
+            Basis::TsaCa { .. } => "the TSA's signature and CA at genTime".to_owned(),
+            Basis::ProofOfWork { depth, .. } => match depth {
+                Some(d) => format!("Bitcoin proof of work, {d} block(s) deep"),
+                None => "Bitcoin proof of work".to_owned(),
+            },
+        }
+    }
+
+    /// The closing line's account of what this evidence proves.
+    fn proves(&self) -> String {
+        match self {
+            Basis::Hashes | Basis::RegtestWork => {
+                "hashes: the files agree with each other; nothing here dates the root".to_owned()
+            }
+            Basis::OperatorKey => "the operator's signature: the operator vouches for the \
+                                   root, but nothing independent of the operator dates it"
+                .to_owned(),
+            Basis::TsaCa { at } => format!(
+                "the TSA's signature: the root existed no later than {at}, if you trust that \
+                 TSA and its CA"
+            ),
+            Basis::ProofOfWork { at, height, depth } => format!(
+                "Bitcoin proof of work: the root existed no later than {at} (block {height}{}); \
+                 undoing that means out-mining Bitcoin",
+                depth.map_or(String::new(), |d| format!(", {d} block(s) deep"))
+            ),
+        }
+    }
+}
+
+/// One check: a short name (`signature`, `root.bin`, `ots`, `tsa`, …), the detail or reason,
+/// and what a pass rests on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
     pub name: String,
     pub status: Status,
     pub detail: String,
+    pub basis: Basis,
 }
 
 impl Check {
     pub fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Check {
+        let name = name.into();
         Check {
-            name: name.into(),
+            basis: Basis::of(&name),
+            name,
             status,
             detail: detail.into(),
         }
+    }
+
+    /// The same check, resting on `basis`.
+    #[must_use]
+    pub fn resting_on(mut self, basis: Basis) -> Check {
+        self.basis = basis;
+        self
     }
 
     pub fn ok(name: impl Into<String>, detail: impl Into<String>) -> Check {
@@ -53,16 +135,27 @@ impl Check {
     pub fn malformed(name: impl Into<String>, detail: impl Into<String>) -> Check {
         Check::new(name, Status::Malformed, detail)
     }
+
+    pub fn note(name: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check::new(name, Status::Note, detail)
+    }
 }
 
 impl fmt::Display for Check {
     /// `✓ name: detail`, `✗ name: reason`, `pending name: reason`, `✗ name: malformed: reason`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.status {
-            Status::Verified => write!(f, "✓ {}: {}", self.name, self.detail),
+            Status::Verified => write!(
+                f,
+                "✓ {}: {} [rests on {}]",
+                self.name,
+                self.detail,
+                self.basis.phrase()
+            ),
             Status::Failed => write!(f, "✗ {}: {}", self.name, self.detail),
             Status::Pending => write!(f, "pending {}: {}", self.name, self.detail),
             Status::Malformed => write!(f, "✗ {}: malformed: {}", self.name, self.detail),
+            Status::Note => write!(f, "note {}: {}", self.name, self.detail),
         }
     }
 }
@@ -76,12 +169,29 @@ impl Report {
         self.0.push(check);
     }
 
-    /// One line per check.
+    /// One line per check, then the closing line ([`Report::strongest`]).
     pub fn lines(&self) -> String {
-        self.0.iter().fold(String::new(), |mut out, c| {
+        let mut out = self.0.iter().fold(String::new(), |mut out, c| {
             let _ = writeln!(out, "{c}");
             out
-        })
+        });
+        let _ = writeln!(out, "{}", self.strongest());
+        out
+    }
+
+    /// `strongest evidence: …`: the strongest basis among the checks that passed and what it
+    /// proves, whatever else failed (the exit code says whether everything held).
+    pub fn strongest(&self) -> String {
+        match self
+            .0
+            .iter()
+            .filter(|c| c.status == Status::Verified)
+            .map(|c| &c.basis)
+            .max()
+        {
+            Some(basis) => format!("strongest evidence: {}", basis.proves()),
+            None => "strongest evidence: none: no check passed".to_owned(),
+        }
     }
 
     fn count(&self, status: Status) -> usize {
@@ -106,7 +216,7 @@ impl Report {
             Err(Failure::Pending(anyhow!(
                 "nothing failed, but {pending} check(s) are pending; verify again later"
             )))
-        } else if self.0.is_empty() {
+        } else if self.count(Status::Verified) == 0 {
             Err(Failure::Input(anyhow!("nothing was checked")))
         } else {
             Ok(())
@@ -142,8 +252,53 @@ mod tests {
     }
 
     #[test]
+    fn the_closing_line_names_the_strongest_basis_that_passed() {
+        let mut r = Report(vec![
+            Check::ok("root.bin", "fine"),
+            Check::ok("signature", "fine"),
+        ]);
+        assert!(r.strongest().contains("the operator's signature"), "{}", r.strongest());
+        r.push(Check::ok("ots", "regtest").resting_on(Basis::RegtestWork));
+        assert!(r.strongest().contains("the operator's signature"));
+        r.push(Check::ok("tsa", "fine").resting_on(Basis::TsaCa {
+            at: "2026-11-23T02:00:03.000Z".into(),
+        }));
+        assert!(r.strongest().contains("no later than 2026-11-23T02:00:03.000Z"));
+        // A failed Bitcoin check is not evidence.
+        r.push(
+            Check::failed("ots", "bad header").resting_on(Basis::ProofOfWork {
+                at: "x".into(),
+                height: 1,
+                depth: None,
+            }),
+        );
+        assert!(r.strongest().contains("the TSA's signature"));
+        r.push(Check::ok("ots", "fine").resting_on(Basis::ProofOfWork {
+            at: "2026-11-23T03:12:45.000Z".into(),
+            height: 925_000,
+            depth: Some(6),
+        }));
+        assert_eq!(
+            r.strongest(),
+            "strongest evidence: Bitcoin proof of work: the root existed no later than \
+             2026-11-23T03:12:45.000Z (block 925000, 6 block(s) deep); undoing that means \
+             out-mining Bitcoin"
+        );
+        assert!(r.lines().ends_with(&format!("{}\n", r.strongest())));
+        let none = Report(vec![Check::failed("signature", "bad")]);
+        assert_eq!(none.strongest(), "strongest evidence: none: no check passed");
+    }
+
+    #[test]
     fn each_status_prints_its_own_line_shape() {
-        assert_eq!(Check::ok("a", "b").to_string(), "✓ a: b");
+        assert_eq!(
+            Check::ok("a", "b").to_string(),
+            "✓ a: b [rests on hashes]"
+        );
+        assert_eq!(
+            Check::ok("signature", "b").to_string(),
+            "✓ signature: b [rests on the operator's signing key]"
+        );
         assert_eq!(Check::failed("a", "b").to_string(), "✗ a: b");
         assert_eq!(Check::pending("a", "b").to_string(), "pending a: b");
         assert_eq!(Check::malformed("a", "b").to_string(), "✗ a: malformed: b");
