@@ -164,6 +164,32 @@ fn every_latest_demo_receipt_verifies_from_a_directory_of_downloaded_files() {
             assert!(stdout.contains(line), "{tenant} {period}: {stdout}");
         }
         assert!(!stdout.contains('✗'), "{tenant} {period}: {stdout}");
+        // Every ✓ says what it rests on; the version checked is noted; the closing line names
+        // the strongest evidence: the dev TSA's genTime where there is a TSA anchor, else
+        // the operator's signature (regtest work proves nothing about time).
+        for line in stdout.lines().filter(|l| l.starts_with('✓')) {
+            assert!(line.contains(" [rests on "), "{line}");
+        }
+        assert!(
+            stdout.contains(&format!(
+                "note version: checked receipt version {}",
+                receipt.version
+            )),
+            "{stdout}"
+        );
+        let strongest = stdout.lines().last().unwrap_or_default();
+        let want = if receipt.anchors.iter().any(|a| a.kind == AnchorKind::Tsa) {
+            "strongest evidence: the TSA's signature: the root existed no later than "
+        } else {
+            "strongest evidence: the operator's signature"
+        };
+        assert!(strongest.starts_with(want), "{tenant} {period}: {stdout}");
+        if receipt.anchors.iter().any(|a| a.kind == AnchorKind::Ots) {
+            assert!(
+                stdout.contains("[rests on regtest work, which proves nothing about time]"),
+                "{stdout}"
+            );
+        }
         for a in &receipt.anchors {
             let ok = format!("✓ {}: ", a.kind);
             let pending = format!("pending {}: ", a.kind);
@@ -278,6 +304,34 @@ fn files_downloaded_from_the_running_api_verify_in_a_fresh_directory_and_through
             "{}",
             report(&out)
         );
+        assert!(
+            text(&out.stdout).contains(&format!(
+                "note version: checked receipt version {}, the latest at the API",
+                receipt.version
+            )),
+            "{}",
+            report(&out)
+        );
+        // An older version, checked through --api, is named as superseded.
+        if receipt.version >= 2 {
+            let old = tmp.path().join(format!("old-{tenant}"));
+            std::fs::create_dir(&old).unwrap();
+            std::fs::copy(
+                data.join(format!("blobs/receipts/{tenant}/{period}/v1.json")),
+                old.join("receipt.json"),
+            )
+            .unwrap();
+            let out = verify_receipt(&old, &data, &["--api", &base]);
+            assert!(
+                text(&out.stdout).contains(&format!(
+                    "note version: checked receipt version 1, which version {} at the API \
+                     supersedes",
+                    receipt.version
+                )),
+                "{}",
+                report(&out)
+            );
+        }
 
         // The API's bundle is byte for byte the CLI's.
         let digest = common::demo_digest(&data, &tenant, &period);

@@ -408,3 +408,50 @@ async fn an_unreachable_source_is_an_error_naming_it() {
     );
     assert!(msg.contains("cannot connect"), "{msg}");
 }
+
+/// How deep a block is comes from the source's tip: Esplora's `/blocks/tip/height`,
+/// bitcoind's `getblockcount`; an answer that is not a height is an error naming the request.
+#[tokio::test]
+async fn the_tip_height_comes_from_esplora_or_bitcoind_and_a_bad_answer_is_named() {
+    let client = http_client(Duration::from_secs(5)).unwrap();
+    let timeout = Duration::from_secs(5);
+    let esplora_server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/blocks/tip/height"))
+        .respond_with(text("925123\n"))
+        .mount(&esplora_server)
+        .await;
+    let source = esplora_source(&esplora_server, "/api");
+    assert_eq!(
+        stamp::headers::fetch_tip_height(&client, &source, timeout)
+            .await
+            .unwrap(),
+        925_123
+    );
+    let node = MockServer::start().await;
+    rpc("getblockcount", &json!([]))
+        .respond_with(rpc_ok(&json!(925_124)))
+        .mount(&node)
+        .await;
+    let source = bitcoind_source(&node, "alice:s3cr%3At");
+    assert_eq!(
+        stamp::headers::fetch_tip_height(&client, &source, timeout)
+            .await
+            .unwrap(),
+        925_124
+    );
+    let liar = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/blocks/tip/height"))
+        .respond_with(text("tall"))
+        .mount(&liar)
+        .await;
+    let err = stamp::headers::fetch_tip_height(&client, &esplora_source(&liar, ""), timeout)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("blocks/tip/height") && err.contains("not a height"),
+        "{err}"
+    );
+}

@@ -44,6 +44,7 @@ use stamp::tsp::{Certificate, VerifyOptions};
 use workers::bundle::Bundle;
 
 use self::receipt::{Evidence, HeaderInput, SummaryInput};
+use self::report::Check;
 use crate::{Failure, Outcome, read_input, write_stdout};
 
 /// The trust anchors: the TSA's CA and a Bitcoin header source.

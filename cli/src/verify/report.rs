@@ -257,13 +257,20 @@ mod tests {
             Check::ok("root.bin", "fine"),
             Check::ok("signature", "fine"),
         ]);
-        assert!(r.strongest().contains("the operator's signature"), "{}", r.strongest());
+        assert!(
+            r.strongest().contains("the operator's signature"),
+            "{}",
+            r.strongest()
+        );
         r.push(Check::ok("ots", "regtest").resting_on(Basis::RegtestWork));
         assert!(r.strongest().contains("the operator's signature"));
         r.push(Check::ok("tsa", "fine").resting_on(Basis::TsaCa {
             at: "2026-11-23T02:00:03.000Z".into(),
         }));
-        assert!(r.strongest().contains("no later than 2026-11-23T02:00:03.000Z"));
+        assert!(
+            r.strongest()
+                .contains("no later than 2026-11-23T02:00:03.000Z")
+        );
         // A failed Bitcoin check is not evidence.
         r.push(
             Check::failed("ots", "bad header").resting_on(Basis::ProofOfWork {
@@ -286,15 +293,15 @@ mod tests {
         );
         assert!(r.lines().ends_with(&format!("{}\n", r.strongest())));
         let none = Report(vec![Check::failed("signature", "bad")]);
-        assert_eq!(none.strongest(), "strongest evidence: none: no check passed");
+        assert_eq!(
+            none.strongest(),
+            "strongest evidence: none: no check passed"
+        );
     }
 
     #[test]
     fn each_status_prints_its_own_line_shape() {
-        assert_eq!(
-            Check::ok("a", "b").to_string(),
-            "✓ a: b [rests on hashes]"
-        );
+        assert_eq!(Check::ok("a", "b").to_string(), "✓ a: b [rests on hashes]");
         assert_eq!(
             Check::ok("signature", "b").to_string(),
             "✓ signature: b [rests on the operator's signing key]"
