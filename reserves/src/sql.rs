@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use sqlx::SqlSafeStr as _;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
 use crate::asset::{AssetPatch, NewAsset, NewSnapshot, ReserveAsset, Snapshot};
 use crate::attestation::SignedAttestation;
@@ -325,8 +325,8 @@ macro_rules! attestation_from_row {
 }
 
 impl ReserveStore {
-    /// Connects to `sqlite://PATH` (created if missing, WAL) or `postgres://…` and applies the
-    /// reserves migrations.
+    /// Connects to `sqlite://PATH` (with [`ledger::sql::durable_sqlite`]'s options: created if
+    /// missing, WAL, `synchronous=FULL`) or `postgres://…` and applies the reserves migrations.
     pub async fn connect(url: &str) -> Result<ReserveStore> {
         let bad_url = |e: sqlx::Error| {
             ReserveError::invalid(
@@ -336,12 +336,9 @@ impl ReserveStore {
             )
         };
         let db = if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(bad_url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
+            // The ledger's durable options (synchronous=FULL among them): a published
+            // attestation must survive a power cut as an accepted manifest does.
+            let opts = ledger::sql::durable_sqlite(url).map_err(bad_url)?;
             Db::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(4)
@@ -844,5 +841,30 @@ impl ReserveStore {
             .map_err(sql_err)?;
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_reserves_store_commits_with_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("reserves.db").display());
+        let store = ReserveStore::connect(&url).await.unwrap();
+        let Db::Sqlite(pool) = &store.db else {
+            panic!("a sqlite url opens a sqlite pool")
+        };
+        let (mode,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, 2, "2 is FULL");
+        let (journal,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
     }
 }

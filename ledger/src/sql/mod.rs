@@ -86,6 +86,19 @@ pub struct Store {
     pub(crate) db: Db,
 }
 
+/// The connection options every SQLite system of record opens with (the ledger's store and
+/// the reserves store): created if missing, WAL, `synchronous=FULL` (an accepted record must
+/// survive a power cut, which WAL's usual NORMAL does not promise for the last
+/// transactions), foreign keys on, a 5 s busy timeout.
+pub fn durable_sqlite(url: &str) -> std::result::Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5)))
+}
+
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing; WAL, `synchronous=FULL`, foreign keys
     /// on, 5 s busy timeout) or `postgres://…`, and applies the migrations.
@@ -100,13 +113,8 @@ impl Store {
     /// (see [`Schema`]), with an error that names the database and says what to run.
     pub async fn open(url: &str, schema: Schema) -> Result<Store> {
         let store = if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
+            let opts = durable_sqlite(url)
                 .map_err(|e| LedgerError::Config(format!("sqlite url {url:?}: {e}")))?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
                 // 64 MiB of page cache per connection (the default is 2 MiB): bulk ingest
                 // into the manifests B-tree stays in memory until commit.
                 .pragma("cache_size", "-65536")
