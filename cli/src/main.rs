@@ -19,6 +19,7 @@ mod ledger_cmd;
 mod ots;
 mod proof_cmd;
 mod reserves_cmd;
+mod reserves_exit;
 mod reserves_publish;
 mod tree;
 mod tsa;

@@ -29,6 +29,7 @@ use reserves::sql::{AssetFilter, AttestationFilter, ReserveStore};
 use reserves::types::{AssetId, AttestationId, Label};
 
 use crate::ledger_cmd::ConfigArg;
+use crate::reserves_exit::classify;
 use crate::reserves_publish::PublishArgs;
 use crate::{Failure, Outcome, read_input, write_stdout};
 
@@ -172,25 +173,6 @@ pub fn run(cmd: ReservesCmd) -> Outcome {
             }
             Ok(())
         }),
-    }
-}
-
-/// Exit 2 for the store's "your input" errors, 1 for a failing database.
-pub fn classify(e: anyhow::Error) -> Failure {
-    if crate::is_unavailable(&e) {
-        return Failure::Unavailable(e);
-    }
-    match e.downcast_ref::<ReserveError>() {
-        Some(
-            ReserveError::Store(_)
-            | ReserveError::Webhook { .. }
-            | ReserveError::I3Ratio { .. }
-            | ReserveError::I3MinRatio { .. }
-            | ReserveError::RatioMismatch { .. }
-            | ReserveError::StaleSummary { .. }
-            | ReserveError::Binding(_),
-        ) => Failure::Check(e),
-        _ => Failure::Input(e),
     }
 }
 

@@ -53,7 +53,7 @@ use serde_json::{Value, json};
 use workers::proofs::PeriodProofs;
 
 use crate::ledger_cmd::ConfigArg;
-use crate::reserves_cmd::classify;
+use crate::reserves_exit::classify;
 use crate::{Failure, Outcome, read_input};
 
 #[derive(Args, Debug)]

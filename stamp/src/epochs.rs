@@ -12,8 +12,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use crate::bitcoin::{BlockHeader, compact_to_target};
 use crate::error::{Result, StampError};
+use crate::header::{BlockHeader, compact_to_target};
 
 /// Blocks per difficulty epoch.
 pub const EPOCH_BLOCKS: u64 = 2016;

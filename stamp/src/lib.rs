@@ -8,6 +8,7 @@ pub mod dev;
 pub mod devcal;
 pub mod epochs;
 pub mod error;
+pub mod header;
 pub mod headers;
 pub mod manifest;
 pub mod ots;

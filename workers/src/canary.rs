@@ -46,7 +46,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ledger::config::Config;
 use ledger::kv::KvKey;
 use ledger::sql::{Canary, CanaryStatus, RunFilter, RunStatus};
 use ledger::{AnchorKind, AnchorStatus, CalendarUrl};
@@ -55,7 +54,7 @@ use stamp::DetachedTimestamp;
 use stamp::calendar::{CalendarConfig, CalendarOutcome};
 
 use crate::ctx::Ctx;
-use crate::error::{Result, WorkerError};
+use crate::error::Result;
 
 /// A pending canary is asked for its upgrade at most this often.
 pub const CHECK_EVERY: chrono::Duration = chrono::Duration::minutes(10);
@@ -65,54 +64,7 @@ pub const TENANT_SCAN: usize = 50;
 /// The domain separator of canary digests.
 pub const DOMAIN: &str = "ledger-anchors.calendar-canary.v1";
 
-/// When to stamp canaries and when one is late.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CanaryPolicy {
-    /// The least time between two canaries of one calendar.
-    pub interval: chrono::Duration,
-    /// How long a stamp may stay pending at a calendar before an incident names it.
-    pub deadline: chrono::Duration,
-}
-
-impl CanaryPolicy {
-    pub const DEFAULT_INTERVAL: chrono::Duration = chrono::Duration::hours(1);
-    pub const DEFAULT_DEADLINE: chrono::Duration = chrono::Duration::hours(24);
-
-    /// From `LEDGER_CANARY_INTERVAL` (`off`, or a duration of at least 1s; unset: 1h in a
-    /// fleet, off on the embedded defaults) and `LEDGER_CANARY_DEADLINE` (a positive
-    /// duration; default 24h). `None`: the canary is off.
-    pub fn from_config(config: &Config) -> Result<Option<CanaryPolicy>> {
-        CanaryPolicy::from_vars(config.is_embedded(), |name| config.var(name))
-    }
-
-    /// [`CanaryPolicy::from_config`] over a variable lookup (pure).
-    pub fn from_vars<'a>(
-        embedded: bool,
-        var: impl Fn(&str) -> Option<&'a str>,
-    ) -> Result<Option<CanaryPolicy>> {
-        let deadline = match var("LEDGER_CANARY_DEADLINE") {
-            Some(s) => positive("LEDGER_CANARY_DEADLINE", s)?,
-            None => CanaryPolicy::DEFAULT_DEADLINE,
-        };
-        let interval = match var("LEDGER_CANARY_INTERVAL") {
-            Some("off") => return Ok(None),
-            Some(s) => positive("LEDGER_CANARY_INTERVAL", s)?,
-            None if embedded => return Ok(None),
-            None => CanaryPolicy::DEFAULT_INTERVAL,
-        };
-        Ok(Some(CanaryPolicy { interval, deadline }))
-    }
-}
-
-fn positive(name: &'static str, s: &str) -> Result<chrono::Duration> {
-    let d = scheduler::policy::parse_duration(name, s)?;
-    if d < chrono::Duration::seconds(1) {
-        return Err(WorkerError::Config(format!(
-            "{name}: {s:?} must be at least 1s (or LEDGER_CANARY_INTERVAL=off)"
-        )));
-    }
-    Ok(d)
-}
+pub use crate::ctx::CanaryPolicy;
 
 /// The digest a canary of `calendar` stamped at `at` submits: SHA-256 of
 /// `"{DOMAIN}|{calendar}|{at}"`, `at` written by [`ledger::ids::format_ts`] (RFC 3339,

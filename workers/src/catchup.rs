@@ -15,9 +15,9 @@ use ledger::sql::{RunFilter, RunStatus};
 use ledger::{AnchorKind, AnchorStatus, KillMode};
 use sha2::{Digest as _, Sha256};
 
+use crate::blobs::put_or_keep;
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
-use crate::rollup::put_or_keep;
 use crate::upgrade::{OtsAnchor, latest_receipt, supersede_ots};
 
 /// Runs whose OTS anchor was deferred, oldest first.

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ledger::LedgerError;
 use ledger::blob::BlobStore;
 use ledger::config::{Backends, Config};
 use ledger::keys::SigningKey;
 use ledger::kv::Kv;
-use ledger::sql::Store;
+use ledger::sql::{Run, Store};
 use scheduler::Policy;
 use stamp::bitcoin::Network;
 use stamp::calendar::CalendarConfig;
@@ -201,7 +202,7 @@ pub struct Ctx {
     pub queue_retain_done: Duration,
     /// The calendar canary (`LEDGER_CANARY_INTERVAL`, `LEDGER_CANARY_DEADLINE`); `None`:
     /// off ([`crate::canary`]).
-    pub canary: Option<crate::canary::CanaryPolicy>,
+    pub canary: Option<CanaryPolicy>,
     /// Names this process in leases and logs.
     pub worker_id: String,
     /// Test hook: the step at which to stop dead (see [`Ctx::checkpoint`]).
@@ -260,7 +261,7 @@ pub async fn open_queue(config: &Config, store: &Store) -> Result<Queue> {
         .await
         .map_err(|e| match (&target, e) {
             (QueueTarget::Redis(url), WorkerError::Queue(cause)) => {
-                WorkerError::Ledger(ledger::LedgerError::Unavailable {
+                WorkerError::Ledger(LedgerError::Unavailable {
                     what: "Redis queue (LEDGER_QUEUE)",
                     endpoint: ledger::redact::endpoint(url),
                     cause: cause
@@ -349,7 +350,7 @@ impl Ctx {
                 })?,
             None => crate::queue::RETAIN_DONE,
         };
-        let canary = crate::canary::CanaryPolicy::from_config(config)?;
+        let canary = CanaryPolicy::from_config(config)?;
         Ok(Ctx {
             store,
             blobs,
@@ -389,5 +390,64 @@ impl Ctx {
             eprintln!("CRASHPOINT {step}");
             std::future::pending::<()>().await;
         }
+    }
+}
+
+/// When to stamp canaries and when one is late ([`crate::canary`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CanaryPolicy {
+    /// The least time between two canaries of one calendar.
+    pub interval: chrono::Duration,
+    /// How long a stamp may stay pending at a calendar before an incident names it.
+    pub deadline: chrono::Duration,
+}
+
+impl CanaryPolicy {
+    pub const DEFAULT_INTERVAL: chrono::Duration = chrono::Duration::hours(1);
+    pub const DEFAULT_DEADLINE: chrono::Duration = chrono::Duration::hours(24);
+
+    /// From `LEDGER_CANARY_INTERVAL` (`off`, or a duration of at least 1s; unset: 1h in a
+    /// fleet, off on the embedded defaults) and `LEDGER_CANARY_DEADLINE` (a positive
+    /// duration; default 24h). `None`: the canary is off.
+    pub fn from_config(config: &Config) -> Result<Option<CanaryPolicy>> {
+        CanaryPolicy::from_vars(config.is_embedded(), |name| config.var(name))
+    }
+
+    /// [`CanaryPolicy::from_config`] over a variable lookup (pure).
+    pub fn from_vars<'a>(
+        embedded: bool,
+        var: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<Option<CanaryPolicy>> {
+        let deadline = match var("LEDGER_CANARY_DEADLINE") {
+            Some(s) => positive("LEDGER_CANARY_DEADLINE", s)?,
+            None => CanaryPolicy::DEFAULT_DEADLINE,
+        };
+        let interval = match var("LEDGER_CANARY_INTERVAL") {
+            Some("off") => return Ok(None),
+            Some(s) => positive("LEDGER_CANARY_INTERVAL", s)?,
+            None if embedded => return Ok(None),
+            None => CanaryPolicy::DEFAULT_INTERVAL,
+        };
+        Ok(Some(CanaryPolicy { interval, deadline }))
+    }
+}
+
+fn positive(name: &'static str, s: &str) -> Result<chrono::Duration> {
+    let d = scheduler::policy::parse_duration(name, s)?;
+    if d < chrono::Duration::seconds(1) {
+        return Err(WorkerError::Config(format!(
+            "{name}: {s:?} must be at least 1s (or LEDGER_CANARY_INTERVAL=off)"
+        )));
+    }
+    Ok(d)
+}
+
+/// The run a job names, or [`WorkerError::RunMissing`] when this database has no such run.
+pub async fn job_run(ctx: &Ctx, run_id: &str) -> Result<Run> {
+    match ctx.store.run(run_id).await {
+        Err(LedgerError::NotFound { what: "run", .. }) => {
+            Err(WorkerError::RunMissing(run_id.to_owned()))
+        }
+        other => Ok(other?),
     }
 }

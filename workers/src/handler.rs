@@ -23,39 +23,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apalis::prelude::{AbortError, BoxDynError, Data, TaskId};
-use ledger::LedgerError;
 use ledger::kv::KvKey;
-use ledger::sql::{Run, RunOutcome, RunStatus};
+use ledger::sql::{RunOutcome, RunStatus};
 
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
-use crate::job::Job;
+use crate::job::{FollowUp, Job};
+use crate::queue::{Queue, queue_err};
 use crate::rollup::Rollup;
 
 /// A run that has failed transiently this many times fails for good.
 pub const MAX_ATTEMPTS: u32 = 8;
 
-/// The same job again, later: pushed by the handler after the delivery released its key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FollowUp {
-    pub job: Job,
-    pub delay: Duration,
-}
-
 /// Backoff before retry `attempt` (1-based).
 pub fn backoff(attempt: u32) -> Duration {
     let secs = 2u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
     Duration::from_secs(secs.min(600))
-}
-
-/// The run a job names, or [`WorkerError::RunMissing`] when this database has no such run.
-pub async fn job_run(ctx: &Ctx, run_id: &str) -> Result<Run> {
-    match ctx.store.run(run_id).await {
-        Err(LedgerError::NotFound { what: "run", .. }) => {
-            Err(WorkerError::RunMissing(run_id.to_owned()))
-        }
-        other => Ok(other?),
-    }
 }
 
 /// The apalis entry point.
@@ -318,4 +301,49 @@ async fn fail_run(ctx: &Ctx, run_id: &str, reason: &str) -> Result<()> {
     metrics::counter!("runs_finished_total", "status" => "failed").increment(1);
     tracing::error!(run = run_id, reason, "run failed");
     Ok(())
+}
+
+/// Runs a pool of `concurrency` workers on `queue` until `shutdown` resolves.
+pub async fn run_workers<F>(
+    queue: Queue,
+    ctx: Arc<Ctx>,
+    name: &str,
+    concurrency: usize,
+    shutdown: F,
+) -> Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    // The builder's extension traits (poll strategies, concurrency, parallelism).
+    use apalis::prelude::*;
+    let signal = async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    };
+    let concurrency = concurrency.max(1);
+    match queue {
+        Queue::Sqlite(s, ..) => WorkerBuilder::new(name)
+            .backend(s.poll_with_interval(Queue::POLL))
+            .data(ctx)
+            .concurrency(concurrency)
+            .parallelize(tokio::spawn)
+            .build(handle)
+            .run_until(signal)
+            .await
+            .map_err(queue_err),
+        Queue::Redis(r, ..) => {
+            // Fetch no more jobs than this process runs at once: a worker that fetched ten
+            // while running two would sit on eight that an idle worker could run.
+            let config = r.get_config().clone().batch_size(concurrency);
+            WorkerBuilder::new(name)
+                .backend(r.with_config(config).poll_with_interval(Queue::POLL))
+                .data(ctx)
+                .concurrency(concurrency)
+                .parallelize(tokio::spawn)
+                .build(handle)
+                .run_until(signal)
+                .await
+                .map_err(queue_err)
+        }
+    }
 }

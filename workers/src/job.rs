@@ -8,6 +8,8 @@
 //! queue holds at most one job per key at any time (see `queue`), so however often the
 //! scheduler, a deferral or a retry asks for a run's rollup, one job stands for it.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// One unit of work. Serialised as JSON in the queue.
@@ -56,6 +58,13 @@ impl Job {
             Job::Canary { .. } => "canary",
         }
     }
+}
+
+/// The same job again, later: pushed by the handler after the delivery released its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowUp {
+    pub job: Job,
+    pub delay: Duration,
 }
 
 #[cfg(test)]

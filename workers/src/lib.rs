@@ -10,6 +10,7 @@
 //!
 //! [`service`] runs the roles in a process: the scheduler loop, a worker pool, or both.
 
+mod blobs;
 pub mod bundle;
 pub mod canary;
 pub mod catchup;

@@ -84,7 +84,7 @@ impl std::fmt::Debug for Queue {
     }
 }
 
-fn queue_err(e: impl std::fmt::Display) -> WorkerError {
+pub(crate) fn queue_err(e: impl std::fmt::Display) -> WorkerError {
     WorkerError::Queue(e.to_string())
 }
 
@@ -584,47 +584,4 @@ impl Queue {
 fn is_duplicate(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("unique") || m.contains("idempoten") || m.contains("duplicate")
-}
-
-/// Runs a pool of `concurrency` workers on `queue` until `shutdown` resolves.
-pub async fn run_workers<F>(
-    queue: Queue,
-    ctx: Arc<crate::ctx::Ctx>,
-    name: &str,
-    concurrency: usize,
-    shutdown: F,
-) -> Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let signal = async move {
-        shutdown.await;
-        Ok::<(), std::io::Error>(())
-    };
-    let concurrency = concurrency.max(1);
-    match queue {
-        Queue::Sqlite(s, ..) => WorkerBuilder::new(name)
-            .backend(s.poll_with_interval(Queue::POLL))
-            .data(ctx)
-            .concurrency(concurrency)
-            .parallelize(tokio::spawn)
-            .build(crate::handler::handle)
-            .run_until(signal)
-            .await
-            .map_err(queue_err),
-        Queue::Redis(r, ..) => {
-            // Fetch no more jobs than this process runs at once: a worker that fetched ten
-            // while running two would sit on eight that an idle worker could run.
-            let config = r.get_config().clone().batch_size(concurrency);
-            WorkerBuilder::new(name)
-                .backend(r.with_config(config).poll_with_interval(Queue::POLL))
-                .data(ctx)
-                .concurrency(concurrency)
-                .parallelize(tokio::spawn)
-                .build(crate::handler::handle)
-                .run_until(signal)
-                .await
-                .map_err(queue_err)
-        }
-    }
 }

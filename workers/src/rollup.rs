@@ -35,6 +35,7 @@ use scheduler::{Anchors, Decision, RunFacts};
 use sha2::{Digest as _, Sha256};
 use stamp::tsp::{HashAlg, MessageImprint, TimeStampRequest, TimeStampResponse};
 
+use crate::blobs::{put_exact, put_or_keep};
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
@@ -81,30 +82,6 @@ enum Stamped {
     Deferred(String),
     /// Not part of this run.
     NotWanted,
-}
-
-/// Writes `bytes` create-only and returns what the key holds afterwards: ours, or, when
-/// another attempt stored different bytes first (a stamp is not deterministic), theirs.
-pub(crate) async fn put_or_keep(ctx: &Ctx, key: &BlobKey, bytes: Vec<u8>) -> Result<Vec<u8>> {
-    match ctx.blobs.put_new(key, &bytes).await {
-        Ok(PutOutcome::Created | PutOutcome::AlreadyIdentical) => Ok(bytes),
-        Err(ledger::LedgerError::Conflict { .. }) => ctx.blobs.get(key).await?.ok_or_else(|| {
-            WorkerError::Transient(format!("{key}: conflict reported but the key is empty"))
-        }),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Writes deterministic bytes create-only; different bytes already there are a bug or
-/// tampering, never something to paper over.
-pub(crate) async fn put_exact(ctx: &Ctx, key: &BlobKey, bytes: &[u8]) -> Result<()> {
-    match ctx.blobs.put_new(key, bytes).await {
-        Ok(_) => Ok(()),
-        Err(ledger::LedgerError::Conflict { .. }) => Err(WorkerError::Permanent(format!(
-            "{key} already holds different bytes than this run computes"
-        ))),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The anchors the tenant's plan wants for a cadence; a cadence outside the plan (a manual
@@ -184,7 +161,7 @@ async fn facts(ctx: &Ctx, tenant: &Tenant, run: &Run, now: DateTime<Utc>) -> Res
 // its helpers are the steps that stand alone.
 #[allow(clippy::too_many_lines)]
 pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
-    let run = crate::handler::job_run(ctx, run_id).await?;
+    let run = crate::ctx::job_run(ctx, run_id).await?;
     if matches!(run.status, RunStatus::Anchored | RunStatus::Complete) {
         return Ok(Rollup::AlreadyDone(run.status));
     }

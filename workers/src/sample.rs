@@ -92,7 +92,7 @@ pub async fn fail(ctx: &Ctx, run: &Run, detail: &str) -> Result<()> {
 
 /// The sample-verify job.
 pub async fn job(ctx: &Ctx, run_id: &str) -> Result<()> {
-    let run = crate::handler::job_run(ctx, run_id).await?;
+    let run = crate::ctx::job_run(ctx, run_id).await?;
     if !matches!(run.status, RunStatus::Anchored | RunStatus::Complete) {
         return Ok(());
     }

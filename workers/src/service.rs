@@ -65,7 +65,7 @@ pub async fn scheduler_loop(ctx: Arc<Ctx>, shutdown: Shutdown) {
 /// Runs a pool of `concurrency` workers until shutdown.
 pub async fn worker_pool(ctx: Arc<Ctx>, concurrency: usize, shutdown: Shutdown) -> Result<()> {
     let name = format!("anchor-worker-{}", ctx.worker_id);
-    crate::queue::run_workers(ctx.queue.clone(), ctx, &name, concurrency, shutdown.wait()).await
+    crate::handler::run_workers(ctx.queue.clone(), ctx, &name, concurrency, shutdown.wait()).await
 }
 
 /// Counts of runs by status (a gauge for metrics, and the demo's "all done" test).

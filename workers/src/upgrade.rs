@@ -25,11 +25,10 @@ use sha2::{Digest as _, Sha256};
 use stamp::DetachedTimestamp;
 use stamp::verify::Finding;
 
+use crate::blobs::put_or_keep;
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
-use crate::handler::FollowUp;
-use crate::job::Job;
-use crate::rollup::put_or_keep;
+use crate::job::{FollowUp, Job};
 
 /// Delay before upgrade attempt `attempt`: 10 minutes, doubling, at most 6 hours.
 pub fn delay(attempt: u32) -> Duration {
@@ -150,7 +149,7 @@ pub(crate) async fn supersede_ots(
 /// calendar can check another's transaction. Reconciliation after a lost queue resumes only
 /// runs still `anchored`; a complete run's remaining branches are then left as they are.
 pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowUp>> {
-    let run = crate::handler::job_run(ctx, run_id).await?;
+    let run = crate::ctx::job_run(ctx, run_id).await?;
     let receipt = latest_receipt(ctx, &run).await?;
     let Some(ots) = receipt.anchors.iter().find(|a| {
         a.kind == AnchorKind::Ots

@@ -1,0 +1,25 @@
+//! The exit code of a reserves command's error: shared by `anchor reserves …`
+//! ([`crate::reserves_cmd`]) and the publication workflow ([`crate::reserves_publish`]).
+
+use reserves::ReserveError;
+
+use crate::Failure;
+
+/// Exit 2 for the store's "your input" errors, 1 for a failing database.
+pub fn classify(e: anyhow::Error) -> Failure {
+    if crate::is_unavailable(&e) {
+        return Failure::Unavailable(e);
+    }
+    match e.downcast_ref::<ReserveError>() {
+        Some(
+            ReserveError::Store(_)
+            | ReserveError::Webhook { .. }
+            | ReserveError::I3Ratio { .. }
+            | ReserveError::I3MinRatio { .. }
+            | ReserveError::RatioMismatch { .. }
+            | ReserveError::StaleSummary { .. }
+            | ReserveError::Binding(_),
+        ) => Failure::Check(e),
+        _ => Failure::Input(e),
+    }
+}
