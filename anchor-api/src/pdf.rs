@@ -391,7 +391,8 @@ fn verify_intro(r: &Receipt) -> String {
 /// name the checks use), then one check per stored anchor and `anchor verify receipt`.
 ///
 /// Decision — every command works exactly as printed, in the folder the downloads fill, for
-/// the receipt it is printed on (cli/tests/pdf_commands.rs runs them against `anchor demo`):
+/// the receipt it is printed on (`cli/tests/verify.rs` copies them out of `pdftotext`'s text
+/// of `anchor demo` receipts served by `anchor api`, and runs them):
 ///
 /// - A skipped or failed anchor has no artifact: nothing is downloaded or checked for it
 ///   (`anchor verify receipt` then exits 3 for skipped, 1 for failed, as it says).

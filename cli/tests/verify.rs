@@ -786,6 +786,7 @@ fn the_commands_a_pdf_receipt_prints_succeed_as_printed_in_a_folder_of_its_downl
                 "{tenant} {period}: `{cmd}` as printed: {}\n--- page\n{page}",
                 report(&out)
             );
+            eprintln!("{tenant} {period}: ok: {cmd}");
         }
         for a in receipt.anchors.iter().filter(|a| a.artifact.is_some()) {
             let name = match a.kind {
