@@ -28,6 +28,12 @@
 //!   epoch), and the trailer `/ID`, which printpdf fills from a process-wide counter, is
 //!   replaced (both entries) by the first 32 hex digits of SHA-256 of the receipt JSON. So an
 //!   `ETag` or a cache can key on the receipt.
+//! - **Commands that work as printed.** "Verify it yourself" says where every file comes from
+//!   (a `curl` from `$API` per file, saved under the name the checks use) and prints, per
+//!   anchor that has an artifact, a check that exits 0 for this receipt's kind of anchor
+//!   (mainnet or regtest, confirmed or pending: [`commands`] has the cases), so a tenant can
+//!   paste the box into a shell in an empty folder. A command too long for the box is wrapped
+//!   with shell line continuations, so it pastes back as itself.
 //! - **No claims the page does not meet**: printpdf's empty `GTS_PDFXVersion` info entry,
 //!   which readers report as PDF/X, is dropped; the file is plain PDF 1.3.
 
@@ -143,7 +149,8 @@ enum Block {
     Callout(String),
     /// Prose at body size.
     Prose(String),
-    /// Commands to copy, with `#` comment lines, in a grey box.
+    /// Commands to copy, with `#` comment lines, in a grey box; wrapped so that they paste
+    /// back as the same text ([`command_lines`]).
     Commands(Vec<String>),
     /// A titled, framed group of fields (one anchor).
     Group {
@@ -337,47 +344,171 @@ fn anchor_group(n: usize, a: &AnchorEntry) -> Block {
     Block::Group { title, blocks }
 }
 
-/// Which files to gather for [`commands`], named as the commands name them.
-fn verify_intro(r: &Receipt) -> String {
-    let has = |k| r.anchors.iter().any(|a| a.kind == k);
-    let mut files = vec!["root.bin (the root's 32 bytes)".to_owned()];
-    if has(AnchorKind::Ots) {
-        files.push("the OpenTimestamps artifact above as root.ots".into());
-    }
-    if has(AnchorKind::Tsa) {
-        files.push("the TSA artifact above as root.tsr".into());
-    }
-    files.push("this receipt's JSON as receipt.json".into());
-    files.push("the service's public keys as jwks.json".into());
-    if has(AnchorKind::Tsa) {
-        files.push("the TSA's CA certificate as tsa-ca.pem".into());
-    }
-    let last = files.pop().unwrap_or_default();
-    format!(
-        "Put {} and {last} in one folder, then run:",
-        files.join(", ")
-    )
+/// The anchor entry whose artifact a command checks: the first of `kind` that has one
+/// (a `skipped` or `failed` anchor has no artifact, so nothing to download or check).
+fn stored(r: &Receipt, kind: AnchorKind) -> Option<&AnchorEntry> {
+    r.anchors
+        .iter()
+        .find(|a| a.kind == kind && a.artifact.is_some())
 }
 
-fn commands(r: &Receipt) -> Vec<String> {
-    let mut c = Vec::new();
-    if let Some(ots) = r.anchors.iter().find(|a| a.kind == AnchorKind::Ots) {
-        c.push(match &ots.bitcoin {
-            Some(btc) => format!(
-                "# OpenTimestamps: root.bin is committed to in Bitcoin block {}",
-                btc.height
-            ),
-            None => "# OpenTimestamps: checks the proof (complete once it reaches Bitcoin)".into(),
-        });
-        c.push("ots verify -f root.bin root.ots".into());
+/// Which network a confirmed OTS anchor's block is on; a receipt signed before networks
+/// were recorded is taken as Bitcoin's main network (the only one such receipts used).
+fn is_regtest(ots: &AnchorEntry) -> bool {
+    ots.bitcoin
+        .as_ref()
+        .is_some_and(|b| b.network == Some(ledger::formats::BitcoinNetwork::Regtest))
+}
+
+/// What to set and gather before [`commands`]: `$API`, a token for a private tenant, and the
+/// trust anchors the service cannot hand out (the TSA's CA, a regtest chain's headers).
+fn verify_intro(r: &Receipt) -> String {
+    let mut s = "In an empty folder, set API to this service's address (API=https://\u{2026}; \
+                 a private tenant adds -H \"Authorization: Bearer $TOKEN\" to each curl) and \
+                 run the commands in order; each exits 0 when its check passes."
+        .to_owned();
+    if stored(r, AnchorKind::Tsa).is_some() {
+        s.push_str(
+            " Save the TSA's CA certificate as tsa-ca.pem: get it from the TSA, not from \
+             this service.",
+        );
     }
-    if r.anchors.iter().any(|a| a.kind == AnchorKind::Tsa) {
+    if stored(r, AnchorKind::Ots).is_some_and(is_regtest) {
+        s.push_str(
+            " The Bitcoin anchor is on a local regtest chain, which no Bitcoin node or \
+             explorer knows: save its block headers as headers.json from whoever runs that \
+             chain (anchor demo writes DATA/dev-headers.json).",
+        );
+    }
+    s.push_str(
+        " The anchor commands are this service's CLI: a convenience, where ots and openssl \
+         are independent.",
+    );
+    s
+}
+
+/// The "Verify it yourself" box: where each file comes from (`curl` from `$API`, under the
+/// name the checks use), then one check per stored anchor and `anchor verify receipt`.
+///
+/// Decision — every command works exactly as printed, in the folder the downloads fill, for
+/// the receipt it is printed on (`cli/tests/verify.rs` copies them out of `pdftotext`'s text
+/// of `anchor demo` receipts served by `anchor api`, and runs them):
+///
+/// - A skipped or failed anchor has no artifact: nothing is downloaded or checked for it
+///   (`anchor verify receipt` then exits 3 for skipped, 1 for failed, as it says).
+/// - OpenTimestamps on Bitcoin's main network (or a receipt that predates networks):
+///   `ots verify -f root.bin root.ots`, the reference client, which asks a local Bitcoin
+///   Core node (the comment says so); `anchor verify` takes headers from Esplora.
+/// - OpenTimestamps on regtest (the demo's dev calendars): no `ots verify` form can succeed
+///   (the client checks attestations only against a node of that chain, and exits 1 with
+///   `--no-bitcoin`), so the reference client reads the proof (`ots info`, exit 0) and
+///   `anchor ots verify --headers headers.json --regtest` checks it against the chain's
+///   headers, which the reader gets from whoever runs the chain.
+/// - A pending proof: `ots info` shows where it waits; `ots verify` would exit 1 until a
+///   block confirms it, and `anchor verify receipt` exits 3 (pending), as documented.
+/// - `anchor verify receipt` needs `chain.jsonl` (the tenant's run-summary chain), `--ca`
+///   whenever a TSA token is to be checked and a header source whenever a Bitcoin block is
+///   claimed, so those are downloaded or named.
+fn commands(r: &Receipt) -> Vec<String> {
+    let (tenant, period) = (r.tenant.as_str(), r.period.to_string());
+    let ots = stored(r, AnchorKind::Ots);
+    let tsa = stored(r, AnchorKind::Tsa);
+    let mut c = vec![
+        "# Download: the receipt, the root, its proofs, the keys, the tenant's chain".to_owned(),
+        format!("curl -fsS -o receipt.json $API/anchor/receipt/{tenant}/{period}"),
+    ];
+    let mut files = vec!["root.bin"];
+    files.extend(ots.map(|_| "root.ots"));
+    files.extend(tsa.map(|_| "root.tsr"));
+    for f in files {
+        c.push(format!(
+            "curl -fsS -o {f} $API/anchor/artifact/{tenant}/{period}/{f}"
+        ));
+    }
+    c.push("curl -fsS -o jwks.json $API/.well-known/jwks.json".into());
+    c.push(format!(
+        "curl -fsS -o chain.jsonl $API/anchor/chain/{tenant}"
+    ));
+
+    // jwks.json and chain.jsonl are read from the receipt's folder.
+    let mut verify = String::from("anchor verify receipt receipt.json");
+    if let Some(ots) = ots {
+        match &ots.bitcoin {
+            Some(btc) if is_regtest(ots) => {
+                c.push(format!(
+                    "# OpenTimestamps: root.bin is committed to in block {} of a regtest chain",
+                    btc.height
+                ));
+                c.push("ots info root.ots".into());
+                c.push(
+                    "anchor ots verify root.ots --data root.bin --headers headers.json --regtest"
+                        .into(),
+                );
+                verify.push_str(" --headers headers.json --regtest");
+            }
+            Some(btc) => {
+                c.push(format!(
+                    "# OpenTimestamps: root.bin is committed to in Bitcoin block {} (asks a \
+                     local Bitcoin Core node)",
+                    btc.height
+                ));
+                c.push("ots verify -f root.bin root.ots".into());
+                verify.push_str(" --esplora https://blockstream.info/api");
+            }
+            None => {
+                c.push(
+                    "# OpenTimestamps: pending at the calendars; download root.ots again later"
+                        .into(),
+                );
+                c.push("ots info root.ots".into());
+            }
+        }
+    }
+    if tsa.is_some() {
         c.push("# RFC 3161: the TSA signed the hash of root.bin at its genTime".into());
         c.push("openssl ts -verify -data root.bin -in root.tsr -CAfile tsa-ca.pem".into());
+        verify.push_str(" --ca tsa-ca.pem");
     }
-    c.push("# The receipt: its ES256 signature (kid above) and its rules".into());
-    c.push("anchor verify receipt receipt.json --jwks jwks.json".into());
+    c.push("# All of it: signature (kid below), root.bin, artifacts, anchors, chain".into());
+    c.push(verify);
     c
+}
+
+/// A command or comment as lines of at most `cols` characters that paste back into a shell
+/// as the same text: a wrapped command ends each line but its last with `\` (a backslash
+/// before a newline joins the lines; after a space when the break replaced one), and a
+/// wrapped comment starts each line with `#`.
+fn command_lines(cmd: &str, cols: usize) -> Vec<String> {
+    if cmd.chars().count() <= cols {
+        return vec![cmd.to_owned()];
+    }
+    if let Some(comment) = cmd.strip_prefix('#') {
+        return wrap(comment.trim_start(), cols.saturating_sub(2).max(1))
+            .into_iter()
+            .map(|l| format!("# {l}"))
+            .collect();
+    }
+    // Room for " \" on every line; wrap() breaks at single spaces, which it drops.
+    let pieces = wrap(cmd, cols.saturating_sub(2).max(1));
+    let chars: Vec<char> = cmd.chars().collect();
+    let mut at = 0;
+    let last = pieces.len() - 1;
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            at += piece.chars().count();
+            if i == last {
+                return piece;
+            }
+            if chars.get(at) == Some(&' ') {
+                at += 1;
+                format!("{piece} \\")
+            } else {
+                format!("{piece}\\")
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -851,7 +982,7 @@ impl Canvas {
                 } else {
                     Ink::Text
                 };
-                wrap(&printable(c), cols)
+                command_lines(&printable(c), cols)
                     .into_iter()
                     .map(move |text| TextLine {
                         x: x + pad,
@@ -985,6 +1116,41 @@ mod tests {
                 "c2c.merkle.v1:sha256:".to_owned(),
                 format!("0x{}", "ab".repeat(32))
             ]
+        );
+    }
+
+    /// What a shell makes of pasted lines: a backslash before a newline joins them.
+    fn as_shell_reads(lines: &[String]) -> String {
+        lines.join("\n").replace("\\\n", "")
+    }
+
+    #[test]
+    fn a_wrapped_command_pastes_back_as_the_same_command() {
+        let cmd = "anchor verify receipt receipt.json --ca tsa-ca.pem --headers headers.json \
+                   --regtest";
+        for cols in 10..90 {
+            let lines = command_lines(cmd, cols);
+            assert!(lines.iter().all(|l| l.chars().count() <= cols), "{lines:?}");
+            assert_eq!(as_shell_reads(&lines), cmd, "at {cols}: {lines:?}");
+        }
+        let url = format!(
+            "curl -fsS -o root.bin $API/anchor/artifact/{}/root.bin",
+            "t".repeat(80)
+        );
+        let lines = command_lines(&url, 40);
+        assert!(lines.len() > 2);
+        assert_eq!(as_shell_reads(&lines), url);
+        assert_eq!(command_lines(cmd, 200), vec![cmd.to_owned()]);
+    }
+
+    #[test]
+    fn a_wrapped_comment_stays_a_comment_on_every_line() {
+        let lines = command_lines(&format!("# {}", "word ".repeat(30)), 30);
+        assert!(lines.len() > 3);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.starts_with("# ") && l.chars().count() <= 30)
         );
     }
 

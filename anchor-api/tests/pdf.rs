@@ -214,9 +214,16 @@ fn the_page_text_names_the_tenant_period_root_block_key_and_commands() {
         "https://freetsa.example/tsr",
         "roots/acme-logistics/2026-W47/root.v2.ots",
         key.key_id().as_str(),
+        "curl -fsS -o receipt.json $API/anchor/receipt/acme-logistics/2026-W47",
+        "curl -fsS -o root.bin $API/anchor/artifact/acme-logistics/2026-W47/root.bin",
+        "curl -fsS -o root.ots $API/anchor/artifact/acme-logistics/2026-W47/root.ots",
+        "curl -fsS -o root.tsr $API/anchor/artifact/acme-logistics/2026-W47/root.tsr",
+        "curl -fsS -o jwks.json $API/.well-known/jwks.json",
+        "curl -fsS -o chain.jsonl $API/anchor/chain/acme-logistics",
         "ots verify -f root.bin root.ots",
         "openssl ts -verify -data root.bin -in root.tsr -CAfile tsa-ca.pem",
-        "anchor verify receipt receipt.json --jwks jwks.json",
+        "anchor verify receipt receipt.json --esplora https://blockstream.info/api --ca tsa-ca.pem",
+        "get it from the TSA, not from this service",
         "ES256",
         "bitcoin (main network)",
     ] {
@@ -234,6 +241,66 @@ fn the_page_text_names_the_tenant_period_root_block_key_and_commands() {
         assert!(dense.contains(&needle), "{needle:?} missing from:\n{text}");
     }
     assert!(!line.contains("anchored after the period"), "{text}");
+    assert!(!line.contains("--regtest"), "{text}");
+}
+
+#[test]
+fn a_regtest_receipt_prints_checks_that_need_no_bitcoin_node() {
+    let key = SigningKey::generate();
+    let mut r = receipt(&key);
+    for b in r.anchors.iter_mut().filter_map(|a| a.bitcoin.as_mut()) {
+        b.network = Some(ledger::formats::BitcoinNetwork::Regtest);
+    }
+    r.sig = key.sign(&r.signing_input().unwrap());
+    let Some(text) = pdf_text(&r) else { return };
+    let line = one_space(&text);
+    for needle in [
+        "regtest (a local test chain: proves nothing about time)",
+        "committed to in block 925000 of a regtest chain",
+        "ots info root.ots",
+        "anchor ots verify root.ots --data root.bin --headers headers.json --regtest",
+        "anchor verify receipt receipt.json --headers headers.json --regtest --ca tsa-ca.pem",
+        "save its block headers as headers.json",
+    ] {
+        assert!(line.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    assert!(!line.contains("ots verify -f"), "{text}");
+    assert!(!line.contains("--esplora"), "{text}");
+}
+
+#[test]
+fn anchors_without_an_artifact_get_no_download_and_no_check() {
+    let key = SigningKey::generate();
+    let mut r = receipt(&key);
+    let ots = &mut r.anchors[0];
+    ots.status = AnchorStatus::Skipped;
+    ots.bitcoin = None;
+    ots.artifact = None;
+    let tsa = &mut r.anchors[1];
+    tsa.status = AnchorStatus::Failed;
+    tsa.gen_time = None;
+    tsa.artifact = None;
+    r.sig = key.sign(&r.signing_input().unwrap());
+    let Some(text) = pdf_text(&r) else { return };
+    let line = one_space(&text);
+    for needle in [
+        "skipped (not attempted for this run)",
+        "failed (this anchor proves nothing)",
+        "curl -fsS -o root.bin $API/anchor/artifact/acme-logistics/2026-W47/root.bin",
+        "anchor verify receipt receipt.json",
+    ] {
+        assert!(line.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    for absent in [
+        "root.ots",
+        "root.tsr",
+        "ots verify",
+        "ots info",
+        "openssl ts",
+        "tsa-ca.pem",
+    ] {
+        assert!(!line.contains(absent), "{absent:?} in:\n{text}");
+    }
 }
 
 #[test]

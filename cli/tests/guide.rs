@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Children, anchor, poll, success, text};
+use common::{Children, anchor, poll, py_tools, skipping, success, text};
 
 const GUIDE: &str = include_str!("../../docs/verification.md");
 
@@ -142,37 +142,6 @@ fn matches(output: &str, pattern: &str) -> bool {
     })
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Says why the test skips (a `SKIPPED` line); under `CI=true` panics instead.
-fn skipping(why: &str) {
-    assert!(!in_ci(), "{why} and CI=true: refusing to skip");
-    eprintln!("SKIPPED: {why}");
-}
-
-/// The Python tools' bin directory, with `ots`, `rfc8785` and `cryptography` importable.
-fn py_tools() -> Option<PathBuf> {
-    let bin = std::env::var_os("LEDGER_PY_TOOLS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py-tools/bin"),
-        PathBuf::from,
-    );
-    let ready = bin.join("ots").exists()
-        && Command::new(bin.join("python3"))
-            .args(["-c", "import rfc8785, cryptography, opentimestamps"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if ready {
-        return Some(bin);
-    }
-    skipping(&format!(
-        "ots, rfc8785 or cryptography missing in {} (scripts/python-tools.sh)",
-        bin.display()
-    ));
-    None
-}
-
 /// `curl`, `openssl` and `sha256sum` are the tenant's own tools.
 fn system_tools() -> Option<()> {
     for tool in ["curl", "openssl", "sha256sum"] {
@@ -188,7 +157,6 @@ fn system_tools() -> Option<()> {
     Some(())
 }
 
-/// Whether the `anchor` under test has `anchor verify receipt`.
 /// The demo's manifest text for sample `i` of `tenant`, as `anchor demo` writes it
 /// (cli/src/fleet.rs `sample_digest`): members deliberately not in canonical order.
 fn demo_manifest(tenant: &str, i: u32) -> String {
@@ -608,5 +576,136 @@ fn the_guide_has_the_pieces_the_runner_needs() {
         "anchor verify bundle",
     ] {
         assert!(shell(needle), "no `sh` block of the guide runs {needle:?}");
+    }
+}
+
+/// A receipt for `anchors`, signed with `key`, written with what step 2 would have
+/// downloaded (`root.bin`, the artifacts the anchors name, `jwks.json`) into a new `dir`.
+fn receipt_with_anchors(
+    dir: &Path,
+    key: &ledger::keys::SigningKey,
+    anchors: Vec<ledger::formats::AnchorEntry>,
+) {
+    use ledger::formats::{Receipt, ReceiptBody, sha256_hex};
+    std::fs::create_dir(dir).unwrap();
+    let root = [7_u8; 32];
+    std::fs::write(dir.join("root.bin"), root).unwrap();
+    for a in &anchors {
+        if let Some(artifact) = &a.artifact {
+            let name = match a.kind {
+                ledger::AnchorKind::Ots => "root.ots",
+                ledger::AnchorKind::Tsa => "root.tsr",
+            };
+            std::fs::write(dir.join(name), artifact.key.as_bytes()).unwrap();
+        }
+    }
+    let body = ReceiptBody {
+        tenant: ledger::TenantId::new("pro-co").unwrap(),
+        period: "2026-W47".parse().unwrap(),
+        anchored_at: ledger::ids::parse_ts("2026-11-23T02:00:04.000Z").unwrap(),
+        backfilled: false,
+        root: format!("{}{}", merkle::Root::PREFIX, "07".repeat(32))
+            .parse()
+            .unwrap(),
+        tree_size: 3,
+        anchors,
+        run_id: "run-pro-co-2026-W47".into(),
+        summary_hash: sha256_hex(b"a run summary"),
+        version: 1,
+        supersedes: None,
+    };
+    let receipt = Receipt::sign(body, key).unwrap();
+    std::fs::write(dir.join("receipt.json"), receipt.to_json_pretty()).unwrap();
+    let jwks = ledger::keys::Jwks::new(vec![key.public_jwk()]).unwrap();
+    std::fs::write(dir.join("jwks.json"), jwks.to_json_pretty()).unwrap();
+}
+
+#[test]
+fn check_receipt_names_skipped_and_failed_anchors_and_exits_3_or_1() {
+    use ledger::formats::{AnchorEntry, Artifact, sha256_hex};
+    use ledger::{AnchorKind, AnchorStatus};
+    let Some(py) = py_tools() else { return };
+    let script = pieces(GUIDE)
+        .into_iter()
+        .find_map(|p| match p {
+            Piece::File { name, code } if name == "check_receipt.py" => Some(code),
+            _ => None,
+        })
+        .expect("the guide has check_receipt.py");
+    let tsa = |status: AnchorStatus| AnchorEntry {
+        kind: AnchorKind::Tsa,
+        status,
+        calendars: None,
+        tsa_url: Some("http://127.0.0.1:1/tsa".into()),
+        gen_time: (status == AnchorStatus::Confirmed)
+            .then(|| ledger::ids::parse_ts("2026-11-23T02:00:03.000Z").unwrap()),
+        bitcoin: None,
+        artifact: (status == AnchorStatus::Confirmed).then(|| Artifact {
+            key: "roots/pro-co/2026-W47/root.tsr".into(),
+            sha256: sha256_hex(b"roots/pro-co/2026-W47/root.tsr"),
+        }),
+    };
+    let ots_skipped = AnchorEntry {
+        kind: AnchorKind::Ots,
+        status: AnchorStatus::Skipped,
+        calendars: Some(vec!["http://127.0.0.1:1/calendar".into()]),
+        tsa_url: None,
+        gen_time: None,
+        bitcoin: None,
+        artifact: None,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let key = ledger::keys::SigningKey::generate();
+    // (case, anchors, exit status, lines of stdout and stderr)
+    let cases: [(&str, Vec<AnchorEntry>, i32, &[&str]); 3] = [
+        (
+            "ots-skipped",
+            vec![ots_skipped.clone(), tsa(AnchorStatus::Confirmed)],
+            3,
+            &[
+                "receipt signature: OK",
+                "root.ots: none, the receipt's ots anchor is skipped (no artifact: it proves \
+                 nothing)",
+                "root.tsr: the receipt's tsa artifact (confirmed)",
+                "pro-co 2026-W47: 3 manifests",
+                "anchors not stamped yet: ots (skipped: download the receipt again later)",
+            ],
+        ),
+        (
+            "tsa-failed",
+            vec![tsa(AnchorStatus::Failed)],
+            1,
+            &[
+                "root.tsr: none, the receipt's tsa anchor is failed (no artifact: it proves \
+                 nothing)",
+                "anchors that failed: tsa: nothing is anchored by them",
+            ],
+        ),
+        (
+            "both",
+            vec![ots_skipped, tsa(AnchorStatus::Failed)],
+            1,
+            &[
+                "root.ots: none, the receipt's ots anchor is skipped",
+                "root.tsr: none, the receipt's tsa anchor is failed",
+                "anchors that failed: tsa",
+            ],
+        ),
+    ];
+    for (case, anchors, want, lines) in cases {
+        let dir = tmp.path().join(case);
+        receipt_with_anchors(&dir, &key, anchors);
+        std::fs::write(dir.join("check_receipt.py"), &script).unwrap();
+        let out = Command::new(py.join("python3"))
+            .args(["check_receipt.py", "receipt.json", "jwks.json"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let output = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(want), "{case}:\n{output}");
+        assert!(!output.contains("Traceback"), "{case}:\n{output}");
+        for line in lines {
+            assert!(output.contains(line), "{case}: {line:?} missing:\n{output}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! `anchor verify receipt`, `anchor bundle` and `anchor verify bundle` on `anchor demo` data:
 //! every latest receipt verifies from a fresh directory holding only what a tenant downloads
 //! (from the files, and from a running `anchor api`); each tampered artifact fails the check
-//! that covers it; a bundle verifies offline and the API serves the CLI's bytes.
+//! that covers it; a bundle verifies offline and the API serves the CLI's bytes; the commands
+//! the API's PDF receipt prints run as printed.
 
 // Scenario tests read top to bottom, one case after another.
 #![allow(clippy::too_many_lines)]
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{Children, anchor, success, text};
+use common::{Children, anchor, py_tools, skipping, success, text};
 use ledger::formats::Receipt;
 use ledger::{AnchorKind, AnchorStatus};
 
@@ -724,4 +725,136 @@ fn a_bundle_verifies_offline_and_a_changed_proof_or_manifest_ots_fails() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 2, "{}", report(&out));
+}
+
+/// The commands of a PDF receipt's "Verify it yourself" box, as `pdftotext -layout` gives its
+/// text: from the first `#` line after that heading to the `Signature` heading, comment
+/// lines left out, a line ending in `\` joined to the next as a shell joins them.
+fn printed_commands(text: &str) -> Vec<String> {
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "Verify it yourself")
+        .skip_while(|l| !l.starts_with('#'))
+        .take_while(|l| *l != "Signature")
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let mut out = Vec::new();
+    while let Some(first) = lines.next() {
+        let mut cmd = first.to_owned();
+        while let Some(head) = cmd.strip_suffix('\\') {
+            cmd = format!("{head}{}", lines.next().unwrap_or_default());
+        }
+        out.push(cmd);
+    }
+    out
+}
+
+#[test]
+fn printed_commands_are_read_from_the_verify_box_with_continuations_joined() {
+    let text = "Verify it yourself\n  In an empty folder, run:\n\n  # Download\n  curl -o a \
+                $API/x\n  anchor verify receipt \\\n  receipt.json --ca\\\n  .pem\n  # end\n\n\
+                Signature\n  Signature   abc\n";
+    assert_eq!(
+        printed_commands(text),
+        [
+            "curl -o a $API/x",
+            "anchor verify receipt receipt.json --ca.pem"
+        ]
+    );
+}
+
+#[test]
+fn the_commands_a_pdf_receipt_prints_succeed_as_printed_in_a_folder_of_its_downloads() {
+    let Some(py) = py_tools() else { return };
+    for tool in ["pdftotext", "curl", "openssl"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            skipping(&format!("{tool} not installed (scripts/api-tools.sh)"));
+            return;
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = demo(tmp.path());
+    let mut children = Children::default();
+    let base = api(&mut children, &data);
+    let anchor_dir = Path::new(env!("CARGO_BIN_EXE_anchor")).parent().unwrap();
+    let path = format!(
+        "{}:{}:/usr/local/bin:/usr/bin:/bin",
+        py.display(),
+        anchor_dir.display()
+    );
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let receipts = latest_receipts(&data);
+    let mut regtest_ots = 0;
+    for tenant in ["starter-co", "pro-co", "enterprise-co"] {
+        let (_, period, receipt) = receipts.iter().find(|(t, _, _)| t == tenant).unwrap();
+        let (status, pdf) = get(&base, &format!("/anchor/receipt/{tenant}/{period}.pdf"));
+        assert_eq!(status, 200, "{}", text(&pdf));
+        let file = tmp.path().join(format!("{tenant}.pdf"));
+        std::fs::write(&file, &pdf).unwrap();
+        let out = std::process::Command::new("pdftotext")
+            .args(["-layout"])
+            .arg(&file)
+            .arg("-")
+            .output()
+            .unwrap();
+        let page = success("pdftotext", &out);
+        let commands = printed_commands(&page);
+        assert!(
+            commands.iter().any(|c| c.starts_with("curl "))
+                && commands
+                    .iter()
+                    .any(|c| c.starts_with("anchor verify receipt ")),
+            "{tenant} {period}: no downloads or no receipt check in:\n{page}"
+        );
+
+        // The folder: what the printed commands download, and the trust anchors the page
+        // says come from elsewhere (the TSA's CA, the regtest chain's headers).
+        let dir = tmp.path().join(format!("pdf-{tenant}"));
+        std::fs::create_dir(&dir).unwrap();
+        if page.contains("tsa-ca.pem") {
+            std::fs::copy(data.join("dev-tsa-ca.pem"), dir.join("tsa-ca.pem")).unwrap();
+        }
+        if page.contains("headers.json") {
+            std::fs::copy(data.join("dev-headers.json"), dir.join("headers.json")).unwrap();
+            regtest_ots += 1;
+        }
+        for cmd in &commands {
+            let out = std::process::Command::new("bash")
+                .args(["-euo", "pipefail", "-c", cmd])
+                .env_clear()
+                .env("PATH", &path)
+                .env("HOME", &home)
+                .env("LANG", "C.UTF-8")
+                .env("API", &base)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{tenant} {period}: `{cmd}` as printed: {}\n--- page\n{page}",
+                report(&out)
+            );
+            eprintln!("{tenant} {period}: ok: {cmd}");
+        }
+        for a in receipt.anchors.iter().filter(|a| a.artifact.is_some()) {
+            let name = match a.kind {
+                AnchorKind::Ots => "root.ots",
+                AnchorKind::Tsa => "root.tsr",
+            };
+            assert!(
+                dir.join(name).exists(),
+                "{tenant} {period}: the page never downloads {name}:\n{page}"
+            );
+        }
+    }
+    assert!(
+        regtest_ots > 0,
+        "a demo tenant has a confirmed regtest OpenTimestamps anchor"
+    );
 }

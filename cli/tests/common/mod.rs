@@ -4,7 +4,7 @@
 //! Each test binary uses a part of it.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
@@ -502,4 +502,35 @@ pub fn demo_digests(data: &Path, tenant: &str, period: &str) -> Vec<String> {
         b.store.period_digests(&tenant, period).await.unwrap()
     });
     digests.iter().map(ToString::to_string).collect()
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Says why the test skips (a `SKIPPED` line); under `CI=true` panics instead.
+pub fn skipping(why: &str) {
+    assert!(!in_ci(), "{why} and CI=true: refusing to skip");
+    eprintln!("SKIPPED: {why}");
+}
+
+/// The Python tools' bin directory, with `ots`, `rfc8785` and `cryptography` importable.
+pub fn py_tools() -> Option<PathBuf> {
+    let bin = std::env::var_os("LEDGER_PY_TOOLS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py-tools/bin"),
+        PathBuf::from,
+    );
+    let ready = bin.join("ots").exists()
+        && Command::new(bin.join("python3"))
+            .args(["-c", "import rfc8785, cryptography, opentimestamps"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if ready {
+        return Some(bin);
+    }
+    skipping(&format!(
+        "ots, rfc8785 or cryptography missing in {} (scripts/python-tools.sh)",
+        bin.display()
+    ));
+    None
 }
