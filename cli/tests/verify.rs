@@ -675,6 +675,15 @@ fn a_bundle_verifies_offline_and_a_changed_proof_or_manifest_ots_fails() {
         for line in ["✓ proof: ", "✓ signature: ", "✓ summary: ", "✓ tsa: "] {
             assert!(text(&out.stdout).contains(line), "{line}\n{}", report(&out));
         }
+        // A bundle knows its receipt was the latest when it was made, not since.
+        assert!(
+            text(&out.stdout).contains(&format!(
+                "note version: checked receipt version {}, the latest when the bundle was made",
+                receipt.version
+            )),
+            "{}",
+            report(&out)
+        );
         if tenant == "pro-co" {
             assert!(
                 text(&out.stdout).contains("✓ manifest.ots: "),
