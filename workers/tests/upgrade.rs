@@ -450,14 +450,17 @@ async fn mining_calendar() -> (std::sync::Arc<stamp::devcal::DevCalendar>, Strin
     (cal, url)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn against_the_mining_dev_calendar_an_upgrade_confirms_on_regtest_only_when_the_worker_is_configured_for_regtest()
- {
-    let (cal, url) = mining_calendar().await;
+/// A fleet on regtest whose header source is the first of `calendars` (dev calendars serve
+/// their chain as Esplora), and a pro tenant `name` whose week two weeks ago is rolled up:
+/// its root stamped at every calendar and pending.
+async fn rolled_up_on_regtest(
+    calendars: &[String],
+    name: &str,
+) -> (Fleet, ledger::TenantId, ledger::Period, String) {
     let fleet = Fleet::start(
-        std::slice::from_ref(&url),
+        calendars,
         &[
-            ("LEDGER_ESPLORA_URL", url.as_str()),
+            ("LEDGER_ESPLORA_URL", calendars[0].as_str()),
             ("LEDGER_BITCOIN_NETWORK", "regtest"),
             ("LEDGER_UPGRADE_HORIZON", "30d"),
         ],
@@ -466,7 +469,7 @@ async fn against_the_mining_dev_calendar_an_upgrade_confirms_on_regtest_only_whe
     let ctx = &fleet.ctx;
     let t = common::tenant(
         ctx,
-        "regtest-co",
+        name,
         Plan::Pro,
         Utc::now() - Duration::days(40),
         50_000_000,
@@ -478,6 +481,16 @@ async fn against_the_mining_dev_calendar_an_upgrade_confirms_on_regtest_only_whe
     fleet.tick().await;
     let run_id = common::run_id(&t, week);
     common::rollup(ctx, &run_id).await;
+    (fleet, t, week, run_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_mining_dev_calendar_an_upgrade_confirms_on_regtest_only_when_the_worker_is_configured_for_regtest()
+ {
+    let (cal, url) = mining_calendar().await;
+    let (fleet, t, week, run_id) =
+        rolled_up_on_regtest(std::slice::from_ref(&url), "regtest-co").await;
+    let ctx = &fleet.ctx;
 
     // Nothing mined yet: still pending, retried.
     workers::upgrade::job(ctx, &run_id, 0).await.unwrap();
@@ -587,30 +600,8 @@ async fn every_calendar_branch_is_followed_after_the_first_confirms_and_the_rece
  {
     let cals = two_calendars_on_one_chain().await;
     let urls: Vec<String> = cals.iter().map(|(_, u)| u.clone()).collect();
-    let fleet = Fleet::start(
-        &urls,
-        &[
-            ("LEDGER_ESPLORA_URL", urls[0].as_str()),
-            ("LEDGER_BITCOIN_NETWORK", "regtest"),
-            ("LEDGER_UPGRADE_HORIZON", "30d"),
-        ],
-    )
-    .await;
+    let (fleet, t, week, run_id) = rolled_up_on_regtest(&urls, "branches-co").await;
     let ctx = &fleet.ctx;
-    let t = common::tenant(
-        ctx,
-        "branches-co",
-        Plan::Pro,
-        Utc::now() - Duration::days(40),
-        50_000_000,
-        0,
-    )
-    .await;
-    let week = common::week_ago(2);
-    common::manifests(ctx, &t, week, 5).await;
-    fleet.tick().await;
-    let run_id = common::run_id(&t, week);
-    common::rollup(ctx, &run_id).await;
 
     // The first calendar confirms: the run completes and the job goes on for the second.
     let first = cals[0]
