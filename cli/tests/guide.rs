@@ -142,16 +142,6 @@ fn matches(output: &str, pattern: &str) -> bool {
     })
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Says why the test skips (a `SKIPPED` line); under `CI=true` panics instead.
-fn skipping(why: &str) {
-    assert!(!in_ci(), "{why} and CI=true: refusing to skip");
-    eprintln!("SKIPPED: {why}");
-}
-
 /// The Python tools' bin directory, with `ots`, `rfc8785` and `cryptography` importable.
 fn py_tools() -> Option<PathBuf> {
     let bin = std::env::var_os("LEDGER_PY_TOOLS").map_or_else(
@@ -166,10 +156,10 @@ fn py_tools() -> Option<PathBuf> {
     if ready {
         return Some(bin);
     }
-    skipping(&format!(
-        "ots, rfc8785 or cryptography missing in {} (scripts/python-tools.sh)",
-        bin.display()
-    ));
+    testkit::skip(
+        &format!("ots, rfc8785 or cryptography missing in {}", bin.display()),
+        "run scripts/python-tools.sh",
+    );
     None
 }
 
@@ -181,7 +171,7 @@ fn system_tools() -> Option<()> {
             .output()
             .is_ok_and(|o| o.status.success());
         if !found {
-            skipping(&format!("{tool} not installed"));
+            testkit::skip(&format!("{tool} not installed"), "install it from Debian");
             return None;
         }
     }

@@ -17,10 +17,7 @@ pub fn in_ci() -> bool {
 /// The one "skip unless CI" rule: under `CI=true` panics with `reason` and `how`; elsewhere
 /// prints `SKIPPED: {reason} ({how})` on stderr, and the caller skips (returns early).
 pub fn skip(reason: &str, how: &str) {
-    assert!(
-        !in_ci(),
-        "{reason} and CI=true: refusing to skip ({how})"
-    );
+    assert!(!in_ci(), "{reason} and CI=true: refusing to skip ({how})");
     eprintln!("SKIPPED: {reason} ({how})");
 }
 

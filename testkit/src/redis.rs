@@ -15,8 +15,7 @@ pub fn prefix(tag: &str) -> String {
 
 /// One connection to `url`, answering `PING`.
 fn connect(url: &str) -> redis::RedisResult<redis::Connection> {
-    let mut con =
-        redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(3))?;
+    let mut con = redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(3))?;
     redis::cmd("PING").query::<String>(&mut con)?;
     Ok(con)
 }
