@@ -114,11 +114,10 @@ fn have(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success() || !o.stderr.is_empty());
     if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is not installed (Debian poppler-utils; scripts/api-tools.sh installs it)"
+        testkit::skip(
+            &format!("{tool} not installed"),
+            "Debian poppler-utils; scripts/api-tools.sh installs it",
         );
-        eprintln!("\n*** SKIPPED: {tool} not installed (Debian poppler-utils) ***\n");
     }
     ok
 }

@@ -855,7 +855,7 @@ fn invalid_backfill_ranges_are_rejected_and_nothing_is_created() {
 #[test]
 fn an_operator_command_on_an_empty_postgres_database_refuses_until_anchor_migrate_makes_the_schema()
 {
-    let Some(db) = common::PgDatabase::create("anchor_cli_migrate") else {
+    let Some(db) = common::PgDatabase::create_blocking("anchor_cli_migrate") else {
         return;
     };
     let f = Fleet {
@@ -889,7 +889,7 @@ fn an_operator_command_on_an_empty_postgres_database_refuses_until_anchor_migrat
 
 #[test]
 fn the_operator_commands_work_the_same_on_postgres() {
-    let Some(db) = common::PgDatabase::create("anchor_cli_admin") else {
+    let Some(db) = common::PgDatabase::create_blocking("anchor_cli_admin") else {
         return;
     };
     let f = Fleet {

@@ -172,14 +172,10 @@ fn status_table(runs: &[Run]) -> String {
 #[test]
 #[allow(clippy::too_many_lines)] // set-up, drive, and each check in turn
 fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_exactly_once() {
-    let Some(endpoint) = testkit::env_or_skip(
-        "LEDGER_TEST_S3_ENDPOINT",
-        "the fleet test needs an S3 server",
-        "run scripts/test.sh, or export LEDGER_TEST_S3_ENDPOINT=$(scripts/s3-server.sh)",
-    ) else {
+    let Some(endpoint) = testkit::s3_endpoint("the fleet test needs an S3 server") else {
         return;
     };
-    let Some(pg) = PgDatabase::create("anchor_cli_fleet") else {
+    let Some(pg) = PgDatabase::create_blocking("anchor_cli_fleet") else {
         return;
     };
     let kv_prefix = format!("anchor-cli-fleet-{}:", std::process::id());
@@ -507,7 +503,7 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
 /// there, take the shared queue's jobs and acknowledge them as done ("run … not found").
 #[test]
 fn a_worker_on_an_unmigrated_or_foreign_database_refuses_to_start_and_creates_nothing() {
-    let Some(pg) = PgDatabase::create("anchor_cli_wrong_db") else {
+    let Some(pg) = PgDatabase::create_blocking("anchor_cli_wrong_db") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Children, anchor, poll, py_tools, skipping, success, text};
+use common::{Children, anchor, poll, py_tools, success, text};
 
 const GUIDE: &str = include_str!("../../docs/verification.md");
 
@@ -150,7 +150,7 @@ fn system_tools() -> Option<()> {
             .output()
             .is_ok_and(|o| o.status.success());
         if !found {
-            skipping(&format!("{tool} not installed"));
+            testkit::skip(&format!("{tool} not installed"), "install it from Debian");
             return None;
         }
     }

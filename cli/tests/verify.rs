@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{Children, anchor, py_tools, skipping, success, text};
+use common::{Children, anchor, py_tools, success, text};
 use ledger::formats::Receipt;
 use ledger::{AnchorKind, AnchorStatus};
 
@@ -781,7 +781,7 @@ fn the_commands_a_pdf_receipt_prints_succeed_as_printed_in_a_folder_of_its_downl
             .output()
             .is_ok_and(|o| o.status.success());
         if !found {
-            skipping(&format!("{tool} not installed (scripts/api-tools.sh)"));
+            testkit::skip(&format!("{tool} not installed"), "run scripts/api-tools.sh");
             return;
         }
     }

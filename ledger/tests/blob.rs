@@ -36,11 +36,9 @@ async fn backends(test: &str) -> Vec<Backend> {
         store: DirStore::new(dir.path().to_path_buf()).unwrap().into(),
         _dir: Some(dir),
     }];
-    if let Some(endpoint) = testkit::env_or_skip(
-        "LEDGER_TEST_S3_ENDPOINT",
-        &format!("the S3 half of {test} needs an S3 server"),
-        "run scripts/test.sh, or export LEDGER_TEST_S3_ENDPOINT=$(scripts/s3-server.sh)",
-    ) {
+    if let Some(endpoint) =
+        testkit::s3_endpoint(&format!("the S3 half of {test} needs an S3 server"))
+    {
         all.push(Backend {
             name: "s3",
             store: s3_store(&endpoint).await.into(),
@@ -512,10 +510,8 @@ async fn s3_errors_name_the_status_the_code_and_a_remedy() {
         other => panic!("expected a blob error, got {other:?}"),
     }
 
-    let Some(endpoint) = testkit::env_or_skip(
-        "LEDGER_TEST_S3_ENDPOINT",
+    let Some(endpoint) = testkit::s3_endpoint(
         "the S3 half of s3_errors_name_the_status_the_code_and_a_remedy needs an S3 server",
-        "run scripts/test.sh, or export LEDGER_TEST_S3_ENDPOINT=$(scripts/s3-server.sh)",
     ) else {
         return;
     };

@@ -66,11 +66,8 @@ async fn an_env_file_selects_postgres_s3_and_redis() {
     let Some(pg) = common::TestDb::postgres().await else {
         return;
     };
-    let Some(endpoint) = testkit::env_or_skip(
-        "LEDGER_TEST_S3_ENDPOINT",
-        "the S3 server for the fleet configuration test",
-        "run scripts/test.sh",
-    ) else {
+    let Some(endpoint) = testkit::s3_endpoint("the S3 server for the fleet configuration test")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -88,8 +85,8 @@ async fn an_env_file_selects_postgres_s3_and_redis() {
          LEDGER_KV_PREFIX={}:\n",
         pg.url,
         secret.display(),
-        common::redis_url(),
-        common::unique("cfg"),
+        testkit::redis::server(),
+        testkit::unique("cfg"),
     );
     let config = Config::from_sources(Some(&file), &BTreeMap::new()).unwrap();
     let s3 = config.s3_config().unwrap().unwrap();

@@ -701,11 +701,10 @@ fn python_verifies_the_golden_signatures_links_and_summary_hashes() {
         .args(["-c", "import cryptography"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 with cryptography is required under CI=true"
+        testkit::skip(
+            "python3 with the cryptography package not found",
+            "install Debian's python3-cryptography",
         );
-        eprintln!("SKIPPED: python3 with the cryptography package not found");
         return;
     }
     let script = r#"

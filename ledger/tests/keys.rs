@@ -304,11 +304,10 @@ fn python_cryptography_verifies_our_signature_and_signs_one_we_verify() {
         .args(["-c", "import cryptography"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 with cryptography is required under CI=true"
+        testkit::skip(
+            "python3 with the cryptography package not found",
+            "install Debian's python3-cryptography",
         );
-        eprintln!("SKIPPED: python3 with the cryptography package not found");
         return;
     }
     let key = SigningKey::generate();

@@ -17,13 +17,13 @@ async fn backends() -> Vec<(&'static str, Kv, Option<TestDb>)> {
     if let Some(pg) = TestDb::postgres().await {
         out.push(("postgres", Kv::Sql(pg.store.clone()), Some(pg)));
     }
-    let url = common::redis_url();
-    match Kv::redis(&url, &format!("{}:", common::unique("ledger_test"))).await {
+    let url = testkit::redis::server();
+    match Kv::redis(&url, &testkit::redis::prefix("ledger_test")).await {
         Ok(kv) => match kv.ping().await {
             Ok(()) => out.push(("redis", kv, None)),
-            Err(e) => common::skip_or_fail("Redis", &format!("{url}: {e}")),
+            Err(e) => testkit::skip("Redis unavailable", &format!("{url}: {e}")),
         },
-        Err(e) => common::skip_or_fail("Redis", &format!("{url}: {e}")),
+        Err(e) => testkit::skip("Redis unavailable", &format!("{url}: {e}")),
     }
     out
 }

@@ -19,13 +19,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 struct Db {
     store: ReserveStore,
     url: String,
-    pg: Option<String>,
+    _pg: Option<testkit::pg::PgDatabase>,
     _dir: Option<tempfile::TempDir>,
-}
-
-fn postgres_base() -> String {
-    std::env::var("LEDGER_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 impl Db {
@@ -40,35 +35,14 @@ impl Db {
         Db {
             store,
             url,
-            pg: None,
+            _pg: None,
             _dir: Some(dir),
         }
     }
 
     async fn postgres() -> Option<Db> {
-        let base = postgres_base();
-        let mut admin = match sqlx::PgConnection::connect(&base).await {
-            Ok(c) => c,
-            Err(e) => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "Postgres unavailable and CI=true: {e}"
-                );
-                eprintln!("SKIPPED: Postgres unavailable ({e})");
-                return None;
-            }
-        };
-        let name = format!(
-            "reserves_test_{}_{}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let (server, _) = base.rsplit_once('/').unwrap();
-        let url = format!("{server}/{name}");
+        let pg = testkit::pg::PgDatabase::create("reserves_test").await?;
+        let url = pg.url.clone();
         let ledger = ledger::sql::Store::connect(&url).await.unwrap();
         let store = ReserveStore::connect(&url).await.unwrap();
         ReserveStore::connect(&url).await.unwrap().close().await;
@@ -76,22 +50,14 @@ impl Db {
         Some(Db {
             store,
             url,
-            pg: Some(name),
+            _pg: Some(pg),
             _dir: None,
         })
     }
 
+    /// Closes the pool, then drops the Postgres database (as dropping a `Db` does).
     async fn finish(self) {
         self.store.close().await;
-        if let Some(name) = self.pg {
-            let mut admin = sqlx::PgConnection::connect(&postgres_base()).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        }
     }
 
     /// Runs raw SQL on a connection of its own (to prove what triggers refuse).

@@ -1,7 +1,25 @@
-//! Test support: where the shared vectors and external tools are, and the one rule for when
-//! they are missing — say so loudly and skip, except in CI (`CI=true`), where it is a failure.
+//! Test support shared by every crate's tests: the one rule for a missing server, tool or
+//! file — say so loudly and skip, except in CI (`CI=true`), where it is a failure — and the
+//! fixtures built on it: where the shared vectors and external tools are, a fresh Postgres
+//! database ([`pg`]), a Redis database or key prefix of the test's own ([`redis`]) and the
+//! S3 server ([`s3_endpoint`]). What this crate owns and must never depend on: `README.md`.
+
+pub mod pg;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
+
+/// Whether the tests run in CI (`CI=true`), where nothing may be skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// The one "skip unless CI" rule: under `CI=true` panics with `reason` and `how`; elsewhere
+/// prints `SKIPPED: {reason} ({how})` on stderr, and the caller skips (returns early).
+pub fn skip(reason: &str, how: &str) {
+    assert!(!in_ci(), "{reason} and CI=true: refusing to skip ({how})");
+    eprintln!("SKIPPED: {reason} ({how})");
+}
 
 /// Returns `path` if it exists; otherwise panics under `CI=true` and, elsewhere, prints a
 /// `SKIPPED` line naming `what` and how to get it, and returns `None`.
@@ -9,12 +27,7 @@ pub fn require(path: PathBuf, what: &str, how: &str) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} not found at {} and CI=true: refusing to skip ({how})",
-        path.display()
-    );
-    eprintln!("SKIPPED: {what} not found at {} ({how})", path.display());
+    skip(&format!("{what} not found at {}", path.display()), how);
     None
 }
 
@@ -26,12 +39,59 @@ pub fn env_or_skip(var: &str, what: &str, how: &str) -> Option<String> {
     if let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
         return Some(value);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what}: {var} is not set and CI=true: refusing to skip ({how})"
-    );
-    eprintln!("SKIPPED: {what}: {var} is not set ({how})");
+    skip(&format!("{what}: {var} is not set"), how);
     None
+}
+
+/// The S3 server of the tests (`LEDGER_TEST_S3_ENDPOINT`, which `scripts/test.sh` sets), or
+/// `None` after a `SKIPPED` line naming `what` needs it; under `CI=true` a panic.
+pub fn s3_endpoint(what: &str) -> Option<String> {
+    env_or_skip(
+        "LEDGER_TEST_S3_ENDPOINT",
+        what,
+        "run scripts/test.sh, or export LEDGER_TEST_S3_ENDPOINT=$(scripts/s3-server.sh start)",
+    )
+}
+
+/// A name no other test, process or checkout uses at the same time: `prefix`, the process id,
+/// a per-process sequence number and a random number, joined by `_` (a SQL identifier when
+/// `prefix` is one: lowercase letters, digits and `_`).
+pub fn unique(prefix: &str) -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed),
+        h.finish() as u32
+    )
+}
+
+/// Runs `f` to completion on a small runtime of its own, on a thread of its own — so it works
+/// from a plain `#[test]`, from inside a `#[tokio::test]` and from `Drop`.
+pub fn block_on<F>(f: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread tokio runtime")
+                .block_on(f)
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
 }
 
 fn workspace() -> PathBuf {

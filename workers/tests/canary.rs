@@ -19,7 +19,6 @@ use common::Fleet;
 use ledger::CalendarUrl;
 use ledger::sql::{CANARY_INCIDENT, CanaryStatus};
 use metrics::{Counter, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, SharedString, Unit};
-use sqlx::Connection as _;
 use stamp::{Attestation, DetachedTimestamp, Entry, Timestamp};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -117,53 +116,20 @@ const CANARY_VARS: [(&str, &str); 2] = [
     ("LEDGER_CANARY_DEADLINE", "2h"),
 ];
 
-/// A fresh Postgres database (dropped by the caller) and a Redis KV prefix of its own, as
-/// fleet variables; `None` when either server is missing (skipped, or failed under CI).
-async fn postgres_and_redis() -> Option<(Vec<(String, String)>, String)> {
-    let redis = common::redis_or_skip().await?;
-    let base = std::env::var("LEDGER_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut admin = match sqlx::PgConnection::connect(&base).await {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI: Postgres at {base} is required: {e}"
-            );
-            eprintln!("SKIPPED: no Postgres at {base}: {e}");
-            return None;
-        }
-    };
-    let name = format!(
-        "canary_test_{}_{}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
+/// A fresh Postgres database (dropped when the returned value drops) and a Redis KV prefix of
+/// its own, as fleet variables; `None` when either server is missing (skipped, or failed under
+/// CI).
+async fn postgres_and_redis() -> Option<(Vec<(String, String)>, testkit::pg::PgDatabase)> {
+    let redis = testkit::redis::server_or_skip()?;
+    let pg = testkit::pg::PgDatabase::create("canary_test").await?;
     Some((
         vec![
-            ("LEDGER_DATABASE_URL".into(), format!("{server}/{name}")),
+            ("LEDGER_DATABASE_URL".into(), pg.url.clone()),
             ("LEDGER_KV".into(), redis),
-            ("LEDGER_KV_PREFIX".into(), format!("{name}:")),
+            ("LEDGER_KV_PREFIX".into(), format!("{}:", pg.name())),
         ],
-        name,
+        pg,
     ))
-}
-
-async fn drop_database(name: &str) {
-    let base = std::env::var("LEDGER_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
 }
 
 /// The scenario of a calendar that accepts and never anchors, on the fleet started with
@@ -282,7 +248,7 @@ async fn a_calendar_that_accepts_and_never_anchors_has_an_incident_naming_it_aft
     };
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     silent_calendar_scenario(&vars).await;
-    drop_database(&db).await;
+    drop(db);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

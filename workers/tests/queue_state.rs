@@ -122,7 +122,7 @@ async fn a_job_whose_run_does_not_exist_is_a_dead_letter_on_the_sqlite_queue_nev
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_whose_run_does_not_exist_is_a_dead_letter_on_redis_never_done() {
-    let Some(url) = common::redis_or_skip().await else {
+    let Some(url) = testkit::redis::server_or_skip() else {
         return;
     };
     jobs_of_missing_runs_become_dead_letters(&[("LEDGER_QUEUE", url.as_str())]).await;

@@ -245,7 +245,7 @@ async fn deferred_and_paused_runs_on_the_sqlite_queue_stay_bounded_and_complete_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deferred_and_paused_runs_on_redis_stay_bounded_and_complete_once_allowed() {
-    let Some(url) = common::redis_or_skip().await else {
+    let Some(url) = testkit::redis::server_or_skip() else {
         return;
     };
     // The queue is named after this test's fresh fleet id: nothing else shares its keys.

@@ -394,25 +394,3 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> workers::rollup::Rollup {
         .await
         .unwrap()
 }
-
-/// The Redis URL for tests (`LEDGER_TEST_REDIS_URL`, default the local server) when a server
-/// answers there; otherwise `None` after a `SKIPPED` line, or a failure under `CI=true`.
-pub async fn redis_or_skip() -> Option<String> {
-    let url = std::env::var("LEDGER_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    match redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-    {
-        Ok(_) => Some(url),
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI: Redis at {url} is required: {e}"
-            );
-            eprintln!("SKIPPED: no Redis at {url}: {e}");
-            None
-        }
-    }
-}
