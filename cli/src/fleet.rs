@@ -593,13 +593,7 @@ async fn confirm_on_dev_chain(
         heights.join(", "),
         path.display()
     );
-    let runs = ctx
-        .store
-        .runs(&RunFilter {
-            tenant: None,
-            status: Some(RunStatus::Anchored),
-            limit: Some(100_000),
-        })
+    let runs = workers::ctx::anchored_runs(ctx)
         .await
         .map_err(anyhow::Error::new)?;
     for run in &runs {

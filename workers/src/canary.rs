@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ledger::kv::KvKey;
-use ledger::sql::{Canary, CanaryStatus, RunFilter, RunStatus};
+use ledger::sql::{Canary, CanaryStatus};
 use ledger::{AnchorKind, AnchorStatus, CalendarUrl};
 use sha2::{Digest as _, Sha256};
 use stamp::DetachedTimestamp;
@@ -337,14 +337,7 @@ async fn submit_lease(
 /// For each calendar URL (as its pending attestations name it), the oldest tenant stamp
 /// pending there: when its OTS anchor became pending, and which run.
 async fn tenant_pending(ctx: &Ctx) -> Result<BTreeMap<String, (DateTime<Utc>, String)>> {
-    let runs = ctx
-        .store
-        .runs(&RunFilter {
-            tenant: None,
-            status: Some(RunStatus::Anchored),
-            limit: Some(100_000),
-        })
-        .await?;
+    let runs = crate::ctx::anchored_runs(ctx).await?;
     let mut pending = Vec::new();
     for run in runs {
         if let Some(a) = ctx

@@ -451,3 +451,16 @@ pub async fn job_run(ctx: &Ctx, run_id: &str) -> Result<Run> {
         other => Ok(other?),
     }
 }
+
+/// Every run whose OTS anchor waits for Bitcoin (status `anchored`), at most 100 000: what
+/// the upgrade reconciliation, the calendar canary and the demo walk.
+pub async fn anchored_runs(ctx: &Ctx) -> Result<Vec<Run>> {
+    Ok(ctx
+        .store
+        .runs(&ledger::sql::RunFilter {
+            tenant: None,
+            status: Some(ledger::sql::RunStatus::Anchored),
+            limit: Some(100_000),
+        })
+        .await?)
+}

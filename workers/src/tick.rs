@@ -223,14 +223,7 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
 /// (a flushed Redis, a deleted queue file) it brings every pending anchor back. Returns how
 /// many pushes it made.
 pub async fn reconcile_upgrades(ctx: &Ctx, now: DateTime<Utc>) -> Result<usize> {
-    let runs = ctx
-        .store
-        .runs(&RunFilter {
-            tenant: None,
-            status: Some(RunStatus::Anchored),
-            limit: Some(100_000),
-        })
-        .await?;
+    let runs = crate::ctx::anchored_runs(ctx).await?;
     let mut pushed = 0;
     for run in runs {
         let submitted = run.finished_at.unwrap_or(run.created_at);
