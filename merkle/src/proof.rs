@@ -316,6 +316,10 @@ pub fn root_from_inclusion(
 /// leaves with root `root1` (RFC 9162 §2.1.4.2). `size1 == 0` is refused (transparency-dev's
 /// rule: there is nothing to be consistent with); `size1 == size2` needs an empty proof and
 /// equal roots.
+///
+/// long-function: RFC 9162 §2.1.4.2's seven steps in order, each under its quoted text, so the
+/// code reads against the RFC line by line; split, a step's state (`fn`, `sn`, `fr`, `sr`)
+/// would be passed around instead of read.
 pub fn verify_consistency(
     size1: TreeSize,
     size2: TreeSize,

@@ -132,57 +132,7 @@ impl Responder {
     fn token(&self, req: &TimeStampRequest, now: DateTime<Utc>, serial: &[u8]) -> Vec<u8> {
         let tst = self.tst_info(req, now, serial);
         let sha256 = HashAlg::Sha256.algorithm_identifier_der();
-        let attr = |oid: &[u8], value: &[u8]| {
-            der::cons(der::SEQUENCE, &[oid, &der::cons(der::SET, &[value])])
-        };
-        // RFC 5035: ESSCertIDv2 with the default hash (SHA-256) omitted, as DER requires.
-        let issuer_serial = der::cons(
-            der::SEQUENCE,
-            &[
-                &der::cons(
-                    der::SEQUENCE,
-                    &[&der::tlv(der::context(4), &self.cert.issuer_der())],
-                ),
-                &self.cert.serial_der(),
-            ],
-        );
-        let ess_cert_id = der::cons(
-            der::SEQUENCE,
-            &[
-                &der::tlv(der::OCTET_STRING, &HashAlg::Sha256.digest(self.cert.der())),
-                &issuer_serial,
-            ],
-        );
-        let signing_cert_v2 =
-            der::cons(der::SEQUENCE, &[&der::cons(der::SEQUENCE, &[&ess_cert_id])]);
-        let signed_attrs = der::set_of(
-            der::SET,
-            vec![
-                attr(&oid_der(ATTR_CONTENT_TYPE), &oid_der(CT_TST_INFO)),
-                attr(
-                    &oid_der(ATTR_MESSAGE_DIGEST),
-                    &der::tlv(der::OCTET_STRING, &HashAlg::Sha256.digest(&tst)),
-                ),
-                attr(&oid_der(ATTR_SIGNING_CERT_V2), &signing_cert_v2),
-            ],
-        );
-        let signature: Signature = self.key.sign(&signed_attrs);
-        let mut attrs_implicit = signed_attrs.clone();
-        attrs_implicit[0] = der::context(0);
-        let signer_info = der::cons(
-            der::SEQUENCE,
-            &[
-                &[2, 1, 1],
-                &der::cons(
-                    der::SEQUENCE,
-                    &[&self.cert.issuer_der(), &self.cert.serial_der()],
-                ),
-                &sha256,
-                &attrs_implicit,
-                &der::cons(der::SEQUENCE, &[&oid_der(ECDSA_WITH_SHA256)]),
-                &der::tlv(der::OCTET_STRING, signature.to_der().as_bytes()),
-            ],
-        );
+        let signer_info = self.signer_info(&tst, &sha256);
         let mut fields = vec![
             der::tlv(der::INTEGER, &[3]),
             der::cons(der::SET, &[&sha256]),
@@ -209,6 +159,68 @@ impl Responder {
             &[
                 &oid_der(SIGNED_DATA),
                 &der::tlv(der::context(0), &signed_data),
+            ],
+        )
+    }
+
+    /// RFC 5652 §5.3 SignedAttributes (DER SET OF, as signed): content-type, message-digest of
+    /// the TSTInfo, and the RFC 5035 signing certificate.
+    fn signed_attributes(&self, tst: &[u8]) -> Vec<u8> {
+        let attr = |oid: &[u8], value: &[u8]| {
+            der::cons(der::SEQUENCE, &[oid, &der::cons(der::SET, &[value])])
+        };
+        // RFC 5035: ESSCertIDv2 with the default hash (SHA-256) omitted, as DER requires.
+        let issuer_serial = der::cons(
+            der::SEQUENCE,
+            &[
+                &der::cons(
+                    der::SEQUENCE,
+                    &[&der::tlv(der::context(4), &self.cert.issuer_der())],
+                ),
+                &self.cert.serial_der(),
+            ],
+        );
+        let ess_cert_id = der::cons(
+            der::SEQUENCE,
+            &[
+                &der::tlv(der::OCTET_STRING, &HashAlg::Sha256.digest(self.cert.der())),
+                &issuer_serial,
+            ],
+        );
+        let signing_cert_v2 =
+            der::cons(der::SEQUENCE, &[&der::cons(der::SEQUENCE, &[&ess_cert_id])]);
+        der::set_of(
+            der::SET,
+            vec![
+                attr(&oid_der(ATTR_CONTENT_TYPE), &oid_der(CT_TST_INFO)),
+                attr(
+                    &oid_der(ATTR_MESSAGE_DIGEST),
+                    &der::tlv(der::OCTET_STRING, &HashAlg::Sha256.digest(tst)),
+                ),
+                attr(&oid_der(ATTR_SIGNING_CERT_V2), &signing_cert_v2),
+            ],
+        )
+    }
+
+    /// RFC 5652 §5.3 SignerInfo (version 1, issuerAndSerialNumber) over the signed attributes,
+    /// which it carries IMPLICIT [0].
+    fn signer_info(&self, tst: &[u8], sha256: &[u8]) -> Vec<u8> {
+        let signed_attrs = self.signed_attributes(tst);
+        let signature: Signature = self.key.sign(&signed_attrs);
+        let mut attrs_implicit = signed_attrs;
+        attrs_implicit[0] = der::context(0);
+        der::cons(
+            der::SEQUENCE,
+            &[
+                &[2, 1, 1],
+                &der::cons(
+                    der::SEQUENCE,
+                    &[&self.cert.issuer_der(), &self.cert.serial_der()],
+                ),
+                sha256,
+                &attrs_implicit,
+                &der::cons(der::SEQUENCE, &[&oid_der(ECDSA_WITH_SHA256)]),
+                &der::tlv(der::OCTET_STRING, signature.to_der().as_bytes()),
             ],
         )
     }

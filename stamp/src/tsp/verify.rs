@@ -97,7 +97,27 @@ pub fn verify_token(
     opts: &VerifyOptions,
 ) -> Result<Verified> {
     let info = token.info();
-    // messageImprint: "MUST have the same value as the similar field in TimeStampReq".
+    check_imprint(&info, imprint)?;
+    if let Some(sent) = nonce {
+        check_nonce(&info, sent)?;
+    }
+    if !opts.policies.is_empty() && !opts.policies.contains(&token.tst.policy) {
+        return Err(StampError::tsa(
+            TsaCheck::Policy,
+            format!("policy {} is not among the accepted ones", token.tst.policy),
+        ));
+    }
+    check_signed_attributes(token)?;
+    let (path, trusted) = check_signer(token, opts, info.gen_time)?;
+    Ok(Verified {
+        info,
+        path,
+        trusted,
+    })
+}
+
+/// messageImprint: "MUST have the same value as the similar field in TimeStampReq".
+fn check_imprint(info: &TokenInfo, imprint: &MessageImprint) -> Result<()> {
     let token_alg = info
         .imprint_alg
         .clone()
@@ -114,32 +134,33 @@ pub fn verify_token(
             ),
         ));
     }
-    // nonce: "MUST be present if the similar field was present in TimeStampReq. In that case
-    // it MUST have the same value."
-    if let Some(sent) = nonce {
-        match &info.nonce_hex {
-            Some(got) if *got == sent.to_hex() => {}
-            Some(got) => {
-                return Err(StampError::tsa(
-                    TsaCheck::Nonce,
-                    format!("sent {}, the token echoes {got}", sent.to_hex()),
-                ));
-            }
-            None => {
-                return Err(StampError::tsa(
-                    TsaCheck::Nonce,
-                    "the token does not echo the nonce",
-                ));
-            }
-        }
+    Ok(())
+}
+
+/// nonce: "MUST be present if the similar field was present in TimeStampReq. In that case it
+/// MUST have the same value."
+fn check_nonce(info: &TokenInfo, sent: &Nonce) -> Result<()> {
+    match &info.nonce_hex {
+        Some(got) if *got == sent.to_hex() => Ok(()),
+        Some(got) => Err(StampError::tsa(
+            TsaCheck::Nonce,
+            format!("sent {}, the token echoes {got}", sent.to_hex()),
+        )),
+        None => Err(StampError::tsa(
+            TsaCheck::Nonce,
+            "the token does not echo the nonce",
+        )),
     }
-    if !opts.policies.is_empty() && !opts.policies.contains(&token.tst.policy) {
-        return Err(StampError::tsa(
-            TsaCheck::Policy,
-            format!("policy {} is not among the accepted ones", token.tst.policy),
-        ));
-    }
-    check_signed_attributes(token)?;
+}
+
+/// The signer's signature over the signed attributes, its time-stamping key usage, and its
+/// chain: to one of `opts.trusted` when any are given (then `true`), else the signer alone with
+/// its signature algorithms agreeing. Returns the subjects from the signer up.
+fn check_signer(
+    token: &TimeStampToken,
+    opts: &VerifyOptions,
+    gen_time: DateTime<Utc>,
+) -> Result<(Vec<String>, bool)> {
     let signer = find_signer(token, opts)?;
     let alg = SignatureAlg::from_identifier(&token.signature_alg, token.digest_alg.clone().ok())
         .map_err(|e| StampError::tsa(TsaCheck::Signature, e))?;
@@ -150,27 +171,21 @@ pub fn verify_token(
     signer
         .check_time_stamping_eku()
         .map_err(|e| StampError::tsa(TsaCheck::KeyUsage, e))?;
-    let (path, trusted) = if opts.trusted.is_empty() {
+    if opts.trusted.is_empty() {
         signer
             .check_signature_algorithms_agree()
             .map_err(|e| StampError::tsa(TsaCheck::Chain, e))?;
-        (vec![signer.subject()], false)
-    } else {
-        let pool: Vec<Certificate> = token
-            .certificates
-            .iter()
-            .chain(&opts.untrusted)
-            .cloned()
-            .collect();
-        let path = validate_path(signer, &pool, &opts.trusted, info.gen_time)
-            .map_err(|e| StampError::tsa(TsaCheck::Chain, e))?;
-        (path.iter().map(|c| c.subject()).collect(), true)
-    };
-    Ok(Verified {
-        info,
-        path,
-        trusted,
-    })
+        return Ok((vec![signer.subject()], false));
+    }
+    let pool: Vec<Certificate> = token
+        .certificates
+        .iter()
+        .chain(&opts.untrusted)
+        .cloned()
+        .collect();
+    let path = validate_path(signer, &pool, &opts.trusted, gen_time)
+        .map_err(|e| StampError::tsa(TsaCheck::Chain, e))?;
+    Ok((path.iter().map(|c| c.subject()).collect(), true))
 }
 
 /// RFC 5652 §5.3: with signed attributes present, they "MUST, at a minimum, include …
