@@ -163,8 +163,8 @@ impl Responder {
         )
     }
 
-    /// RFC 5652 §5.3 SignedAttributes (DER SET OF, as signed): content-type, message-digest of
-    /// the TSTInfo, and the RFC 5035 signing certificate.
+    /// RFC 5652 §5.3 `SignedAttributes` (DER SET OF, as signed): content-type, message-digest of
+    /// the `TSTInfo`, and the RFC 5035 signing certificate.
     fn signed_attributes(&self, tst: &[u8]) -> Vec<u8> {
         let attr = |oid: &[u8], value: &[u8]| {
             der::cons(der::SEQUENCE, &[oid, &der::cons(der::SET, &[value])])
@@ -202,7 +202,7 @@ impl Responder {
         )
     }
 
-    /// RFC 5652 §5.3 SignerInfo (version 1, issuerAndSerialNumber) over the signed attributes,
+    /// RFC 5652 §5.3 `SignerInfo` (version 1, `issuerAndSerialNumber`) over the signed attributes,
     /// which it carries IMPLICIT [0].
     fn signer_info(&self, tst: &[u8], sha256: &[u8]) -> Vec<u8> {
         let signed_attrs = self.signed_attributes(tst);
