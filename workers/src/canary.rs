@@ -120,7 +120,7 @@ pub async fn cycle(ctx: &Ctx, now: DateTime<Utc>) -> Result<Vec<CalendarCheck>> 
     Ok(out)
 }
 
-#[allow(clippy::too_many_lines)] // the four steps of the module documentation, in order
+/// The four steps of the module documentation, in order, for one calendar.
 async fn one_calendar(
     ctx: &Ctx,
     policy: &CanaryPolicy,
@@ -129,54 +129,93 @@ async fn one_calendar(
     tenant_oldest: Option<&(DateTime<Utc>, String)>,
     now: DateTime<Utc>,
 ) -> Result<CalendarCheck> {
-    let mut check = CalendarCheck {
-        calendar: calendar.clone(),
-        stamped: None,
-        settled: Vec::new(),
-        oldest_pending: None,
-        incident: None,
-    };
-    // 1. Follow up the oldest and the newest pending canary.
-    let pending = ctx.store.canaries(&calendar, true).await?;
+    let settled = follow_pending(ctx, cfg, &calendar, now).await?;
+    let stamped = stamp_canary(ctx, policy, cfg, &calendar, now).await?;
+    let oldest = oldest_pending(ctx, &calendar, tenant_oldest, now).await?;
+    let age = oldest
+        .as_ref()
+        .map(|(at, _)| (now - *at).max(chrono::Duration::zero()));
+    let incident = open_or_resolve_incident(ctx, policy, &calendar, oldest, age, now).await?;
+    Ok(CalendarCheck {
+        calendar,
+        stamped,
+        settled,
+        oldest_pending: age,
+        incident,
+    })
+}
+
+/// Step 1: follows up the oldest and the newest pending canary (each at most every
+/// [`CHECK_EVERY`]); returns those that settled.
+async fn follow_pending(
+    ctx: &Ctx,
+    cfg: &CalendarConfig,
+    calendar: &CalendarUrl,
+    now: DateTime<Utc>,
+) -> Result<Vec<(u64, CanaryStatus)>> {
+    let pending = ctx.store.canaries(calendar, true).await?;
     let mut follow: Vec<&Canary> = pending.first().into_iter().collect();
     if let Some(oldest) = pending.last()
         && pending.len() > 1
     {
         follow.push(oldest);
     }
+    let mut settled = Vec::new();
     for c in follow {
         if c.checked_at.is_some_and(|t| now - t < CHECK_EVERY) {
             continue;
         }
         if let Some(status) = follow_up(ctx, cfg, c, now).await? {
             metrics::counter!("calendar_canaries_total", "calendar" => calendar.to_string(), "outcome" => status.as_str()).increment(1);
-            check.settled.push((c.id, status));
+            settled.push((c.id, status));
         }
     }
-    // 2. A new canary when due.
-    let latest = ctx.store.latest_canary(&calendar).await?;
-    if due(policy, latest.as_ref(), now) && submit_lease(ctx, &calendar, policy, now).await? {
-        let digest = canary_digest(&calendar, now);
-        match stamp::calendar::stamp(&ctx.stamping.http, cfg, digest).await {
-            Ok((file, _)) => {
-                let c = ctx
-                    .store
-                    .insert_canary(&calendar, digest, &file.to_bytes()?, now)
-                    .await?;
-                tracing::info!(calendar = %calendar, canary = c.id, "canary stamped");
-                metrics::counter!("calendar_canaries_total", "calendar" => calendar.to_string(), "outcome" => "submitted").increment(1);
-                check.stamped = Some(c.id);
-            }
-            Err(e) => {
-                tracing::warn!(calendar = %calendar, error = %e, "canary submission refused");
-                metrics::counter!("calendar_canaries_total", "calendar" => calendar.to_string(), "outcome" => "refused").increment(1);
-            }
+    Ok(settled)
+}
+
+/// Step 2: a new canary when one is due and this process holds the submission lease; returns
+/// its id when the calendar accepted it.
+async fn stamp_canary(
+    ctx: &Ctx,
+    policy: &CanaryPolicy,
+    cfg: &CalendarConfig,
+    calendar: &CalendarUrl,
+    now: DateTime<Utc>,
+) -> Result<Option<u64>> {
+    let latest = ctx.store.latest_canary(calendar).await?;
+    if !due(policy, latest.as_ref(), now) || !submit_lease(ctx, calendar, policy, now).await? {
+        return Ok(None);
+    }
+    let digest = canary_digest(calendar, now);
+    match stamp::calendar::stamp(&ctx.stamping.http, cfg, digest).await {
+        Ok((file, _)) => {
+            let c = ctx
+                .store
+                .insert_canary(calendar, digest, &file.to_bytes()?, now)
+                .await?;
+            tracing::info!(calendar = %calendar, canary = c.id, "canary stamped");
+            metrics::counter!("calendar_canaries_total", "calendar" => calendar.to_string(), "outcome" => "submitted").increment(1);
+            Ok(Some(c.id))
+        }
+        Err(e) => {
+            tracing::warn!(calendar = %calendar, error = %e, "canary submission refused");
+            metrics::counter!("calendar_canaries_total", "calendar" => calendar.to_string(), "outcome" => "refused").increment(1);
+            Ok(None)
         }
     }
-    // 3. The oldest stamp pending at the calendar.
+}
+
+/// Step 3: the oldest stamp pending at the calendar, a canary's or a tenant's (when, and what
+/// it is), also set as the `calendar_pending_oldest_seconds` gauge.
+async fn oldest_pending(
+    ctx: &Ctx,
+    calendar: &CalendarUrl,
+    tenant_oldest: Option<&(DateTime<Utc>, String)>,
+    now: DateTime<Utc>,
+) -> Result<Option<(DateTime<Utc>, String)>> {
     let oldest_canary = ctx
         .store
-        .canaries(&calendar, true)
+        .canaries(calendar, true)
         .await?
         .last()
         .map(|c| (c.submitted_at, format!("canary {}", c.id)));
@@ -184,49 +223,55 @@ async fn one_calendar(
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),
     };
-    let age = oldest
-        .as_ref()
-        .map(|(at, _)| (now - *at).max(chrono::Duration::zero()));
-    check.oldest_pending = age;
     #[allow(clippy::cast_precision_loss)] // seconds: far below 2^52
-    let seconds = age.map_or(0.0, |a| a.num_milliseconds() as f64 / 1000.0);
+    let seconds = oldest.as_ref().map_or(0.0, |(at, _)| {
+        (now - *at).max(chrono::Duration::zero()).num_milliseconds() as f64 / 1000.0
+    });
     metrics::gauge!("calendar_pending_oldest_seconds", "calendar" => calendar.to_string())
         .set(seconds);
-    // 4. The incident.
-    match (oldest, age) {
-        (Some((at, what)), Some(age)) if age >= policy.deadline => {
-            let detail = format!(
-                "calendar {calendar}: {what}, submitted {}, is still pending after {} (deadline {} h, LEDGER_CANARY_DEADLINE): the calendar accepted it and has not anchored it in Bitcoin",
-                ledger::ids::format_ts(at),
-                human(age),
-                policy.deadline.num_hours()
-            );
-            let (id, opened) = ctx
-                .store
-                .open_calendar_incident(&calendar, &detail, now)
-                .await?;
-            if opened {
-                tracing::error!(calendar = %calendar, incident = id, "{detail}");
-            }
-            check.incident = Some(id);
+    Ok(oldest)
+}
+
+/// Step 4: opens the calendar's incident when its oldest pending stamp is past the deadline,
+/// resolves it otherwise; returns the open incident's id.
+async fn open_or_resolve_incident(
+    ctx: &Ctx,
+    policy: &CanaryPolicy,
+    calendar: &CalendarUrl,
+    oldest: Option<(DateTime<Utc>, String)>,
+    age: Option<chrono::Duration>,
+    now: DateTime<Utc>,
+) -> Result<Option<u64>> {
+    if let (Some((at, what)), Some(age)) = (oldest, age)
+        && age >= policy.deadline
+    {
+        let detail = format!(
+            "calendar {calendar}: {what}, submitted {}, is still pending after {} (deadline {} h, LEDGER_CANARY_DEADLINE): the calendar accepted it and has not anchored it in Bitcoin",
+            ledger::ids::format_ts(at),
+            human(age),
+            policy.deadline.num_hours()
+        );
+        let (id, opened) = ctx
+            .store
+            .open_calendar_incident(calendar, &detail, now)
+            .await?;
+        if opened {
+            tracing::error!(calendar = %calendar, incident = id, "{detail}");
         }
-        _ => {
-            if let Some(id) = ctx
-                .store
-                .resolve_calendar_incident(
-                    &calendar,
-                    &format!(
-                        "calendar {calendar} anchors again: nothing pending there past the deadline"
-                    ),
-                    now,
-                )
-                .await?
-            {
-                tracing::warn!(calendar = %calendar, incident = id, "calendar anchors again: incident resolved");
-            }
-        }
+        return Ok(Some(id));
     }
-    Ok(check)
+    if let Some(id) = ctx
+        .store
+        .resolve_calendar_incident(
+            calendar,
+            &format!("calendar {calendar} anchors again: nothing pending there past the deadline"),
+            now,
+        )
+        .await?
+    {
+        tracing::warn!(calendar = %calendar, incident = id, "calendar anchors again: incident resolved");
+    }
+    Ok(None)
 }
 
 /// Asks the calendar for `c`'s upgrade and records what it answered; returns the new status
