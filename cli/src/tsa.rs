@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use stamp::tsp::client::TsaClient;
 use stamp::tsp::devca;
 use stamp::tsp::responder::{DEV_POLICY, Responder};
@@ -23,82 +23,17 @@ use crate::{Failure, Outcome, read_input, write_stdout};
 pub enum TsaCmd {
     /// Time-stamp a file at a TSA, check the reply, and write it (a DER `TimeStampResp`, what
     /// `openssl ts -verify -in` reads).
-    Stamp {
-        /// The TSA's URL.
-        #[arg(long)]
-        url: String,
-        /// The file to stamp (`-` for stdin); only its hash is sent.
-        #[arg(long)]
-        data: PathBuf,
-        /// Where to write the reply; refused if it exists.
-        #[arg(long)]
-        out: PathBuf,
-        /// PEM CA certificates to pin; without it the signature is checked but not the chain.
-        #[arg(long, value_name = "CA.pem")]
-        ca: Option<PathBuf>,
-        /// PEM intermediates that may complete the chain.
-        #[arg(long, value_name = "chain.pem")]
-        untrusted: Option<PathBuf>,
-        /// Ask for this TSA policy (dotted OID).
-        #[arg(long, value_name = "OID")]
-        policy: Option<String>,
-        /// Imprint hash: sha256, sha384 or sha512.
-        #[arg(long, default_value = "sha256")]
-        hash: String,
-        /// Seconds to wait for the TSA.
-        #[arg(long, default_value_t = 10)]
-        timeout: u64,
-    },
+    Stamp(StampArgs),
     /// Verify a reply (or bare token) against the data (or its digest, or the request) and
     /// pinned CA certificates.
-    #[command(group(clap::ArgGroup::new("what").required(true).args(["data", "digest", "request"])))]
-    Verify {
-        /// The stamped file (`-` for stdin), hashed with the token's imprint algorithm
-        /// (`openssl ts -verify -data`).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// The stamped digest in hex, as long as the token's imprint algorithm makes it
-        /// (`openssl ts -verify -digest`); else exit 2.
-        #[arg(long, value_name = "HEX")]
-        digest: Option<String>,
-        /// The request (DER `TimeStampReq`) the token answers: its imprint, nonce and policy
-        /// must match (`openssl ts -verify -queryfile`).
-        #[arg(long, value_name = "F.tsq")]
-        request: Option<PathBuf>,
-        #[arg(long, value_name = "F.tsr")]
-        tsr: PathBuf,
-        #[arg(long, value_name = "CA.pem")]
-        ca: PathBuf,
-        #[arg(long, value_name = "chain.pem")]
-        untrusted: Option<PathBuf>,
-        /// Accept only these policies (repeatable); any policy when absent.
-        #[arg(long, value_name = "OID")]
-        policy: Vec<String>,
-        /// Accept `grantedWithMods` as well as `granted`.
-        #[arg(long)]
-        accept_granted_with_mods: bool,
-    },
+    Verify(VerifyArgs),
     /// Print what a reply or token claims, without verifying it.
     Info {
         #[arg(value_name = "F.tsr")]
         file: PathBuf,
     },
     /// Serve RFC 3161 over HTTP, signing with a P-256 key (for development and tests).
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:3180")]
-        listen: SocketAddr,
-        /// The TSA's P-256 private key (PKCS#8 or SEC1 PEM).
-        #[arg(long)]
-        key: PathBuf,
-        /// The TSA's certificate (PEM), with the critical timeStamping EKU.
-        #[arg(long)]
-        cert: PathBuf,
-        /// Intermediate certificates (PEM) to include in replies.
-        #[arg(long)]
-        chain: Vec<PathBuf>,
-        #[arg(long, default_value = DEV_POLICY, value_name = "OID")]
-        policy: String,
-    },
+    Serve(ServeArgs),
     /// Make a throwaway CA and TSA certificate: ca.pem, ca.key, tsa.pem, tsa.key in DIR.
     DevCa {
         #[arg(long, value_name = "DIR")]
@@ -106,103 +41,185 @@ pub enum TsaCmd {
     },
 }
 
+#[derive(Args, Debug)]
+pub struct StampArgs {
+    /// The TSA's URL.
+    #[arg(long)]
+    url: String,
+    /// The file to stamp (`-` for stdin); only its hash is sent.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where to write the reply; refused if it exists.
+    #[arg(long)]
+    out: PathBuf,
+    /// PEM CA certificates to pin; without it the signature is checked but not the chain.
+    #[arg(long, value_name = "CA.pem")]
+    ca: Option<PathBuf>,
+    /// PEM intermediates that may complete the chain.
+    #[arg(long, value_name = "chain.pem")]
+    untrusted: Option<PathBuf>,
+    /// Ask for this TSA policy (dotted OID).
+    #[arg(long, value_name = "OID")]
+    policy: Option<String>,
+    /// Imprint hash: sha256, sha384 or sha512.
+    #[arg(long, default_value = "sha256")]
+    hash: String,
+    /// Seconds to wait for the TSA.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["data", "digest", "request"])))]
+pub struct VerifyArgs {
+    /// The stamped file (`-` for stdin), hashed with the token's imprint algorithm
+    /// (`openssl ts -verify -data`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The stamped digest in hex, as long as the token's imprint algorithm makes it
+    /// (`openssl ts -verify -digest`); else exit 2.
+    #[arg(long, value_name = "HEX")]
+    digest: Option<String>,
+    /// The request (DER `TimeStampReq`) the token answers: its imprint, nonce and policy
+    /// must match (`openssl ts -verify -queryfile`).
+    #[arg(long, value_name = "F.tsq")]
+    request: Option<PathBuf>,
+    #[arg(long, value_name = "F.tsr")]
+    tsr: PathBuf,
+    #[arg(long, value_name = "CA.pem")]
+    ca: PathBuf,
+    #[arg(long, value_name = "chain.pem")]
+    untrusted: Option<PathBuf>,
+    /// Accept only these policies (repeatable); any policy when absent.
+    #[arg(long, value_name = "OID")]
+    policy: Vec<String>,
+    /// Accept `grantedWithMods` as well as `granted`.
+    #[arg(long)]
+    accept_granted_with_mods: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:3180")]
+    listen: SocketAddr,
+    /// The TSA's P-256 private key (PKCS#8 or SEC1 PEM).
+    #[arg(long)]
+    key: PathBuf,
+    /// The TSA's certificate (PEM), with the critical timeStamping EKU.
+    #[arg(long)]
+    cert: PathBuf,
+    /// Intermediate certificates (PEM) to include in replies.
+    #[arg(long)]
+    chain: Vec<PathBuf>,
+    #[arg(long, default_value = DEV_POLICY, value_name = "OID")]
+    policy: String,
+}
+
 pub fn run(cmd: TsaCmd) -> Outcome {
     match cmd {
-        TsaCmd::Stamp {
-            url,
-            data,
-            out,
-            ca,
-            untrusted,
-            policy,
-            hash,
-            timeout,
-        } => {
-            let alg: HashAlg = hash.parse().map_err(|e: String| anyhow!("--hash: {e}"))?;
-            let policy = policy
-                .map(|p| parse_oid(&p))
-                .transpose()
-                .map_err(|e| anyhow!("--policy: {e}"))?;
-            let opts = options(ca.as_deref(), untrusted.as_deref(), vec![], false)?;
-            if out.exists() {
-                return Err(Failure::Input(anyhow!(
-                    "{} exists; refusing to overwrite",
-                    out.display()
-                )));
-            }
-            let imprint = MessageImprint::of_data(alg, &read_input(&data)?);
-            let request = TimeStampRequest::new(imprint, policy);
-            let client =
-                TsaClient::new(url, Duration::from_secs(timeout)).map_err(anyhow::Error::new)?;
-            let stamped = runtime()?
-                .block_on(client.stamp(&request, &opts))
-                .map_err(|e| Failure::Check(anyhow::Error::new(e)))?;
-            write_atomically(&out, &stamped.reply, false)?;
-            let mut report = describe(&stamped.verified);
-            let _ = writeln!(report, "wrote {}", out.display());
-            Ok(write_stdout(report.as_bytes())?)
-        }
-        TsaCmd::Verify {
-            data,
-            digest,
-            request,
-            tsr,
-            ca,
-            untrusted,
-            policy,
-            accept_granted_with_mods,
-        } => {
-            let policies = policy
-                .iter()
-                .map(|p| parse_oid(p))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| anyhow!("--policy: {e}"))?;
-            let opts = options(
-                Some(&ca),
-                untrusted.as_deref(),
-                policies,
-                accept_granted_with_mods,
-            )?;
-            let reply = load(&tsr)?;
-            let token = match &reply {
-                Loaded::Response(r) => {
-                    granted_token(r, &opts).map_err(|e| Failure::Check(anyhow::Error::new(e)))?
-                }
-                Loaded::Token(t) => t,
-            };
-            let what = Against::from_args(data, digest, request)?;
-            let verified = verify_against(token, &tsr, what, &opts)?;
-            Ok(write_stdout(describe(&verified).as_bytes())?)
-        }
+        TsaCmd::Stamp(args) => stamp(args),
+        TsaCmd::Verify(args) => verify(args),
         TsaCmd::Info { file } => info(&file),
-        TsaCmd::Serve {
-            listen,
-            key,
-            cert,
-            chain,
-            policy,
-        } => {
-            let key = devca::load_p256_key(&String::from_utf8_lossy(&read_input(&key)?))
-                .map_err(anyhow::Error::new)?;
-            let mut certs = pem_file(&cert)?;
-            if certs.len() != 1 {
-                return Err(Failure::Input(anyhow!(
-                    "{} holds {} certificates; pass the TSA's alone and the rest with --chain",
-                    cert.display(),
-                    certs.len()
-                )));
-            }
-            let mut chain_certs = Vec::new();
-            for c in &chain {
-                chain_certs.extend(pem_file(c)?);
-            }
-            let policy = parse_oid(&policy).map_err(|e| anyhow!("--policy: {e}"))?;
-            let responder = Responder::new(key, certs.remove(0), chain_certs, policy)
-                .map_err(anyhow::Error::new)?;
-            runtime()?.block_on(serve(listen, responder))
-        }
+        TsaCmd::Serve(args) => serve_command(args),
         TsaCmd::DevCa { out } => dev_ca(&out),
     }
+}
+
+fn stamp(args: StampArgs) -> Outcome {
+    let StampArgs {
+        url,
+        data,
+        out,
+        ca,
+        untrusted,
+        policy,
+        hash,
+        timeout,
+    } = args;
+    let alg: HashAlg = hash.parse().map_err(|e: String| anyhow!("--hash: {e}"))?;
+    let policy = policy
+        .map(|p| parse_oid(&p))
+        .transpose()
+        .map_err(|e| anyhow!("--policy: {e}"))?;
+    let opts = options(ca.as_deref(), untrusted.as_deref(), vec![], false)?;
+    if out.exists() {
+        return Err(Failure::Input(anyhow!(
+            "{} exists; refusing to overwrite",
+            out.display()
+        )));
+    }
+    let imprint = MessageImprint::of_data(alg, &read_input(&data)?);
+    let request = TimeStampRequest::new(imprint, policy);
+    let client = TsaClient::new(url, Duration::from_secs(timeout)).map_err(anyhow::Error::new)?;
+    let stamped = runtime()?
+        .block_on(client.stamp(&request, &opts))
+        .map_err(|e| Failure::Check(anyhow::Error::new(e)))?;
+    write_atomically(&out, &stamped.reply, false)?;
+    let mut report = describe(&stamped.verified);
+    let _ = writeln!(report, "wrote {}", out.display());
+    Ok(write_stdout(report.as_bytes())?)
+}
+
+fn verify(args: VerifyArgs) -> Outcome {
+    let VerifyArgs {
+        data,
+        digest,
+        request,
+        tsr,
+        ca,
+        untrusted,
+        policy,
+        accept_granted_with_mods,
+    } = args;
+    let policies = policy
+        .iter()
+        .map(|p| parse_oid(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("--policy: {e}"))?;
+    let opts = options(
+        Some(&ca),
+        untrusted.as_deref(),
+        policies,
+        accept_granted_with_mods,
+    )?;
+    let reply = load(&tsr)?;
+    let token = match &reply {
+        Loaded::Response(r) => {
+            granted_token(r, &opts).map_err(|e| Failure::Check(anyhow::Error::new(e)))?
+        }
+        Loaded::Token(t) => t,
+    };
+    let what = Against::from_args(data, digest, request)?;
+    let verified = verify_against(token, &tsr, what, &opts)?;
+    Ok(write_stdout(describe(&verified).as_bytes())?)
+}
+
+fn serve_command(args: ServeArgs) -> Outcome {
+    let ServeArgs {
+        listen,
+        key,
+        cert,
+        chain,
+        policy,
+    } = args;
+    let key = devca::load_p256_key(&String::from_utf8_lossy(&read_input(&key)?))
+        .map_err(anyhow::Error::new)?;
+    let mut certs = pem_file(&cert)?;
+    if certs.len() != 1 {
+        return Err(Failure::Input(anyhow!(
+            "{} holds {} certificates; pass the TSA's alone and the rest with --chain",
+            cert.display(),
+            certs.len()
+        )));
+    }
+    let mut chain_certs = Vec::new();
+    for c in &chain {
+        chain_certs.extend(pem_file(c)?);
+    }
+    let policy = parse_oid(&policy).map_err(|e| anyhow!("--policy: {e}"))?;
+    let responder =
+        Responder::new(key, certs.remove(0), chain_certs, policy).map_err(anyhow::Error::new)?;
+    runtime()?.block_on(serve(listen, responder))
 }
 
 async fn serve(listen: SocketAddr, responder: Responder) -> Outcome {
