@@ -213,20 +213,56 @@ fn verify(
     timeout: Duration,
 ) -> Outcome {
     let ots = load(file)?;
-    let want: Vec<u8> = match (data, digest) {
-        (Some(path), _) => data_digest(&ots, &read_input(&path)?),
-        (None, Some(hex)) => {
-            let given = merkle::hash::decode_hex("--digest", hex.trim()).context("--digest")?;
-            check_digest_length(&ots, &given)
-                .with_context(|| format!("--digest for {}", file.display()))?;
-            given
-        }
-        (None, None) => return Err(Failure::Input(anyhow!("pass --data or --digest"))),
-    };
+    let want = wanted_digest(file, &ots, data, digest)?;
     let not_valid = |e| Failure::Check(anyhow::Error::new(e).context("proof is NOT valid"));
     // Wrong data is known before any header is fetched.
     check_digest(&ots, &want).map_err(not_valid)?;
-    let headers = match source {
+    let headers = load_headers(&ots, source, network, epochs, timeout)?;
+    let (verdict, findings) = verify_file(&ots, &want, &headers).map_err(not_valid)?;
+    let report: String = findings
+        .iter()
+        .map(|f| finding_line(f, source, network))
+        .collect();
+    write_stdout(report.as_bytes())?;
+    match verdict {
+        Verdict::Verified => Ok(()),
+        Verdict::PendingOnly => Err(Failure::Pending(anyhow!(
+            "only pending attestations; upgrade the proof later"
+        ))),
+        Verdict::NotVerified => Err(Failure::Check(anyhow!("no attestation could be verified"))),
+    }
+}
+
+/// The digest the proof must commit to: `--data` hashed with the proof's own hash op, or
+/// `--digest` as given (its length checked against that op).
+fn wanted_digest(
+    file: &std::path::Path,
+    ots: &DetachedTimestamp,
+    data: Option<PathBuf>,
+    digest: Option<String>,
+) -> Result<Vec<u8>, Failure> {
+    match (data, digest) {
+        (Some(path), _) => Ok(data_digest(ots, &read_input(&path)?)),
+        (None, Some(hex)) => {
+            let given = merkle::hash::decode_hex("--digest", hex.trim()).context("--digest")?;
+            check_digest_length(ots, &given)
+                .with_context(|| format!("--digest for {}", file.display()))?;
+            Ok(given)
+        }
+        (None, None) => Err(Failure::Input(anyhow!("pass --data or --digest"))),
+    }
+}
+
+/// The headers of the proof's Bitcoin heights from `source`; a remote source that cannot
+/// answer is a check that could not be done (exit 1), the proof and the data being fine.
+fn load_headers(
+    ots: &DetachedTimestamp,
+    source: &Headers,
+    network: Network,
+    epochs: Option<&Arc<Epochs>>,
+    timeout: Duration,
+) -> Result<HeadersFile, Failure> {
+    Ok(match source {
         Headers::File(path) => with_table(
             HeadersFile::from_json(&read_input(path)?)
                 .with_context(|| format!("{}", path.display()))?
@@ -236,66 +272,52 @@ fn verify(
         Headers::Remote(remote) => {
             let heights = ots.timestamp.bitcoin_heights();
             if heights.is_empty() {
-                HeadersFile::default().on_network(network)
-            } else {
-                let client = http_client(timeout).map_err(anyhow::Error::new)?;
-                // The proof and the data were fine; the check could not be done: exit 1.
-                let fetch = async {
-                    match epochs {
-                        Some(e) => {
-                            fetch_headers_against(&client, remote, heights, timeout, e.clone())
-                                .await
-                        }
-                        None => fetch_headers_on(&client, remote, heights, timeout, network).await,
-                    }
-                };
-                runtime()?.block_on(fetch).map_err(|e| {
-                    Failure::Check(
-                        anyhow::Error::new(e).context("could not fetch the block headers"),
-                    )
-                })?
+                return Ok(HeadersFile::default().on_network(network));
             }
+            let client = http_client(timeout).map_err(anyhow::Error::new)?;
+            let fetch = async {
+                match epochs {
+                    Some(e) => {
+                        fetch_headers_against(&client, remote, heights, timeout, e.clone()).await
+                    }
+                    None => fetch_headers_on(&client, remote, heights, timeout, network).await,
+                }
+            };
+            runtime()?.block_on(fetch).map_err(|e| {
+                Failure::Check(anyhow::Error::new(e).context("could not fetch the block headers"))
+            })?
         }
         Headers::None => HeadersFile::default().on_network(network),
-    };
-    let (verdict, findings) = verify_file(&ots, &want, &headers).map_err(not_valid)?;
-    let mut report = String::new();
-    for f in &findings {
-        let line = match f {
-            Finding::Bitcoin {
-                height,
-                block_hash,
-                time,
-                txid,
-            } => bitcoin_line(network, *height, block_hash, *time, txid.as_deref()),
-            Finding::NoHeader { height } => match source {
-                Headers::None => format!(
-                    "✗ Bitcoin block {height}: no header for it (pass --headers FILE, \
-                     --esplora URL or --bitcoind URL)\n"
-                ),
-                Headers::File(path) => {
-                    format!(
-                        "✗ Bitcoin block {height}: no header for it in {}\n",
-                        path.display()
-                    )
-                }
-                Headers::Remote(remote) => format!(
-                    "✗ Bitcoin block {height}: no header for it at {remote} (it does not know that height)\n"
-                ),
-            },
-            Finding::Pending { uri } => format!("… pending at {uri}\n"),
-            Finding::Unsupported { what } => format!("- {what}: not checked by this verifier\n"),
-            Finding::Failed { reason } => format!("✗ {reason}\n"),
-        };
-        report.push_str(&line);
-    }
-    write_stdout(report.as_bytes())?;
-    match verdict {
-        Verdict::Verified => Ok(()),
-        Verdict::PendingOnly => Err(Failure::Pending(anyhow!(
-            "only pending attestations; upgrade the proof later"
-        ))),
-        Verdict::NotVerified => Err(Failure::Check(anyhow!("no attestation could be verified"))),
+    })
+}
+
+/// One line of `ots verify`'s report.
+fn finding_line(f: &Finding, source: &Headers, network: Network) -> String {
+    match f {
+        Finding::Bitcoin {
+            height,
+            block_hash,
+            time,
+            txid,
+        } => bitcoin_line(network, *height, block_hash, *time, txid.as_deref()),
+        Finding::NoHeader { height } => match source {
+            Headers::None => format!(
+                "✗ Bitcoin block {height}: no header for it (pass --headers FILE, \
+                 --esplora URL or --bitcoind URL)\n"
+            ),
+            Headers::File(path) => {
+                format!(
+                    "✗ Bitcoin block {height}: no header for it in {}\n",
+                    path.display()
+                )
+            }
+            Headers::Remote(remote) => format!(
+                "✗ Bitcoin block {height}: no header for it at {remote} (it does not know that height)\n"
+            ),
+        },
+        Finding::Pending { uri } => format!("… pending at {uri}\n"),
+        Finding::Unsupported { what } => format!("- {what}: not checked by this verifier\n"),
+        Finding::Failed { reason } => format!("✗ {reason}\n"),
     }
 }
 
