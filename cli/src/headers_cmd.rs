@@ -144,13 +144,7 @@ fn check(args: &CheckArgs) -> Outcome {
         Some(path) => crate::ots::load_epochs(path)?,
         None => Epochs::mainnet().clone(),
     };
-    let source = match (&args.esplora, &args.bitcoind) {
-        (Some(url), _) => RemoteHeaders::esplora(url).map_err(|e| anyhow!("--esplora: {e}"))?,
-        (None, Some(url)) => {
-            RemoteHeaders::bitcoind(url).map_err(|e| anyhow!("--bitcoind: {e}"))?
-        }
-        (None, None) => return Err(Failure::Input(anyhow!("pass --esplora or --bitcoind"))),
-    };
+    let source = header_source(args)?;
     let probes = probes(&table, args)?;
     let timeout = Duration::from_secs(args.timeout);
     let client = stamp::calendar::http_client(timeout).map_err(anyhow::Error::new)?;
@@ -179,41 +173,9 @@ fn check(args: &CheckArgs) -> Outcome {
                 ))));
             }
         };
-        if let Some(want) = p.hash
-            && header.hash() != want
-        {
-            mismatches += 1;
-            let _ = writeln!(
-                report,
-                "✗ block {} (epoch {epoch}): {source} has {}, the table has {}",
-                p.height,
-                header.hash_display(),
-                display(&want)
-            );
-        }
-        if header.bits() != p.bits {
-            mismatches += 1;
-            let _ = writeln!(
-                report,
-                "✗ block {} (epoch {epoch}): {source} has bits 0x{:08x}, the table has 0x{:08x}",
-                p.height,
-                header.bits(),
-                p.bits
-            );
-        }
+        mismatches += compare(p, &header, &source, &mut report);
     }
-    let scope = format!(
-        "{} block(s) of the {} table (bits to block {}, hashes to block {}{})",
-        probes.len(),
-        table.name(),
-        table.last_height(),
-        table.last_known_height(),
-        if args.all || !args.heights.is_empty() {
-            ""
-        } else {
-            "; a sample, --all for every epoch"
-        }
-    );
+    let scope = scope(&table, probes.len(), args);
     if mismatches == 0 {
         let _ = writeln!(report, "{source} agrees with all {scope}");
         write_stdout(report.as_bytes())?;
@@ -229,6 +191,68 @@ fn check(args: &CheckArgs) -> Outcome {
             table.name()
         )))
     }
+}
+
+/// Where `headers check` asks: `--esplora` or `--bitcoind`.
+fn header_source(args: &CheckArgs) -> Result<RemoteHeaders, Failure> {
+    match (&args.esplora, &args.bitcoind) {
+        (Some(url), _) => Ok(RemoteHeaders::esplora(url).map_err(|e| anyhow!("--esplora: {e}"))?),
+        (None, Some(url)) => {
+            Ok(RemoteHeaders::bitcoind(url).map_err(|e| anyhow!("--bitcoind: {e}"))?)
+        }
+        (None, None) => Err(Failure::Input(anyhow!("pass --esplora or --bitcoind"))),
+    }
+}
+
+/// Compares one fetched header with the table's probe, writing a line per difference;
+/// returns how many there were.
+fn compare(
+    p: &Probe,
+    header: &stamp::header::BlockHeader,
+    source: &RemoteHeaders,
+    report: &mut String,
+) -> usize {
+    let epoch = p.height / EPOCH_BLOCKS;
+    let mut mismatches = 0;
+    if let Some(want) = p.hash
+        && header.hash() != want
+    {
+        mismatches += 1;
+        let _ = writeln!(
+            report,
+            "✗ block {} (epoch {epoch}): {source} has {}, the table has {}",
+            p.height,
+            header.hash_display(),
+            display(&want)
+        );
+    }
+    if header.bits() != p.bits {
+        mismatches += 1;
+        let _ = writeln!(
+            report,
+            "✗ block {} (epoch {epoch}): {source} has bits 0x{:08x}, the table has 0x{:08x}",
+            p.height,
+            header.bits(),
+            p.bits
+        );
+    }
+    mismatches
+}
+
+/// What was checked, for the report's last line.
+fn scope(table: &Epochs, probes: usize, args: &CheckArgs) -> String {
+    format!(
+        "{} block(s) of the {} table (bits to block {}, hashes to block {}{})",
+        probes,
+        table.name(),
+        table.last_height(),
+        table.last_known_height(),
+        if args.all || !args.heights.is_empty() {
+            ""
+        } else {
+            "; a sample, --all for every epoch"
+        }
+    )
 }
 
 #[cfg(test)]
