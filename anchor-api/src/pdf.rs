@@ -175,7 +175,25 @@ fn field_capped(label: &'static str, value: impl Into<String>, max_lines: usize)
     }
 }
 
+/// The receipt's blocks, in reading order: what was anchored, the tree, each anchor, how to
+/// verify, and the signature.
 fn content(r: &Receipt) -> Vec<Block> {
+    let mut b = what_was_anchored(r);
+    b.extend(the_tree(r));
+    b.push(Block::Heading(format!("Anchors ({})", r.anchors.len())));
+    for (i, a) in r.anchors.iter().enumerate() {
+        b.push(anchor_group(i + 1, a));
+    }
+    b.extend([
+        Block::Heading("Verify it yourself".into()),
+        Block::Prose(verify_intro(r)),
+        Block::Commands(commands(r)),
+    ]);
+    b.extend(signature(r));
+    b
+}
+
+fn what_was_anchored(r: &Receipt) -> Vec<Block> {
     let mut b = vec![
         Block::Title("Ledger Anchors \u{2014} anchoring receipt".into()),
         Block::Note(
@@ -214,7 +232,11 @@ fn content(r: &Receipt) -> Vec<Block> {
             format_ts(r.covered.to)
         )));
     }
-    b.extend([
+    b
+}
+
+fn the_tree(r: &Receipt) -> [Block; 4] {
+    [
         field(
             "Receipt version",
             match r.supersedes {
@@ -244,15 +266,11 @@ fn content(r: &Receipt) -> Vec<Block> {
             ),
             2,
         ),
-        Block::Heading(format!("Anchors ({})", r.anchors.len())),
-    ]);
-    for (i, a) in r.anchors.iter().enumerate() {
-        b.push(anchor_group(i + 1, a));
-    }
-    b.extend([
-        Block::Heading("Verify it yourself".into()),
-        Block::Prose(verify_intro(r)),
-        Block::Commands(commands(r)),
+    ]
+}
+
+fn signature(r: &Receipt) -> [Block; 7] {
+    [
         Block::Heading("Signature".into()),
         field("Algorithm", r.alg.as_str()),
         field("Key id", r.kid.as_str()),
@@ -265,8 +283,7 @@ fn content(r: &Receipt) -> Vec<Block> {
              this run in the tenant's hash chain."
                 .into(),
         ),
-    ]);
-    b
+    ]
 }
 
 fn anchor_group(n: usize, a: &AnchorEntry) -> Block {
