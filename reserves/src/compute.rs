@@ -146,22 +146,8 @@ pub fn compute(
     as_of: DateTime<Utc>,
 ) -> Result<Computation> {
     liabilities.check()?;
-    let mut latest: BTreeMap<&AssetId, &Snapshot> = BTreeMap::new();
-    for s in snapshots.iter().filter(|s| s.observed_at <= as_of) {
-        let slot = latest.entry(&s.asset_id).or_insert(s);
-        if (s.observed_at, &s.id) > (slot.observed_at, &slot.id) {
-            *slot = s;
-        }
-    }
-    let mut live: Vec<&ReserveAsset> = assets.iter().filter(|a| a.deleted_at.is_none()).collect();
-    live.sort_by(|a, b| a.id.cmp(&b.id));
-    if let Some(w) = live.windows(2).find(|w| w[0].id == w[1].id) {
-        return Err(ReserveError::invalid(
-            "asset list",
-            w[0].id.as_str(),
-            "names the asset twice",
-        ));
-    }
+    let latest = latest_snapshots(snapshots, as_of);
+    let live = live_assets(assets)?;
     let mut out = Computation {
         as_of,
         liabilities,
@@ -175,51 +161,83 @@ pub fn compute(
         stale: Vec::new(),
     };
     for a in live {
-        let snap = latest.get(&a.id).copied();
-        let status = match snap {
-            _ if !a.eligible => LineStatus::Ineligible,
-            None => LineStatus::Missing,
-            Some(s) if as_of - s.observed_at > a.max_age_seconds.duration() => LineStatus::Stale,
-            Some(_) => LineStatus::Fresh,
-        };
-        let eligible_amount = match (status, snap) {
-            (LineStatus::Fresh, Some(s)) => haircut(s.raw_amount, a.haircut_bps),
-            _ => Amount::ZERO,
-        };
-        match status {
+        let row = reserve_line(a, latest.get(&a.id).copied(), as_of);
+        match row.status {
             LineStatus::Missing => out.missing.push(a.id.clone()),
             LineStatus::Stale => out.stale.push(a.id.clone()),
             LineStatus::Fresh | LineStatus::Ineligible => {}
         }
-        if let Some(s) = snap {
+        if let Some(raw) = row.raw_amount {
             out.snapshot_count_used += 1;
             out.raw_reserves_total = out
                 .raw_reserves_total
-                .checked_add(s.raw_amount, "raw_reserves_total")?;
+                .checked_add(raw, "raw_reserves_total")?;
         }
         out.eligible_reserves_total = out
             .eligible_reserves_total
-            .checked_add(eligible_amount, "eligible_reserves_total")?;
-        out.reserves.push(ReserveLine {
-            asset_id: a.id.clone(),
-            asset_type: a.asset_type.clone(),
-            provider: a.provider.clone(),
-            name: a.name.clone(),
-            unit: a.unit.clone(),
-            eligible: a.eligible,
-            haircut_bps: a.haircut_bps,
-            max_age_seconds: a.max_age_seconds,
-            snapshot_id: snap.map(|s| s.id.clone()),
-            observed_at: snap.map(|s| s.observed_at),
-            raw_amount: snap.map(|s| s.raw_amount),
-            status,
-            eligible_amount,
-        });
+            .checked_add(row.eligible_amount, "eligible_reserves_total")?;
+        out.reserves.push(row);
     }
     let ratio = ratio_bps(out.eligible_reserves_total, out.liabilities.total)?;
     out.coverage_ratio_bps = Amount::new(ratio)?;
     out.fully_backed = out.eligible_reserves_total >= out.liabilities.total;
     Ok(out)
+}
+
+/// Per asset, the latest snapshot observed at or before `as_of` (ties broken by snapshot id).
+fn latest_snapshots(snapshots: &[Snapshot], as_of: DateTime<Utc>) -> BTreeMap<&AssetId, &Snapshot> {
+    let mut latest: BTreeMap<&AssetId, &Snapshot> = BTreeMap::new();
+    for s in snapshots.iter().filter(|s| s.observed_at <= as_of) {
+        let slot = latest.entry(&s.asset_id).or_insert(s);
+        if (s.observed_at, &s.id) > (slot.observed_at, &slot.id) {
+            *slot = s;
+        }
+    }
+    latest
+}
+
+/// The assets not deleted, in id order; an id named twice is refused.
+fn live_assets(assets: &[ReserveAsset]) -> Result<Vec<&ReserveAsset>> {
+    let mut live: Vec<&ReserveAsset> = assets.iter().filter(|a| a.deleted_at.is_none()).collect();
+    live.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Some(w) = live.windows(2).find(|w| w[0].id == w[1].id) {
+        return Err(ReserveError::invalid(
+            "asset list",
+            w[0].id.as_str(),
+            "names the asset twice",
+        ));
+    }
+    Ok(live)
+}
+
+/// One asset's line: its status at `as_of` from its latest snapshot and its policy, and the
+/// eligible amount (the haircut raw amount when fresh, else zero).
+fn reserve_line(a: &ReserveAsset, snap: Option<&Snapshot>, as_of: DateTime<Utc>) -> ReserveLine {
+    let status = match snap {
+        _ if !a.eligible => LineStatus::Ineligible,
+        None => LineStatus::Missing,
+        Some(s) if as_of - s.observed_at > a.max_age_seconds.duration() => LineStatus::Stale,
+        Some(_) => LineStatus::Fresh,
+    };
+    let eligible_amount = match (status, snap) {
+        (LineStatus::Fresh, Some(s)) => haircut(s.raw_amount, a.haircut_bps),
+        _ => Amount::ZERO,
+    };
+    ReserveLine {
+        asset_id: a.id.clone(),
+        asset_type: a.asset_type.clone(),
+        provider: a.provider.clone(),
+        name: a.name.clone(),
+        unit: a.unit.clone(),
+        eligible: a.eligible,
+        haircut_bps: a.haircut_bps,
+        max_age_seconds: a.max_age_seconds,
+        snapshot_id: snap.map(|s| s.id.clone()),
+        observed_at: snap.map(|s| s.observed_at),
+        raw_amount: snap.map(|s| s.raw_amount),
+        status,
+        eligible_amount,
+    }
 }
 
 impl Computation {
