@@ -18,7 +18,9 @@
 use std::time::Duration;
 
 use ledger::blob::{BlobKey, ReceiptFormat};
-use ledger::formats::{Artifact, Bitcoin, BitcoinNetwork, Receipt, ReceiptBody, sha256_hex};
+use ledger::formats::{
+    AnchorEntry, Artifact, Bitcoin, BitcoinNetwork, Receipt, ReceiptBody, sha256_hex,
+};
 use ledger::sql::{AnchorRow, Run, RunOutcome, RunStatus};
 use ledger::{AnchorKind, AnchorStatus};
 use sha2::{Digest as _, Sha256};
@@ -163,18 +165,7 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowU
         (RunStatus::Anchored, false) | (RunStatus::Complete, true) => {}
         _ => return Ok(None),
     }
-    let named = ots
-        .artifact
-        .as_ref()
-        .map(|a| a.key.clone())
-        .unwrap_or_default();
-    let key = crate::proofs::root_ots_key(&run.tenant, run.period, &named)?;
-    let bytes = ctx
-        .blobs
-        .get(&key)
-        .await?
-        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing")))?;
-    let mut file = DetachedTimestamp::from_bytes(&bytes)?;
+    let mut file = root_ots(ctx, &run, ots).await?;
     if confirmed && (file.timestamp.pending().is_empty() || past_horizon(ctx, &run, &receipt)) {
         return Ok(None);
     }
@@ -188,6 +179,34 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowU
     if confirmed && bitcoin_count(&file) == before {
         return Ok(Some(next(&run.id, attempt + 1)));
     }
+    record_confirmation(ctx, &run, &receipt, file, attempt).await
+}
+
+/// The root's `.ots` the receipt's OTS anchor names.
+async fn root_ots(ctx: &Ctx, run: &Run, ots: &AnchorEntry) -> Result<DetachedTimestamp> {
+    let named = ots
+        .artifact
+        .as_ref()
+        .map(|a| a.key.clone())
+        .unwrap_or_default();
+    let key = crate::proofs::root_ots_key(&run.tenant, run.period, &named)?;
+    let bytes = ctx
+        .blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing")))?;
+    Ok(DetachedTimestamp::from_bytes(&bytes)?)
+}
+
+/// Stores the upgraded proof as a new version and, once its Bitcoin attestations verify, a
+/// receipt version naming the earliest; asks again later while calendars are still pending.
+async fn record_confirmation(
+    ctx: &Ctx,
+    run: &Run,
+    receipt: &Receipt,
+    file: DetachedTimestamp,
+    attempt: u32,
+) -> Result<Option<FollowUp>> {
     // A new version of the root's proof, numbered like the receipt that first names it
     // (per-manifest `.ots` files derive from the version the latest receipt names).
     let version = receipt.version + 1;
@@ -195,7 +214,7 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowU
     let new_bytes = put_or_keep(ctx, &new_key, file.to_bytes()?).await?;
     let file = DetachedTimestamp::from_bytes(&new_bytes)?;
 
-    let Some(blocks) = confirmed_blocks(ctx, &run, &receipt, &file).await? else {
+    let Some(blocks) = confirmed_blocks(ctx, run, receipt, &file).await? else {
         return Ok(Some(next(&run.id, attempt + 1)));
     };
     let pending: Vec<String> = file
@@ -206,8 +225,8 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowU
         .collect();
     supersede_ots(
         ctx,
-        &run,
-        &receipt,
+        run,
+        receipt,
         OtsAnchor {
             status: AnchorStatus::Confirmed,
             key: &new_key,
@@ -223,7 +242,7 @@ pub async fn job(ctx: &Ctx, run_id: &str, attempt: u32) -> Result<Option<FollowU
     )
     .await?;
     tracing::info!(
-        run = run_id,
+        run = %run.id,
         height = blocks.earliest.height,
         attestations = blocks.all.len(),
         still_pending = pending.len(),
