@@ -29,8 +29,8 @@
 
 use chrono::{DateTime, Utc};
 use ledger::kv::KvKey;
-use ledger::sql::{BackfillProgress, BackfillStatus, RunFilter, RunStatus, Trigger};
-use ledger::{Cadence, KillMode, Period, TenantId};
+use ledger::sql::{Backfill, BackfillProgress, BackfillStatus, RunFilter, RunStatus, Trigger};
+use ledger::{Cadence, KillMode, Period, Plan, TenantId};
 use scheduler::{BackfillFacts, BackfillStep, Candidate, TokenBucket};
 
 use crate::ctx::Ctx;
@@ -61,8 +61,7 @@ fn tick_number(ctx: &Ctx, now: DateTime<Utc>) -> i64 {
     now.timestamp().div_euclid(secs)
 }
 
-/// One scheduler tick at `now`.
-#[allow(clippy::too_many_lines)] // the steps of the module documentation, in order
+/// One scheduler tick at `now`: the steps of the module documentation, in order.
 pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
     let n = tick_number(ctx, now);
     let lease = KvKey::lease(&format!("scheduler-tick:{n}"))?;
@@ -80,7 +79,28 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
     }
     report.ran = true;
     let started = std::time::Instant::now();
+    report.enqueued = enqueue_due_periods(ctx, now).await?;
+    report.reaped = reap_stale_runs(ctx, now, n, &report.enqueued).await?;
+    enqueue_periodic_jobs(ctx, now, n, &mut report).await?;
+    report.trimmed = queue_upkeep(ctx).await?;
+    metrics::histogram!("scheduler_tick_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("scheduler_runs_enqueued_total").increment(report.enqueued.len() as u64);
+    tracing::info!(
+        enqueued = report.enqueued.len(),
+        reaped = report.reaped.len(),
+        catch_up = report.catch_up,
+        backfills = report.backfills,
+        reconciled = report.reconciled,
+        trimmed = report.trimmed,
+        "scheduler tick"
+    );
+    Ok(report)
+}
 
+/// Step 2: a run and a rollup job for every due period of every tenant that anchors and is
+/// not paused; returns the runs created.
+async fn enqueue_due_periods(ctx: &Ctx, now: DateTime<Utc>) -> Result<Vec<String>> {
+    let mut enqueued = Vec::new();
     for tenant in ctx.store.tenants().await? {
         if !tenant.anchoring_enabled()
             || ctx.store.effective_kill_mode(&tenant.id).await? == KillMode::Paused
@@ -115,13 +135,24 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
                 )
                 .await?
                 {
-                    report.enqueued.push(run);
+                    enqueued.push(run);
                 }
             }
         }
     }
 
-    // The reaper.
+    Ok(enqueued)
+}
+
+/// Step 3, the reaper: re-enqueues every run queued or running past the run lease (and not
+/// deferred), except those this tick just created; returns them.
+async fn reap_stale_runs(
+    ctx: &Ctx,
+    now: DateTime<Utc>,
+    n: i64,
+    enqueued: &[String],
+) -> Result<Vec<String>> {
+    let mut reaped = Vec::new();
     let stale = chrono::Duration::from_std(ctx.run_lease)
         .map_err(|_| WorkerError::Config("LEDGER_RUN_LEASE is too large".into()))?;
     for status in [RunStatus::Queued, RunStatus::Running] {
@@ -136,7 +167,7 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
         for run in runs {
             let since = run.started_at.unwrap_or(run.created_at);
             let deferred = run.not_before.is_some_and(|t| t > now);
-            if now - since >= stale && !deferred && !report.enqueued.contains(&run.id) {
+            if now - since >= stale && !deferred && !enqueued.contains(&run.id) {
                 ctx.queue
                     .push(
                         Job::Rollup {
@@ -146,11 +177,22 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
                         std::time::Duration::ZERO,
                     )
                     .await?;
-                report.reaped.push(run.id);
+                reaped.push(run.id);
             }
         }
     }
 
+    Ok(reaped)
+}
+
+/// Steps 4 to 6 and the upgrade reconciliation: the catch-up, backfill-step and canary jobs
+/// when due, and every pending anchor's upgrade job once per lease TTL.
+async fn enqueue_periodic_jobs(
+    ctx: &Ctx,
+    now: DateTime<Utc>,
+    n: i64,
+    report: &mut TickReport,
+) -> Result<()> {
     if crate::outage::auto_tsa_only(ctx).await?
         || !crate::catchup::deferred_runs(ctx).await?.is_empty()
     {
@@ -187,7 +229,13 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
     if n.rem_euclid(i64::try_from(lease_ticks).unwrap_or(1)) == 0 {
         report.reconciled = reconcile_upgrades(ctx, now).await?;
     }
-    report.trimmed = ctx
+    Ok(())
+}
+
+/// Step 7: trims finished and dead jobs past their retention and exports the queue's depth;
+/// returns how many records were trimmed.
+async fn queue_upkeep(ctx: &Ctx) -> Result<u64> {
+    let trimmed = ctx
         .queue
         .trim_older_than(ctx.queue_retain_done, crate::queue::RETAIN_DEAD)
         .await?;
@@ -203,18 +251,7 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
         #[allow(clippy::cast_precision_loss)] // a gauge; counts far below 2^52
         metrics::gauge!("queue_jobs", "state" => state).set(v as f64);
     }
-    metrics::histogram!("scheduler_tick_seconds").record(started.elapsed().as_secs_f64());
-    metrics::counter!("scheduler_runs_enqueued_total").increment(report.enqueued.len() as u64);
-    tracing::info!(
-        enqueued = report.enqueued.len(),
-        reaped = report.reaped.len(),
-        catch_up = report.catch_up,
-        backfills = report.backfills,
-        reconciled = report.reconciled,
-        trimmed = report.trimmed,
-        "scheduler tick"
-    );
-    Ok(report)
+    Ok(trimmed)
 }
 
 /// Gives every run whose OTS anchor is pending (status `anchored`) its upgrade job, resuming
@@ -277,9 +314,38 @@ pub async fn backfill_step(ctx: &Ctx, id: &str) -> Result<()> {
         );
         return Ok(());
     }
+    let candidates = backfill_candidates(ctx, &b, tenant.plan, now).await?;
+    let key = bucket_key(id)?;
+    let mut bucket = match ctx.kv.get(&key).await? {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| WorkerError::Permanent(format!("backfill bucket {id}: {e}")))?,
+        None => TokenBucket::full(b.manifests_per_hour, b.created_at)?,
+    };
+    let facts = BackfillFacts {
+        cost_ceiling_micro_usd: b.cost_ceiling_micro_usd,
+        committed_micro_usd: b.cost_spent_micro_usd,
+    };
+    let step = scheduler::plan_backfill(&facts, &mut bucket, &candidates, now);
+    ctx.kv
+        .set(
+            &key,
+            &serde_json::to_string(&bucket).expect("a bucket serialises"),
+        )
+        .await?;
+    apply_backfill_step(ctx, &b, step, &candidates, now).await
+}
+
+/// The closed periods of the backfill's range, per cadence of the tenant's plan, that have
+/// manifests and no run yet, oldest first (daily before longer cadences of the same start).
+async fn backfill_candidates(
+    ctx: &Ctx,
+    b: &Backfill,
+    plan: Plan,
+    now: DateTime<Utc>,
+) -> Result<Vec<Candidate>> {
     let days = ctx.store.manifest_days(&b.tenant, b.from, b.to).await?;
     let mut candidates: Vec<Candidate> = Vec::new();
-    for schedule in ctx.policy.plans.schedules(tenant.plan) {
+    for schedule in ctx.policy.plans.schedules(plan) {
         let mut periods: Vec<Period> = days
             .iter()
             .map(|(d, _)| Period::containing(schedule.cadence, day_start(*d)))
@@ -298,24 +364,20 @@ pub async fn backfill_step(ctx: &Ctx, id: &str) -> Result<()> {
         }
     }
     candidates.sort_by_key(|c| (c.period.start(), c.period.cadence() != Cadence::Daily));
-    let key = bucket_key(id)?;
-    let mut bucket = match ctx.kv.get(&key).await? {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| WorkerError::Permanent(format!("backfill bucket {id}: {e}")))?,
-        None => TokenBucket::full(b.manifests_per_hour, b.created_at)?,
-    };
-    let facts = BackfillFacts {
-        cost_ceiling_micro_usd: b.cost_ceiling_micro_usd,
-        committed_micro_usd: b.cost_spent_micro_usd,
-    };
+    Ok(candidates)
+}
+
+/// Carries out what [`scheduler::plan_backfill`] decided: enqueue the planned periods and
+/// record the progress, wait for the bucket, or stop or finish the backfill.
+async fn apply_backfill_step(
+    ctx: &Ctx,
+    b: &Backfill,
+    step: BackfillStep,
+    candidates: &[Candidate],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id = b.id.as_str();
     let first = b.status == BackfillStatus::Queued;
-    let step = scheduler::plan_backfill(&facts, &mut bucket, &candidates, now);
-    ctx.kv
-        .set(
-            &key,
-            &serde_json::to_string(&bucket).expect("a bucket serialises"),
-        )
-        .await?;
     match step {
         BackfillStep::Enqueue(periods) => {
             let mut progress = BackfillProgress {
