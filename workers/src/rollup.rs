@@ -156,10 +156,8 @@ async fn facts(ctx: &Ctx, tenant: &Tenant, run: &Run, now: DateTime<Utc>) -> Res
 }
 
 /// Runs the rollup of `run_id` once. Transient errors propagate (the handler re-enqueues);
-/// permanent ones are recorded as a failed run by the handler.
-// The pipeline reads top to bottom as the numbered steps of the module documentation;
-// its helpers are the steps that stand alone.
-#[allow(clippy::too_many_lines)]
+/// permanent ones are recorded as a failed run by the handler. The pipeline reads top to
+/// bottom as the numbered steps of the module documentation, each a function.
 pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     let run = crate::ctx::job_run(ctx, run_id).await?;
     if matches!(run.status, RunStatus::Anchored | RunStatus::Complete) {
@@ -167,44 +165,151 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     }
     let tenant = ctx.store.tenant(&run.tenant).await?;
     let now = ctx.now();
+    let go = match govern(ctx, &tenant, &run, now).await? {
+        Ok(go) => go,
+        Err(not_now) => return Ok(not_now),
+    };
+    let run = ctx.store.start_run(run_id, now).await?;
+    tracing::info!(run = run_id, anchors = %go.anchors, ots_deferred = go.ots_deferred, attempt = run.attempt, "rollup started");
+    ctx.checkpoint("started").await;
+
+    // 2. The tree, once per period.
+    let (root, size) = store_tree(ctx, &run, now).await?;
+    ctx.checkpoint("tree-stored").await;
+
+    // 3. Stamps, concurrently.
+    // Boxed: both stamping futures held at once are large (clippy::large_futures).
+    let (ots, tsa) = Box::pin(stamp_root(ctx, &run, &root, &go)).await?;
+    ctx.checkpoint("stamped").await;
+
+    // 4. Sample verification from what was stored.
+    let coverage =
+        match crate::sample::verify_sample(ctx, &run.tenant, run.period, ctx.policy.sample_size)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                crate::sample::fail(ctx, &run, &e.to_string()).await?;
+                return Err(WorkerError::Permanent(format!(
+                    "sample verification failed: {e}"
+                )));
+            }
+        };
+
+    // 5. Summary, once per root.
+    let (outcomes, entries, errors) = describe_anchors(ctx, &ots, tsa.as_ref());
+    let manifests = ctx
+        .store
+        .count_period_manifests(&run.tenant, run.period)
+        .await?;
+    let body = SummaryBody {
+        tenant: run.tenant.clone(),
+        period: run.period,
+        cadence: run.period.cadence(),
+        run_id: run.id.clone(),
+        trigger: run.trigger,
+        root: Some(root),
+        tree_size: size,
+        anchors: outcomes,
+        // Every leaf's proof is derivable from the stored tree.
+        counts: Counts {
+            manifests,
+            proofs: size,
+        },
+        coverage,
+        estimated_cost_micro_usd: go.estimate_micro_usd,
+        errors: errors.clone(),
+        toggles: Toggles {
+            plan: tenant.plan,
+            kill_switch: go.kill,
+        },
+    };
+    let (summary, summary_hash) = summary_once(ctx, body, root).await?;
+    ctx.checkpoint("summary-appended").await;
+
+    // 6. Receipt v1 and the latest pointer.
+    let anchored_at = summary.ts;
+    write_first_receipt(ctx, &run, root, size, entries, summary_hash, anchored_at).await?;
+
+    // Record the anchors and the run.
+    let status = if matches!(ots, Stamped::Stored { .. }) {
+        RunStatus::Anchored
+    } else {
+        RunStatus::Complete
+    };
+    let outcome = RunOutcome {
+        status,
+        root: Some(root),
+        tree_size: Some(size),
+        estimated_cost_micro_usd: go.estimate_micro_usd,
+        errors,
+    };
+    finish(ctx, &run, &ots, tsa.as_ref(), &outcome, anchored_at).await?;
+    Ok(Rollup::Anchored {
+        status,
+        root,
+        tree_size: size,
+    })
+}
+
+/// What the governor let a run do: its anchors, whether OTS waits for the catch-up, the cost
+/// estimate, and the kill mode and reason it decided under.
+struct Go {
+    anchors: Anchors,
+    ots_deferred: bool,
+    estimate_micro_usd: u64,
+    kill: KillMode,
+    kill_reason: String,
+}
+
+/// Step 1: consent, the kill switch, the cost ceiling and the rate limit. `Err` carries what
+/// the rollup returns when it may not go now (held for good, or deferred).
+async fn govern(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    run: &Run,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<Go, Rollup>> {
     if !tenant.anchoring_enabled() {
         let reason = format!(
             "tenant {} is {} and {}: no new anchors",
             tenant.id, tenant.consent, tenant.status
         );
-        hold(ctx, &tenant, &run, &reason, 0, KillMode::Normal).await?;
-        return Ok(Rollup::Held(reason));
+        hold(ctx, tenant, run, &reason, 0, KillMode::Normal).await?;
+        return Ok(Err(Rollup::Held(reason)));
     }
-    let facts = facts(ctx, &tenant, &run, now).await?;
-    let (anchors, ots_deferred, estimate) = match scheduler::decide(&facts, &ctx.policy.costs) {
-        Decision::Defer { reason } => {
-            return Ok(Rollup::Deferred {
-                reason,
-                retry_in: ctx.policy.tick.max(Duration::from_secs(1)) * 4,
-            });
-        }
+    let facts = facts(ctx, tenant, run, now).await?;
+    match scheduler::decide(&facts, &ctx.policy.costs) {
+        Decision::Defer { reason } => Ok(Err(Rollup::Deferred {
+            reason,
+            retry_in: ctx.policy.tick.max(Duration::from_secs(1)) * 4,
+        })),
         Decision::Hold { reason } => {
             let estimate = ctx.policy.costs.estimate(facts.wanted);
-            hold(ctx, &tenant, &run, &reason, estimate, facts.kill).await?;
-            return Ok(Rollup::Held(reason));
+            hold(ctx, tenant, run, &reason, estimate, facts.kill).await?;
+            Ok(Err(Rollup::Held(reason)))
         }
         Decision::Go {
             anchors,
             ots_deferred,
             estimate_micro_usd,
-        } => (anchors, ots_deferred, estimate_micro_usd),
-    };
-    let run = ctx.store.start_run(run_id, now).await?;
-    tracing::info!(run = run_id, %anchors, ots_deferred, attempt = run.attempt, "rollup started");
-    ctx.checkpoint("started").await;
+        } => Ok(Ok(Go {
+            anchors,
+            ots_deferred,
+            estimate_micro_usd,
+            kill: facts.kill,
+            kill_reason: facts.kill_reason,
+        })),
+    }
+}
 
-    // 2. The tree, once per period.
-    let t = &tenant.id;
-    let p = run.period;
-    // Only the root and size are needed from here on: the tree is freed (the sample reads
-    // it back from the blob store).
+/// Step 2: the period's tree (built once, or read back), `root.bin` and the root metadata;
+/// returns the root and the tree size. The tree itself is freed here (the sample reads it
+/// back from the blob store).
+async fn store_tree(ctx: &Ctx, run: &Run, now: DateTime<Utc>) -> Result<(Root, u64)> {
+    let (t, p) = (&run.tenant, run.period);
     let (root, size) = {
-        let levels = load_or_build_tree(ctx, &run).await?;
+        let levels = load_or_build_tree(ctx, run).await?;
         (levels.root(), levels.size())
     };
     put_exact(
@@ -218,26 +323,35 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
         let meta = RootMetadata::new(t.clone(), p, root, size, now)?;
         put_or_keep(ctx, &meta_key, meta.to_json_pretty().into_bytes()).await?;
     }
-    ctx.checkpoint("tree-stored").await;
+    Ok((root, size))
+}
 
-    // 3. Stamps, concurrently.
+/// Step 3: OTS and TSA stamps of the root, concurrently. With a TSA anchor in this run a
+/// transient OTS failure defers OTS to the catch-up (the root is anchored anyway).
+async fn stamp_root(
+    ctx: &Ctx,
+    run: &Run,
+    root: &Root,
+    go: &Go,
+) -> Result<(Stamped, Option<Stamped>)> {
+    let (t, p) = (&run.tenant, run.period);
     let root_digest: [u8; 32] = Sha256::digest(root.0.0).into();
     let (ots, tsa) = tokio::join!(
         async {
-            if anchors.ots {
+            if go.anchors.ots {
                 stamp_ots(ctx, t, p, root_digest).await
-            } else if ots_deferred {
+            } else if go.ots_deferred {
                 Ok(Stamped::Deferred(format!(
                     "OTS deferred by the kill switch: {}",
-                    facts.kill_reason
+                    go.kill_reason
                 )))
             } else {
                 Ok(Stamped::NotWanted)
             }
         },
         async {
-            if anchors.tsa {
-                stamp_tsa(ctx, t, p, &root).await.map(Some)
+            if go.anchors.tsa {
+                stamp_tsa(ctx, t, p, root).await.map(Some)
             } else {
                 Ok(None)
             }
@@ -246,56 +360,25 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     let tsa = tsa?;
     let ots = match ots {
         Ok(s) => s,
-        // With a TSA anchor in this run the root is anchored anyway: OTS is caught up later.
         Err(e) if tsa.is_some() && e.is_transient() => {
             Stamped::Deferred(format!("OTS failed, deferred to catch-up: {e}"))
         }
         Err(e) => return Err(e),
     };
-    ctx.checkpoint("stamped").await;
+    Ok((ots, tsa))
+}
 
-    // 4. Sample verification from what was stored.
-    let coverage =
-        match crate::sample::verify_sample(ctx, &run.tenant, p, ctx.policy.sample_size).await {
-            Ok(c) => c,
-            Err(e) => {
-                crate::sample::fail(ctx, &run, &e.to_string()).await?;
-                return Err(WorkerError::Permanent(format!(
-                    "sample verification failed: {e}"
-                )));
-            }
-        };
-
-    // 5. Summary, once per root.
-    let (outcomes, entries, errors) = describe_anchors(ctx, &ots, tsa.as_ref());
-    let manifests = ctx.store.count_period_manifests(t, p).await?;
-    let body = SummaryBody {
-        tenant: t.clone(),
-        period: p,
-        cadence: p.cadence(),
-        run_id: run.id.clone(),
-        trigger: run.trigger,
-        root: Some(root),
-        tree_size: size,
-        anchors: outcomes.clone(),
-        // Every leaf's proof is derivable from the stored tree.
-        counts: Counts {
-            manifests,
-            proofs: size,
-        },
-        coverage,
-        estimated_cost_micro_usd: estimate,
-        errors: errors.clone(),
-        toggles: Toggles {
-            plan: tenant.plan,
-            kill_switch: facts.kill,
-        },
-    };
-    let (summary, summary_hash) = summary_once(ctx, body, root).await?;
-    ctx.checkpoint("summary-appended").await;
-
-    // 6. Receipt v1 and the latest pointer.
-    let anchored_at = summary.ts;
+/// Step 6: receipt version 1 (create-only) and the latest pointer to it.
+async fn write_first_receipt(
+    ctx: &Ctx,
+    run: &Run,
+    root: Root,
+    size: u64,
+    entries: Vec<AnchorEntry>,
+    summary_hash: String,
+    anchored_at: DateTime<Utc>,
+) -> Result<()> {
+    let (t, p) = (&run.tenant, run.period);
     let receipt = Receipt::sign(
         ReceiptBody {
             tenant: t.clone(),
@@ -324,28 +407,24 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
         )
         .await?;
     ctx.checkpoint("receipt-written").await;
+    Ok(())
+}
 
-    // Record the anchors and the run.
+/// The run's end: its anchor rows, its outcome, the tenant's last-anchor note, the upgrade
+/// job (OTS pending) and the sample-verify job, and the metrics.
+async fn finish(
+    ctx: &Ctx,
+    run: &Run,
+    ots: &Stamped,
+    tsa: Option<&Stamped>,
+    outcome: &RunOutcome,
+    anchored_at: DateTime<Utc>,
+) -> Result<()> {
+    let (t, p) = (&run.tenant, run.period);
+    let root = outcome.root.expect("a finished rollup has a root");
     let now = ctx.now();
-    record_anchors(ctx, &run.id, &ots, tsa.as_ref(), now).await?;
-    let status = if matches!(ots, Stamped::Stored { .. }) {
-        RunStatus::Anchored
-    } else {
-        RunStatus::Complete
-    };
-    ctx.store
-        .finish_run(
-            &run.id,
-            &RunOutcome {
-                status,
-                root: Some(root),
-                tree_size: Some(size),
-                estimated_cost_micro_usd: estimate,
-                errors,
-            },
-            now,
-        )
-        .await?;
+    record_anchors(ctx, &run.id, ots, tsa, now).await?;
+    ctx.store.finish_run(&run.id, outcome, now).await?;
     ctx.kv
         .set(
             &KvKey::last_anchor(t),
@@ -356,6 +435,7 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
             .to_string(),
         )
         .await?;
+    let status = outcome.status;
     if status == RunStatus::Anchored {
         crate::upgrade::enqueue(ctx, &run.id, 0).await?;
     }
@@ -370,12 +450,9 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     metrics::counter!("runs_finished_total", "status" => status.as_str()).increment(1);
     let latency = (now - p.end()).to_std().unwrap_or_default().as_secs_f64();
     metrics::histogram!("anchor_latency_seconds").record(latency);
+    let size = outcome.tree_size.unwrap_or_default();
     tracing::info!(run = %run.id, %root, size, %status, "rollup done");
-    Ok(Rollup::Anchored {
-        status,
-        root,
-        tree_size: size,
-    })
+    Ok(())
 }
 
 /// The summary's anchor outcomes, the receipt's anchor entries and the errors (a deferred
