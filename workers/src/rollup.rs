@@ -29,7 +29,7 @@ use ledger::formats::{
 };
 use ledger::kv::KvKey;
 use ledger::sql::{AnchorRow, KillScope, Run, RunFilter, RunOutcome, RunStatus, Tenant, Trigger};
-use ledger::{AnchorKind, AnchorStatus, KillMode, Period};
+use ledger::{AnchorKind, AnchorStatus, KillMode, Period, Plan};
 use merkle::{ManifestDigest, Root};
 use scheduler::{Anchors, Decision, RunFacts};
 use sha2::{Digest as _, Sha256};
@@ -183,55 +183,27 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
     ctx.checkpoint("stamped").await;
 
     // 4. Sample verification from what was stored.
-    let coverage =
-        match crate::sample::verify_sample(ctx, &run.tenant, run.period, ctx.policy.sample_size)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                crate::sample::fail(ctx, &run, &e.to_string()).await?;
-                return Err(WorkerError::Permanent(format!(
-                    "sample verification failed: {e}"
-                )));
-            }
-        };
+    let coverage = verify_sample(ctx, &run).await?;
 
     // 5. Summary, once per root.
     let (outcomes, entries, errors) = describe_anchors(ctx, &ots, tsa.as_ref());
-    let manifests = ctx
-        .store
-        .count_period_manifests(&run.tenant, run.period)
-        .await?;
-    let body = SummaryBody {
-        tenant: run.tenant.clone(),
-        period: run.period,
-        cadence: run.period.cadence(),
-        run_id: run.id.clone(),
-        trigger: run.trigger,
-        root: Some(root),
-        tree_size: size,
-        anchors: outcomes,
-        // Every leaf's proof is derivable from the stored tree.
-        counts: Counts {
-            manifests,
-            proofs: size,
-        },
+    let (summary, summary_hash) = append_summary(
+        ctx,
+        &run,
+        &go,
+        (root, size),
         coverage,
-        estimated_cost_micro_usd: go.estimate_micro_usd,
-        errors: errors.clone(),
-        toggles: Toggles {
-            plan: tenant.plan,
-            kill_switch: go.kill,
-        },
-    };
-    let (summary, summary_hash) = summary_once(ctx, body, root).await?;
+        outcomes,
+        errors.clone(),
+    )
+    .await?;
     ctx.checkpoint("summary-appended").await;
 
     // 6. Receipt v1 and the latest pointer.
     let anchored_at = summary.ts;
     write_first_receipt(ctx, &run, root, size, entries, summary_hash, anchored_at).await?;
 
-    // Record the anchors and the run.
+    // Record the anchors and the run: anchored while the OTS proof waits for Bitcoin.
     let status = if matches!(ots, Stamped::Stored { .. }) {
         RunStatus::Anchored
     } else {
@@ -260,6 +232,7 @@ struct Go {
     estimate_micro_usd: u64,
     kill: KillMode,
     kill_reason: String,
+    plan: Plan,
 }
 
 /// Step 1: consent, the kill switch, the cost ceiling and the rate limit. `Err` carries what
@@ -299,6 +272,7 @@ async fn govern(
             estimate_micro_usd,
             kill: facts.kill,
             kill_reason: facts.kill_reason,
+            plan: tenant.plan,
         })),
     }
 }
@@ -366,6 +340,59 @@ async fn stamp_root(
         Err(e) => return Err(e),
     };
     Ok((ots, tsa))
+}
+
+/// Step 5: the run summary, appended to the tenant's chain once per root; returns it and its
+/// hash.
+async fn append_summary(
+    ctx: &Ctx,
+    run: &Run,
+    go: &Go,
+    (root, size): (Root, u64),
+    coverage: Coverage,
+    outcomes: Vec<AnchorOutcome>,
+    errors: Vec<String>,
+) -> Result<(RunSummary, String)> {
+    let manifests = ctx
+        .store
+        .count_period_manifests(&run.tenant, run.period)
+        .await?;
+    let body = SummaryBody {
+        tenant: run.tenant.clone(),
+        period: run.period,
+        cadence: run.period.cadence(),
+        run_id: run.id.clone(),
+        trigger: run.trigger,
+        root: Some(root),
+        tree_size: size,
+        anchors: outcomes,
+        // Every leaf's proof is derivable from the stored tree.
+        counts: Counts {
+            manifests,
+            proofs: size,
+        },
+        coverage,
+        estimated_cost_micro_usd: go.estimate_micro_usd,
+        errors,
+        toggles: Toggles {
+            plan: go.plan,
+            kill_switch: go.kill,
+        },
+    };
+    summary_once(ctx, body, root).await
+}
+
+/// Step 4: the sample verification, from what was stored; a failure fails the run for good.
+async fn verify_sample(ctx: &Ctx, run: &Run) -> Result<Coverage> {
+    match crate::sample::verify_sample(ctx, &run.tenant, run.period, ctx.policy.sample_size).await {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            crate::sample::fail(ctx, run, &e.to_string()).await?;
+            Err(WorkerError::Permanent(format!(
+                "sample verification failed: {e}"
+            )))
+        }
+    }
 }
 
 /// Step 6: receipt version 1 (create-only) and the latest pointer to it.
