@@ -65,36 +65,7 @@ impl Stamping {
     /// `LEDGER_BITCOIN_EPOCHS_FILE` (a newer mainnet epoch table; refused, naming the first bad
     /// epoch, unless it agrees with the shipped one and keeps to the 4x clamp).
     pub fn from_config(config: &Config) -> Result<Stamping> {
-        let calendars: Vec<String> = match config.var("LEDGER_OTS_CALENDARS") {
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            None => DEFAULT_CALENDARS.iter().map(|s| (*s).to_owned()).collect(),
-        };
-        for c in &calendars {
-            if !(c.starts_with("https://") || c.starts_with("http://")) {
-                return Err(WorkerError::Config(format!(
-                    "LEDGER_OTS_CALENDARS: {:?} is not an http(s) URL",
-                    ledger::redact::redact_url(c)
-                )));
-            }
-        }
-        let mut cal = CalendarConfig::new(calendars);
-        if let Some(m) = config.var("LEDGER_OTS_MIN") {
-            cal.min_ok = m
-                .parse()
-                .ok()
-                .filter(|m| *m >= 1 && *m <= cal.calendars.len())
-                .ok_or_else(|| {
-                    WorkerError::Config(format!(
-                        "LEDGER_OTS_MIN: {m:?} must be between 1 and the {} calendars",
-                        cal.calendars.len()
-                    ))
-                })?;
-        }
+        let calendars = calendars(config)?;
         let timeout = Duration::from_secs(15);
         let http = stamp::calendar::http_client(timeout)?;
         let tsa = match config.var("LEDGER_TSA_URL") {
@@ -108,41 +79,10 @@ impl Stamping {
                     .map_err(|e| WorkerError::Config(format!("LEDGER_ESPLORA_URL: {e}")))
             })
             .transpose()?;
-        let network = match config.var("LEDGER_BITCOIN_NETWORK") {
-            None | Some("bitcoin") => Network::Bitcoin,
-            Some("regtest") => Network::Regtest,
-            Some(other) => {
-                return Err(WorkerError::Config(format!(
-                    "LEDGER_BITCOIN_NETWORK: {other:?} is neither bitcoin nor regtest"
-                )));
-            }
-        };
-        if network == Network::Regtest {
-            tracing::warn!(
-                "LEDGER_BITCOIN_NETWORK=regtest: upgrades accept headers at regtest difficulty, which prove nothing about time"
-            );
-        }
-        let epochs = match config.var("LEDGER_BITCOIN_EPOCHS_FILE") {
-            None => None,
-            Some(_) if network == Network::Regtest => {
-                return Err(WorkerError::Config(
-                    "LEDGER_BITCOIN_EPOCHS_FILE is a mainnet table; LEDGER_BITCOIN_NETWORK is regtest".into(),
-                ));
-            }
-            Some(path) => {
-                let table = Epochs::mainnet_from_file(std::path::Path::new(path))
-                    .map_err(|e| WorkerError::Config(format!("LEDGER_BITCOIN_EPOCHS_FILE: {e}")))?;
-                tracing::info!(
-                    path,
-                    bits_to = table.last_height(),
-                    hashes_to = table.last_known_height(),
-                    "mainnet epoch table from LEDGER_BITCOIN_EPOCHS_FILE"
-                );
-                Some(Arc::new(table))
-            }
-        };
+        let network = network(config)?;
+        let epochs = epochs(config, network)?;
         Ok(Stamping {
-            calendars: cal,
+            calendars,
             http,
             tsa,
             headers,
@@ -150,6 +90,84 @@ impl Stamping {
             epochs,
         })
     }
+}
+
+/// `LEDGER_OTS_CALENDARS` (http(s) URLs) and `LEDGER_OTS_MIN`.
+fn calendars(config: &Config) -> Result<CalendarConfig> {
+    let calendars: Vec<String> = match config.var("LEDGER_OTS_CALENDARS") {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => DEFAULT_CALENDARS.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    for c in &calendars {
+        if !(c.starts_with("https://") || c.starts_with("http://")) {
+            return Err(WorkerError::Config(format!(
+                "LEDGER_OTS_CALENDARS: {:?} is not an http(s) URL",
+                ledger::redact::redact_url(c)
+            )));
+        }
+    }
+    let mut cal = CalendarConfig::new(calendars);
+    if let Some(m) = config.var("LEDGER_OTS_MIN") {
+        cal.min_ok = m
+            .parse()
+            .ok()
+            .filter(|m| *m >= 1 && *m <= cal.calendars.len())
+            .ok_or_else(|| {
+                WorkerError::Config(format!(
+                    "LEDGER_OTS_MIN: {m:?} must be between 1 and the {} calendars",
+                    cal.calendars.len()
+                ))
+            })?;
+    }
+    Ok(cal)
+}
+
+/// `LEDGER_BITCOIN_NETWORK`: `bitcoin` (the default) or `regtest`, which is warned about.
+fn network(config: &Config) -> Result<Network> {
+    let network = match config.var("LEDGER_BITCOIN_NETWORK") {
+        None | Some("bitcoin") => Network::Bitcoin,
+        Some("regtest") => Network::Regtest,
+        Some(other) => {
+            return Err(WorkerError::Config(format!(
+                "LEDGER_BITCOIN_NETWORK: {other:?} is neither bitcoin nor regtest"
+            )));
+        }
+    };
+    if network == Network::Regtest {
+        tracing::warn!(
+            "LEDGER_BITCOIN_NETWORK=regtest: upgrades accept headers at regtest difficulty, which prove nothing about time"
+        );
+    }
+    Ok(network)
+}
+
+/// `LEDGER_BITCOIN_EPOCHS_FILE`: a newer mainnet epoch table, checked against the shipped one.
+fn epochs(config: &Config, network: Network) -> Result<Option<Arc<Epochs>>> {
+    Ok(match config.var("LEDGER_BITCOIN_EPOCHS_FILE") {
+        None => None,
+        Some(_) if network == Network::Regtest => {
+            return Err(WorkerError::Config(
+                "LEDGER_BITCOIN_EPOCHS_FILE is a mainnet table; LEDGER_BITCOIN_NETWORK is regtest"
+                    .into(),
+            ));
+        }
+        Some(path) => {
+            let table = Epochs::mainnet_from_file(std::path::Path::new(path))
+                .map_err(|e| WorkerError::Config(format!("LEDGER_BITCOIN_EPOCHS_FILE: {e}")))?;
+            tracing::info!(
+                path,
+                bits_to = table.last_height(),
+                hashes_to = table.last_known_height(),
+                "mainnet epoch table from LEDGER_BITCOIN_EPOCHS_FILE"
+            );
+            Some(Arc::new(table))
+        }
+    })
 }
 
 impl Tsa {
