@@ -104,6 +104,26 @@ fn check_line(
     prev: Option<&(&[u8], RunSummary)>,
     jwks: &Jwks,
 ) -> Result<RunSummary> {
+    let value = well_formed(line, bytes)?;
+    let summary = RunSummary::from_value(&value).map_err(|e| broken(line, "json", detail(&e)))?;
+
+    check_links(line, &summary, prev)?;
+    if jwks.get(&summary.kid).is_none() {
+        return Err(broken(
+            line,
+            "key",
+            format!("kid {} is not in the JWKS", summary.kid),
+        ));
+    }
+    summary
+        .verify_signature(jwks)
+        .map_err(|e| broken(line, "signature", detail(&e)))?;
+    Ok(summary)
+}
+
+/// A line's form: JSON, in its RFC 8785 canonical bytes, of this format's version, with a
+/// `ts` that reads as a timestamp.
+fn well_formed(line: usize, bytes: &[u8]) -> Result<Value> {
     let value = parse_object(bytes).map_err(|e| broken(line, "json", detail(&e)))?;
     require_canonical(&value, bytes).map_err(|e| {
         let hint = if bytes.ends_with(b"\r") {
@@ -120,8 +140,16 @@ fn check_line(
         }
         other => return Err(broken(line, "ts", format!("ts is {}", show(other)))),
     }
-    let summary = RunSummary::from_value(&value).map_err(|e| broken(line, "json", detail(&e)))?;
+    Ok(value)
+}
 
+/// A line's links to the one before: consecutive `seq`, `prev` the SHA-256 of the previous
+/// line (or "genesis"), a later `ts`, the same tenant.
+fn check_links(
+    line: usize,
+    summary: &RunSummary,
+    prev: Option<&(&[u8], RunSummary)>,
+) -> Result<()> {
     if summary.seq != line as u64 {
         return Err(broken(
             line,
@@ -172,15 +200,5 @@ fn check_line(
             ));
         }
     }
-    if jwks.get(&summary.kid).is_none() {
-        return Err(broken(
-            line,
-            "key",
-            format!("kid {} is not in the JWKS", summary.kid),
-        ));
-    }
-    summary
-        .verify_signature(jwks)
-        .map_err(|e| broken(line, "signature", detail(&e)))?;
-    Ok(summary)
+    Ok(())
 }
