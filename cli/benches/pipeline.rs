@@ -271,7 +271,9 @@ async fn weekly_cycle(dev: &DevServices, rows: &mut Vec<Row>) {
         setup.elapsed().as_secs_f64()
     );
     let start = Instant::now();
-    let report = workers::tick::tick(&ctx, Utc::now()).await.expect("tick");
+    let report = scheduler_process::tick::tick(&ctx, Utc::now())
+        .await
+        .expect("tick");
     let (trigger, shutdown) = shutdown_pair();
     let pool = worker_pool(ctx.clone(), concurrency, shutdown);
     let drive = async {

@@ -37,12 +37,13 @@ use ledger::sql::{
 };
 use ledger::{Period, Plan, TenantId};
 use merkle::ManifestDigest;
+use scheduler_process::scheduler_loop;
 use sha2::{Digest as _, Sha256};
 use stamp::bitcoin::{HeadersFile, Network};
 use stamp::dev::DevServices;
 use workers::Ctx;
 use workers::proofs::PeriodProofs;
-use workers::service::{scheduler_loop, shutdown_pair, wait_until_idle, worker_pool};
+use workers::service::{shutdown_pair, wait_until_idle, worker_pool};
 
 use crate::ledger_cmd::ConfigArg;
 use crate::{Failure, Outcome};

@@ -121,7 +121,7 @@ pub async fn dispatch(ctx: &Ctx, job: &Job) -> Dispatched {
         },
         Job::SampleVerify { run } => crate::sample::job(ctx, run).await.map(|()| None),
         Job::CatchUp { .. } => crate::catchup::job(ctx).await.map(|()| None),
-        Job::Backfill { id, .. } => crate::tick::backfill_step(ctx, id).await.map(|()| None),
+        Job::Backfill { id, .. } => crate::backfill::step(ctx, id).await.map(|()| None),
         Job::Canary { .. } => crate::canary::cycle(ctx, ctx.now()).await.map(|_| None),
     };
     step.into()

@@ -1,15 +1,18 @@
-//! Anchor workers on apalis, and the scheduler's tick that feeds them.
+//! Anchor workers on apalis: the job queue and the jobs the scheduler's tick feeds it.
 //!
-//! The `scheduler` crate decides (pure: due periods, the governor, backfill pacing); this
-//! crate does: [`tick`] turns those decisions into runs and jobs, and the job handlers
-//! ([`handler`]) run [`rollup`], [`upgrade`], [`sample`] verification and OTS [`catchup`].
+//! The `scheduler` crate decides (pure: due periods, the governor, backfill pacing); the
+//! scheduler process (`scheduler/process`, crate `scheduler-process`) turns those decisions
+//! into runs ([`runs`]) and jobs; this crate's job handlers ([`handler`]) run [`rollup`],
+//! [`upgrade`], [`sample`] verification, OTS [`catchup`], the [`backfill`] step and the
+//! calendar [`canary`].
 //! Per-manifest proofs are derived on request from the stored tree ([`proofs`]), and
 //! assembled with everything else needed to verify one manifest into a [`bundle`].
 //! Every job is safe to repeat and to interrupt (see each module), because every step either
 //! reads back what an earlier attempt stored or writes create-only, deterministic bytes.
 //!
-//! [`service`] runs the roles in a process: the scheduler loop, a worker pool, or both.
+//! [`service`] runs a worker pool in a process, and the shutdown signal every role shares.
 
+pub mod backfill;
 mod blobs;
 pub mod bundle;
 pub mod canary;
@@ -23,9 +26,9 @@ pub mod outage;
 pub mod proofs;
 pub mod queue;
 pub mod rollup;
+pub mod runs;
 pub mod sample;
 pub mod service;
-pub mod tick;
 pub mod upgrade;
 
 pub use ctx::Ctx;

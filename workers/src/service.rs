@@ -1,4 +1,5 @@
-//! The long-running roles: the scheduler loop and the worker pool, alone or together.
+//! The worker pool as a long-running role, the shutdown signal every role of a process shares
+//! (the scheduler loop is `scheduler_process::scheduler_loop`), and the run counts both use.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,29 +35,6 @@ impl Shutdown {
         while !*self.0.borrow() {
             if self.0.changed().await.is_err() {
                 return;
-            }
-        }
-    }
-}
-
-/// Ticks every `policy.tick` until shutdown, then refreshes the `runs{status}` gauges. A failed
-/// tick is logged and retried next time.
-pub async fn scheduler_loop(ctx: Arc<Ctx>, shutdown: Shutdown) {
-    let mut every = tokio::time::interval(ctx.policy.tick);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stop = shutdown.wait();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => return,
-            _ = every.tick() => {
-                if let Err(e) = crate::tick::tick(&ctx, ctx.now()).await {
-                    tracing::error!(error = %e, "scheduler tick failed");
-                }
-                // The `runs{status}` gauges: `queued` is the backlog the workers face.
-                if let Err(e) = runs_by_status(&ctx).await {
-                    tracing::warn!(error = %e, "counting runs by status failed");
-                }
             }
         }
     }

@@ -127,9 +127,7 @@ async fn a_backfill_waits_while_its_tenant_is_opted_out_and_goes_on_after_an_opt
     common::consent(ctx, &t, ConsentAction::OptOut, Utc::now()).await;
 
     // Opted out: the step creates no run (which could only be held), spends nothing.
-    workers::tick::backfill_step(ctx, "bf-consent")
-        .await
-        .unwrap();
+    workers::backfill::step(ctx, "bf-consent").await.unwrap();
     assert!(ctx.store.find_run(&t, week).await.unwrap().is_none());
     let b = ctx.store.backfill("bf-consent").await.unwrap();
     assert_eq!(b.status, BackfillStatus::Queued);
@@ -137,9 +135,7 @@ async fn a_backfill_waits_while_its_tenant_is_opted_out_and_goes_on_after_an_opt
 
     // Opted in again: the backfill goes on and its run anchors.
     common::consent(ctx, &t, ConsentAction::OptIn, Utc::now()).await;
-    workers::tick::backfill_step(ctx, "bf-consent")
-        .await
-        .unwrap();
+    workers::backfill::step(ctx, "bf-consent").await.unwrap();
     let run = ctx.store.find_run(&t, week).await.unwrap().expect("a run");
     assert_eq!(run.trigger, ledger::Trigger::Backfill);
     assert_eq!(

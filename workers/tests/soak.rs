@@ -91,7 +91,7 @@ async fn deferred_and_paused_runs_stay_bounded_and_complete(extra: &[(&str, &str
         for k in 0..n {
             let day = common::day_ago(3 + k);
             common::manifests(ctx, t, day, 3).await;
-            let id = workers::tick::create_and_enqueue(
+            let id = workers::runs::create_and_enqueue(
                 &ctx.store,
                 &ctx.queue,
                 t,
@@ -113,7 +113,7 @@ async fn deferred_and_paused_runs_stay_bounded_and_complete(extra: &[(&str, &str
     let scheduler = Arc::new(fleet.reopen(&[]).await);
     let (trigger, shutdown) = shutdown_pair();
     let pool = workers::service::worker_pool(worker.clone(), 2, shutdown.clone());
-    let ticking = tokio::spawn(workers::service::scheduler_loop(
+    let ticking = tokio::spawn(scheduler_process::scheduler_loop(
         scheduler.clone(),
         shutdown.clone(),
     ));

@@ -242,7 +242,7 @@ pub async fn trigger_run(
             "period {period} has not closed yet"
         )));
     }
-    let created = workers::tick::create_and_enqueue(
+    let created = workers::runs::create_and_enqueue(
         &parts.store,
         &parts.queue,
         &tenant,

@@ -20,12 +20,12 @@ use ledger::formats::{Receipt, RunSummary};
 use ledger::sql::{ConsentAction, ConsentEntry, NewTenant, Run, Visibility};
 use ledger::{Cadence, Period, Plan, TenantId};
 use merkle::ManifestDigest;
+use scheduler_process::TickReport;
 use sha2::{Digest as _, Sha256};
 use stamp::tsp::devca;
 use stamp::tsp::responder::{DEV_POLICY, Responder};
 use workers::Ctx;
 use workers::job::Job;
-use workers::tick::TickReport;
 
 /// Serves `router` on a loopback port; returns its base URL.
 pub async fn serve(router: axum::Router) -> String {
@@ -130,9 +130,10 @@ impl Fleet {
     /// earlier call never makes it skip).
     pub async fn tick(&self) -> TickReport {
         let n = self.ticks.fetch_add(1, Ordering::SeqCst);
-        let report = workers::tick::tick(&self.ctx, Utc::now() + Duration::seconds(2 * n))
-            .await
-            .unwrap();
+        let report =
+            scheduler_process::tick::tick(&self.ctx, Utc::now() + Duration::seconds(2 * n))
+                .await
+                .unwrap();
         assert!(report.ran, "the tick lease was free");
         report
     }
