@@ -683,7 +683,7 @@ fn main() {
             store: fx.ctx.store.clone(),
             blobs: fx.ctx.blobs.clone(),
             kv: fx.ctx.kv.clone(),
-            queue: fx.ctx.queue.clone(),
+            queue: std::sync::Arc::new(fx.ctx.queue.clone()),
             policy: fx.ctx.policy.clone(),
             reserves: fx.reserves.clone(),
         },

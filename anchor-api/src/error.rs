@@ -7,9 +7,10 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ledger::LedgerError;
+use proofs::ProofsError;
 use serde::Serialize;
+use service::ServiceError;
 use utoipa::ToSchema;
-use workers::WorkerError;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -54,7 +55,9 @@ pub enum ApiError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
-    Worker(#[from] WorkerError),
+    Proofs(#[from] ProofsError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
     /// 500: a fault of ours; the detail is logged, never returned.
     #[error("internal: {0}")]
     Internal(String),
@@ -95,25 +98,31 @@ impl ApiError {
             ApiError::BadRequest(m) => (S::BAD_REQUEST, "bad_request", m.clone()),
             ApiError::Unauthorized(m) => (S::UNAUTHORIZED, "unauthorized", m.clone()),
             ApiError::Forbidden(m) => (S::FORBIDDEN, "forbidden", m.clone()),
-            ApiError::NotFound(m) | ApiError::Worker(WorkerError::NotFound(m)) => {
+            ApiError::NotFound(m) | ApiError::Proofs(ProofsError::NotFound(m)) => {
                 (S::NOT_FOUND, "not_found", m.clone())
             }
             ApiError::MethodNotAllowed(m) => {
                 (S::METHOD_NOT_ALLOWED, "method_not_allowed", m.clone())
             }
-            ApiError::Conflict(m) => (S::CONFLICT, "conflict", m.clone()),
+            ApiError::Conflict(m) | ApiError::Service(ServiceError::Conflict(m)) => {
+                (S::CONFLICT, "conflict", m.clone())
+            }
             ApiError::PayloadTooLarge(m) => (S::PAYLOAD_TOO_LARGE, "payload_too_large", m.clone()),
             ApiError::UnsupportedMediaType(m) => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 m.clone(),
             ),
-            ApiError::Unprocessable(m) => (S::UNPROCESSABLE_ENTITY, "unprocessable", m.clone()),
+            ApiError::Unprocessable(m) | ApiError::Service(ServiceError::Unprocessable(m)) => {
+                (S::UNPROCESSABLE_ENTITY, "unprocessable", m.clone())
+            }
             ApiError::RateLimited { .. } => {
                 (S::TOO_MANY_REQUESTS, "rate_limited", self.to_string())
             }
             ApiError::Unavailable(m) => (S::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
-            ApiError::Ledger(e) | ApiError::Worker(WorkerError::Ledger(e)) => match e {
+            ApiError::Ledger(e)
+            | ApiError::Proofs(ProofsError::Ledger(e))
+            | ApiError::Service(ServiceError::Ledger(e)) => match e {
                 LedgerError::Invalid { .. } => {
                     (S::UNPROCESSABLE_ENTITY, "unprocessable", e.to_string())
                 }
@@ -121,7 +130,10 @@ impl ApiError {
                 LedgerError::Conflict { .. } => (S::CONFLICT, "conflict", e.to_string()),
                 _ => internal(),
             },
-            ApiError::Worker(_) | ApiError::Config(_) | ApiError::Internal(_) => internal(),
+            ApiError::Proofs(_)
+            | ApiError::Service(ServiceError::Queue(_))
+            | ApiError::Config(_)
+            | ApiError::Internal(_) => internal(),
         }
     }
 

@@ -14,11 +14,11 @@ use ledger::kv::Kv;
 use ledger::sql::{Consent, Store, Tenant, Visibility, hash_token};
 use ledger::{Period, TenantId};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use proofs::PeriodProofs;
 use reserves::sql::ReserveStore;
 use scheduler::Policy;
 use scheduler::policy::parse_duration;
-use workers::proofs::PeriodProofs;
-use workers::queue::Queue;
+use service::RunQueue;
 
 use crate::error::{ApiError, Result};
 use crate::limit::{Limiter, Rate};
@@ -173,7 +173,9 @@ pub struct Parts {
     pub store: Store,
     pub blobs: BlobStore,
     pub kv: Kv,
-    pub queue: Queue,
+    /// The job queue, as the service layer's port: the binary hands in the workers' queue, so
+    /// the API enqueues manual runs without linking the job runner.
+    pub queue: Arc<dyn RunQueue>,
     pub policy: Policy,
     /// The reserve attestation tables (`reserves::sql`), in the ledger's database.
     pub reserves: ReserveStore,
@@ -189,12 +191,16 @@ impl std::fmt::Debug for Parts {
 }
 
 impl Parts {
-    /// Opens the configured backends (applying migrations) and the job queue.
-    pub async fn open(config: &Config) -> Result<Parts> {
-        let Backends { store, blobs, kv } = config.open().await?;
+    /// The API's parts from backends the binary opened (it applies migrations) and the job
+    /// queue it opened on them; reads the policy and connects the reserves tables.
+    pub async fn new(
+        config: &Config,
+        backends: Backends,
+        queue: Arc<dyn RunQueue>,
+    ) -> Result<Parts> {
+        let Backends { store, blobs, kv } = backends;
         let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))
             .map_err(|e| ApiError::Config(e.to_string()))?;
-        let queue = workers::ctx::open_queue(config, &store).await?;
         let reserves = ReserveStore::connect(&config.database_url)
             .await
             .map_err(|e| ApiError::Unavailable(format!("the reserves store: {e}")))?;

@@ -236,7 +236,7 @@ async fn listening(f: &Fixture) -> SocketAddr {
             store: f.ctx.store.clone(),
             blobs: f.ctx.blobs.clone(),
             kv: f.ctx.kv.clone(),
-            queue: f.ctx.queue.clone(),
+            queue: std::sync::Arc::new(f.ctx.queue.clone()),
             policy: f.ctx.policy.clone(),
             reserves: f.reserves.clone(),
         },

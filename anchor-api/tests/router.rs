@@ -874,7 +874,7 @@ async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_th
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    let bundle = workers::bundle::Bundle::from_json(&r.body).unwrap();
+    let bundle = proofs::Bundle::from_json(&r.body).unwrap();
     assert_eq!(
         (bundle.tenant.as_str(), bundle.period, bundle.digest),
         ("pub-co", p, d)
@@ -946,7 +946,7 @@ async fn a_manifests_bundle_holds_the_stored_bytes_and_the_chain_route_serves_th
     .await;
     assert_eq!(private.status, StatusCode::OK);
     assert_eq!(
-        workers::bundle::Bundle::from_json(&private.body)
+        proofs::Bundle::from_json(&private.body)
             .unwrap()
             .tenant
             .as_str(),

@@ -33,10 +33,10 @@ use chrono::{DateTime, Utc};
 use ledger::sql::{ConsentAction, ConsentEntry, NewTenant, RunStatus, Trigger, Visibility};
 use ledger::{Cadence, Period, Plan, TenantId};
 use merkle::ManifestDigest;
+use proofs::Levels;
 use sha2::{Digest as _, Sha256};
 use stamp::dev::DevServices;
 use workers::Ctx;
-use workers::levels::Levels;
 use workers::service::{shutdown_pair, wait_until_idle, worker_pool};
 
 fn env_num(name: &str, default: usize) -> usize {

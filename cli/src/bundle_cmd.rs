@@ -1,5 +1,5 @@
 //! `anchor bundle --tenant T --period P --digest HEX --out FILE`: one manifest's
-//! `c2c.bundle.v1` (format in `workers::bundle` and docs/bundle.md) from the configured
+//! `c2c.bundle.v1` (format in `proofs::bundle` and docs/bundle.md) from the configured
 //! stores — the same bytes `GET /anchor/bundle/{tenant}/{period}/{digest}` serves — for
 //! `anchor verify bundle`. The output is create-only. Exit 2 for a period never anchored, a
 //! digest not in its tree, or an existing output file.
@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::Args;
-use workers::WorkerError;
-use workers::proofs::PeriodProofs;
+use proofs::PeriodProofs;
+use proofs::ProofsError;
 
 use crate::ledger_cmd::ConfigArg;
 use crate::proof_cmd::ManifestArgs;
@@ -41,8 +41,8 @@ pub fn run(args: &BundleArgs) -> Outcome {
     let config = args.config.load().map_err(Failure::Input)?;
     let bytes = crate::ots::runtime()?.block_on(async {
         let backends = config.open().await.map_err(anyhow::Error::new)?;
-        let unanchored = |e: WorkerError| match e {
-            WorkerError::Permanent(m) | WorkerError::NotFound(m) => {
+        let unanchored = |e: ProofsError| match e {
+            ProofsError::Invalid(m) | ProofsError::NotFound(m) => {
                 Failure::Input(anyhow!("{tenant} {period}: no bundle to assemble: {m}"))
             }
             e => Failure::Check(e.into()),
@@ -50,7 +50,7 @@ pub fn run(args: &BundleArgs) -> Outcome {
         let proofs = PeriodProofs::load(&backends.blobs, &tenant, period)
             .await
             .map_err(unanchored)?;
-        let bundle = workers::bundle::assemble(
+        let bundle = proofs::assemble(
             &backends.blobs,
             &backends.store,
             &proofs,

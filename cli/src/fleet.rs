@@ -37,12 +37,12 @@ use ledger::sql::{
 };
 use ledger::{Period, Plan, TenantId};
 use merkle::ManifestDigest;
+use proofs::PeriodProofs;
 use scheduler_process::scheduler_loop;
 use sha2::{Digest as _, Sha256};
 use stamp::bitcoin::{HeadersFile, Network};
 use stamp::dev::DevServices;
 use workers::Ctx;
-use workers::proofs::PeriodProofs;
 use workers::service::{shutdown_pair, wait_until_idle, worker_pool};
 
 use crate::ledger_cmd::ConfigArg;
@@ -171,7 +171,7 @@ pub fn up(args: &UpArgs) -> Outcome {
                 store: ctx.store.clone(),
                 blobs: ctx.blobs.clone(),
                 kv: ctx.kv.clone(),
-                queue: ctx.queue.clone(),
+                queue: Arc::new(ctx.queue.clone()),
                 policy: ctx.policy.clone(),
                 reserves: reserves::sql::ReserveStore::connect(&config.database_url)
                     .await
@@ -218,7 +218,11 @@ pub fn api(args: &ApiArgs) -> Outcome {
         if let Some(addr) = args.addr {
             api_config.addr = addr;
         }
-        let parts = Parts::open(&config).await.map_err(anyhow::Error::new)?;
+        let backends = config.open().await?;
+        let queue = workers::ctx::open_queue(&config, &backends.store).await?;
+        let parts = Parts::new(&config, backends, Arc::new(queue))
+            .await
+            .map_err(anyhow::Error::new)?;
         let state = ApiState::new(parts, api_config);
         let listener = bind(state.config.addr).await?;
         let (trigger, shutdown) = shutdown_pair();
@@ -652,7 +656,7 @@ async fn confirmed_ots<'r>(
     else {
         return Ok(Ok(None));
     };
-    let (Some(btc), Some(key)) = (&ots.bitcoin, workers::proofs::named_root_ots(receipt)?) else {
+    let (Some(btc), Some(key)) = (&ots.bitcoin, proofs::named_root_ots(receipt)?) else {
         return Ok(Err(format!(
             "the OTS anchor is {} after mining, not confirmed",
             ots.status

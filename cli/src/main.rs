@@ -207,10 +207,17 @@ pub fn is_unavailable(e: &anyhow::Error) -> bool {
             c.downcast_ref::<workers::WorkerError>(),
             Some(workers::WorkerError::Ledger(Unavailable { .. }))
         ) || matches!(
+            c.downcast_ref::<proofs::ProofsError>(),
+            Some(proofs::ProofsError::Ledger(Unavailable { .. }))
+        ) || matches!(
+            c.downcast_ref::<service::ServiceError>(),
+            Some(service::ServiceError::Ledger(Unavailable { .. }))
+        ) || matches!(
             c.downcast_ref::<anchor_api::ApiError>(),
             Some(
                 anchor_api::ApiError::Ledger(Unavailable { .. })
-                    | anchor_api::ApiError::Worker(workers::WorkerError::Ledger(
+                    | anchor_api::ApiError::Proofs(proofs::ProofsError::Ledger(Unavailable { .. }))
+                    | anchor_api::ApiError::Service(service::ServiceError::Ledger(
                         Unavailable { .. }
                     ))
             )

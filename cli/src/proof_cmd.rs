@@ -1,5 +1,5 @@
 //! `anchor proof`: one manifest's inclusion proof (`c2c.proof.v1`) or per-manifest `.ots`,
-//! derived from the period's stored tree in the configured blob store (`workers::proofs`).
+//! derived from the period's stored tree in the configured blob store (`proofs::period`).
 //!
 //! What a tenant downloads before the API exists, and what an operator uses to answer a
 //! tenant: the proof checks with `anchor verify proof` or any RFC 9162 verifier, the `.ots`
@@ -13,8 +13,8 @@ use anyhow::anyhow;
 use clap::Args;
 use ledger::{Period, TenantId};
 use merkle::ManifestDigest;
-use workers::WorkerError;
-use workers::proofs::PeriodProofs;
+use proofs::PeriodProofs;
+use proofs::ProofsError;
 
 use crate::ledger_cmd::ConfigArg;
 use crate::{Failure, Outcome, write_stdout};
@@ -69,7 +69,7 @@ pub fn run(args: &ProofArgs) -> Outcome {
         let stored = PeriodProofs::load(&backends.blobs, &tenant, period)
             .await
             .map_err(|e| match e {
-                WorkerError::Permanent(m) => Failure::Input(anyhow!(
+                ProofsError::Invalid(m) => Failure::Input(anyhow!(
                     "{tenant} {period} has no anchored tree to prove from: {m}"
                 )),
                 e => Failure::Check(e.into()),

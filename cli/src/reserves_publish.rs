@@ -11,7 +11,7 @@
 //! 2. **Anchored**: the same command again (same period, liabilities and ratios; the
 //!    snapshots observed up to `--period-end` are what they were, so the digest is the same)
 //!    finds the newest run summary whose tree holds the digest, derives the inclusion proof
-//!    with `workers::proofs::PeriodProofs`, refuses a summary older than
+//!    with `proofs::PeriodProofs`, refuses a summary older than
 //!    `LEDGER_RESERVES_MAX_SUMMARY_AGE`, signs with the operator's key, stores the attestation
 //!    `pending` with one outbox row per `LEDGER_RESERVES_WEBHOOKS` URL, runs one delivery cycle
 //!    and prints the attestation id (and writes the served JSON to `--out`). Running it a third
@@ -42,6 +42,7 @@ use ledger::config::Config;
 use ledger::ids::Period;
 use ledger::sql::Store;
 use merkle::ManifestDigest;
+use proofs::PeriodProofs;
 use reserves::attestation::{
     AnchorBinding, Attestation, AttestedPeriod, Balances, SignedAttestation,
 };
@@ -50,7 +51,6 @@ use reserves::config::ReservesConfig;
 use reserves::sql::{AttestationFilter, ReserveStore};
 use reserves::types::{Amount, AttestationId, Label};
 use serde_json::{Value, json};
-use workers::proofs::PeriodProofs;
 
 use crate::ledger_cmd::ConfigArg;
 use crate::reserves_exit::classify;

@@ -692,8 +692,8 @@ fn a_bundle_verifies_offline_and_a_changed_proof_or_manifest_ots_fails() {
             );
         }
 
-        let bundle = workers::bundle::Bundle::from_json(&std::fs::read(&file).unwrap()).unwrap();
-        let write = |name: &str, b: &workers::bundle::Bundle| {
+        let bundle = proofs::Bundle::from_json(&std::fs::read(&file).unwrap()).unwrap();
+        let write = |name: &str, b: &proofs::Bundle| {
             let path = tmp.path().join(format!("{tenant}-{name}.json"));
             std::fs::write(&path, b.to_json()).unwrap();
             path

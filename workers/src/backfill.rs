@@ -121,7 +121,7 @@ async fn apply_backfill_step(
                     .find(|c| c.period == period)
                     .expect("planned from candidates");
                 let via = format!("backfill-{id}");
-                if crate::runs::create_and_enqueue(
+                if service::runs::create_and_enqueue(
                     &ctx.store,
                     &ctx.queue,
                     &b.tenant,

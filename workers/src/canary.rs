@@ -398,7 +398,7 @@ async fn tenant_pending(ctx: &Ctx) -> Result<BTreeMap<String, (DateTime<Utc>, St
     pending.sort_by_key(|(at, run, _)| (*at, run.id.clone()));
     let mut out: BTreeMap<String, (DateTime<Utc>, String)> = BTreeMap::new();
     for (at, run, named) in pending.into_iter().take(TENANT_SCAN) {
-        let key = crate::proofs::root_ots_key(&run.tenant, run.period, &named)?;
+        let key = proofs::root_ots_key(&run.tenant, run.period, &named)?;
         let Some(bytes) = ctx.blobs.get(&key).await? else {
             continue;
         };

@@ -4,7 +4,7 @@
 //! The scheduler enqueues it every tick while the global switch is the automation's
 //! tsa-only, and whenever runs with a deferred OTS anchor exist. For each such run, oldest
 //! first: submit SHA-256(root.bin) to the calendars; store `root.ots` (per-manifest `.ots`
-//! files are derived from it on request, see [`crate::proofs`]); publish a new receipt version whose OTS anchor is pending (and which
+//! files are derived from it on request, see [`proofs::period`]); publish a new receipt version whose OTS anchor is pending (and which
 //! supersedes the TSA-only one); mark the run anchored so the upgrade job follows it to
 //! Bitcoin. The first success also ends an automatic tsa-only ([`crate::outage`]). With no
 //! deferred run and an automatic tsa-only in force, one probe digest is submitted to learn

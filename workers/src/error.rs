@@ -41,6 +41,34 @@ pub enum WorkerError {
     NotFound(String),
 }
 
+/// The read side's errors keep their meaning: a malformed or missing artifact is permanent,
+/// a missing digest is not found, the ledger's and stamp's errors stay what they were.
+impl From<proofs::ProofsError> for WorkerError {
+    fn from(e: proofs::ProofsError) -> WorkerError {
+        match e {
+            proofs::ProofsError::Ledger(e) => WorkerError::Ledger(e),
+            proofs::ProofsError::Stamp(e) => WorkerError::Stamp(e),
+            proofs::ProofsError::Merkle(e) => WorkerError::Merkle(e),
+            proofs::ProofsError::Invalid(m) => WorkerError::Permanent(m),
+            proofs::ProofsError::NotFound(m) => WorkerError::NotFound(m),
+        }
+    }
+}
+
+/// The service layer's errors: the ledger's keep their nature, a queue failure is a queue
+/// failure (transient), a refused request is permanent.
+impl From<service::ServiceError> for WorkerError {
+    fn from(e: service::ServiceError) -> WorkerError {
+        match e {
+            service::ServiceError::Ledger(e) => WorkerError::Ledger(e),
+            service::ServiceError::Queue(m) => WorkerError::Queue(m),
+            service::ServiceError::Unprocessable(m) | service::ServiceError::Conflict(m) => {
+                WorkerError::Permanent(m)
+            }
+        }
+    }
+}
+
 impl WorkerError {
     /// Whether retrying the same job later may succeed.
     pub fn is_transient(&self) -> bool {

@@ -5,8 +5,8 @@
 //! into runs ([`runs`]) and jobs; this crate's job handlers ([`handler`]) run [`rollup`],
 //! [`upgrade`], [`sample`] verification, OTS [`catchup`], the [`backfill`] step and the
 //! calendar [`canary`].
-//! Per-manifest proofs are derived on request from the stored tree ([`proofs`]), and
-//! assembled with everything else needed to verify one manifest into a [`bundle`].
+//! The rollup writes each period's tree through the read side (the `proofs` crate), from
+//! which per-manifest proofs and bundles are derived on request.
 //! Every job is safe to repeat and to interrupt (see each module), because every step either
 //! reads back what an earlier attempt stored or writes create-only, deterministic bytes.
 //!
@@ -14,19 +14,15 @@
 
 pub mod backfill;
 mod blobs;
-pub mod bundle;
 pub mod canary;
 pub mod catchup;
 pub mod ctx;
 pub mod error;
 pub mod handler;
 pub mod job;
-pub mod levels;
 pub mod outage;
-pub mod proofs;
 pub mod queue;
 pub mod rollup;
-pub mod runs;
 pub mod sample;
 pub mod service;
 pub mod upgrade;

@@ -585,3 +585,25 @@ fn is_duplicate(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("unique") || m.contains("idempoten") || m.contains("duplicate")
 }
+
+/// The workers' queue is the service layer's run queue: the API and the scheduler process
+/// enqueue rollups through this port (`service::runs`) without knowing the job runner.
+impl service::RunQueue for Queue {
+    fn enqueue_rollup<'a>(&'a self, run: &'a str, via: &'a str) -> service::runs::QueueFuture<'a> {
+        Box::pin(async move {
+            self.push(
+                Job::Rollup {
+                    run: run.to_owned(),
+                    via: via.to_owned(),
+                },
+                Duration::ZERO,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        })
+    }
+
+    fn ping(&self) -> service::runs::QueueFuture<'_> {
+        Box::pin(async move { Queue::ping(self).await.map_err(|e| e.to_string()) })
+    }
+}

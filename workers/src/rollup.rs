@@ -14,7 +14,7 @@
 //!    tsa-only switch.
 //! 4. **sample**: 25 random leaves re-proved from `levels.bin` read back from the blob store,
 //!    against `root.bin`. Per-manifest proofs and `.ots` files are not written: they are
-//!    derived on request from the stored tree ([`crate::proofs`] says why).
+//!    derived on request from the stored tree ([`proofs::period`] says why).
 //! 5. **summary**: appended to the tenant's chain once per root (a retry finds it).
 //! 6. **receipt** v1, create-only, then the latest pointer; the run row; the last-anchor KV
 //!    pointer; upgrade and sample-verify jobs enqueued.
@@ -39,7 +39,7 @@ use crate::blobs::{put_exact, put_or_keep};
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
-use crate::levels::Levels;
+use proofs::Levels;
 
 /// Every [`Ctx::checkpoint`] the rollup passes, in order: the crash test kills a worker at
 /// each of them and checks that a retry ends in the same state as an uninterrupted run.
@@ -610,7 +610,7 @@ fn hex32(hex: &str) -> [u8; 32] {
 async fn load_or_build_tree(ctx: &Ctx, run: &Run) -> Result<Levels> {
     let key = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Levels);
     if let Some(bytes) = ctx.blobs.get(&key).await? {
-        return Levels::from_bytes_off_thread(bytes).await;
+        return Ok(Levels::from_bytes_off_thread(bytes).await?);
     }
     let digests: Vec<ManifestDigest> = ctx.store.period_digests(&run.tenant, run.period).await?;
     if digests.is_empty() {
@@ -631,7 +631,7 @@ async fn load_or_build_tree(ctx: &Ctx, run: &Run) -> Result<Levels> {
             let stored = ctx.blobs.get(&key).await?.ok_or_else(|| {
                 WorkerError::Transient(format!("{key}: conflict reported but the key is empty"))
             })?;
-            Levels::from_bytes_off_thread(stored).await
+            Ok(Levels::from_bytes_off_thread(stored).await?)
         }
         Err(e) => Err(e.into()),
     }

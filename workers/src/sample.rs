@@ -14,7 +14,7 @@ use rand::seq::index::sample;
 
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
-use crate::proofs::PeriodProofs;
+use proofs::PeriodProofs;
 
 /// The actor recorded when a failed sample pauses a tenant.
 pub const ACTOR: &str = "auto:sample-verify";

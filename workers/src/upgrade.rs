@@ -40,7 +40,7 @@ pub fn delay(attempt: u32) -> Duration {
 
 /// The latest receipt of a run's period.
 pub(crate) async fn latest_receipt(ctx: &Ctx, run: &Run) -> Result<Receipt> {
-    crate::proofs::latest_receipt(&ctx.blobs, &run.tenant, &run.period).await
+    Ok(proofs::latest_receipt(&ctx.blobs, &run.tenant, &run.period).await?)
 }
 
 /// Writes receipt `body.version` create-only and points the latest receipt at it.
@@ -189,7 +189,7 @@ async fn root_ots(ctx: &Ctx, run: &Run, ots: &AnchorEntry) -> Result<DetachedTim
         .as_ref()
         .map(|a| a.key.clone())
         .unwrap_or_default();
-    let key = crate::proofs::root_ots_key(&run.tenant, run.period, &named)?;
+    let key = proofs::root_ots_key(&run.tenant, run.period, &named)?;
     let bytes = ctx
         .blobs
         .get(&key)

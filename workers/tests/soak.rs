@@ -91,7 +91,7 @@ async fn deferred_and_paused_runs_stay_bounded_and_complete(extra: &[(&str, &str
         for k in 0..n {
             let day = common::day_ago(3 + k);
             common::manifests(ctx, t, day, 3).await;
-            let id = workers::runs::create_and_enqueue(
+            let id = service::runs::create_and_enqueue(
                 &ctx.store,
                 &ctx.queue,
                 t,

@@ -8,9 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use ledger::sql::{
-    KillScope, KillState, NewTenant, RunFilter, TenantPatch, Trigger, hash_token, new_token,
-};
+use ledger::sql::{KillScope, KillState, NewTenant, RunFilter, TenantPatch, hash_token, new_token};
 use ledger::{Plan, TenantId};
 use scheduler::policy::parse_usd;
 use serde::Deserialize;
@@ -223,45 +221,15 @@ pub async fn trigger_run(
         .parse()
         .map_err(|e: ledger::LedgerError| ApiError::Unprocessable(format!("period: {e}")))?;
     let parts = &state.parts;
-    let t = parts.store.tenant(&tenant).await?;
-    let schedules = parts.policy.plans.schedules(t.plan);
-    if !schedules.iter().any(|s| s.cadence == period.cadence()) {
-        return Err(ApiError::Unprocessable(format!(
-            "period {period} is {}, and plan {} anchors {}",
-            period.cadence(),
-            t.plan,
-            schedules
-                .iter()
-                .map(|s| s.cadence.to_string())
-                .collect::<Vec<_>>()
-                .join(" and ")
-        )));
-    }
-    if period.end() > Utc::now() {
-        return Err(ApiError::Unprocessable(format!(
-            "period {period} has not closed yet"
-        )));
-    }
-    let created = workers::runs::create_and_enqueue(
+    let run = service::runs::start_manual(
         &parts.store,
-        &parts.queue,
+        &parts.policy,
+        parts.queue.as_ref(),
         &tenant,
         period,
-        Trigger::Manual,
-        "manual",
         Utc::now(),
     )
     .await?;
-    let run = parts
-        .store
-        .run(&ledger::sql::Run::id_for(&tenant, period))
-        .await?;
-    if created.is_none() {
-        return Err(ApiError::Conflict(format!(
-            "run {} exists and is {}",
-            run.id, run.status
-        )));
-    }
     Ok((StatusCode::ACCEPTED, Json(RunView::from(&run))).into_response())
 }
 

@@ -14,10 +14,10 @@ use ledger::blob::{BlobKey, ReceiptFormat, RootArtifact};
 use ledger::formats::Receipt;
 use ledger::sql::{BackfillStatus, NewBackfill};
 use ledger::{Period, TenantId};
+use proofs::PeriodProofs;
 use scheduler::policy::parse_usd;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use workers::proofs::PeriodProofs;
 
 use crate::Errors;
 use crate::auth::{Admin, Caller};
@@ -239,7 +239,7 @@ pub async fn proof(
         return Ok(bytes_response("application/vnd.opentimestamps.v1", bytes));
     }
     // The same bytes as serde_json::to_vec(&proofs.proof(&digest)?), from the period's
-    // template (workers::proofs tests pin the equality).
+    // template (proofs::period tests pin the equality).
     let mut body = proofs.proof_json(&digest)?;
     body.push(b'\n');
     Ok(bytes_response("application/json", body))
@@ -280,7 +280,7 @@ pub async fn artifact(
     let receipt = Receipt::from_json(&receipt)?;
     let key = match which {
         // The one the latest receipt names (root.v{n}.ots after an upgrade).
-        RootArtifact::Ots => workers::proofs::named_root_ots(&receipt)?.ok_or_else(|| {
+        RootArtifact::Ots => proofs::named_root_ots(&receipt)?.ok_or_else(|| {
             ApiError::not_found(format!("{tenant} {period} has no OpenTimestamps anchor"))
         })?,
         other => BlobKey::root_artifact(&tenant, &period, other),

@@ -1,5 +1,5 @@
 //! `GET /anchor/bundle/{tenant}/{period}/{digest}`: the `c2c.bundle.v1` of one manifest
-//! (format in `workers::bundle` and docs/bundle.md), byte for byte what `anchor bundle`
+//! (format in `proofs::bundle` and docs/bundle.md), byte for byte what `anchor bundle`
 //! writes for the same data. Same validation, visibility and 404 rules as the proof route.
 
 use axum::extract::{Path, State};
@@ -31,7 +31,7 @@ pub async fn bundle(
     let digest = input::digest(&digest)?;
     caller.may_read(&state, &tenant).await?;
     let proofs = period_proofs(&state, &tenant, period).await?;
-    let bundle = workers::bundle::assemble(
+    let bundle = proofs::assemble(
         &state.parts.blobs,
         &state.parts.store,
         &proofs,

@@ -63,7 +63,7 @@ pub async fn readyz(State(state): State<ApiState>) -> Response {
         ("database", db.err().map(|e| e.to_string())),
         ("kv", kv.err().map(|e| e.to_string())),
         ("blobs", blobs.err().map(|e| e.to_string())),
-        ("queue", queue.err().map(|e| e.to_string())),
+        ("queue", queue.err()),
     ] {
         let status = match outcome {
             None => "ok",

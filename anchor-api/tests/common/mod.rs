@@ -136,7 +136,7 @@ impl Fixture {
                 store: self.ctx.store.clone(),
                 blobs: self.ctx.blobs.clone(),
                 kv: self.ctx.kv.clone(),
-                queue: self.ctx.queue.clone(),
+                queue: std::sync::Arc::new(self.ctx.queue.clone()),
                 policy: self.ctx.policy.clone(),
                 reserves: self.reserves.clone(),
             },

@@ -1,4 +1,4 @@
-//! The checks of a `c2c.bundle.v1` (`workers::bundle`), pure over its bytes: first what only a
+//! The checks of a `c2c.bundle.v1` (`proofs::bundle`), pure over its bytes: first what only a
 //! bundle has, then every check of [`super::receipt`] with the bundle's summary in place of
 //! the chain.
 //!
@@ -11,9 +11,9 @@
 use ledger::formats::Receipt;
 use ledger::keys::Jwks;
 use merkle::ProofV1;
+use proofs::Bundle;
 use stamp::tsp::VerifyOptions;
 use stamp::{DetachedTimestamp, Entry, Op, Timestamp};
-use workers::bundle::Bundle;
 
 use super::receipt::{self, Evidence, HeaderInput, SummaryInput};
 use super::report::{Check, Report};

@@ -37,11 +37,11 @@ use clap::Args;
 use ledger::formats::Receipt;
 use ledger::keys::Jwks;
 use ledger::{AnchorKind, Period, TenantId};
+use proofs::Bundle;
 use stamp::DetachedTimestamp;
 use stamp::bitcoin::{HeadersFile, Network};
 use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on, fetch_tip_height};
 use stamp::tsp::{Certificate, VerifyOptions};
-use workers::bundle::Bundle;
 
 use self::receipt::{Evidence, HeaderInput, SummaryInput};
 use self::report::Check;

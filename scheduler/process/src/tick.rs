@@ -122,7 +122,7 @@ async fn enqueue_due_periods(ctx: &Ctx, now: DateTime<Utc>) -> Result<Vec<String
                 ctx.policy.grace,
             );
             for period in due {
-                if let Some(run) = workers::runs::create_and_enqueue(
+                if let Some(run) = service::runs::create_and_enqueue(
                     &ctx.store,
                     &ctx.queue,
                     &tenant.id,

@@ -17,14 +17,14 @@ use ledger::{AnchorKind, Period, TenantId};
 use merkle::{ManifestDigest, Parameters, ProofV1, Root};
 use stamp::DetachedTimestamp;
 
-use crate::error::{Result, WorkerError};
+use crate::error::{ProofsError, Result};
 use crate::levels::Levels;
 
 async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
     blobs
         .get(key)
         .await?
-        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing from the blob store")))
+        .ok_or_else(|| ProofsError::Invalid(format!("{key} is missing from the blob store")))
 }
 
 /// The key of the root `.ots` an OTS artifact key names: `…/root.ots` is version 1,
@@ -37,7 +37,7 @@ pub fn root_ots_key(tenant: &TenantId, period: Period, named: &str) -> Result<Bl
         .rsplit_once("/root.v")
         .and_then(|(_, v)| v.strip_suffix(".ots"))
         .and_then(|v| v.parse::<u32>().ok())
-        .ok_or_else(|| WorkerError::Permanent(format!("unexpected OTS key {named}")))?;
+        .ok_or_else(|| ProofsError::Invalid(format!("unexpected OTS key {named}")))?;
     Ok(BlobKey::root_ots_version(tenant, &period, n)?)
 }
 
@@ -84,7 +84,7 @@ impl PeriodProofs {
         )
         .await?;
         let root = Root(merkle::Hash(root_bin.as_slice().try_into().map_err(
-            |_| WorkerError::Permanent(format!("root.bin holds {} bytes, not 32", root_bin.len())),
+            |_| ProofsError::Invalid(format!("root.bin holds {} bytes, not 32", root_bin.len())),
         )?));
         let levels = Levels::from_bytes_off_thread(
             must_get(
@@ -95,7 +95,7 @@ impl PeriodProofs {
         )
         .await?;
         if levels.root() != root {
-            return Err(WorkerError::Permanent(format!(
+            return Err(ProofsError::Invalid(format!(
                 "levels.bin implies root {} but root.bin holds {root}",
                 levels.root()
             )));
@@ -154,7 +154,7 @@ impl PeriodProofs {
 
     fn index_of(&self, digest: &ManifestDigest) -> Result<u64> {
         self.levels.index_of(digest).ok_or_else(|| {
-            WorkerError::NotFound(format!(
+            ProofsError::NotFound(format!(
                 "{digest} is not in the tree of {} {}",
                 self.tenant, self.period
             ))
@@ -280,7 +280,7 @@ mod tests {
                 root_ots: None,
             }
             .proof_json(&absent),
-            Err(WorkerError::NotFound(_))
+            Err(ProofsError::NotFound(_))
         ));
     }
 }

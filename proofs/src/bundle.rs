@@ -39,8 +39,8 @@ use merkle::ManifestDigest;
 use serde::{Deserialize, Serialize};
 use stamp::DetachedTimestamp;
 
-use crate::error::{Result, WorkerError};
-use crate::proofs::{PeriodProofs, named_root_ots};
+use crate::error::{ProofsError, Result};
+use crate::period::{PeriodProofs, named_root_ots};
 
 /// The `format` member.
 pub const FORMAT: &str = "c2c.bundle.v1";
@@ -79,8 +79,8 @@ struct Wire {
     jwks: String,
 }
 
-fn bad(detail: impl std::fmt::Display) -> WorkerError {
-    WorkerError::Permanent(format!("{FORMAT}: {detail}"))
+fn bad(detail: impl std::fmt::Display) -> ProofsError {
+    ProofsError::Invalid(format!("{FORMAT}: {detail}"))
 }
 
 fn b64(member: &str, s: &str) -> Result<Vec<u8>> {
@@ -145,7 +145,7 @@ async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
     blobs
         .get(key)
         .await?
-        .ok_or_else(|| WorkerError::Permanent(format!("{key} is missing from the blob store")))
+        .ok_or_else(|| ProofsError::Invalid(format!("{key} is missing from the blob store")))
 }
 
 /// Assembles the bundle of `digest` in `tenant`'s `period` from the latest receipt, the
@@ -166,11 +166,11 @@ pub async fn assemble(
     let receipt_bytes = blobs
         .get(&latest)
         .await?
-        .ok_or_else(|| WorkerError::NotFound(format!("{tenant} {period} is not anchored")))?;
+        .ok_or_else(|| ProofsError::NotFound(format!("{tenant} {period} is not anchored")))?;
     let receipt = Receipt::from_json(&receipt_bytes)?;
     let proof = proofs.proof(digest)?;
     if proof.root != receipt.root {
-        return Err(WorkerError::Permanent(format!(
+        return Err(ProofsError::Invalid(format!(
             "the stored tree of {tenant} {period} has root {}, the receipt {}",
             proof.root, receipt.root
         )));
@@ -212,7 +212,7 @@ pub async fn assemble(
         .into_iter()
         .find(|row| merkle::Hash(row.hash).to_hex() == receipt.summary_hash)
         .ok_or_else(|| {
-            WorkerError::Permanent(format!(
+            ProofsError::Invalid(format!(
                 "the run summary {} that the receipt of {tenant} {period} names is not in the \
                  tenant's chain",
                 receipt.summary_hash

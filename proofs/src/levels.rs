@@ -20,7 +20,7 @@ use merkle::stream::{DigestTreeBuilder, NodeSink};
 use merkle::tree::{LeafIndex, NodeId, TreeSize};
 use merkle::{ManifestDigest, Parameters, ProofV1, Root};
 
-use crate::error::{Result, WorkerError};
+use crate::error::{ProofsError, Result};
 
 const MAGIC: &[u8; 14] = b"c2c.levels.v1\n";
 
@@ -53,7 +53,7 @@ impl Levels {
     /// error naming it: the store hands them over in leaf order).
     pub fn build(digests: Vec<ManifestDigest>) -> Result<Levels> {
         if digests.is_empty() {
-            return Err(WorkerError::Permanent(
+            return Err(ProofsError::Invalid(
                 "a tree needs at least one manifest".into(),
             ));
         }
@@ -61,7 +61,7 @@ impl Levels {
         let mut builder = DigestTreeBuilder::with_sink(LevelSink::default());
         let added = builder.push_slice(&raw)?;
         if added != raw.len() as u64 {
-            return Err(WorkerError::Permanent(format!(
+            return Err(ProofsError::Invalid(format!(
                 "{} repeated digests among {}: leaves must be distinct",
                 raw.len() as u64 - added,
                 raw.len()
@@ -132,7 +132,7 @@ impl Levels {
     pub async fn from_bytes_off_thread(bytes: Vec<u8>) -> Result<Levels> {
         tokio::task::spawn_blocking(move || Levels::from_bytes(&bytes))
             .await
-            .map_err(|e| WorkerError::Permanent(format!("levels task: {e}")))?
+            .map_err(|e| ProofsError::Invalid(format!("levels task: {e}")))?
     }
 
     /// Serialises as `c2c.levels.v1`.
@@ -155,7 +155,7 @@ impl Levels {
     /// Parses `c2c.levels.v1` and checks it: digests strictly ascending, every node the hash
     /// of its children, and so the root the one the file implies.
     pub fn from_bytes(bytes: &[u8]) -> Result<Levels> {
-        let bad = |why: String| WorkerError::Permanent(format!("levels.bin: {why}"));
+        let bad = |why: String| ProofsError::Invalid(format!("levels.bin: {why}"));
         let rest = bytes
             .strip_prefix(MAGIC)
             .ok_or_else(|| bad("not a c2c.levels.v1 file".into()))?;

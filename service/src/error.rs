@@ -1,0 +1,22 @@
+//! The one error type of the service layer. Each variant says what an adapter answers: the
+//! API maps `Unprocessable` to 422 and `Conflict` to 409, the ledger's errors by the ledger's
+//! rules, and `Queue` to a 500 whose detail is logged.
+
+use ledger::LedgerError;
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The request is well formed but cannot be done as asked (names why).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The request contradicts the current state (a run exists).
+    #[error("{0}")]
+    Conflict(String),
+    /// The job queue refused or failed (its own message).
+    #[error("job queue: {0}")]
+    Queue(String),
+}
