@@ -532,18 +532,26 @@ fn code_metrics() -> BTreeSet<String> {
             }
         }
     }
+    // Every workspace member's sources, read from the root manifest so a new crate is
+    // scanned without being listed here.
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let members = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("members = "))
+        .expect("the workspace lists its members on one line");
     let mut sources = Vec::new();
-    for krate in [
-        "merkle",
-        "stamp",
-        "ledger",
-        "scheduler",
-        "workers",
-        "anchor-api",
-        "cli",
-    ] {
+    for krate in members
+        .trim_matches(['[', ']'])
+        .split(',')
+        .map(|m| m.trim().trim_matches('"'))
+        .filter(|m| !m.is_empty())
+    {
         walk(&repo().join(krate).join("src"), &mut sources);
     }
+    assert!(
+        sources.len() > 100,
+        "the members line named too few sources: {members}"
+    );
     let mut names = BTreeSet::new();
     for path in sources {
         let src = std::fs::read_to_string(&path).unwrap();
