@@ -117,7 +117,13 @@ fn classify(e: anyhow::Error) -> Failure {
     }
     let backend_failed = e
         .chain()
-        .find_map(|c| c.downcast_ref::<LedgerError>())
+        .find_map(|c| {
+            c.downcast_ref::<LedgerError>()
+                .or_else(|| match c.downcast_ref() {
+                    Some(service::ServiceError::Ledger(l)) => Some(l),
+                    _ => None,
+                })
+        })
         .is_some_and(|l| {
             !matches!(
                 l,

@@ -3,11 +3,12 @@
 //! printing; routing and status codes); the scheduler process and the workers call it for
 //! the rules they share with them.
 //!
-//! It starts with runs ([`runs`]: creating a run and enqueueing its rollup, the manual-run
-//! rules) and the job-queue port ([`runs::RunQueue`]) that keeps the API free of the job
-//! runner. Tenants, manifests, backfills, the kill switch, consent and incidents are still
-//! in the adapters (README: what is left).
+//! It holds runs ([`runs`]: creating a run and enqueueing its rollup, the manual-run rules),
+//! the job-queue port ([`runs::RunQueue`]) that keeps the API free of the job runner, and
+//! backfills ([`backfills`]: create, cancel, resume). Tenants, manifests, the kill switch,
+//! consent and incidents are still in the adapters (README: what is left).
 
+pub mod backfills;
 pub mod error;
 pub mod runs;
 

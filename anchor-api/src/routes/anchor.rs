@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use ledger::blob::{BlobKey, ReceiptFormat, RootArtifact};
 use ledger::formats::Receipt;
-use ledger::sql::{BackfillStatus, NewBackfill};
 use ledger::{Period, TenantId};
 use proofs::PeriodProofs;
 use scheduler::policy::parse_usd;
 use serde::Deserialize;
 use utoipa::IntoParams;
+
+use service::backfills::{self, Fields};
 
 use crate::Errors;
 use crate::auth::{Admin, Caller};
@@ -316,43 +317,22 @@ pub async fn backfill_create(
 ) -> Result<Response> {
     let tenant = input::tenant(&req.tenant).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let (from, to) = (day("from", &req.from)?, day("to", &req.to)?);
-    let today = Utc::now().date_naive();
-    if from > to {
-        return Err(ApiError::Unprocessable(format!(
-            "from {from} is after to {to}"
-        )));
-    }
-    if to > today {
-        return Err(ApiError::Unprocessable(format!(
-            "to {to} is in the future (today is {today} UTC); a backfill covers past days"
-        )));
-    }
-    if req.manifests_per_hour == 0 {
-        return Err(ApiError::Unprocessable(
-            "manifests_per_hour must be at least 1".into(),
-        ));
-    }
-    let store = &state.parts.store;
-    let t = store.tenant(&tenant).await?;
-    let ceiling = match &req.cost_ceiling_usd {
-        Some(c) => {
-            parse_usd("cost_ceiling_usd", c).map_err(|e| ApiError::Unprocessable(e.to_string()))?
-        }
-        None => t.cost_ceiling_micro_usd,
+    let mut request = backfills::NewRequest {
+        tenant,
+        from,
+        to,
+        manifests_per_hour: req.manifests_per_hour,
+        cost_ceiling_micro_usd: None,
     };
-    let b = store
-        .create_backfill(
-            &NewBackfill {
-                id: ledger::sql::new_backfill_id(),
-                tenant,
-                from,
-                to,
-                manifests_per_hour: req.manifests_per_hour,
-                cost_ceiling_micro_usd: ceiling,
-            },
-            Utc::now(),
-        )
-        .await?;
+    // The range and pace are judged before the ceiling is read, as they always were.
+    backfills::check_request(&request, Utc::now().date_naive(), Fields::API)?;
+    request.cost_ceiling_micro_usd = req
+        .cost_ceiling_usd
+        .as_deref()
+        .map(|c| parse_usd("cost_ceiling_usd", c))
+        .transpose()
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let b = backfills::create(&state.parts.store, request, Fields::API, Utc::now()).await?;
     let location = format!("/anchor/backfill/{}", b.id);
     Ok((
         StatusCode::ACCEPTED,
@@ -402,21 +382,12 @@ pub async fn backfill_cancel(
     Path(id): Path<String>,
 ) -> Result<Json<BackfillView>> {
     let id = input::backfill_id(&id)?;
-    let store = &state.parts.store;
-    let b = store.backfill(id).await?;
-    if matches!(b.status, BackfillStatus::Cancelled | BackfillStatus::Done) {
-        return Err(ApiError::Conflict(format!(
-            "backfill {id} is already {}",
-            b.status
-        )));
-    }
-    let b = store
-        .set_backfill_status(
-            id,
-            BackfillStatus::Cancelled,
-            Some("cancelled through the API"),
-            Utc::now(),
-        )
-        .await?;
+    let b = backfills::cancel(
+        &state.parts.store,
+        id,
+        "cancelled through the API",
+        Utc::now(),
+    )
+    .await?;
     Ok(Json(BackfillView::from(&b)))
 }

@@ -1,16 +1,16 @@
 //! `anchor kill-switch`, `anchor incidents`, `anchor backfill`: the operations state.
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use chrono::{NaiveDate, Utc};
 use clap::Subcommand;
 use ledger::TenantId;
 use ledger::ids::format_ts;
-use ledger::sql::{
-    Backfill, BackfillStatus, Incident, KillMode, KillScope, KillState, NewBackfill,
-};
+use ledger::sql::{Backfill, Incident, KillMode, KillScope, KillState};
 use serde_json::{Value, json};
 
 use super::{parse_usd, print_json, print_list, usd, with_store};
+use service::backfills::{self, Fields};
+
 use crate::ledger_cmd::ConfigArg;
 use crate::{Failure, Outcome};
 
@@ -258,29 +258,15 @@ pub fn backfill(cmd: BackfillCmd) -> Outcome {
             cost_ceiling_usd,
             config,
         } => {
-            let today = Utc::now().date_naive();
-            if from > to {
-                return bad_input(format!("--from {from} is after --to {to}"));
-            }
-            if to > today {
-                return bad_input(format!(
-                    "--to {to} is in the future (today is {today} UTC); a backfill covers past days"
-                ));
-            }
+            let request = backfills::NewRequest {
+                tenant,
+                from,
+                to,
+                manifests_per_hour,
+                cost_ceiling_micro_usd: cost_ceiling_usd,
+            };
             let b = with_store(&config, async |s| {
-                let ceiling = match cost_ceiling_usd {
-                    Some(c) => c,
-                    None => s.tenant(&tenant).await?.cost_ceiling_micro_usd,
-                };
-                let new = NewBackfill {
-                    id: ledger::sql::new_backfill_id(),
-                    tenant,
-                    from,
-                    to,
-                    manifests_per_hour,
-                    cost_ceiling_micro_usd: ceiling,
-                };
-                Ok(s.create_backfill(&new, Utc::now()).await?)
+                Ok(backfills::create(s, request, Fields::CLI, Utc::now()).await?)
             })?;
             print_json(&backfill_json(&b))
         }
@@ -295,13 +281,7 @@ pub fn backfill(cmd: BackfillCmd) -> Outcome {
         } => list_backfills(tenant.as_ref(), json, &config),
         BackfillCmd::Cancel { id, config } => {
             let b = with_store(&config, async |s| {
-                Ok(s.set_backfill_status(
-                    &id,
-                    BackfillStatus::Cancelled,
-                    Some("cancelled by the operator"),
-                    Utc::now(),
-                )
-                .await?)
+                Ok(backfills::cancel(s, &id, "cancelled by the operator", Utc::now()).await?)
             })?;
             print_json(&backfill_json(&b))
         }
@@ -311,35 +291,7 @@ pub fn backfill(cmd: BackfillCmd) -> Outcome {
             config,
         } => {
             let b = with_store(&config, async |s| {
-                let mut b = s.backfill(&id).await?;
-                match b.status {
-                    BackfillStatus::Stopped => {}
-                    BackfillStatus::Cancelled => bail!(
-                        "backfill {id} is cancelled, which is final; create a new backfill for \
-                         {}..{}",
-                        b.from,
-                        b.to
-                    ),
-                    other => bail!("backfill {id} is {other}; only a stopped one can be resumed"),
-                }
-                if let Some(ceiling) = cost_ceiling_usd {
-                    b = s.raise_backfill_ceiling(&id, ceiling, Utc::now()).await?;
-                }
-                if b.cost_spent_micro_usd >= b.cost_ceiling_micro_usd {
-                    bail!(
-                        "backfill {id} has spent {} of its {} ceiling: resume with a higher \
-                         --cost-ceiling-usd",
-                        usd(b.cost_spent_micro_usd),
-                        usd(b.cost_ceiling_micro_usd)
-                    );
-                }
-                Ok(s.set_backfill_status(
-                    &id,
-                    BackfillStatus::Queued,
-                    Some("resumed by the operator"),
-                    Utc::now(),
-                )
-                .await?)
+                Ok(backfills::resume(s, &id, cost_ceiling_usd, Fields::CLI, Utc::now()).await?)
             })?;
             print_json(&backfill_json(&b))
         }
