@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-CRATES = ["merkle", "stamp", "ledger", "scheduler", "scheduler/process", "workers", "proofs", "service", "reserves", "anchor-api", "cli"]
+CRATES = ["merkle", "stamp", "ledger", "scheduler", "scheduler/process", "workers", "proofs", "service", "verifier", "reserves", "anchor-api", "cli"]
 
 
 def graph(src):

@@ -2,9 +2,10 @@
 //! anchor, from nothing but downloaded files (or the public API) and, for the trust anchors,
 //! the TSA's CA certificate and a Bitcoin header source.
 //!
-//! The checks are pure functions over bytes ([`receipt`], [`bundle`]); this module reads the
-//! files, fetches from `--api` and the header source, and prints one line per check
-//! ([`report`]): `✓ name: detail`, `✗ name: reason`, `pending name: reason`. Exit 0 when
+//! The checks are pure functions over bytes in the `verifier` crate (`verifier::receipt`,
+//! `verifier::bundle`); this module reads the files, fetches from `--api` and the header
+//! source, and prints one line per check (`verifier::report`): `✓ name: detail`, `✗ name:
+//! reason`, `pending name: reason`. Exit 0 when
 //! every check verified, 1 when one failed, 3 when none failed but one is pending, 2 for bad
 //! input (an unreadable or malformed file, a missing artifact, bad flags).
 //!
@@ -25,10 +26,6 @@
 //! `--jwks FILE` and `--chain FILE` override where those two come from. Nothing else is
 //! read: no data directory, no database, no configuration.
 
-pub mod bundle;
-pub mod receipt;
-pub mod report;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,9 +40,9 @@ use stamp::bitcoin::{HeadersFile, Network};
 use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on, fetch_tip_height};
 use stamp::tsp::{Certificate, VerifyOptions};
 
-use self::receipt::{Evidence, HeaderInput, SummaryInput};
-use self::report::Check;
 use crate::{Failure, Outcome, read_input, write_stdout};
+use verifier::report::{self, Check, Verdict};
+use verifier::{Evidence, HeaderInput, SummaryInput, bundle, receipt};
 
 /// The trust anchors: the TSA's CA and a Bitcoin header source.
 #[derive(Args, Debug)]
@@ -316,7 +313,19 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
 
 fn finish(report: &report::Report) -> Outcome {
     write_stdout(report.lines().as_bytes())?;
-    report.outcome()
+    outcome(report.verdict())
+}
+
+/// The exit code of a verdict: 2 when an artifact was malformed (or nothing was checked), 1
+/// when a check failed, 3 when one is pending, else 0; the verdict's words are the message.
+pub fn outcome(verdict: Verdict) -> Outcome {
+    let said = anyhow!("{verdict}");
+    match verdict {
+        Verdict::Verified => Ok(()),
+        Verdict::Malformed(_) | Verdict::NothingChecked => Err(Failure::Input(said)),
+        Verdict::Failed(_) => Err(Failure::Check(said)),
+        Verdict::Pending(_) => Err(Failure::Pending(said)),
+    }
 }
 
 pub fn receipt(args: &ReceiptArgs) -> Outcome {

@@ -1,5 +1,5 @@
 //! The checks of a `c2c.bundle.v1` (`proofs::bundle`), pure over its bytes: first what only a
-//! bundle has, then every check of [`super::receipt`] with the bundle's summary in place of
+//! bundle has, then every check of [`crate::receipt`] with the bundle's summary in place of
 //! the chain.
 //!
 //! | name           | what is checked |
@@ -15,8 +15,8 @@ use proofs::Bundle;
 use stamp::tsp::VerifyOptions;
 use stamp::{DetachedTimestamp, Entry, Op, Timestamp};
 
-use super::receipt::{self, Evidence, HeaderInput, SummaryInput};
-use super::report::{Check, Report};
+use crate::receipt::{self, Evidence, HeaderInput, SummaryInput};
+use crate::report::{Check, Report};
 
 /// Every check of a bundle.
 pub fn check(bundle: &Bundle, tsa: &VerifyOptions, headers: &HeaderInput) -> Report {

@@ -3,10 +3,6 @@
 
 use std::fmt::{self, Write as _};
 
-use anyhow::anyhow;
-
-use crate::{Failure, Outcome};
-
 /// How one check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -198,28 +194,54 @@ impl Report {
         self.0.iter().filter(|c| c.status == status).count()
     }
 
-    /// Exit 2 when an artifact was malformed, else 1 when a check failed, else 3 when one is
-    /// pending, else 0.
-    pub fn outcome(&self) -> Outcome {
+    /// The report's verdict: malformed outranks failed, which outranks pending; a report
+    /// with nothing verified and nothing else is "nothing checked".
+    pub fn verdict(&self) -> Verdict {
         let (bad, failed, pending) = (
             self.count(Status::Malformed),
             self.count(Status::Failed),
             self.count(Status::Pending),
         );
         if bad > 0 {
-            Err(Failure::Input(anyhow!("{bad} artifact(s) malformed")))
+            Verdict::Malformed(bad)
         } else if failed > 0 {
-            Err(Failure::Check(anyhow!(
-                "NOT verified: {failed} check(s) failed"
-            )))
+            Verdict::Failed(failed)
         } else if pending > 0 {
-            Err(Failure::Pending(anyhow!(
-                "nothing failed, but {pending} check(s) are pending; verify again later"
-            )))
+            Verdict::Pending(pending)
         } else if self.count(Status::Verified) == 0 {
-            Err(Failure::Input(anyhow!("nothing was checked")))
+            Verdict::NothingChecked
         } else {
-            Ok(())
+            Verdict::Verified
+        }
+    }
+}
+
+/// What a whole report comes to. The CLI turns it into its exit code (0 verified, 2
+/// malformed or nothing checked, 1 failed, 3 pending) and [`Verdict`]'s `Display` is the
+/// closing message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Verified,
+    /// This many artifacts were malformed.
+    Malformed(usize),
+    /// This many checks failed.
+    Failed(usize),
+    /// Nothing failed; this many checks are pending.
+    Pending(usize),
+    NothingChecked,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Verified => f.write_str("verified"),
+            Verdict::Malformed(bad) => write!(f, "{bad} artifact(s) malformed"),
+            Verdict::Failed(failed) => write!(f, "NOT verified: {failed} check(s) failed"),
+            Verdict::Pending(pending) => write!(
+                f,
+                "nothing failed, but {pending} check(s) are pending; verify again later"
+            ),
+            Verdict::NothingChecked => f.write_str("nothing was checked"),
         }
     }
 }
@@ -228,27 +250,17 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn code(r: &Report) -> i32 {
-        match r.outcome() {
-            Ok(()) => 0,
-            Err(Failure::Check(_)) => 1,
-            Err(Failure::Input(_)) => 2,
-            Err(Failure::Pending(_)) => 3,
-            Err(Failure::Unavailable(_)) => 4,
-        }
-    }
-
     #[test]
     fn malformed_outranks_failed_which_outranks_pending() {
         let mut r = Report(vec![Check::ok("signature", "fine")]);
-        assert_eq!(code(&r), 0);
+        assert_eq!(r.verdict(), Verdict::Verified);
         r.push(Check::pending("ots", "at calendars"));
-        assert_eq!(code(&r), 3);
+        assert_eq!(r.verdict(), Verdict::Pending(1));
         r.push(Check::failed("tsa", "imprint"));
-        assert_eq!(code(&r), 1);
+        assert_eq!(r.verdict(), Verdict::Failed(1));
         r.push(Check::malformed("root.ots", "bad magic"));
-        assert_eq!(code(&r), 2);
-        assert_eq!(code(&Report::default()), 2);
+        assert_eq!(r.verdict(), Verdict::Malformed(1));
+        assert_eq!(Report::default().verdict(), Verdict::NothingChecked);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use stamp::bitcoin::{HeaderSource as _, HeadersFile, Network};
 use stamp::tsp::{HashAlg, MessageImprint, TimeStampResponse, VerifyOptions};
 use stamp::verify::{Finding, verify_file};
 
-use super::report::{Basis, Check, Report};
+use crate::report::{Basis, Check, Report};
 
 /// Where block headers come from, as the edge resolved it.
 #[derive(Debug)]
