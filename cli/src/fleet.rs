@@ -39,9 +39,10 @@ use ledger::{Period, Plan, TenantId};
 use merkle::ManifestDigest;
 use proofs::PeriodProofs;
 use scheduler_process::scheduler_loop;
-use sha2::{Digest as _, Sha256};
 use stamp::bitcoin::{HeadersFile, Network};
 use stamp::dev::DevServices;
+use stamp::tsp::{Certificate, VerifyOptions};
+use verifier::{Evidence, HeaderInput, SummaryInput, Verdict};
 use workers::Ctx;
 use workers::service::{shutdown_pair, wait_until_idle, worker_pool};
 
@@ -640,38 +641,42 @@ fn check_bitcoin(
     }
 }
 
-/// The Bitcoin block `receipt`'s OTS anchor names, once the root `.ots` the receipt names is
-/// checked against `headers` as that block; `Ok(None)` without an OTS anchor; the inner error
-/// says why the anchor is not a verified confirmation.
-async fn confirmed_ots<'r>(
-    ctx: &Ctx,
-    receipt: &'r Receipt,
-    root_bin: &[u8],
-    headers: &HeadersFile,
-) -> anyhow::Result<Result<Option<&'r ledger::formats::Bitcoin>, String>> {
-    let Some(ots) = receipt
-        .anchors
-        .iter()
-        .find(|a| a.kind == ledger::AnchorKind::Ots)
-    else {
-        return Ok(Ok(None));
-    };
-    let (Some(btc), Some(key)) = (&ots.bitcoin, proofs::named_root_ots(receipt)?) else {
-        return Ok(Err(format!(
-            "the OTS anchor is {} after mining, not confirmed",
-            ots.status
-        )));
-    };
-    let bytes = ctx.blobs.get(&key).await?.unwrap_or_default();
-    let checked = stamp::DetachedTimestamp::from_bytes(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|file| check_bitcoin(&file, &Sha256::digest(root_bin), headers, btc))
-        .map_err(|e| format!("{key}: {e}"));
-    Ok(checked.map(|()| Some(btc)))
+/// What the stored artifacts of a receipt are: `root.bin`, the root `.ots` it names, the
+/// `.tsr`, and the tenant's run-summary chain, as a tenant would download them.
+struct StoredEvidence {
+    root_bin: Vec<u8>,
+    root_ots: Option<Vec<u8>>,
+    root_tsr: Option<Vec<u8>>,
+    chain: Vec<u8>,
 }
 
-/// Verifies every anchored run's receipt, root and a sample of proofs; returns the table.
-#[allow(clippy::too_many_lines)] // one pass over every run, each check in turn
+async fn stored_evidence(ctx: &Ctx, receipt: &Receipt) -> anyhow::Result<StoredEvidence> {
+    let (t, p) = (&receipt.tenant, &receipt.period);
+    let root_bin = ctx
+        .blobs
+        .get(&BlobKey::root_artifact(t, p, RootArtifact::Bin))
+        .await?
+        .unwrap_or_default();
+    let root_ots = match proofs::named_root_ots(receipt)? {
+        Some(key) => ctx.blobs.get(&key).await?,
+        None => None,
+    };
+    let root_tsr = ctx
+        .blobs
+        .get(&BlobKey::root_artifact(t, p, RootArtifact::Tsr))
+        .await?;
+    let chain = ctx.store.export_jsonl(t).await?;
+    Ok(StoredEvidence {
+        root_bin,
+        root_ots,
+        root_tsr,
+        chain,
+    })
+}
+
+/// Verifies every anchored run's receipt (every check of `anchor verify receipt`, through the
+/// `verifier` library), a sample of its manifests' proofs and, when installed, its `.tsr` with
+/// `openssl ts -verify`; returns the table.
 async fn verify_all(
     ctx: &Ctx,
     data: &Path,
@@ -679,15 +684,13 @@ async fn verify_all(
     headers: &HeadersFile,
 ) -> Result<String, Failure> {
     let jwks = ctx.store.jwks(true).await.map_err(anyhow::Error::new)?;
-    let runs = ctx
-        .store
-        .runs(&RunFilter {
-            tenant: None,
-            status: None,
-            limit: Some(100_000),
-        })
-        .await
-        .map_err(anyhow::Error::new)?;
+    let tsa = trusting(ca_file)?;
+    let header_input = HeaderInput::Source {
+        headers: headers.clone(),
+        name: DEV_HEADERS.to_owned(),
+        tip: None,
+    };
+    let runs = all_runs(ctx).await.map_err(anyhow::Error::new)?;
     let openssl = which("openssl");
     let blobs = data.join("blobs");
     let mut table = format!(
@@ -709,96 +712,27 @@ async fn verify_all(
             .map_err(anyhow::Error::new)?
             .ok_or_else(|| anyhow!("{key} missing"))?;
         let receipt = Receipt::from_json(&bytes).map_err(anyhow::Error::new)?;
-        receipt
-            .verify_signature(&jwks)
-            .map_err(|e| Failure::Check(anyhow!("{key}: signature: {e}")))?;
-        let root_bin = ctx
-            .blobs
-            .get(&BlobKey::root_artifact(
-                &run.tenant,
-                &run.period,
-                RootArtifact::Bin,
-            ))
-            .await
-            .map_err(anyhow::Error::new)?
-            .unwrap_or_default();
-        if root_bin != receipt.root.0.0 {
-            failures.push(format!("{}: root.bin is not the receipt's root", run.id));
+        // Every check `anchor verify receipt` makes, by the same library.
+        let report = check_receipt(ctx, &receipt, &jwks, &tsa, &header_input).await?;
+        if report.verdict() != Verdict::Verified {
+            failures.push(format!(
+                "{}: {}\n{}",
+                run.id,
+                report.verdict(),
+                report.lines()
+            ));
         }
-        let bitcoin = match confirmed_ots(ctx, &receipt, &root_bin, headers).await? {
-            Ok(bitcoin) => bitcoin,
-            Err(e) => {
-                failures.push(format!("{}: {e}", run.id));
-                None
-            }
-        };
-        let digests = ctx
-            .store
-            .period_digests(&run.tenant, run.period)
-            .await
-            .map_err(anyhow::Error::new)?;
-        // Proofs are derived from the stored tree, as the API and `anchor proof` serve them.
-        let stored = PeriodProofs::load(&ctx.blobs, &run.tenant, run.period)
-            .await
-            .map_err(|e| Failure::Check(anyhow!("{}: {e}", run.id)))?;
-        for d in digests.iter().step_by((digests.len() / 5).max(1)) {
-            let checked = stored
-                .proof(d)
-                .and_then(|proof| {
-                    proof.verify(Some(&receipt.root))?;
-                    stored.manifest_ots(d)
-                })
-                .map_err(|e| e.to_string())
-                .and_then(|ots| match (ots, bitcoin) {
-                    (Some(ots), Some(btc)) => check_bitcoin(&ots, &d.0, headers, btc),
-                    _ => Ok(()),
-                });
-            if let Err(e) = checked {
-                failures.push(format!("{}: proof of {d}: {e}", run.id));
-            }
-        }
-        let tsr = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Tsr);
+        failures.extend(check_sample(ctx, run, &receipt, headers).await?);
         if openssl
             && receipt
                 .anchors
                 .iter()
                 .any(|a| a.kind == ledger::AnchorKind::Tsa)
         {
-            let out = std::process::Command::new("openssl")
-                .args(["ts", "-verify", "-data"])
-                .arg(blobs.join(
-                    BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Bin).as_str(),
-                ))
-                .arg("-in")
-                .arg(blobs.join(tsr.as_str()))
-                .arg("-CAfile")
-                .arg(ca_file)
-                .output()
-                .context("running openssl ts -verify")?;
-            if !out.status.success() {
-                failures.push(format!(
-                    "{}: openssl ts -verify: {}",
-                    run.id,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
+            failures.extend(openssl_ts_verify(run, &blobs, ca_file)?);
         }
-        let anchors: Vec<String> = receipt
-            .anchors
-            .iter()
-            .map(|a| format!("{}:{}", a.kind, a.status))
-            .collect();
         verified += 1;
-        let _ = writeln!(
-            table,
-            "{:<16} {:<11} {:<9} {:>6}  {:<22} {}",
-            run.tenant.as_str(),
-            run.period.to_string(),
-            run.status.as_str(),
-            receipt.tree_size,
-            anchors.join(","),
-            blobs.join(key.as_str()).display()
-        );
+        table.push_str(&table_row(run, &receipt, &blobs.join(key.as_str())));
     }
     let _ = writeln!(
         table,
@@ -818,6 +752,138 @@ async fn verify_all(
             failures.join("\n")
         )))
     }
+}
+
+/// Every run of the fleet, newest first.
+async fn all_runs(ctx: &Ctx) -> ledger::Result<Vec<ledger::sql::Run>> {
+    ctx.store
+        .runs(&RunFilter {
+            tenant: None,
+            status: None,
+            limit: Some(100_000),
+        })
+        .await
+}
+
+/// One line of the demo's table: tenant, period, status, leaves, anchors, receipt path.
+fn table_row(run: &ledger::sql::Run, receipt: &Receipt, path: &Path) -> String {
+    let anchors: Vec<String> = receipt
+        .anchors
+        .iter()
+        .map(|a| format!("{}:{}", a.kind, a.status))
+        .collect();
+    format!(
+        "{:<16} {:<11} {:<9} {:>6}  {:<22} {}\n",
+        run.tenant.as_str(),
+        run.period.to_string(),
+        run.status.as_str(),
+        receipt.tree_size,
+        anchors.join(","),
+        path.display()
+    )
+}
+
+/// TSA verification options trusting the CA certificates in `ca_file`.
+fn trusting(ca_file: &Path) -> anyhow::Result<VerifyOptions> {
+    let pem = std::fs::read(ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
+    Ok(VerifyOptions {
+        trusted: Certificate::from_file_bytes(&pem)
+            .map_err(|e| anyhow!("{}: {e}", ca_file.display()))?,
+        ..VerifyOptions::default()
+    })
+}
+
+/// Every check of `anchor verify receipt` on a stored receipt, with its artifacts and the
+/// tenant's chain read from the stores.
+async fn check_receipt(
+    ctx: &Ctx,
+    receipt: &Receipt,
+    jwks: &ledger::keys::Jwks,
+    tsa: &VerifyOptions,
+    headers: &HeaderInput,
+) -> anyhow::Result<verifier::Report> {
+    let evidence = stored_evidence(ctx, receipt).await?;
+    Ok(verifier::receipt::check(&Evidence {
+        receipt,
+        jwks,
+        root_bin: &evidence.root_bin,
+        root_ots: evidence.root_ots.as_deref(),
+        root_tsr: evidence.root_tsr.as_deref(),
+        summary: SummaryInput::Chain(&evidence.chain),
+        tsa,
+        headers,
+    }))
+}
+
+/// A sample of a run's manifests (every fifth of its digests): each one's inclusion proof in
+/// the receipt's root, and its `.ots` as the receipt's Bitcoin block; returns what failed.
+async fn check_sample(
+    ctx: &Ctx,
+    run: &ledger::sql::Run,
+    receipt: &Receipt,
+    headers: &HeadersFile,
+) -> Result<Vec<String>, Failure> {
+    let mut failures = Vec::new();
+    let bitcoin = receipt
+        .anchors
+        .iter()
+        .find(|a| a.kind == ledger::AnchorKind::Ots)
+        .and_then(|a| a.bitcoin.as_ref());
+    let digests = ctx
+        .store
+        .period_digests(&run.tenant, run.period)
+        .await
+        .map_err(anyhow::Error::new)?;
+    // Proofs are derived from the stored tree, as the API and `anchor proof` serve them.
+    let stored = PeriodProofs::load(&ctx.blobs, &run.tenant, run.period)
+        .await
+        .map_err(|e| Failure::Check(anyhow!("{}: {e}", run.id)))?;
+    for d in digests.iter().step_by((digests.len() / 5).max(1)) {
+        let checked = stored
+            .proof(d)
+            .and_then(|proof| {
+                proof.verify(Some(&receipt.root))?;
+                stored.manifest_ots(d)
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|ots| match (ots, bitcoin) {
+                (Some(ots), Some(btc)) => check_bitcoin(&ots, &d.0, headers, btc),
+                _ => Ok(()),
+            });
+        if let Err(e) = checked {
+            failures.push(format!("{}: proof of {d}: {e}", run.id));
+        }
+    }
+    Ok(failures)
+}
+
+/// `openssl ts -verify` of the run's `.tsr` against `root.bin` and the dev CA (an independent
+/// implementation of RFC 3161); returns what it refused.
+fn openssl_ts_verify(
+    run: &ledger::sql::Run,
+    blobs: &Path,
+    ca_file: &Path,
+) -> Result<Option<String>, Failure> {
+    let tsr = BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Tsr);
+    let out = std::process::Command::new("openssl")
+        .args(["ts", "-verify", "-data"])
+        .arg(
+            blobs
+                .join(BlobKey::root_artifact(&run.tenant, &run.period, RootArtifact::Bin).as_str()),
+        )
+        .arg("-in")
+        .arg(blobs.join(tsr.as_str()))
+        .arg("-CAfile")
+        .arg(ca_file)
+        .output()
+        .context("running openssl ts -verify")?;
+    Ok((!out.status.success()).then(|| {
+        format!(
+            "{}: openssl ts -verify: {}",
+            run.id,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    }))
 }
 
 fn which(program: &str) -> bool {
