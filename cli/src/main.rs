@@ -213,6 +213,9 @@ pub fn is_unavailable(e: &anyhow::Error) -> bool {
             c.downcast_ref::<service::ServiceError>(),
             Some(service::ServiceError::Ledger(Unavailable { .. }))
         ) || matches!(
+            c.downcast_ref::<reserves::publish::PublishError>(),
+            Some(reserves::publish::PublishError::Ledger(Unavailable { .. }))
+        ) || matches!(
             c.downcast_ref::<anchor_api::ApiError>(),
             Some(
                 anchor_api::ApiError::Ledger(Unavailable { .. })

@@ -10,7 +10,13 @@ pub fn classify(e: anyhow::Error) -> Failure {
     if crate::is_unavailable(&e) {
         return Failure::Unavailable(e);
     }
-    match e.downcast_ref::<ReserveError>() {
+    let reserve = e.downcast_ref::<ReserveError>().or_else(|| match e
+        .downcast_ref::<reserves::publish::PublishError>()
+    {
+        Some(reserves::publish::PublishError::Reserve(r)) => Some(r),
+        _ => None,
+    });
+    match reserve {
         Some(
             ReserveError::Store(_)
             | ReserveError::Webhook { .. }

@@ -1,5 +1,7 @@
 //! `anchor reserves publish`: the operator's publication of a reserve attestation
 //! (reserves/README.md, "Binding to anchoring: the flow"), in two phases with one command.
+//! The workflow and its rules are `reserves::publish`; this adapter parses the arguments,
+//! prints what the workflow did, appends the audit log and sets the exit code.
 //!
 //! Every run computes the balances document from the registry and the latest snapshots at
 //! `--period-end`, the operator's liabilities and the period's minimum ratio, and runs seed
@@ -37,18 +39,13 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow};
 use chrono::Utc;
 use clap::Args;
-use ledger::TenantId;
 use ledger::config::Config;
-use ledger::ids::Period;
-use ledger::sql::Store;
 use merkle::ManifestDigest;
-use proofs::PeriodProofs;
-use reserves::attestation::{
-    AnchorBinding, Attestation, AttestedPeriod, Balances, SignedAttestation,
-};
-use reserves::compute::{Claims, Computation, Liabilities};
+use reserves::attestation::AttestedPeriod;
+use reserves::compute::{Claims, Liabilities};
 use reserves::config::ReservesConfig;
-use reserves::sql::{AttestationFilter, ReserveStore};
+use reserves::publish::{Request, Step, Stores};
+use reserves::sql::ReserveStore;
 use reserves::types::{Amount, AttestationId, Label};
 use serde_json::{Value, json};
 
@@ -94,12 +91,6 @@ pub struct PublishArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub config: ConfigArg,
-}
-
-struct Request {
-    period: AttestedPeriod,
-    liabilities: Liabilities,
-    claims: Claims,
 }
 
 fn parse_request(args: &PublishArgs) -> anyhow::Result<Request> {
@@ -229,6 +220,7 @@ async fn run(args: &PublishArgs, req: &Request, config: &Config) -> anyhow::Resu
     out
 }
 
+/// One publication through `reserves::publish`, printed.
 async fn run_with(
     args: &PublishArgs,
     req: &Request,
@@ -236,219 +228,115 @@ async fn run_with(
     rc: &ReservesConfig,
     rstore: &ReserveStore,
 ) -> anyhow::Result<Done> {
-    let computation = rstore
-        .compute(req.liabilities.clone(), req.period.end)
-        .await?;
-    if args.dry_run {
-        return dry_run(req, &computation);
-    }
-    let balances = Balances::new(req.period, computation, req.claims)?;
-    let digest = balances.digest();
-    let tenant = rc.require_tenant()?.clone();
     let backends = config.open().await?;
-    let store = &backends.store;
-    store
-        .tenant(&tenant)
-        .await
-        .with_context(|| format!("{} names tenant {tenant}", reserves::config::TENANT))?;
-
-    if let Some(existing) = already_published(rstore, &balances).await? {
-        println!(
-            "attestation {} already published for balance digest {} (status {:?})",
-            existing.0,
-            digest.to_hex(),
-            existing.1
-        );
-        return Ok(Done {
-            action: "already-published",
-            digest: Some(digest),
-            attestation: Some(existing),
-            pending: None,
-        });
-    }
-
-    let Some(binding) = find_binding(store, &backends.blobs, &tenant, &digest).await? else {
-        return submit(store, config, &tenant, digest).await;
+    let policy = scheduler::policy::Policy::from_vars(|n| config.var(n).map(str::to_owned))?;
+    let stores = Stores {
+        store: &backends.store,
+        blobs: &backends.blobs,
+        reserves: rstore,
+        config: rc,
+        policy: &policy,
     };
+    let signing_key =
+        || workers::ctx::signing_key(config, config.is_embedded()).map_err(|e| e.to_string());
+    let step =
+        reserves::publish::publish(&stores, req, args.dry_run, signing_key, Utc::now()).await?;
+    print_step(args, req, step)
+}
 
-    let jwks = store.jwks(true).await?;
-    let now = Utc::now();
-    let attestation = Attestation::new(
-        AttestationId::generate(),
-        now,
-        balances,
-        binding,
-        &jwks,
-        rc.max_summary_age,
-    )?;
-    let embedded = config.is_embedded();
-    let key = workers::ctx::signing_key(config, embedded)?;
-    if jwks.get(key.key_id()).is_none() {
-        return Err(anyhow!(
-            "the signing key {} is not in the store's published JWKS: auditors could not verify",
-            key.key_id()
-        ));
-    }
-    let signed = SignedAttestation::sign(attestation, &key);
-    let stored = rstore.publish(&signed, &rc.webhooks, now).await?;
-    let publisher = reserves::publisher::Publisher::new(std::time::Duration::from_secs(10))?;
-    let mut status = stored.status;
-    for o in publisher.run_once(rstore, Utc::now(), 100).await? {
-        if &o.id == signed.id() {
-            status = o.status;
-            for e in &o.errors {
+/// Prints what the publication did (stdout; delivery failures on stderr) and writes `--out`.
+fn print_step(args: &PublishArgs, req: &Request, step: Step) -> anyhow::Result<Done> {
+    match step {
+        Step::DryRun {
+            computation,
+            checked,
+        } => {
+            let checked = *checked;
+            let report = json!({
+                "dry_run": true,
+                "computation": computation,
+                "min_reserve_ratio_bps": req.claims.min_reserve_ratio_bps.to_string(),
+                "checks": checked.as_ref().map_or_else(ToString::to_string, |_| "ok".into()),
+                "balance_digest": checked.as_ref().ok().map(|b| b.digest().to_hex()),
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            let balances = checked?;
+            Ok(Done {
+                action: "dry-run",
+                digest: Some(balances.digest()),
+                attestation: None,
+                pending: None,
+            })
+        }
+        Step::AlreadyPublished { digest, id, status } => {
+            println!(
+                "attestation {id} already published for balance digest {} (status {status:?})",
+                digest.to_hex(),
+            );
+            Ok(Done {
+                action: "already-published",
+                digest: Some(digest),
+                attestation: Some((id, status)),
+                pending: None,
+            })
+        }
+        Step::Submitted {
+            digest,
+            tenant,
+            periods,
+        } => {
+            let runs: Vec<String> = periods
+                .iter()
+                .map(|p| format!("`anchor run --tenant {tenant} --period {p}`"))
+                .collect();
+            let periods: Vec<String> = periods.iter().map(ToString::to_string).collect();
+            let msg = format!(
+                "balance digest {} submitted to tenant {tenant} (period {}); waiting for anchoring: \
+                 run {} (or let the scheduler close the period), then run this publish command again",
+                digest.to_hex(),
+                periods.join(", "),
+                runs.join(" or ")
+            );
+            println!("{msg}");
+            Ok(Done {
+                action: "submitted",
+                digest: Some(digest),
+                attestation: None,
+                pending: Some(msg),
+            })
+        }
+        Step::Published {
+            digest,
+            tenant,
+            signed,
+            status,
+            delivery_errors,
+        } => {
+            for e in &delivery_errors {
                 eprintln!("anchor: delivery failed (retried by `anchor reserves deliver`): {e}");
             }
+            if let Some(out) = &args.out {
+                crate::ots::write_atomically(out, signed.served_json.as_bytes(), false)?;
+            }
+            println!(
+                "attestation {} published ({status}): coverage {} bps, balance digest {} anchored by {}",
+                signed.id(),
+                signed
+                    .served
+                    .payload
+                    .attestation
+                    .balances
+                    .computation
+                    .coverage_ratio_bps,
+                digest.to_hex(),
+                tenant
+            );
+            Ok(Done {
+                action: "published",
+                digest: Some(digest),
+                attestation: Some((signed.id().clone(), status)),
+                pending: None,
+            })
         }
     }
-    if let Some(out) = &args.out {
-        crate::ots::write_atomically(out, signed.served_json.as_bytes(), false)?;
-    }
-    let status = format!("{status:?}").to_lowercase();
-    println!(
-        "attestation {} published ({status}): coverage {} bps, balance digest {} anchored by {}",
-        signed.id(),
-        signed
-            .served
-            .payload
-            .attestation
-            .balances
-            .computation
-            .coverage_ratio_bps,
-        digest.to_hex(),
-        tenant
-    );
-    Ok(Done {
-        action: "published",
-        digest: Some(digest),
-        attestation: Some((signed.id().clone(), status)),
-        pending: None,
-    })
-}
-
-/// `--dry-run`: the computation and the checks, nothing stored or submitted.
-fn dry_run(req: &Request, computation: &Computation) -> anyhow::Result<Done> {
-    let checked = Balances::new(req.period, computation.clone(), req.claims);
-    let report = json!({
-        "dry_run": true,
-        "computation": computation,
-        "min_reserve_ratio_bps": req.claims.min_reserve_ratio_bps.to_string(),
-        "checks": checked.as_ref().map_or_else(ToString::to_string, |_| "ok".into()),
-        "balance_digest": checked.as_ref().ok().map(|b| b.digest().to_hex()),
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    let balances = checked?;
-    Ok(Done {
-        action: "dry-run",
-        digest: Some(balances.digest()),
-        attestation: None,
-        pending: None,
-    })
-}
-
-/// Phase 1: submits `digest` as a manifest of the reserves tenant and says which run anchors it.
-async fn submit(
-    store: &Store,
-    config: &Config,
-    tenant: &TenantId,
-    digest: ManifestDigest,
-) -> anyhow::Result<Done> {
-    let now = Utc::now();
-    store.insert_manifests(tenant, &[digest], now).await?;
-    let policy = scheduler::policy::Policy::from_vars(|n| config.var(n).map(str::to_owned))?;
-    let plan = store.tenant(tenant).await?.plan;
-    let periods: Vec<String> = policy
-        .plans
-        .schedules(plan)
-        .iter()
-        .map(|s| Period::containing(s.cadence, now).to_string())
-        .collect();
-    let mut closed = Vec::new();
-    for s in policy.plans.schedules(plan) {
-        let period = Period::containing(s.cadence, now);
-        if let Some(run) = store.find_run(tenant, period).await?
-            && matches!(
-                run.status,
-                ledger::sql::RunStatus::Anchored | ledger::sql::RunStatus::Complete
-            )
-        {
-            closed.push(format!("{period} (run {})", run.id));
-        }
-    }
-    if closed.len() == periods.len() {
-        return Err(anyhow!(
-            "balance digest {} was submitted to tenant {tenant}, but its current period {} \
-             was already anchored before the digest arrived, and a period is anchored once: \
-             publish again once the tenant's next period has opened",
-            digest.to_hex(),
-            closed.join(", ")
-        ));
-    }
-    let runs: Vec<String> = periods
-        .iter()
-        .map(|p| format!("`anchor run --tenant {tenant} --period {p}`"))
-        .collect();
-    let msg = format!(
-        "balance digest {} submitted to tenant {tenant} (period {}); waiting for anchoring: \
-         run {} (or let the scheduler close the period), then run this publish command again",
-        digest.to_hex(),
-        periods.join(", "),
-        runs.join(" or ")
-    );
-    println!("{msg}");
-    Ok(Done {
-        action: "submitted",
-        digest: Some(digest),
-        attestation: None,
-        pending: Some(msg),
-    })
-}
-
-/// The attestation already stored for these balances (same period end, same digest).
-async fn already_published(
-    rstore: &ReserveStore,
-    balances: &Balances,
-) -> anyhow::Result<Option<(AttestationId, String)>> {
-    let digest = balances.digest().to_hex();
-    let (list, _) = rstore
-        .attestations(&AttestationFilter {
-            period_end_min: Some(balances.period.end),
-            period_end_max: Some(balances.period.end),
-            limit: Some(100),
-            ..AttestationFilter::default()
-        })
-        .await?;
-    Ok(list
-        .into_iter()
-        .find(|a| a.balance_digest == digest)
-        .map(|a| (a.id, format!("{:?}", a.status).to_lowercase())))
-}
-
-/// The binding of `digest` to the newest run summary of `tenant` whose anchored tree holds it.
-async fn find_binding(
-    store: &Store,
-    blobs: &ledger::blob::BlobStore,
-    tenant: &TenantId,
-    digest: &ManifestDigest,
-) -> anyhow::Result<Option<AnchorBinding>> {
-    let mut tried: Vec<Period> = Vec::new();
-    for row in store.summaries(tenant).await?.into_iter().rev() {
-        let summary = ledger::formats::RunSummary::from_bytes(&row.bytes)?;
-        let Some(root) = summary.root else { continue };
-        if tried.contains(&summary.period) {
-            continue;
-        }
-        tried.push(summary.period);
-        let proofs = PeriodProofs::load(blobs, tenant, summary.period)
-            .await
-            .with_context(|| format!("loading the tree of {tenant} {}", summary.period))?;
-        let Ok(proof) = proofs.proof(digest) else {
-            continue;
-        };
-        if proof.root != root || proof.tree_size != summary.tree_size {
-            continue;
-        }
-        return Ok(Some(AnchorBinding::new(&row.bytes, proof)?));
-    }
-    Ok(None)
 }

@@ -14,6 +14,8 @@
 //! - [`sql`]: the registry, snapshots and attestations on SQLite or Postgres.
 //! - [`config`]: `LEDGER_RESERVES_*` variables.
 //! - [`publisher`]: the outbox delivering attestations to webhooks, with retries.
+//! - [`publish`]: the publication workflow (compute, check, submit or bind, sign, store,
+//!   deliver), which `anchor reserves publish` adapts.
 //!
 //! See README.md for the publication flow.
 
@@ -22,6 +24,7 @@ pub mod attestation;
 pub mod compute;
 pub mod config;
 pub mod error;
+pub mod publish;
 pub mod publisher;
 pub mod sql;
 pub mod types;
