@@ -25,15 +25,13 @@ mod tree;
 mod tsa;
 mod verify;
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use merkle::{ProofV1, Root};
 
 /// mimalloc instead of the system allocator: an API request allocates a few dozen small
 /// blocks (routing, headers, the proof), and glibc's malloc/free were about 15 % of the API
@@ -293,7 +291,7 @@ fn run(cli: Cli) -> Outcome {
             root,
             receipt,
             jwks,
-        }) => verify_proof(&file, root.as_deref(), receipt.as_deref(), jwks.as_deref()),
+        }) => verify::verify_proof(&file, root.as_deref(), receipt.as_deref(), jwks.as_deref()),
         Command::Verify(VerifyCmd::Receipt(args)) => verify::receipt(&args),
         Command::Verify(VerifyCmd::Bundle(args)) => verify::bundle(&args),
         Command::Ots(cmd) => ots::run(cmd),
@@ -326,102 +324,6 @@ fn run(cli: Cli) -> Outcome {
             Ok(write_stdout(format!("{d}\n").as_bytes())?)
         }
     }
-}
-
-/// `anchor verify proof`. The audit path proves only that the digest is a leaf of a tree of
-/// that size with that root; the tenant and period a proof file names are its own say-so.
-/// With `--receipt` they are bound to the receipt (and, with `--jwks`, to the operator's
-/// signature); without it the output says they were not checked.
-fn verify_proof(
-    file: &Path,
-    root: Option<&str>,
-    receipt: Option<&Path>,
-    jwks: Option<&Path>,
-) -> Outcome {
-    let bytes = read_input(&file.to_path_buf())?;
-    let proof = ProofV1::from_json(&bytes)
-        .with_context(|| format!("{} is not a well-formed c2c.proof.v1", file.display()))?;
-    let expected: Option<Root> = root
-        .map(str::parse)
-        .transpose()
-        .context("--root is not a c2c root string")?;
-    let receipt = receipt
-        .map(|path| {
-            ledger::formats::Receipt::from_json(&read_input(&path.to_path_buf())?)
-                .with_context(|| format!("{} is not a well-formed c2c.receipt.v1", path.display()))
-        })
-        .transpose()?;
-    let jwks = jwks
-        .map(|path| {
-            ledger::keys::Jwks::from_json(&read_input(&path.to_path_buf())?)
-                .with_context(|| format!("{} is not a usable JWK Set", path.display()))
-        })
-        .transpose()?;
-    proof
-        .verify(expected.as_ref().or(receipt.as_ref().map(|r| &r.root)))
-        .map_err(|e| Failure::Check(anyhow::Error::new(e).context("proof is NOT valid")))?;
-    let mut out = format!(
-        "valid: digest {} is leaf {} of {} under {}\n",
-        proof.digest, proof.leaf_index, proof.tree_size, proof.root
-    );
-    let Some(receipt) = receipt else {
-        out.push_str(
-            "not checked: the tenant and period the file names (pass --receipt RECEIPT to bind \
-             them to a receipt)\n",
-        );
-        return Ok(write_stdout(out.as_bytes())?);
-    };
-    let mut wrong = Vec::new();
-    if proof.tenant.as_deref() != Some(receipt.tenant.as_str()) {
-        wrong.push(format!(
-            "tenant {:?} is not the receipt's {}",
-            proof.tenant.as_deref().unwrap_or("(none)"),
-            receipt.tenant
-        ));
-    }
-    let period = receipt.period.to_string();
-    if proof.period.as_deref() != Some(period.as_str()) {
-        wrong.push(format!(
-            "period {:?} is not the receipt's {period}",
-            proof.period.as_deref().unwrap_or("(none)")
-        ));
-    }
-    if proof.tree_size != receipt.tree_size {
-        wrong.push(format!(
-            "tree size {} is not the receipt's {}",
-            proof.tree_size, receipt.tree_size
-        ));
-    }
-    if !wrong.is_empty() {
-        return Err(Failure::Check(anyhow!(
-            "proof does NOT belong to the receipt: {}",
-            wrong.join("; ")
-        )));
-    }
-    let _ = writeln!(
-        out,
-        "bound: tenant {}, period {period}, tree size {} and root are those of receipt version {}",
-        receipt.tenant, receipt.tree_size, receipt.version
-    );
-    match jwks {
-        Some(jwks) => {
-            receipt.verify_signature(&jwks).map_err(|e| {
-                Failure::Check(
-                    anyhow::Error::new(e).context("the receipt's signature is NOT valid"),
-                )
-            })?;
-            let _ = writeln!(
-                out,
-                "signed: the receipt's signature verifies under key {}",
-                receipt.kid
-            );
-        }
-        None => out.push_str(
-            "not checked: the receipt's signature (pass --jwks JWKS, or run anchor verify \
-             receipt)\n",
-        ),
-    }
-    Ok(write_stdout(out.as_bytes())?)
 }
 
 fn main() -> ExitCode {

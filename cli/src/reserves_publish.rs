@@ -244,30 +244,63 @@ async fn run_with(
     print_step(args, req, step)
 }
 
+/// `--dry-run`: the computation and the checks as JSON; the checks' failure is the error.
+fn print_dry_run(
+    req: &Request,
+    computation: &reserves::compute::Computation,
+    checked: Result<reserves::attestation::Balances, reserves::ReserveError>,
+) -> anyhow::Result<Done> {
+    let report = json!({
+        "dry_run": true,
+        "computation": computation,
+        "min_reserve_ratio_bps": req.claims.min_reserve_ratio_bps.to_string(),
+        "checks": checked.as_ref().map_or_else(ToString::to_string, |_| "ok".into()),
+        "balance_digest": checked.as_ref().ok().map(|b| b.digest().to_hex()),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    let balances = checked?;
+    Ok(Done {
+        action: "dry-run",
+        digest: Some(balances.digest()),
+        attestation: None,
+        pending: None,
+    })
+}
+
+/// Phase 1: the digest was submitted; says which runs anchor it (exit 3 follows).
+fn print_submitted(
+    digest: ManifestDigest,
+    tenant: &ledger::TenantId,
+    periods: &[ledger::ids::Period],
+) -> Done {
+    let runs: Vec<String> = periods
+        .iter()
+        .map(|p| format!("`anchor run --tenant {tenant} --period {p}`"))
+        .collect();
+    let periods: Vec<String> = periods.iter().map(ToString::to_string).collect();
+    let msg = format!(
+        "balance digest {} submitted to tenant {tenant} (period {}); waiting for anchoring: \
+         run {} (or let the scheduler close the period), then run this publish command again",
+        digest.to_hex(),
+        periods.join(", "),
+        runs.join(" or ")
+    );
+    println!("{msg}");
+    Done {
+        action: "submitted",
+        digest: Some(digest),
+        attestation: None,
+        pending: Some(msg),
+    }
+}
+
 /// Prints what the publication did (stdout; delivery failures on stderr) and writes `--out`.
 fn print_step(args: &PublishArgs, req: &Request, step: Step) -> anyhow::Result<Done> {
     match step {
         Step::DryRun {
             computation,
             checked,
-        } => {
-            let checked = *checked;
-            let report = json!({
-                "dry_run": true,
-                "computation": computation,
-                "min_reserve_ratio_bps": req.claims.min_reserve_ratio_bps.to_string(),
-                "checks": checked.as_ref().map_or_else(ToString::to_string, |_| "ok".into()),
-                "balance_digest": checked.as_ref().ok().map(|b| b.digest().to_hex()),
-            });
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            let balances = checked?;
-            Ok(Done {
-                action: "dry-run",
-                digest: Some(balances.digest()),
-                attestation: None,
-                pending: None,
-            })
-        }
+        } => print_dry_run(req, &computation, *checked),
         Step::AlreadyPublished { digest, id, status } => {
             println!(
                 "attestation {id} already published for balance digest {} (status {status:?})",
@@ -284,27 +317,7 @@ fn print_step(args: &PublishArgs, req: &Request, step: Step) -> anyhow::Result<D
             digest,
             tenant,
             periods,
-        } => {
-            let runs: Vec<String> = periods
-                .iter()
-                .map(|p| format!("`anchor run --tenant {tenant} --period {p}`"))
-                .collect();
-            let periods: Vec<String> = periods.iter().map(ToString::to_string).collect();
-            let msg = format!(
-                "balance digest {} submitted to tenant {tenant} (period {}); waiting for anchoring: \
-                 run {} (or let the scheduler close the period), then run this publish command again",
-                digest.to_hex(),
-                periods.join(", "),
-                runs.join(" or ")
-            );
-            println!("{msg}");
-            Ok(Done {
-                action: "submitted",
-                digest: Some(digest),
-                attestation: None,
-                pending: Some(msg),
-            })
-        }
+        } => Ok(print_submitted(digest, &tenant, &periods)),
         Step::Published {
             digest,
             tenant,

@@ -1,5 +1,6 @@
 //! The independent verifier of Ledger Anchors as a library: every check of a receipt
-//! ([`receipt`]) and of a `c2c.bundle.v1` ([`bundle`]), pure over bytes the caller already
+//! ([`receipt`]), of a `c2c.bundle.v1` ([`bundle`]) and of a proof's binding to a receipt
+//! ([`proof`]), pure over bytes the caller already
 //! has, and the report they make ([`report`]): one line per check, what each rests on, the
 //! strongest evidence, and a [`Verdict`].
 //!
@@ -9,6 +10,7 @@
 //! crate the same way.
 
 pub mod bundle;
+pub mod proof;
 pub mod receipt;
 pub mod report;
 

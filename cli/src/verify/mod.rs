@@ -26,6 +26,10 @@
 //! `--jwks FILE` and `--chain FILE` override where those two come from. Nothing else is
 //! read: no data directory, no database, no configuration.
 
+mod proof;
+
+pub use proof::verify_proof;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
