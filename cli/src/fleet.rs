@@ -496,51 +496,7 @@ pub fn demo(args: &DemoArgs) -> Outcome {
             .collect();
         let config = Config::from_sources(None, &env).context("demo configuration")?;
         let ctx = Arc::new(Ctx::open(&config, true).await?);
-        let now = Utc::now();
-        let created = now - chrono::Duration::days(40);
-        for (name, plan) in [
-            ("starter-co", Plan::Starter),
-            ("pro-co", Plan::Pro),
-            ("enterprise-co", Plan::Enterprise),
-        ] {
-            let id = TenantId::new(name).map_err(anyhow::Error::new)?;
-            ctx.store
-                .create_tenant(
-                    &NewTenant {
-                        id: id.clone(),
-                        plan,
-                        token_hash: ledger::sql::hash_token(&ledger::sql::new_token()),
-                        max_roots_per_period: 100,
-                        cost_ceiling_micro_usd: 50_000_000,
-                    },
-                    created,
-                )
-                .await?;
-            ctx.store
-                .record_consent(
-                    &id,
-                    &ConsentEntry {
-                        action: ConsentAction::OptIn,
-                        visibility: Visibility::Public,
-                        signer: "demo".into(),
-                        reason: "anchor demo".into(),
-                        at: created,
-                    },
-                )
-                .await?;
-            // Spread over the 35 days before today.
-            let mut by_day: BTreeMap<i64, Vec<ManifestDigest>> = BTreeMap::new();
-            for i in 0..args.manifests {
-                by_day
-                    .entry(1 + i64::from(i % 35))
-                    .or_default()
-                    .push(sample_digest(name, i));
-            }
-            for (days_ago, digests) in by_day {
-                let at = now - chrono::Duration::days(days_ago);
-                ctx.store.insert_manifests(&id, &digests, at).await?;
-            }
-        }
+        seed_tenants(&ctx, args.manifests).await?;
         eprintln!(
             "demo: 3 tenants × {} manifests in {}; dev TSA {}; dev calendars {}",
             args.manifests,
@@ -548,33 +504,91 @@ pub fn demo(args: &DemoArgs) -> Outcome {
             dev.tsa_url,
             dev.calendars.join(", ")
         );
-        let (trigger, shutdown) = shutdown_pair();
-        let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
-        // The pool runs in this task (apalis's parallel executor future is not 'static-general
-        // enough for tokio::spawn); the driver stops it once the fleet is idle.
-        let pool = worker_pool(ctx.clone(), 4, shutdown.clone());
-        let drive = async {
-            // Let the first tick create the runs, then wait for the workers to drain them.
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            let idle = wait_until_idle(&ctx, Duration::from_mins(10)).await;
-            trigger.fire();
-            idle
-        };
-        let (pooled, idle) = tokio::join!(pool, drive);
-        pooled?;
-        let idle = idle?;
-        let _ = sched.await;
-        if !idle {
-            return Err(Failure::Check(anyhow!(
-                "runs still queued or running after 10 minutes"
-            )));
-        }
+        run_until_idle(&ctx).await?;
         let headers = confirm_on_dev_chain(&ctx, &dev, &args.data).await?;
         let report = verify_all(&ctx, &args.data, &dev.ca_file, &headers).await?;
         print!("{report}");
         eprintln!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
         Ok::<(), Failure>(())
     })
+}
+
+/// The demo's three tenants, one per plan, created 40 days ago and opted in, with `manifests`
+/// sample manifests each spread over the 35 days before today.
+async fn seed_tenants(ctx: &Ctx, manifests: u32) -> Result<(), Failure> {
+    let now = Utc::now();
+    let created = now - chrono::Duration::days(40);
+    for (name, plan) in [
+        ("starter-co", Plan::Starter),
+        ("pro-co", Plan::Pro),
+        ("enterprise-co", Plan::Enterprise),
+    ] {
+        let id = TenantId::new(name).map_err(anyhow::Error::new)?;
+        ctx.store
+            .create_tenant(
+                &NewTenant {
+                    id: id.clone(),
+                    plan,
+                    token_hash: ledger::sql::hash_token(&ledger::sql::new_token()),
+                    max_roots_per_period: 100,
+                    cost_ceiling_micro_usd: 50_000_000,
+                },
+                created,
+            )
+            .await?;
+        ctx.store
+            .record_consent(
+                &id,
+                &ConsentEntry {
+                    action: ConsentAction::OptIn,
+                    visibility: Visibility::Public,
+                    signer: "demo".into(),
+                    reason: "anchor demo".into(),
+                    at: created,
+                },
+            )
+            .await?;
+        // Spread over the 35 days before today.
+        let mut by_day: BTreeMap<i64, Vec<ManifestDigest>> = BTreeMap::new();
+        for i in 0..manifests {
+            by_day
+                .entry(1 + i64::from(i % 35))
+                .or_default()
+                .push(sample_digest(name, i));
+        }
+        for (days_ago, digests) in by_day {
+            let at = now - chrono::Duration::days(days_ago);
+            ctx.store.insert_manifests(&id, &digests, at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the real scheduler loop and a pool of four workers until no run is queued or running
+/// (at most 10 minutes).
+async fn run_until_idle(ctx: &Arc<Ctx>) -> Result<(), Failure> {
+    let (trigger, shutdown) = shutdown_pair();
+    let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
+    // The pool runs in this task (apalis's parallel executor future is not 'static-general
+    // enough for tokio::spawn); the driver stops it once the fleet is idle.
+    let pool = worker_pool(ctx.clone(), 4, shutdown.clone());
+    let drive = async {
+        // Let the first tick create the runs, then wait for the workers to drain them.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let idle = wait_until_idle(ctx, Duration::from_mins(10)).await;
+        trigger.fire();
+        idle
+    };
+    let (pooled, idle) = tokio::join!(pool, drive);
+    pooled?;
+    let idle = idle?;
+    let _ = sched.await;
+    if !idle {
+        return Err(Failure::Check(anyhow!(
+            "runs still queued or running after 10 minutes"
+        )));
+    }
+    Ok(())
 }
 
 /// File name, in the demo's data directory, of the dev chain's headers (a `HeadersFile`).
