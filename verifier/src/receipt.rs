@@ -232,25 +232,8 @@ fn ots_confirmed(
         Ok(note) => note,
         Err(check) => return check,
     };
-    match headers {
-        HeaderInput::None(_) => {
-            return Check::failed(
-                "ots",
-                format!(
-                    "the receipt says confirmed in Bitcoin block {}, but no header source \
-                     was given to check it (pass --headers FILE, --esplora URL or \
-                     --bitcoind URL)",
-                    b.height
-                ),
-            );
-        }
-        HeaderInput::Unreachable(why, _) => {
-            return Check::failed(
-                "ots",
-                format!("could not fetch the header of block {}: {why}", b.height),
-            );
-        }
-        HeaderInput::Source { .. } => {}
+    if let Some(failed) = no_headers(b, headers) {
+        return failed;
     }
     for f in findings {
         match f {
@@ -296,6 +279,33 @@ fn ots_confirmed(
             _ => {}
         }
     }
+    not_there(b, findings, failures)
+}
+
+/// A failed check when there are no headers to check block `b` against: none were given, or
+/// the source could not be reached.
+fn no_headers(b: &ledger::formats::Bitcoin, headers: &HeaderInput) -> Option<Check> {
+    match headers {
+        HeaderInput::None(_) => Some(Check::failed(
+            "ots",
+            format!(
+                "the receipt says confirmed in Bitcoin block {}, but no header source \
+                 was given to check it (pass --headers FILE, --esplora URL or \
+                 --bitcoind URL)",
+                b.height
+            ),
+        )),
+        HeaderInput::Unreachable(why, _) => Some(Check::failed(
+            "ots",
+            format!("could not fetch the header of block {}: {why}", b.height),
+        )),
+        HeaderInput::Source { .. } => None,
+    }
+}
+
+/// Why no attestation of the `.ots` confirms block `b` as the receipt says: another
+/// transaction, no attestation there, or the verifier's own failures.
+fn not_there(b: &ledger::formats::Bitcoin, findings: &[Finding], failures: &[&str]) -> Check {
     let other_tx = findings.iter().find_map(|f| match f {
         Finding::Bitcoin { height, txid, .. } if *height == b.height => Some(txid),
         _ => None,

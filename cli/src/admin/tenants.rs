@@ -125,18 +125,7 @@ pub fn run(cmd: TenantsCmd) -> Outcome {
             add(&new, &token, consent, &config)
         }
         TenantsCmd::List { json, config } => list(json, &config),
-        TenantsCmd::Show { tenant, config } => {
-            let v = with_store(&config, async |s| {
-                let t = s.tenant(&tenant).await?;
-                let log = s.consent_log(&tenant).await?;
-                let mode = s.effective_kill_mode(&tenant).await?;
-                let mut v = tenant_json(&t);
-                v["consent_log"] = serde_json::to_value(log)?;
-                v["kill_switch_effective"] = json!(mode);
-                Ok(v)
-            })?;
-            print_json(&v)
-        }
+        TenantsCmd::Show { tenant, config } => show(&tenant, &config),
         TenantsCmd::Set {
             tenant,
             plan,
@@ -144,29 +133,17 @@ pub fn run(cmd: TenantsCmd) -> Outcome {
             cost_ceiling_usd,
             status,
             config,
-        } => {
-            let patch = TenantPatch {
+        } => set(
+            &tenant,
+            &TenantPatch {
                 plan,
                 max_roots_per_period,
                 cost_ceiling_micro_usd: cost_ceiling_usd,
                 status,
                 token_hash: None,
-            };
-            if plan.is_none()
-                && max_roots_per_period.is_none()
-                && cost_ceiling_usd.is_none()
-                && status.is_none()
-            {
-                return Err(Failure::Input(anyhow::anyhow!(
-                    "nothing to change: pass --plan, --max-roots-per-period, --cost-ceiling-usd \
-                     or --status"
-                )));
-            }
-            let t = with_store(&config, async |s| {
-                Ok(s.update_tenant(&tenant, &patch, Utc::now()).await?)
-            })?;
-            print_json(&tenant_json(&t))
-        }
+            },
+            &config,
+        ),
         TenantsCmd::Consent {
             tenant,
             action,
@@ -176,6 +153,38 @@ pub fn run(cmd: TenantsCmd) -> Outcome {
             config,
         } => consent(&tenant, action, visibility, signer, reason, &config),
     }
+}
+
+/// `tenants show`: the tenant, its consent log and the kill switch in effect for it.
+fn show(tenant: &TenantId, config: &ConfigArg) -> Outcome {
+    let v = with_store(config, async |s| {
+        let t = s.tenant(tenant).await?;
+        let log = s.consent_log(tenant).await?;
+        let mode = s.effective_kill_mode(tenant).await?;
+        let mut v = tenant_json(&t);
+        v["consent_log"] = serde_json::to_value(log)?;
+        v["kill_switch_effective"] = json!(mode);
+        Ok(v)
+    })?;
+    print_json(&v)
+}
+
+/// `tenants set`: changes what the patch names; a patch that names nothing is refused.
+fn set(tenant: &TenantId, patch: &TenantPatch, config: &ConfigArg) -> Outcome {
+    if patch.plan.is_none()
+        && patch.max_roots_per_period.is_none()
+        && patch.cost_ceiling_micro_usd.is_none()
+        && patch.status.is_none()
+    {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "nothing to change: pass --plan, --max-roots-per-period, --cost-ceiling-usd \
+             or --status"
+        )));
+    }
+    let t = with_store(config, async |s| {
+        Ok(s.update_tenant(tenant, patch, Utc::now()).await?)
+    })?;
+    print_json(&tenant_json(&t))
 }
 
 fn list(json: bool, config: &ConfigArg) -> Outcome {
