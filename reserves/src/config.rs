@@ -58,33 +58,19 @@ impl ReservesConfig {
     }
 }
 
-/// `90s`, `15m`, `1h`, `2d`: a positive whole number and one unit.
+/// `90s`, `15m`, `1h`, `2d`: the configuration's one duration grammar
+/// (`scheduler::policy::parse_duration`, which every duration variable uses), and positive:
+/// a maximum summary age of zero would refuse every attestation.
+///
+/// Decision (issue 18): this crate once had its own parser with its own wording; there is one
+/// grammar, so there is one parser, and this function adds only the rule that is its own.
 pub fn parse_age(what: &'static str, s: &str) -> Result<Duration> {
-    let bad = || {
-        ReserveError::invalid(
-            what,
-            s,
-            "expected a positive whole number and a unit s, m, h or d, like 36h",
-        )
+    let (value, reason) = match scheduler::policy::parse_duration(what, s) {
+        Ok(d) if d > Duration::zero() => return Ok(d),
+        Ok(_) => (s.to_owned(), "must be positive, like 36h".to_owned()),
+        Err(scheduler::SchedulerError::Invalid { value, reason, .. }) => (value, reason),
     };
-    let unit = s.chars().last().ok_or_else(bad)?;
-    let per: i64 = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        _ => return Err(bad()),
-    };
-    let n = &s[..s.len() - 1];
-    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    n.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .and_then(|n| n.checked_mul(per))
-        .and_then(Duration::try_seconds)
-        .ok_or_else(bad)
+    Err(ReserveError::invalid(what, value, reason))
 }
 
 #[cfg(test)]
@@ -118,6 +104,12 @@ mod tests {
         assert_eq!(c.webhooks.len(), 2);
         let err = parse_age(MAX_SUMMARY_AGE, "0h").unwrap_err().to_string();
         assert!(err.contains(MAX_SUMMARY_AGE), "{err}");
-        assert!(parse_age(MAX_SUMMARY_AGE, "1w").is_err());
+        assert!(err.contains("must be positive"), "{err}");
+        let err = parse_age(MAX_SUMMARY_AGE, "1w").unwrap_err().to_string();
+        assert!(err.contains("unit s, m, h or d"), "{err}");
+        assert_eq!(
+            parse_age(MAX_SUMMARY_AGE, "90s").unwrap(),
+            Duration::seconds(90)
+        );
     }
 }
