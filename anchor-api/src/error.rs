@@ -175,3 +175,11 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// A domain value or document error reaches callers as the ledger error it was before the
+/// `domain` crate existed (same variant, same message).
+impl From<ledger::DomainError> for ApiError {
+    fn from(e: ledger::DomainError) -> Self {
+        ApiError::Ledger(e.into())
+    }
+}

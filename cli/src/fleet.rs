@@ -716,25 +716,9 @@ async fn verify_all(
             failures.push(format!("{}: {} {:?}", run.id, run.status, run.errors));
             continue;
         }
-        let key = BlobKey::receipt_latest(&run.tenant, &run.period, ReceiptFormat::Json);
-        let bytes = ctx
-            .blobs
-            .get(&key)
-            .await
-            .map_err(anyhow::Error::new)?
-            .ok_or_else(|| anyhow!("{key} missing"))?;
-        let receipt = Receipt::from_json(&bytes).map_err(anyhow::Error::new)?;
-        // Every check `anchor verify receipt` makes, by the same library. Each tenant's chain
-        // is exported once, not once per run.
-        let chain = match chains.entry(run.tenant.clone()) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(
-                ctx.store
-                    .export_jsonl(&run.tenant)
-                    .await
-                    .map_err(anyhow::Error::new)?,
-            ),
-        };
+        let (key, receipt) = latest_receipt(ctx, run).await?;
+        // Every check `anchor verify receipt` makes, by the same library.
+        let chain = tenant_chain(ctx, &mut chains, &run.tenant).await?;
         let report = check_receipt(ctx, &receipt, chain, &jwks, &tsa, &header_input).await?;
         if report.verdict() != Verdict::Verified {
             failures.push(format!(
@@ -774,6 +758,31 @@ async fn verify_all(
             failures.join("\n")
         )))
     }
+}
+
+/// The latest JSON receipt of `run`'s period, and its key.
+async fn latest_receipt(ctx: &Ctx, run: &ledger::sql::Run) -> anyhow::Result<(BlobKey, Receipt)> {
+    let key = BlobKey::receipt_latest(&run.tenant, &run.period, ReceiptFormat::Json);
+    let bytes = ctx
+        .blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| anyhow!("{key} missing"))?;
+    Ok((key, Receipt::from_json(&bytes)?))
+}
+
+/// `tenant`'s exported run-summary chain, exported once per tenant (not once per run) and kept
+/// in `chains`.
+async fn tenant_chain<'a>(
+    ctx: &Ctx,
+    chains: &'a mut BTreeMap<TenantId, Vec<u8>>,
+    tenant: &TenantId,
+) -> anyhow::Result<&'a [u8]> {
+    if !chains.contains_key(tenant) {
+        let chain = ctx.store.export_jsonl(tenant).await?;
+        chains.insert(tenant.clone(), chain);
+    }
+    Ok(&chains[tenant])
 }
 
 /// Every run of the fleet, newest first.

@@ -149,7 +149,7 @@ fn show(path: &PathBuf) -> Outcome {
         PublicJwk::from_spki_pem(&text)
     } else {
         serde_json::from_str::<PublicJwk>(&text)
-            .map_err(|e| ledger::LedgerError::Key(e.to_string()))
+            .map_err(|e| ledger::DomainError::Key(e.to_string()))
     }
     .map_err(|e| anyhow::Error::new(e).context(format!("{}", path.display())))?;
     let out = format!("{}\n{}", jwk.kid(), jwk.to_json_pretty());

@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use ledger::ids::format_ts;
 use ledger::keys::Jwks;
-use ledger::{LedgerError, TenantId};
+use ledger::{DomainError, TenantId};
 
 use crate::{Failure, Outcome, read_input, write_stdout};
 
@@ -110,7 +110,7 @@ fn verify(file: &PathBuf, jwks_path: &PathBuf) -> Outcome {
         .with_context(|| format!("{} is not a usable JWKS", jwks_path.display()))?;
     let data = read_input(file)?;
     let report = ledger::chain::verify_jsonl(&data, &jwks).map_err(|e| match e {
-        LedgerError::Chain { .. } => Failure::Check(
+        DomainError::Chain { .. } => Failure::Check(
             anyhow::Error::new(e).context(format!("{} is NOT a valid chain", file.display())),
         ),
         other => Failure::Input(anyhow::Error::new(other)),

@@ -249,6 +249,13 @@ impl From<ledger::LedgerError> for Failure {
     }
 }
 
+/// A domain error exits as the ledger error it was before the `domain` crate existed.
+impl From<ledger::DomainError> for Failure {
+    fn from(e: ledger::DomainError) -> Self {
+        Failure::from(ledger::LedgerError::from(e))
+    }
+}
+
 impl From<workers::WorkerError> for Failure {
     fn from(e: workers::WorkerError) -> Self {
         match e {

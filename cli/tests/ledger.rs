@@ -1,5 +1,5 @@
 //! `anchor ledger verify` as a real process, on the ledger crate's golden chain
-//! (`ledger/tests/golden/chain.jsonl`, three summaries of tenant `acme`).
+//! (`domain/tests/golden/chain.jsonl`, three summaries of tenant `acme`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,7 +21,7 @@ fn s(p: &Path) -> &str {
 
 fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../ledger/tests/golden")
+        .join("../domain/tests/golden")
         .join(name)
 }
 

@@ -90,6 +90,29 @@ pub enum LedgerError {
     },
 }
 
+/// A domain error keeps its variant's name and message: callers that match
+/// `LedgerError::Invalid` or `LedgerError::Format` see the same thing as before `domain` existed.
+impl From<domain::DomainError> for LedgerError {
+    fn from(e: domain::DomainError) -> Self {
+        use domain::DomainError as D;
+        match e {
+            D::Invalid {
+                what,
+                value,
+                reason,
+            } => LedgerError::Invalid {
+                what,
+                value,
+                reason,
+            },
+            D::Key(s) => LedgerError::Key(s),
+            D::Signature(s) => LedgerError::Signature(s),
+            D::Format(s) => LedgerError::Format(s),
+            D::Chain { line, rule, detail } => LedgerError::Chain { line, rule, detail },
+        }
+    }
+}
+
 impl LedgerError {
     pub(crate) fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Self {
         let mut value = value.to_owned();

@@ -18,7 +18,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn key() -> SigningKey {
-    SigningKey::from_pem(include_str!("golden/signing-key.pem")).unwrap()
+    SigningKey::from_pem(include_str!("../../domain/tests/golden/signing-key.pem")).unwrap()
 }
 
 fn jwks() -> Jwks {

@@ -25,3 +25,11 @@ pub enum ProofsError {
     #[error("not found: {0}")]
     NotFound(String),
 }
+
+/// A domain value or document error reaches callers as the ledger error it was before the
+/// `domain` crate existed (same variant, same message).
+impl From<ledger::DomainError> for ProofsError {
+    fn from(e: ledger::DomainError) -> Self {
+        ProofsError::Ledger(e.into())
+    }
+}

@@ -59,7 +59,8 @@ impl ReservesConfig {
 }
 
 /// `90s`, `15m`, `1h`, `2d`: the configuration's one duration grammar
-/// (`scheduler::policy::parse_duration`, which every duration variable uses), and positive:
+/// (`domain::duration::parse_duration`, re-exported as `scheduler::policy::parse_duration`,
+/// which every duration variable uses), and positive:
 /// a maximum summary age of zero would refuse every attestation.
 ///
 /// Decision (issue 18): this crate once had its own parser with its own wording; there is one
@@ -68,7 +69,8 @@ pub fn parse_age(what: &'static str, s: &str) -> Result<Duration> {
     let (value, reason) = match scheduler::policy::parse_duration(what, s) {
         Ok(d) if d > Duration::zero() => return Ok(d),
         Ok(_) => (s.to_owned(), "must be positive, like 36h".to_owned()),
-        Err(scheduler::SchedulerError::Invalid { value, reason, .. }) => (value, reason),
+        Err(ledger::DomainError::Invalid { value, reason, .. }) => (value, reason),
+        Err(other) => return Err(other.into()),
     };
     Err(ReserveError::invalid(what, value, reason))
 }

@@ -108,3 +108,11 @@ impl ReserveError {
         }
     }
 }
+
+/// A domain value or document error reaches callers as the ledger error it was before the
+/// `domain` crate existed (same variant, same message).
+impl From<ledger::DomainError> for ReserveError {
+    fn from(e: ledger::DomainError) -> Self {
+        ReserveError::Ledger(e.into())
+    }
+}

@@ -294,3 +294,11 @@ async fn find_binding(
     }
     Ok(None)
 }
+
+/// A domain value or document error reaches callers as the ledger error it was before the
+/// `domain` crate existed (same variant, same message).
+impl From<ledger::DomainError> for PublishError {
+    fn from(e: ledger::DomainError) -> Self {
+        PublishError::Ledger(e.into())
+    }
+}

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
-use ledger::ids::{Cadence, Period};
+use domain::ids::{Cadence, Period};
 
 /// A period is due once it has closed plus the grace for late manifests:
 /// `now >= period.end() + grace`. The boundary instant itself is due. An instant beyond
@@ -47,7 +47,7 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        ledger::ids::parse_ts(s).unwrap()
+        domain::ids::parse_ts(s).unwrap()
     }
 
     fn p(s: &str) -> Period {

@@ -19,6 +19,30 @@ pub enum SchedulerError {
     },
 }
 
+/// A domain error keeps its `what`, value and reason: `parse_duration` and the id parsers (in
+/// `domain`) answer as this crate's own checks do. They only ever return `Invalid`; any other
+/// domain error would still arrive whole, as the reason.
+impl From<domain::DomainError> for SchedulerError {
+    fn from(e: domain::DomainError) -> Self {
+        match e {
+            domain::DomainError::Invalid {
+                what,
+                value,
+                reason,
+            } => SchedulerError::Invalid {
+                what,
+                value,
+                reason,
+            },
+            other => SchedulerError::Invalid {
+                what: "value",
+                value: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 impl SchedulerError {
     pub(crate) fn invalid(
         what: &'static str,

@@ -5,7 +5,7 @@
 //! the run as held). A paused tenant is never reported as over budget, and a run that would be
 //! deferred anyway is never held.
 
-use ledger::sql::KillMode;
+use domain::kinds::KillMode;
 
 use crate::policy::{Anchors, UnitCosts, format_usd};
 

@@ -2,7 +2,7 @@
 //! ceiling, `wait_for` is exact, dollars round-trip, and `due_periods` agrees with `is_due`.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use ledger::ids::{Cadence, Period};
+use domain::ids::{Cadence, Period};
 use proptest::prelude::*;
 use scheduler::backfill::UNITS_PER_MANIFEST;
 use scheduler::policy::{format_usd, parse_usd};
@@ -11,7 +11,7 @@ use scheduler::{
 };
 
 fn t0() -> DateTime<Utc> {
-    ledger::ids::parse_ts("2026-11-23T00:00:00Z").unwrap()
+    domain::ids::parse_ts("2026-11-23T00:00:00Z").unwrap()
 }
 
 fn candidates(specs: &[(u64, u64)]) -> Vec<Candidate> {
@@ -137,7 +137,7 @@ proptest! {
     ) {
         let base = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         let days: Vec<NaiveDate> = day_offsets.iter().map(|d| base + Duration::days(*d)).collect();
-        let start = ledger::ids::parse_ts("2026-01-01T00:00:00Z").unwrap();
+        let start = domain::ids::parse_ts("2026-01-01T00:00:00Z").unwrap();
         let since = start + Duration::hours(since_hours);
         let now = start + Duration::hours(now_hours);
         let grace = Duration::minutes(grace_mins);

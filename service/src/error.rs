@@ -20,3 +20,11 @@ pub enum ServiceError {
     #[error("job queue: {0}")]
     Queue(String),
 }
+
+/// A domain value or document error reaches callers as the ledger error it was before the
+/// `domain` crate existed (same variant, same message).
+impl From<ledger::DomainError> for ServiceError {
+    fn from(e: ledger::DomainError) -> Self {
+        ServiceError::Ledger(e.into())
+    }
+}

@@ -298,7 +298,7 @@ pub async fn open_queue(config: &Config, store: &Store) -> Result<Queue> {
 /// workers with two generated keys would sign one chain with keys nobody published.
 pub fn signing_key(config: &Config, embedded: bool) -> Result<SigningKey> {
     let lookup = |name: &str| config.var(name).map(std::ffi::OsString::from);
-    if let Some(key) = SigningKey::load_with("LEDGER_SIGNING_KEY", lookup)? {
+    if let Some(key) = ledger::keys::load_with("LEDGER_SIGNING_KEY", lookup)? {
         return Ok(key);
     }
     if !embedded {

@@ -98,3 +98,11 @@ fn stamp_is_transient(e: &StampError) -> bool {
         _ => false,
     }
 }
+
+/// A domain value or document error reaches callers as the ledger error it was before the
+/// `domain` crate existed (same variant, same message).
+impl From<ledger::DomainError> for WorkerError {
+    fn from(e: ledger::DomainError) -> Self {
+        WorkerError::Ledger(e.into())
+    }
+}

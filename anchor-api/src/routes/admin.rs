@@ -197,7 +197,7 @@ pub async fn runs(
             .as_deref()
             .map(str::parse)
             .transpose()
-            .map_err(|e: ledger::LedgerError| ApiError::BadRequest(e.to_string()))?,
+            .map_err(|e: ledger::DomainError| ApiError::BadRequest(e.to_string()))?,
         limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
     };
     let runs = state.parts.store.runs(&filter).await?;
@@ -219,7 +219,7 @@ pub async fn trigger_run(
     let period: ledger::Period = req
         .period
         .parse()
-        .map_err(|e: ledger::LedgerError| ApiError::Unprocessable(format!("period: {e}")))?;
+        .map_err(|e: ledger::DomainError| ApiError::Unprocessable(format!("period: {e}")))?;
     let parts = &state.parts;
     let run = service::runs::start_manual(
         &parts.store,

@@ -117,7 +117,7 @@ fn next_summary(
         None => (1, GENESIS.to_owned(), i64::MIN),
     };
     let ts = from_millis(to_millis(now).max(min_ms));
-    RunSummary::sign(body, seq, &prev, ts, key)
+    Ok(RunSummary::sign(body, seq, &prev, ts, key)?)
 }
 
 impl Store {

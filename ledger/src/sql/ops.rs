@@ -481,7 +481,7 @@ impl Store {
                 .into(),
             });
         }
-        Jwks::new(keys)
+        Ok(Jwks::new(keys)?)
     }
 
     /// Registered keys, oldest first; retired ones only when `include_retired`.

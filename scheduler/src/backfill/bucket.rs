@@ -145,7 +145,7 @@ mod tests {
     use super::*;
 
     fn t0() -> DateTime<Utc> {
-        ledger::ids::parse_ts("2026-11-23T00:00:00Z").unwrap()
+        domain::ids::parse_ts("2026-11-23T00:00:00Z").unwrap()
     }
 
     fn level_of(manifests: i128) -> i128 {

@@ -8,7 +8,7 @@
 mod bucket;
 
 use chrono::{DateTime, Utc};
-use ledger::ids::Period;
+use domain::ids::Period;
 
 pub use bucket::{TokenBucket, UNITS_PER_MANIFEST};
 
@@ -104,12 +104,12 @@ pub fn plan_backfill(
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, NaiveDate};
-    use ledger::ids::Cadence;
+    use domain::ids::Cadence;
 
     use super::*;
 
     fn t0() -> DateTime<Utc> {
-        ledger::ids::parse_ts("2026-11-23T00:00:00Z").unwrap()
+        domain::ids::parse_ts("2026-11-23T00:00:00Z").unwrap()
     }
 
     /// Consecutive days from 2025-01-01, one per entry of `manifests`, at `estimate` each.

@@ -1,15 +1,15 @@
 //! The scheduling policy: plans, unit costs and the tunables, with DESIGN.md's values as
 //! defaults and configuration variables as overrides.
 
-mod duration;
 mod money;
 mod plans;
 
 use chrono::Duration;
-use ledger::ids::Plan;
+use domain::ids::Plan;
 
-pub use duration::parse_duration;
-pub use money::{UnitCosts, decimal_usd, format_usd, parse_usd};
+pub use domain::duration::parse_duration;
+pub use domain::money::{decimal_usd, format_usd, parse_usd};
+pub use money::UnitCosts;
 pub use plans::{Anchors, Plans, Schedule};
 
 use crate::error::{Result, SchedulerError};
@@ -166,7 +166,7 @@ where
 mod tests {
     use std::collections::HashMap;
 
-    use ledger::ids::Cadence;
+    use domain::ids::Cadence;
 
     use super::*;
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ledger::ids::{Cadence, Plan};
+use domain::ids::{Cadence, Plan};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SchedulerError};

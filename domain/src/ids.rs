@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{LedgerError, Result};
+use crate::error::{DomainError, Result};
 
 /// A tenant id: a slug of 1 to 63 characters `[a-z0-9-]`, starting and ending with a letter
 /// or digit (a DNS label, so it is safe in keys, URLs and bucket prefixes alike).
@@ -17,7 +17,7 @@ pub struct TenantId(String);
 
 impl TenantId {
     pub fn new(s: &str) -> Result<TenantId> {
-        let bad = |reason: &str| Err(LedgerError::invalid("tenant id", s, reason));
+        let bad = |reason: &str| Err(DomainError::invalid("tenant id", s, reason));
         if s.is_empty() || s.len() > 63 {
             return bad("must be 1 to 63 characters");
         }
@@ -51,7 +51,7 @@ impl fmt::Debug for TenantId {
 }
 
 impl FromStr for TenantId {
-    type Err = LedgerError;
+    type Err = DomainError;
     fn from_str(s: &str) -> Result<TenantId> {
         TenantId::new(s)
     }
@@ -70,7 +70,7 @@ impl CalendarUrl {
     /// The public name of the calendar at `url` (credentials dropped).
     pub fn new(url: &str) -> Result<CalendarUrl> {
         let bad = |reason: &str| {
-            Err(LedgerError::invalid(
+            Err(DomainError::invalid(
                 "calendar url",
                 &crate::redact::redact_url(url),
                 reason,
@@ -142,12 +142,12 @@ impl fmt::Display for Cadence {
 }
 
 impl FromStr for Cadence {
-    type Err = LedgerError;
+    type Err = DomainError;
     fn from_str(s: &str) -> Result<Cadence> {
         Cadence::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| LedgerError::invalid("cadence", s, "expected daily, weekly or monthly"))
+            .ok_or_else(|| DomainError::invalid("cadence", s, "expected daily, weekly or monthly"))
     }
 }
 
@@ -177,12 +177,12 @@ impl fmt::Display for Plan {
 }
 
 impl FromStr for Plan {
-    type Err = LedgerError;
+    type Err = DomainError;
     fn from_str(s: &str) -> Result<Plan> {
         [Plan::Starter, Plan::Pro, Plan::Enterprise]
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| LedgerError::invalid("plan", s, "expected starter, pro or enterprise"))
+            .ok_or_else(|| DomainError::invalid("plan", s, "expected starter, pro or enterprise"))
     }
 }
 
@@ -270,7 +270,7 @@ pub fn check_day(what: &'static str, d: NaiveDate) -> Result<()> {
     if (FIRST_DAY..=LAST_DAY).contains(&d) {
         Ok(())
     } else {
-        Err(LedgerError::invalid(
+        Err(DomainError::invalid(
             what,
             &d.to_string(),
             "must be between 0001-01-01 and 9999-12-31",
@@ -292,11 +292,11 @@ pub const MAX_TEXT_CHARS: usize = 1024;
 /// bound, and shows at most 80 characters of the value.
 pub fn check_text(what: &'static str, value: &str, max_chars: usize) -> Result<()> {
     if value.trim().is_empty() {
-        return Err(LedgerError::invalid(what, value, "must not be empty"));
+        return Err(DomainError::invalid(what, value, "must not be empty"));
     }
     let n = value.chars().count();
     if n > max_chars {
-        return Err(LedgerError::invalid(
+        return Err(DomainError::invalid(
             what,
             value,
             format!("{n} characters; at most {max_chars}"),
@@ -307,7 +307,7 @@ pub fn check_text(what: &'static str, value: &str, max_chars: usize) -> Result<(
         .chars()
         .find(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\t')))
     {
-        return Err(LedgerError::invalid(
+        return Err(DomainError::invalid(
             what,
             value,
             format!("control character {c:?} is not allowed"),
@@ -351,10 +351,10 @@ impl fmt::Debug for Period {
 }
 
 impl FromStr for Period {
-    type Err = LedgerError;
+    type Err = DomainError;
     fn from_str(s: &str) -> Result<Period> {
         let bad = || {
-            LedgerError::invalid(
+            DomainError::invalid(
                 "period",
                 s,
                 "expected a UTC day YYYY-MM-DD, an ISO week YYYY-Www or a month YYYY-MM",
@@ -376,7 +376,7 @@ impl FromStr for Period {
         }
         let year = i32::try_from(num(&s[..4])?).map_err(|_| bad())?;
         if year < 1 {
-            return Err(LedgerError::invalid(
+            return Err(DomainError::invalid(
                 "period",
                 s,
                 "years start at 0001 (a period must fall within 0001-01-01 to 9999-12-31)",
@@ -438,7 +438,7 @@ pub fn format_ts(t: DateTime<Utc>) -> String {
 /// chain's monotonic-time rule compares them.
 pub fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
     if !s.ends_with('Z') {
-        return Err(LedgerError::invalid(
+        return Err(DomainError::invalid(
             "timestamp",
             s,
             "must be RFC 3339 in UTC with a 'Z' suffix",
@@ -446,7 +446,7 @@ pub fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
     }
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| LedgerError::invalid("timestamp", s, e.to_string()))
+        .map_err(|e| DomainError::invalid("timestamp", s, e.to_string()))
 }
 
 /// Milliseconds since the Unix epoch (how SQL rows store instants, identically on both

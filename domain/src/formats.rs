@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{LedgerError, Result};
+use crate::error::{DomainError, Result};
 use crate::ids::{Cadence, Period, Plan, TenantId};
 use crate::keys::{ALG, Jwks, KeyId, SigningKey};
-pub use crate::sql::{AnchorKind, AnchorStatus, KillMode, Trigger};
+pub use crate::kinds::{AnchorKind, AnchorStatus, KillMode, Trigger};
 
 /// `prev` of the first summary of a chain (seed 004: "First attestation uses
 /// `prev: "genesis"`").
@@ -49,18 +49,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// object is an error.
 pub fn jcs_without_sig(value: &Value) -> Result<Vec<u8>> {
     let Value::Object(map) = value else {
-        return Err(LedgerError::Format(
+        return Err(DomainError::Format(
             "a signed document must be a JSON object".into(),
         ));
     };
     let mut map = map.clone();
     map.remove("sig");
     merkle::canon::canonicalize_value(&Value::Object(map))
-        .map_err(|e| LedgerError::Format(e.to_string()))
+        .map_err(|e| DomainError::Format(e.to_string()))
 }
 
-fn fmt_err(doc: &str, detail: impl std::fmt::Display) -> LedgerError {
-    LedgerError::Format(format!("{doc}: {detail}"))
+fn fmt_err(doc: &str, detail: impl std::fmt::Display) -> DomainError {
+    DomainError::Format(format!("{doc}: {detail}"))
 }
 
 /// Parses a document as I-JSON, decodes it, and requires that it re-serialises to the value
@@ -169,7 +169,7 @@ mod ts {
     pub(super) fn read(s: &str) -> crate::Result<DateTime<Utc>> {
         let t = parse_ts(s)?;
         if format_ts(t) != s {
-            return Err(crate::LedgerError::invalid(
+            return Err(crate::DomainError::invalid(
                 "timestamp",
                 s,
                 "must be written YYYY-MM-DDTHH:MM:SS.mmmZ (UTC, milliseconds)",
@@ -646,13 +646,13 @@ impl Receipt {
 
 fn verify_with(jwks: &Jwks, kid: &KeyId, alg: &str, msg: &[u8], sig: &str) -> Result<()> {
     if alg != ALG {
-        return Err(LedgerError::Signature(format!(
+        return Err(DomainError::Signature(format!(
             "alg {alg:?}: only {ALG} is accepted"
         )));
     }
     let jwk = jwks
         .get(kid)
-        .ok_or_else(|| LedgerError::Signature(format!("key id {kid} is not in the JWKS")))?;
+        .ok_or_else(|| DomainError::Signature(format!("key id {kid} is not in the JWKS")))?;
     jwk.verify(msg, sig)
 }
 

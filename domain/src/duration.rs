@@ -3,13 +3,13 @@
 
 use chrono::Duration;
 
-use crate::error::{Result, SchedulerError};
+use crate::error::{DomainError, Result};
 
 /// Parse `90s`, `15m`, `1h`, `48h`, `2d` (units `s`, `m`, `h`, `d`). Zero is accepted (`0s`: no
 /// grace is a valid choice); callers that cannot use zero say so themselves. Refused: no unit,
 /// another unit, a sign, a fraction, spaces, a value beyond chrono's range.
 pub fn parse_duration(what: &'static str, s: &str) -> Result<Duration> {
-    let bad = |reason: &str| SchedulerError::invalid(what, s, reason);
+    let bad = |reason: &str| DomainError::invalid(what, s, reason);
     let Some(unit) = s.chars().last() else {
         return Err(bad(
             "empty: expected a number and a unit, like 90s, 15m, 1h or 2d",

@@ -4,22 +4,22 @@
 //! fixed inputs below, (2) parse and re-serialise byte for byte, and (3) verify with
 //! `tests/golden/jwks.json`. Any change to a format fails here first.
 //!
-//! After an intended format change: `UPDATE_GOLDEN=1 cargo test -p ledger --test formats`
+//! After an intended format change: `UPDATE_GOLDEN=1 cargo test -p domain --test formats`
 //! rewrites the files; review the diff like code.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use chrono::{DateTime, Utc};
-use ledger::LedgerError;
-use ledger::formats::{
+use domain::DomainError;
+use domain::formats::{
     AnchorEntry, AnchorKind, AnchorOutcome, AnchorStatus, Artifact, Bitcoin, BitcoinNetwork,
     Counts, Coverage, GENESIS, KillMode, Receipt, ReceiptBody, RootMetadata, RunSummary,
     SignedSummary, SummaryBody, Toggles, Trigger, is_backfill, jcs_without_sig, sha256_hex,
 };
-use ledger::ids::parse_ts;
-use ledger::keys::{Jwks, SigningKey};
-use ledger::{Cadence, Period, Plan, TenantId};
+use domain::ids::parse_ts;
+use domain::keys::{Jwks, SigningKey};
+use domain::{Cadence, Period, Plan, TenantId};
 use merkle::Root;
 
 /// Root of three digests (cli/tests/cli.rs, computed with Python's hashlib).
@@ -78,7 +78,7 @@ fn pin(name: &str, bytes: &[u8]) {
     assert!(
         file == bytes,
         "{name} differs from what the builders make today:\n--- file\n{}\n--- built\n{}\n\
-         (after an intended change: UPDATE_GOLDEN=1 cargo test -p ledger --test formats)",
+         (after an intended change: UPDATE_GOLDEN=1 cargo test -p domain --test formats)",
         String::from_utf8_lossy(&file),
         String::from_utf8_lossy(bytes)
     );
@@ -431,7 +431,7 @@ fn golden_run_summaries_are_their_own_jcs_and_verify_with_the_golden_jwks() {
         s.verify_signature(&jwks)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
-    let report = ledger::chain::verify_jsonl(&read("chain.jsonl"), &jwks).unwrap();
+    let report = domain::chain::verify_jsonl(&read("chain.jsonl"), &jwks).unwrap();
     assert_eq!(report.lines, 3);
     assert_eq!(report.tenant.as_str(), "acme");
 }
@@ -467,7 +467,7 @@ fn summary_signing_refuses_bad_links_and_inconsistent_bodies() {
     let hex = sha256_hex(b"x");
     let fails = |body: SummaryBody, seq: u64, prev: &str, why: &str| {
         let e = RunSummary::sign(body, seq, prev, ts, &key).expect_err(why);
-        assert!(matches!(e, LedgerError::Format(_)), "{why}: {e}");
+        assert!(matches!(e, DomainError::Format(_)), "{why}: {e}");
     };
     fails(body(), 0, GENESIS, "seq 0");
     fails(body(), 1, &hex, "seq 1 after a hash");
@@ -575,7 +575,7 @@ fn changing_any_member_of_a_signed_document_breaks_its_signature() {
         v[member] = value;
         let r = Receipt::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
         let e = r.verify_signature(&jwks).expect_err(member);
-        assert!(matches!(e, LedgerError::Signature(_)), "{member}: {e}");
+        assert!(matches!(e, DomainError::Signature(_)), "{member}: {e}");
     }
     let summary = summary_value();
     let mut v = summary.clone();
@@ -583,7 +583,7 @@ fn changing_any_member_of_a_signed_document_breaks_its_signature() {
     let s = RunSummary::from_bytes(&jcs(&v)).unwrap();
     assert!(matches!(
         s.verify_signature(&jwks),
-        Err(LedgerError::Signature(_))
+        Err(DomainError::Signature(_))
     ));
     // A key the set does not hold is named.
     let other = Jwks::new(vec![SigningKey::generate().public_jwk()]).unwrap();
@@ -599,7 +599,7 @@ fn receipts_refuse_broken_anchor_version_and_period_rules() {
         let mut v = base.clone();
         edit(&mut v);
         let e = Receipt::from_json(&serde_json::to_vec(&v).unwrap()).expect_err(why);
-        assert!(matches!(e, LedgerError::Format(_)), "{why}: {e}");
+        assert!(matches!(e, DomainError::Format(_)), "{why}: {e}");
     };
     Receipt::from_json(&serde_json::to_vec(&base).unwrap()).unwrap();
     refused(

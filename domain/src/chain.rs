@@ -5,7 +5,7 @@
 //!
 //! The rules follow seed 004 ("Validation Rules"), adapted to run summaries. Each line is
 //! checked in this order, and verification stops at the **first** bad line with
-//! [`LedgerError::Chain`] naming the 1-based line and the rule:
+//! [`DomainError::Chain`] naming the 1-based line and the rule:
 //!
 //! | rule        | the line must …                                                          |
 //! |-------------|--------------------------------------------------------------------------|
@@ -32,7 +32,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::error::{LedgerError, Result};
+use crate::error::{DomainError, Result};
 use crate::formats::{
     GENESIS, RunSummary, parse_object, read_ts, require_canonical, require_version, sha256_hex,
     show,
@@ -52,8 +52,8 @@ pub struct ChainReport {
     pub last_ts: DateTime<Utc>,
 }
 
-fn broken(line: usize, rule: &'static str, detail: impl Into<String>) -> LedgerError {
-    LedgerError::Chain {
+fn broken(line: usize, rule: &'static str, detail: impl Into<String>) -> DomainError {
+    DomainError::Chain {
         line,
         rule,
         detail: detail.into(),
@@ -61,9 +61,9 @@ fn broken(line: usize, rule: &'static str, detail: impl Into<String>) -> LedgerE
 }
 
 /// The detail of an error without the variant's prefix or the `c2c.run-summary.v1: ` one.
-fn detail(e: &LedgerError) -> String {
+fn detail(e: &DomainError) -> String {
     let s = match e {
-        LedgerError::Format(s) | LedgerError::Signature(s) | LedgerError::Key(s) => s.clone(),
+        DomainError::Format(s) | DomainError::Signature(s) | DomainError::Key(s) => s.clone(),
         other => other.to_string(),
     };
     s.strip_prefix(RunSummary::FORMAT)

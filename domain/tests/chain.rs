@@ -1,18 +1,18 @@
-//! `ledger::chain::verify_jsonl`: a valid chain verifies; each rule, broken on purpose, is
+//! `domain::chain::verify_jsonl`: a valid chain verifies; each rule, broken on purpose, is
 //! reported at the exact line and under its own name, and verification stops at the first
 //! bad line.
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use chrono::{DateTime, Utc};
-use ledger::LedgerError;
-use ledger::chain::{ChainReport, verify_jsonl};
-use ledger::formats::{
+use domain::DomainError;
+use domain::chain::{ChainReport, verify_jsonl};
+use domain::formats::{
     AnchorKind, AnchorOutcome, AnchorStatus, Counts, Coverage, GENESIS, KillMode, RunSummary,
     SummaryBody, Toggles, Trigger, sha256_hex,
 };
-use ledger::ids::parse_ts;
-use ledger::keys::{Jwks, SigningKey};
-use ledger::{Period, Plan, TenantId};
+use domain::ids::parse_ts;
+use domain::keys::{Jwks, SigningKey};
+use domain::{Period, Plan, TenantId};
 use serde_json::{Value, json};
 
 const ROOT3: &str =
@@ -121,7 +121,7 @@ fn signed(
 #[track_caller]
 fn assert_broken(data: &[u8], line: usize, rule: &str) -> String {
     match verify_jsonl(data, &jwks()) {
-        Err(LedgerError::Chain {
+        Err(DomainError::Chain {
             line: l,
             rule: r,
             detail,

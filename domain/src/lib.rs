@@ -1,0 +1,25 @@
+//! The domain core of Ledger Anchors: values and documents with their invariants and their
+//! canonical bytes, and nothing that does I/O (no database, no network, no files, no async).
+//!
+//! - [`ids`]: tenant slugs, calendar URLs, cadences, UTC periods, plans, timestamps.
+//! - [`kinds`]: the closed sets (visibility, consent, statuses, triggers, the kill switch).
+//! - [`money`]: integer micro-USD, parsed and printed exactly.
+//! - [`duration`]: the one grammar of durations in configuration (`90s`, `15m`, `2d`).
+//! - [`keys`]: ES256 signing keys, RFC 7638 key ids, public JWKs and JWK sets.
+//! - [`formats`]: receipt, root metadata and run summary documents, signed over JCS.
+//! - [`chain`]: verifying an exported run-summary chain (seed 004 rules).
+//! - [`redact`]: the one redaction of URLs (passwords, secret query values).
+
+pub mod chain;
+pub mod duration;
+pub mod error;
+pub mod formats;
+pub mod ids;
+pub mod keys;
+pub mod kinds;
+pub mod money;
+pub mod redact;
+
+pub use error::{DomainError, Result};
+pub use ids::{Cadence, CalendarUrl, Period, Plan, TenantId};
+pub use kinds::{AnchorKind, AnchorStatus, KillMode, Trigger};
