@@ -3,7 +3,7 @@
 //! are RFC 3339 UTC with milliseconds; enums are their lowercase names.
 
 use ledger::ids::format_ts;
-use ledger::sql::{Backfill, ConsentEntry, Incident, KillState, Run, Tenant};
+use ledger::sql::{Backfill, ConsentEntry, Run, Tenant};
 use scheduler::policy::decimal_usd as usd;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -231,56 +231,7 @@ pub struct KillSwitchRequest {
     pub actor: Option<String>,
 }
 
-/// A kill-switch setting.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct KillView {
-    /// `global` or `tenant:{id}`.
-    pub scope: String,
-    pub mode: String,
-    pub reason: String,
-    pub actor: String,
-    pub at: String,
-}
-
-impl From<&KillState> for KillView {
-    fn from(k: &KillState) -> KillView {
-        KillView {
-            scope: k.scope.key(),
-            mode: k.mode.to_string(),
-            reason: k.reason.clone(),
-            actor: k.actor.clone(),
-            at: format_ts(k.at),
-        }
-    }
-}
-
-/// An incident.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IncidentView {
-    pub id: u64,
-    pub tenant: Option<String>,
-    pub run_id: Option<String>,
-    pub kind: String,
-    pub detail: String,
-    pub opened_at: String,
-    pub resolved_at: Option<String>,
-    pub resolution: Option<String>,
-}
-
-impl From<&Incident> for IncidentView {
-    fn from(i: &Incident) -> IncidentView {
-        IncidentView {
-            id: i.id,
-            tenant: i.tenant.as_ref().map(ToString::to_string),
-            run_id: i.run_id.clone(),
-            kind: i.kind.clone(),
-            detail: i.detail.clone(),
-            opened_at: format_ts(i.opened_at),
-            resolved_at: i.resolved_at.map(format_ts),
-            resolution: i.resolution.clone(),
-        }
-    }
-}
+pub use service::views::{IncidentView, KillView};
 
 /// `POST /anchor/backfill`.
 #[derive(Debug, Deserialize, ToSchema)]

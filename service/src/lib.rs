@@ -5,12 +5,17 @@
 //!
 //! It holds runs ([`runs`]: creating a run and enqueueing its rollup, the manual-run rules),
 //! the job-queue port ([`runs::RunQueue`]) that keeps the API free of the job runner, and
-//! backfills ([`backfills`]: create, cancel, resume). Tenants, manifests, the kill switch,
-//! consent and incidents are still in the adapters (README: what is left).
+//! backfills ([`backfills`]: create, cancel, resume), the kill switch ([`kill_switch`]: set,
+//! status, history), incidents ([`incidents`]: list, resolve) and the JSON views both adapters
+//! print ([`views`]). Tenants, manifests and consent are still in the adapters (README: what is
+//! left).
 
 pub mod backfills;
 pub mod error;
+pub mod incidents;
+pub mod kill_switch;
 pub mod runs;
+pub mod views;
 
 pub use error::{Result, ServiceError};
 pub use runs::RunQueue;

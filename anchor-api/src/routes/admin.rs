@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use ledger::sql::{KillScope, KillState, NewTenant, RunFilter, TenantPatch, hash_token, new_token};
+use ledger::sql::{NewTenant, RunFilter, TenantPatch, hash_token, new_token};
 use ledger::{Plan, TenantId};
 use scheduler::policy::parse_usd;
 use serde::Deserialize;
@@ -130,45 +130,23 @@ pub async fn kill_switch(
     _: Admin,
     JsonBody(req): JsonBody<KillSwitchRequest>,
 ) -> Result<Json<KillView>> {
-    let store = &state.parts.store;
-    let scope = match (req.scope.as_str(), req.tenant.as_deref()) {
-        ("global", None) => KillScope::Global,
-        ("tenant", Some(t)) => {
-            let t = body_tenant(t)?;
-            store.tenant(&t).await?;
-            KillScope::Tenant(t)
-        }
-        ("global", Some(_)) => {
-            return Err(ApiError::Unprocessable(
-                "scope global takes no tenant".into(),
-            ));
-        }
-        ("tenant", None) => {
-            return Err(ApiError::Unprocessable(
-                "scope tenant needs a tenant".into(),
-            ));
-        }
-        (other, _) => {
-            return Err(ApiError::Unprocessable(format!(
-                "scope {other:?} is not global or tenant"
-            )));
-        }
-    };
-    if req.reason.trim().is_empty() {
-        return Err(ApiError::Unprocessable("reason must not be empty".into()));
-    }
-    let state_row = KillState {
-        scope,
-        mode: req.mode.parse()?,
+    let change = service::kill_switch::Change {
+        scope: service::kill_switch::scope(&req.scope, req.tenant.as_deref())?,
+        mode: &req.mode,
         reason: req.reason,
         actor: req
             .actor
             .filter(|a| !a.trim().is_empty())
             .unwrap_or_else(|| "api".into()),
-        at: Utc::now(),
     };
-    store.set_kill_switch(&state_row).await?;
-    Ok(Json(KillView::from(&state_row)))
+    let set = service::kill_switch::set(
+        &state.parts.store,
+        change,
+        service::kill_switch::Fields::API,
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(KillView::from(&set)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -249,6 +227,6 @@ pub async fn incidents(
     _: Admin,
     Query(q): Query<IncidentsQuery>,
 ) -> Result<Json<Vec<IncidentView>>> {
-    let list = state.parts.store.incidents(!q.all.unwrap_or(false)).await?;
+    let list = service::incidents::list(&state.parts.store, q.all.unwrap_or(false)).await?;
     Ok(Json(list.iter().map(IncidentView::from).collect()))
 }

@@ -1,6 +1,5 @@
 //! `anchor kill-switch`, `anchor incidents`, `anchor backfill`: the operations state.
 
-use anyhow::anyhow;
 use chrono::{NaiveDate, Utc};
 use clap::Subcommand;
 use ledger::TenantId;
@@ -10,9 +9,11 @@ use serde_json::{Value, json};
 
 use super::{parse_usd, print_json, print_list, usd, with_store};
 use service::backfills::{self, Fields};
+use service::kill_switch;
+use service::views::{IncidentView, KillView};
 
+use crate::Outcome;
 use crate::ledger_cmd::ConfigArg;
-use crate::{Failure, Outcome};
 
 #[derive(Subcommand, Debug)]
 pub enum KillSwitchCmd {
@@ -140,49 +141,32 @@ pub fn kill_switch(cmd: KillSwitchCmd) -> Outcome {
             let actor = actor
                 .or_else(|| std::env::var("USER").ok().filter(|u| !u.trim().is_empty()))
                 .unwrap_or_else(|| "operator".into());
-            let state = KillState {
+            let change = kill_switch::Change {
                 scope: tenant.map_or(KillScope::Global, KillScope::Tenant),
-                mode,
+                mode: mode.as_str(),
                 reason,
                 actor,
-                at: Utc::now(),
             };
-            with_store(&config, async |s| Ok(s.set_kill_switch(&state).await?))?;
+            let state = with_store(&config, async |s| {
+                Ok(kill_switch::set(s, change, kill_switch::Fields::CLI, Utc::now()).await?)
+            })?;
             print_json(&kill_json(&state))
         }
         KillSwitchCmd::Show { tenant, config } => {
-            let v = with_store(&config, async |s| {
-                let global = s.kill_switch(&KillScope::Global).await?;
-                let mut v = json!({"global": global.as_ref().map(kill_json)});
-                let effective = match &tenant {
-                    Some(t) => {
-                        s.tenant(t).await?;
-                        let own = s.kill_switch(&KillScope::Tenant(t.clone())).await?;
-                        v["tenant"] = own.as_ref().map_or(Value::Null, kill_json);
-                        s.effective_kill_mode(t).await?
-                    }
-                    None => global.map_or(KillMode::Normal, |g| g.mode),
-                };
-                v["effective"] = json!(effective);
-                Ok(v)
+            let status = with_store(&config, async |s| {
+                Ok(kill_switch::status(s, tenant.as_ref()).await?)
             })?;
-            print_json(&v)
+            print_json(&json!(status))
         }
         KillSwitchCmd::History {
             tenant,
             json,
             config,
         } => {
-            let history = with_store(&config, async |s| {
-                let scope = match tenant {
-                    Some(t) => {
-                        s.tenant(&t).await?;
-                        Some(KillScope::Tenant(t))
-                    }
-                    None => None,
-                };
-                Ok(s.kill_switch_history(scope.as_ref()).await?)
-            })?;
+            let history = with_store(
+                &config,
+                async |s| Ok(kill_switch::history(s, tenant).await?),
+            )?;
             print_list(
                 json,
                 &history,
@@ -205,7 +189,9 @@ pub fn kill_switch(cmd: KillSwitchCmd) -> Outcome {
 pub fn incidents(cmd: IncidentsCmd) -> Outcome {
     match cmd {
         IncidentsCmd::List { all, json, config } => {
-            let incidents = with_store(&config, async |s| Ok(s.incidents(!all).await?))?;
+            let incidents = with_store(&config, async |s| {
+                Ok(service::incidents::list(s, all).await?)
+            })?;
             print_list(
                 json,
                 &incidents,
@@ -231,19 +217,11 @@ pub fn incidents(cmd: IncidentsCmd) -> Outcome {
             resolution,
             config,
         } => {
-            if resolution.trim().is_empty() {
-                return bad_input("--resolution must not be empty".into());
-            }
-            let v = with_store(&config, async |s| {
-                s.resolve_incident(id, &resolution, Utc::now()).await?;
-                let all = s.incidents(false).await?;
-                let i = all
-                    .iter()
-                    .find(|i| i.id == id)
-                    .ok_or_else(|| anyhow!("incident {id} vanished after it was resolved"))?;
-                Ok(incident_json(i))
+            let i = with_store(&config, async |s| {
+                let field = "--resolution";
+                Ok(service::incidents::resolve(s, id, &resolution, field, Utc::now()).await?)
             })?;
-            print_json(&v)
+            print_json(&incident_json(&i))
         }
     }
 }
@@ -342,31 +320,12 @@ fn list_backfills(tenant: Option<&TenantId>, json: bool, config: &ConfigArg) -> 
     )
 }
 
-fn bad_input(msg: String) -> Outcome {
-    Err(Failure::Input(anyhow!(msg)))
-}
-
 fn kill_json(k: &KillState) -> Value {
-    json!({
-        "scope": k.scope.key(),
-        "mode": k.mode,
-        "reason": k.reason,
-        "actor": k.actor,
-        "at": format_ts(k.at),
-    })
+    json!(KillView::from(k))
 }
 
 fn incident_json(i: &Incident) -> Value {
-    json!({
-        "id": i.id,
-        "tenant": i.tenant,
-        "run_id": i.run_id,
-        "kind": i.kind,
-        "detail": i.detail,
-        "opened_at": format_ts(i.opened_at),
-        "resolved_at": i.resolved_at.map(format_ts),
-        "resolution": i.resolution,
-    })
+    json!(IncidentView::from(i))
 }
 
 fn backfill_json(b: &Backfill) -> Value {
