@@ -69,9 +69,9 @@ pub struct NewTenantRequest {
     pub tenant: String,
     /// `starter`, `pro` or `enterprise`.
     pub plan: String,
-    /// Default 1.
+    /// Default 4 (`service::tenants::DEFAULT_MAX_ROOTS_PER_PERIOD`, as `anchor tenants add`).
     pub max_roots_per_period: Option<u32>,
-    /// Default `"100.00"`.
+    /// Default `"50.00"` (`service::tenants::DEFAULT_COST_CEILING_MICRO_USD`, as `anchor tenants add`).
     pub cost_ceiling_usd: Option<String>,
 }
 

@@ -433,6 +433,18 @@ async fn the_operator_creates_tenants_rotates_tokens_and_tenants_record_consent(
     let token = v["token"].as_str().unwrap().to_owned();
     assert_eq!(v["tenant"]["cost_ceiling_usd"], "12.50");
     assert_eq!(v["tenant"]["consent"], "opted_out");
+    // A limit left out takes the one default `anchor tenants add` also takes.
+    assert_eq!(v["tenant"]["max_roots_per_period"], 4);
+    let r = send_json(
+        &app,
+        "POST",
+        "/admin/tenants",
+        admin,
+        &json!({"tenant":"default-co","plan":"starter"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.json()["tenant"]["cost_ceiling_usd"], "50.00");
     let plan = get(&app, "/anchor/plan", Some(&token)).await.json();
     assert_eq!(plan["tenant"], "new-co");
     assert_eq!(plan["schedules"].as_array().unwrap().len(), 2, "{plan}");

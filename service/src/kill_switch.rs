@@ -132,3 +132,34 @@ pub async fn history(store: &Store, tenant: Option<TenantId>) -> Result<Vec<Kill
     };
     Ok(store.kill_switch_history(scope.as_ref()).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(scope_text: &str, tenant: Option<&str>) -> String {
+        match scope(scope_text, tenant) {
+            Err(ServiceError::Unprocessable(m)) => m,
+            other => panic!("{scope_text} {tenant:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_scope_is_global_without_a_tenant_or_tenant_with_a_valid_one() {
+        assert_eq!(scope("global", None).unwrap(), KillScope::Global);
+        assert_eq!(
+            scope("tenant", Some("acme")).unwrap(),
+            KillScope::Tenant(TenantId::new("acme").unwrap())
+        );
+        assert_eq!(
+            refusal("global", Some("acme")),
+            "scope global takes no tenant"
+        );
+        assert_eq!(refusal("tenant", None), "scope tenant needs a tenant");
+        assert_eq!(
+            refusal("everyone", None),
+            "scope \"everyone\" is not global or tenant"
+        );
+        assert!(refusal("tenant", Some("Not A Slug")).starts_with("tenant: invalid tenant"));
+    }
+}

@@ -7,14 +7,15 @@
 //! the job-queue port ([`runs::RunQueue`]) that keeps the API free of the job runner, and
 //! backfills ([`backfills`]: create, cancel, resume), the kill switch ([`kill_switch`]: set,
 //! status, history), incidents ([`incidents`]: list, resolve) and the JSON views both adapters
-//! print ([`views`]). Tenants, manifests and consent are still in the adapters (README: what is
-//! left).
+//! print ([`views`]), and tenants ([`tenants`]: create with the defaults, update, token
+//! rotation, consent). Manifest submission is still in the adapters (README: what is left).
 
 pub mod backfills;
 pub mod error;
 pub mod incidents;
 pub mod kill_switch;
 pub mod runs;
+pub mod tenants;
 pub mod views;
 
 pub use error::{Result, ServiceError};

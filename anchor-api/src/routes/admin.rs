@@ -8,8 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use ledger::sql::{NewTenant, RunFilter, TenantPatch, hash_token, new_token};
-use ledger::{Plan, TenantId};
+use ledger::TenantId;
+use ledger::sql::RunFilter;
 use scheduler::policy::parse_usd;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -33,6 +33,11 @@ fn usd(field: &'static str, s: &str) -> Result<u64> {
     parse_usd(field, s).map_err(|e| ApiError::Unprocessable(e.to_string()))
 }
 
+/// A tenant's `cost_ceiling_usd` member, when given.
+fn ceiling(s: Option<&str>) -> Result<Option<u64>> {
+    s.map(|c| usd("cost_ceiling_usd", c)).transpose()
+}
+
 /// Creates a tenant (opted out and private until its consent says otherwise) and returns its
 /// API token, this once.
 #[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenantRequest,
@@ -44,33 +49,21 @@ pub async fn create_tenant(
     JsonBody(req): JsonBody<NewTenantRequest>,
 ) -> Result<Response> {
     let id = body_tenant(&req.tenant)?;
-    let plan: Plan = req.plan.parse()?;
-    let token = new_token();
-    let result = state
-        .parts
-        .store
-        .create_tenant(
-            &NewTenant {
-                id: id.clone(),
-                plan,
-                token_hash: hash_token(&token),
-                max_roots_per_period: req.max_roots_per_period.unwrap_or(1),
-                cost_ceiling_micro_usd: match &req.cost_ceiling_usd {
-                    Some(c) => usd("cost_ceiling_usd", c)?,
-                    None => 100_000_000,
-                },
-            },
-            Utc::now(),
-        )
-        .await;
+    let request = service::tenants::NewRequest {
+        id: id.clone(),
+        plan: req.plan.parse()?,
+        max_roots_per_period: req.max_roots_per_period,
+        cost_ceiling_micro_usd: ceiling(req.cost_ceiling_usd.as_deref())?,
+    };
+    let result = service::tenants::create(&state.parts.store, request, Utc::now()).await;
     // The name may be cached as unknown (`TenantCache` keeps unknown names too).
     state.tenants.forget(&id);
-    let t = result?;
+    let created = result?;
     Ok((
         StatusCode::CREATED,
         Json(TenantWithToken {
-            tenant: TenantView::from(&t),
-            token,
+            tenant: TenantView::from(&created.tenant),
+            token: created.token,
         }),
     )
         .into_response())
@@ -91,25 +84,16 @@ pub async fn patch_tenant(
     JsonBody(req): JsonBody<TenantPatchRequest>,
 ) -> Result<Json<PatchedTenant>> {
     let tenant = input::tenant(&tenant)?;
-    let token = req.rotate_token.then(new_token);
-    let patch = TenantPatch {
+    let change = service::tenants::Change {
         plan: req.plan.as_deref().map(str::parse).transpose()?,
         max_roots_per_period: req.max_roots_per_period,
-        cost_ceiling_micro_usd: req
-            .cost_ceiling_usd
-            .as_deref()
-            .map(|c| usd("cost_ceiling_usd", c))
-            .transpose()?,
+        cost_ceiling_micro_usd: ceiling(req.cost_ceiling_usd.as_deref())?,
         status: req.status.as_deref().map(str::parse).transpose()?,
-        token_hash: token.as_deref().map(hash_token),
+        rotate_token: req.rotate_token,
     };
-    let result = state
-        .parts
-        .store
-        .update_tenant(&tenant, &patch, Utc::now())
-        .await;
+    let result = service::tenants::update(&state.parts.store, &tenant, change, Utc::now()).await;
     state.tenants.forget(&tenant);
-    let t = result?;
+    let (t, token) = result?;
     let view = TenantView::from(&t);
     Ok(Json(match token {
         Some(token) => PatchedTenant::Rotated(TenantWithToken {

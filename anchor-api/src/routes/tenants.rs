@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use ledger::Period;
-use ledger::sql::{ConsentEntry, TenantStatus};
+use ledger::sql::TenantStatus;
 
 use crate::Errors;
 use crate::auth::Caller;
@@ -91,14 +91,20 @@ pub async fn record_consent(
 ) -> Result<Json<TenantView>> {
     let tenant = input::tenant(&tenant)?;
     caller.may_manage(&state, &tenant).await?;
-    let entry = ConsentEntry {
+    let consent = service::tenants::Consent {
         action: req.action.parse()?,
-        visibility: req.visibility.parse()?,
+        visibility: Some(req.visibility.parse()?),
         signer: req.signer,
         reason: req.reason,
-        at: Utc::now(),
     };
-    let result = state.parts.store.record_consent(&tenant, &entry).await;
+    let result = service::tenants::record_consent(
+        &state.parts.store,
+        &tenant,
+        consent,
+        service::tenants::Fields::API,
+        Utc::now(),
+    )
+    .await;
     state.tenants.forget(&tenant);
     let t = result?;
     Ok(Json(TenantView::from(&t)))

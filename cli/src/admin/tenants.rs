@@ -1,15 +1,12 @@
 //! `anchor tenants`: add, list, show, set, consent.
 
-use anyhow::bail;
 use chrono::Utc;
 use clap::Subcommand;
 use ledger::ids::format_ts;
-use ledger::sql::{
-    ConsentAction, ConsentEntry, NewTenant, Store, Tenant, TenantPatch, TenantStatus, Visibility,
-    hash_token, new_token,
-};
+use ledger::sql::{ConsentAction, Store, Tenant, TenantStatus, Visibility};
 use ledger::{Plan, TenantId};
 use serde_json::{Value, json};
+use service::tenants::{self, Fields};
 
 use super::{parse_usd, print_json, print_list, usd, with_store};
 use crate::ledger_cmd::ConfigArg;
@@ -105,24 +102,22 @@ pub fn run(cmd: TenantsCmd) -> Outcome {
             reason,
             config,
         } => {
-            let consent = opt_in
-                .then(|| {
-                    nonempty("--signer", &signer)?;
-                    let reason =
-                        reason.unwrap_or_else(|| "opted in when the tenant was created".into());
-                    nonempty("--reason", &reason)?;
-                    anyhow::Ok((visibility.unwrap_or(Visibility::Private), signer, reason))
-                })
-                .transpose()?;
-            let token = new_token();
-            let new = NewTenant {
+            let consent = opt_in.then(|| tenants::Consent {
+                action: ConsentAction::OptIn,
+                visibility: Some(visibility.unwrap_or(Visibility::Private)),
+                signer,
+                reason: reason.unwrap_or_else(|| "opted in when the tenant was created".into()),
+            });
+            if let Some(c) = &consent {
+                tenants::check_consent(c, Fields::CLI).map_err(|e| Failure::Input(e.into()))?;
+            }
+            let new = tenants::NewRequest {
                 id: tenant,
                 plan,
-                token_hash: hash_token(&token),
-                max_roots_per_period,
-                cost_ceiling_micro_usd: cost_ceiling_usd,
+                max_roots_per_period: Some(max_roots_per_period),
+                cost_ceiling_micro_usd: Some(cost_ceiling_usd),
             };
-            add(&new, &token, consent, &config)
+            add(new, consent, &config)
         }
         TenantsCmd::List { json, config } => list(json, &config),
         TenantsCmd::Show { tenant, config } => show(&tenant, &config),
@@ -135,12 +130,12 @@ pub fn run(cmd: TenantsCmd) -> Outcome {
             config,
         } => set(
             &tenant,
-            &TenantPatch {
+            tenants::Change {
                 plan,
                 max_roots_per_period,
                 cost_ceiling_micro_usd: cost_ceiling_usd,
                 status,
-                token_hash: None,
+                rotate_token: false,
             },
             &config,
         ),
@@ -151,7 +146,16 @@ pub fn run(cmd: TenantsCmd) -> Outcome {
             signer,
             reason,
             config,
-        } => consent(&tenant, action, visibility, signer, reason, &config),
+        } => consent(
+            &tenant,
+            tenants::Consent {
+                action,
+                visibility,
+                signer,
+                reason,
+            },
+            &config,
+        ),
     }
 }
 
@@ -169,20 +173,16 @@ fn show(tenant: &TenantId, config: &ConfigArg) -> Outcome {
     print_json(&v)
 }
 
-/// `tenants set`: changes what the patch names; a patch that names nothing is refused.
-fn set(tenant: &TenantId, patch: &TenantPatch, config: &ConfigArg) -> Outcome {
-    if patch.plan.is_none()
-        && patch.max_roots_per_period.is_none()
-        && patch.cost_ceiling_micro_usd.is_none()
-        && patch.status.is_none()
-    {
+/// `tenants set`: changes what the change names; a change that names nothing is refused.
+fn set(tenant: &TenantId, change: tenants::Change, config: &ConfigArg) -> Outcome {
+    if change.is_empty() {
         return Err(Failure::Input(anyhow::anyhow!(
             "nothing to change: pass --plan, --max-roots-per-period, --cost-ceiling-usd \
              or --status"
         )));
     }
-    let t = with_store(config, async |s| {
-        Ok(s.update_tenant(tenant, patch, Utc::now()).await?)
+    let (t, _) = with_store(config, async |s| {
+        Ok(tenants::update(s, tenant, change, Utc::now()).await?)
     })?;
     print_json(&tenant_json(&t))
 }
@@ -219,29 +219,10 @@ fn list(json: bool, config: &ConfigArg) -> Outcome {
 }
 
 /// Appends to the consent log and prints the tenant's consent, visibility and whole log.
-fn consent(
-    tenant: &TenantId,
-    action: ConsentAction,
-    visibility: Option<Visibility>,
-    signer: String,
-    reason: String,
-    config: &ConfigArg,
-) -> Outcome {
-    nonempty("--signer", &signer)?;
-    nonempty("--reason", &reason)?;
+fn consent(tenant: &TenantId, consent: tenants::Consent, config: &ConfigArg) -> Outcome {
+    tenants::check_consent(&consent, Fields::CLI).map_err(|e| Failure::Input(e.into()))?;
     let v = with_store(config, async |s| {
-        let visibility = match visibility {
-            Some(v) => v,
-            None => s.tenant(tenant).await?.visibility,
-        };
-        let entry = ConsentEntry {
-            action,
-            visibility,
-            signer,
-            reason,
-            at: Utc::now(),
-        };
-        let t = s.record_consent(tenant, &entry).await?;
+        let t = tenants::record_consent(s, tenant, consent, Fields::CLI, Utc::now()).await?;
         let log = s.consent_log(tenant).await?;
         Ok(json!({
             "tenant": t.id,
@@ -255,34 +236,29 @@ fn consent(
 
 /// Creates the tenant with a fresh token, then the opt-in if asked. The token is printed
 /// whenever the tenant was created, even when the opt-in then fails.
-fn add(
-    new: &NewTenant,
-    token: &str,
-    consent: Option<(Visibility, String, String)>,
-    config: &ConfigArg,
-) -> Outcome {
-    let (tenant, consent_error) = with_store(config, async |s: &Store| {
+fn add(new: tenants::NewRequest, consent: Option<tenants::Consent>, config: &ConfigArg) -> Outcome {
+    let (created, consent_error) = with_store(config, async |s: &Store| {
         let now = Utc::now();
-        let tenant = s.create_tenant(new, now).await?;
-        let Some((visibility, signer, reason)) = consent else {
-            return Ok((tenant, None));
+        let mut created = tenants::create(s, new, now).await?;
+        let Some(consent) = consent else {
+            return Ok((created, None));
         };
-        let entry = ConsentEntry {
-            action: ConsentAction::OptIn,
-            visibility,
-            signer,
-            reason,
-            at: now,
-        };
-        Ok(match s.record_consent(&new.id, &entry).await {
-            Ok(t) => (t, None),
-            Err(e) => (tenant, Some(e)),
-        })
+        let id = created.tenant.id.clone();
+        Ok(
+            match tenants::record_consent(s, &id, consent, Fields::CLI, now).await {
+                Ok(t) => {
+                    created.tenant = t;
+                    (created, None)
+                }
+                Err(e) => (created, Some(e)),
+            },
+        )
     })?;
+    let tenant = &created.tenant;
     print_json(&json!({
         "tenant": tenant.id,
         "plan": tenant.plan,
-        "token": token,
+        "token": created.token,
         "consent": tenant.consent,
     }))?;
     eprintln!(
@@ -298,13 +274,6 @@ fn add(
             tenant.id, tenant.id
         )))),
     }
-}
-
-fn nonempty(flag: &str, v: &str) -> anyhow::Result<()> {
-    if v.trim().is_empty() {
-        bail!("{flag} must not be empty");
-    }
-    Ok(())
 }
 
 /// A tenant as JSON, without its token hash.
