@@ -97,7 +97,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(m) => (S::BAD_REQUEST, "bad_request", m.clone()),
             ApiError::Unauthorized(m) => (S::UNAUTHORIZED, "unauthorized", m.clone()),
-            ApiError::Forbidden(m) => (S::FORBIDDEN, "forbidden", m.clone()),
+            ApiError::Forbidden(m) | ApiError::Service(ServiceError::Forbidden(m)) => {
+                (S::FORBIDDEN, "forbidden", m.clone())
+            }
             ApiError::NotFound(m) | ApiError::Proofs(ProofsError::NotFound(m)) => {
                 (S::NOT_FOUND, "not_found", m.clone())
             }

@@ -343,6 +343,23 @@ fn manifests_add_from_lines_skips_blank_lines_and_comments() {
 }
 
 #[test]
+fn manifests_add_refuses_a_disabled_tenant_and_stores_nothing() {
+    let f = Fleet::embedded();
+    f.add_tenant("acme");
+    f.json(&["tenants", "set", "acme", "--status", "disabled"]);
+    let file = f.file("d.txt", &format!("{D1}\n"));
+    let err = f.fails(&["manifests", "add", "--tenant", "acme", &file], 2);
+    assert!(err.contains("tenant acme is disabled"), "{err}");
+    // Enabled again, the same file is accepted whole: nothing of it was stored before.
+    f.json(&["tenants", "set", "acme", "--status", "active"]);
+    let out = f.json(&["manifests", "add", "--tenant", "acme", &file]);
+    assert_eq!(
+        (out["accepted"].as_u64(), out["duplicate"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[test]
 fn manifests_add_from_json_manifests_stores_the_digest_anchor_digest_prints() {
     let f = Fleet::embedded();
     f.add_tenant("acme");

@@ -1,5 +1,5 @@
 //! The one error type of the service layer. Each variant says what an adapter answers: the
-//! API maps `Unprocessable` to 422 and `Conflict` to 409, the ledger's errors by the ledger's
+//! API maps `Unprocessable` to 422, `Forbidden` to 403 and `Conflict` to 409, the ledger's errors by the ledger's
 //! rules, and `Queue` to a 500 whose detail is logged.
 
 use ledger::LedgerError;
@@ -13,6 +13,9 @@ pub enum ServiceError {
     /// The request is well formed but cannot be done as asked (names why).
     #[error("{0}")]
     Unprocessable(String),
+    /// The request is refused for who it is about (a disabled tenant's manifests).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request contradicts the current state (a run exists).
     #[error("{0}")]
     Conflict(String),

@@ -8,12 +8,14 @@
 //! backfills ([`backfills`]: create, cancel, resume), the kill switch ([`kill_switch`]: set,
 //! status, history), incidents ([`incidents`]: list, resolve) and the JSON views both adapters
 //! print ([`views`]), and tenants ([`tenants`]: create with the defaults, update, token
-//! rotation, consent). Manifest submission is still in the adapters (README: what is left).
+//! rotation, consent) and manifests ([`manifests`]: who may submit, the periods they fall
+//! into).
 
 pub mod backfills;
 pub mod error;
 pub mod incidents;
 pub mod kill_switch;
+pub mod manifests;
 pub mod runs;
 pub mod tenants;
 pub mod views;

@@ -62,9 +62,9 @@ impl From<service::ServiceError> for WorkerError {
         match e {
             service::ServiceError::Ledger(e) => WorkerError::Ledger(e),
             service::ServiceError::Queue(m) => WorkerError::Queue(m),
-            service::ServiceError::Unprocessable(m) | service::ServiceError::Conflict(m) => {
-                WorkerError::Permanent(m)
-            }
+            service::ServiceError::Unprocessable(m)
+            | service::ServiceError::Forbidden(m)
+            | service::ServiceError::Conflict(m) => WorkerError::Permanent(m),
         }
     }
 }

@@ -3,8 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
-use ledger::Period;
-use ledger::sql::TenantStatus;
 
 use crate::Errors;
 use crate::auth::Caller;
@@ -32,9 +30,7 @@ pub async fn submit_manifests(
 ) -> Result<Json<SubmitResult>> {
     let tenant = input::tenant(&tenant)?;
     let t = caller.may_manage(&state, &tenant).await?;
-    if t.status == TenantStatus::Disabled {
-        return Err(ApiError::Forbidden(format!("tenant {tenant} is disabled")));
-    }
+    service::manifests::accepts(&t)?;
     // Parsing and canonicalising up to LEDGER_API_BODY_LIMIT of JSON is CPU work: it runs on
     // the blocking pool, not on the threads that serve every other request (an 8 MiB body
     // parsed inline held /healthz for 0.2 s).
@@ -53,19 +49,11 @@ pub async fn submit_manifests(
                 other => ApiError::Unprocessable(other.to_string()),
             })?;
     let now = Utc::now();
-    let counts = state
-        .parts
-        .store
-        .insert_manifests(&tenant, &digests, now)
-        .await?;
+    let counts = service::manifests::submit(&state.parts.store, &t, &digests, now).await?;
     metrics::counter!("api_manifests_accepted_total").increment(counts.accepted);
-    let periods = state
-        .parts
-        .policy
-        .plans
-        .schedules(t.plan)
+    let periods = service::manifests::periods(&state.parts.policy.plans, &t, now)
         .iter()
-        .map(|s| Period::containing(s.cadence, now).to_string())
+        .map(ToString::to_string)
         .collect();
     Ok(Json(SubmitResult {
         accepted: counts.accepted,

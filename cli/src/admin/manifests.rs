@@ -46,11 +46,12 @@ pub fn run(cmd: ManifestsCmd) -> Outcome {
     let digests = parse_digests(&bytes).with_context(|| file.display().to_string())?;
     let received_at = received_at.unwrap_or_else(Utc::now);
     let (accepted, duplicate) = with_store(&config, async |s| {
-        // An unknown tenant is refused before anything is written.
-        s.tenant(&tenant).await?;
+        // An unknown or disabled tenant is refused before anything is written.
+        let t = s.tenant(&tenant).await?;
+        service::manifests::accepts(&t)?;
         let (mut accepted, mut duplicate) = (0u64, 0u64);
         for batch in digests.chunks(BATCH) {
-            let n = s.insert_manifests(&tenant, batch, received_at).await?;
+            let n = service::manifests::submit(s, &t, batch, received_at).await?;
             accepted += n.accepted;
             duplicate += n.duplicate;
         }
