@@ -191,16 +191,15 @@ impl std::fmt::Debug for Parts {
 }
 
 impl Parts {
-    /// The API's parts from backends the binary opened (it applies migrations) and the job
-    /// queue it opened on them; reads the policy and connects the reserves tables.
+    /// The API's parts from backends the binary opened (it applies migrations), the job queue
+    /// it opened on them and the policy it read at its edge; connects the reserves tables.
     pub async fn new(
         config: &Config,
+        policy: Policy,
         backends: Backends,
         queue: Arc<dyn RunQueue>,
     ) -> Result<Parts> {
         let Backends { store, blobs, kv } = backends;
-        let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))
-            .map_err(|e| ApiError::Config(e.to_string()))?;
         let reserves = ReserveStore::connect(&config.database_url)
             .await
             .map_err(|e| ApiError::Unavailable(format!("the reserves store: {e}")))?;

@@ -162,7 +162,7 @@ pub fn up(args: &UpArgs) -> Outcome {
             overrides.extend(dev.vars());
             config = config_with(args.config.config.as_deref(), &overrides)?;
         }
-        let ctx = Arc::new(Ctx::open(&config, config.is_embedded()).await?);
+        let ctx = Arc::new(open_ctx(&config, config.is_embedded()).await?);
         let mut api_config = ApiConfig::from_config(&config).map_err(anyhow::Error::new)?;
         if let Some(addr) = args.api_addr {
             api_config.addr = addr;
@@ -206,6 +206,22 @@ pub fn up(args: &UpArgs) -> Outcome {
     })
 }
 
+/// The anchoring policy, read once at this process's edge and handed down typed. A bad
+/// variable is bad configuration: exit 2, from every role (before, the workers' roles exited
+/// 1 for it and `anchor api` 2).
+fn policy(config: &Config) -> Result<scheduler::policy::Policy, Failure> {
+    scheduler::policy::Policy::from_vars(|name| config.var(name).map(str::to_owned))
+        .map_err(|e| Failure::Input(anyhow::Error::new(e).context("configuration")))
+}
+
+/// The workers' context: the policy and the workers' settings are read first, so a bad
+/// variable stops the process before it connects to anything, then handed down typed.
+async fn open_ctx(config: &Config, embedded: bool) -> Result<Ctx, Failure> {
+    let policy = policy(config)?;
+    let settings = workers::ctx::WorkerSettings::from_config(config)?;
+    Ok(Ctx::open_with(config, policy, settings, embedded).await?)
+}
+
 async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
@@ -215,13 +231,14 @@ async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListe
 pub fn api(args: &ApiArgs) -> Outcome {
     crate::ots::runtime()?.block_on(async {
         let config = args.config.load()?;
+        let policy = policy(&config)?;
         let mut api_config = ApiConfig::from_config(&config).map_err(anyhow::Error::new)?;
         if let Some(addr) = args.addr {
             api_config.addr = addr;
         }
         let backends = config.open().await?;
         let queue = workers::ctx::open_queue(&config, &backends.store).await?;
-        let parts = Parts::new(&config, backends, Arc::new(queue))
+        let parts = Parts::new(&config, policy, backends, Arc::new(queue))
             .await
             .map_err(anyhow::Error::new)?;
         let state = ApiState::new(parts, api_config);
@@ -316,7 +333,7 @@ pub fn queue(cmd: &QueueCmd) -> Outcome {
 pub fn scheduler(config: &ConfigArg) -> Outcome {
     crate::ots::runtime()?.block_on(async {
         let config = config.load()?;
-        let ctx = Arc::new(Ctx::open(&config, config.is_embedded()).await?);
+        let ctx = Arc::new(open_ctx(&config, config.is_embedded()).await?);
         let (trigger, shutdown) = shutdown_pair();
         on_ctrl_c(trigger)?;
         eprintln!("anchor scheduler: ticking every {:?}", ctx.policy.tick);
@@ -328,7 +345,7 @@ pub fn scheduler(config: &ConfigArg) -> Outcome {
 pub fn worker(args: &WorkerArgs) -> Outcome {
     crate::ots::runtime()?.block_on(async {
         let config = args.config.load()?;
-        let ctx = Arc::new(Ctx::open(&config, config.is_embedded()).await?);
+        let ctx = Arc::new(open_ctx(&config, config.is_embedded()).await?);
         let (trigger, shutdown) = shutdown_pair();
         on_ctrl_c(trigger)?;
         eprintln!(
@@ -353,7 +370,7 @@ pub fn run(args: &RunArgs) -> Outcome {
     }
     crate::ots::runtime()?.block_on(async {
         let config = args.config.load()?;
-        let mut ctx = Ctx::open(&config, config.is_embedded()).await?;
+        let mut ctx = open_ctx(&config, config.is_embedded()).await?;
         ctx.store
             .tenant(&tenant)
             .await
@@ -495,7 +512,7 @@ pub fn demo(args: &DemoArgs) -> Outcome {
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
         let config = Config::from_sources(None, &env).context("demo configuration")?;
-        let ctx = Arc::new(Ctx::open(&config, true).await?);
+        let ctx = Arc::new(open_ctx(&config, true).await?);
         seed_tenants(&ctx, args.manifests).await?;
         eprintln!(
             "demo: 3 tenants × {} manifests in {}; dev TSA {}; dev calendars {}",

@@ -376,3 +376,22 @@ fn consent_with_a_7_mib_signer_is_refused_naming_the_bound() {
         store.close().await;
     });
 }
+
+#[test]
+fn a_bad_policy_variable_stops_every_role_with_exit_2_before_it_connects_to_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 1 refuses: a role that connected first would exit 4, not 2.
+    let env = [
+        ("LEDGER_GRACE", "1w"),
+        ("LEDGER_DATABASE_URL", "postgres://anchor@127.0.0.1:1/none"),
+    ];
+    for role in [&["worker"][..], &["scheduler"], &["api"], &["up"]] {
+        let out = run_anchor(dir.path(), &env, role, b"");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{role:?}: {err}");
+        assert!(
+            err.contains("LEDGER_GRACE") && err.contains("\"1w\""),
+            "{role:?}: {err}"
+        );
+    }
+}

@@ -346,29 +346,78 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// The workers' part of the configuration, typed: read once from the loaded [`Config`] (at the
+/// binary's edge) and handed to [`Ctx::open_with`]. The anchoring policy is the scheduler's
+/// part, handed down beside it; the backends, the queue and the signing key are opened from
+/// the [`Config`] itself (connections and secrets, not settings).
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    pub stamping: Stamping,
+    /// `LEDGER_RUN_LEASE` (default 10 minutes).
+    pub run_lease: Duration,
+    /// `LEDGER_QUEUE_RETAIN_DONE` (default [`crate::queue::RETAIN_DONE`]).
+    pub queue_retain_done: Duration,
+    /// `LEDGER_CANARY_INTERVAL`, `LEDGER_CANARY_DEADLINE`.
+    pub canary: Option<CanaryPolicy>,
+}
+
+impl WorkerSettings {
+    /// Every variable the workers read, checked now: a bad one fails the process at start.
+    pub fn from_config(config: &Config) -> Result<WorkerSettings> {
+        Ok(WorkerSettings {
+            stamping: Stamping::from_config(config)?,
+            run_lease: duration_var(config, "LEDGER_RUN_LEASE")?.unwrap_or(Duration::from_mins(10)),
+            queue_retain_done: duration_var(config, "LEDGER_QUEUE_RETAIN_DONE")?
+                .unwrap_or(crate::queue::RETAIN_DONE),
+            canary: CanaryPolicy::from_config(config)?,
+        })
+    }
+}
+
+/// The duration variable `name` as a `std` duration, when set.
+fn duration_var(config: &Config, name: &'static str) -> Result<Option<Duration>> {
+    config
+        .var(name)
+        .map(|s| {
+            scheduler::policy::parse_duration(name, s)?
+                .to_std()
+                .map_err(|_| WorkerError::Config(format!("{name} must be positive")))
+        })
+        .transpose()
+}
+
 impl Ctx {
-    /// Opens everything from the configuration. `embedded` allows the generated signing key.
+    /// Opens everything from the configuration, reading the policy and the workers' settings
+    /// from it (tests and benches; a binary reads them once at its edge and calls
+    /// [`Ctx::open_with`]). `embedded` allows the generated signing key.
     pub async fn open(config: &Config, embedded: bool) -> Result<Ctx> {
-        let Backends { store, blobs, kv } = config.open().await?;
         let policy = Policy::from_vars(|name| config.var(name).map(str::to_owned))?;
-        let stamping = Stamping::from_config(config)?;
+        Ctx::open_with(
+            config,
+            policy,
+            WorkerSettings::from_config(config)?,
+            embedded,
+        )
+        .await
+    }
+
+    /// Opens the backends, the queue and the signing key from `config`, with the policy and
+    /// the workers' settings already read.
+    pub async fn open_with(
+        config: &Config,
+        policy: Policy,
+        settings: WorkerSettings,
+        embedded: bool,
+    ) -> Result<Ctx> {
+        let Backends { store, blobs, kv } = config.open().await?;
         let queue = open_queue(config, &store).await?;
         let key = signing_key(config, embedded)?;
-        let run_lease = match config.var("LEDGER_RUN_LEASE") {
-            Some(s) => scheduler::policy::parse_duration("LEDGER_RUN_LEASE", s)?
-                .to_std()
-                .map_err(|_| WorkerError::Config("LEDGER_RUN_LEASE must be positive".into()))?,
-            None => Duration::from_mins(10),
-        };
-        let queue_retain_done = match config.var("LEDGER_QUEUE_RETAIN_DONE") {
-            Some(s) => scheduler::policy::parse_duration("LEDGER_QUEUE_RETAIN_DONE", s)?
-                .to_std()
-                .map_err(|_| {
-                    WorkerError::Config("LEDGER_QUEUE_RETAIN_DONE must be positive".into())
-                })?,
-            None => crate::queue::RETAIN_DONE,
-        };
-        let canary = CanaryPolicy::from_config(config)?;
+        let WorkerSettings {
+            stamping,
+            run_lease,
+            queue_retain_done,
+            canary,
+        } = settings;
         Ok(Ctx {
             store,
             blobs,
