@@ -7,9 +7,11 @@
 //! - [`duration`]: the one grammar of durations in configuration (`90s`, `15m`, `2d`).
 //! - [`keys`]: ES256 signing keys, RFC 7638 key ids, public JWKs and JWK sets.
 //! - [`formats`]: receipt, root metadata and run summary documents, signed over JCS.
+//! - [`bundle`]: the per-manifest verification bundle `c2c.bundle.v1` (read and written).
 //! - [`chain`]: verifying an exported run-summary chain (seed 004 rules).
 //! - [`redact`]: the one redaction of URLs (passwords, secret query values).
 
+pub mod bundle;
 pub mod chain;
 pub mod duration;
 pub mod error;

@@ -1,4 +1,4 @@
-//! The checks of a `c2c.bundle.v1` (`proofs::bundle`), pure over its bytes: first what only a
+//! The checks of a `c2c.bundle.v1` (`domain::bundle`), pure over its bytes: first what only a
 //! bundle has, then every check of [`crate::receipt`] with the bundle's summary in place of
 //! the chain.
 //!
@@ -8,10 +8,10 @@
 //! | `proof`        | the `c2c.proof.v1` is for the bundle's digest, tenant, period and tree size, and its RFC 9162 audit path leads to the receipt's root |
 //! | `manifest.ots` | the per-manifest `.ots` stamps the manifest digest, its operations are exactly the c2c leaf path (`hexlify`, prepend the leaf prefix, prepend `00`, `sha256`, then per level prepend/append a 32-byte sibling, prepend `01`, `sha256`) up to `root.bin`, then `sha256` to SHA-256(root.bin), and from there it is the bundle's `root.ots` (whose attestations the `ots` check verifies) |
 
-use ledger::formats::Receipt;
-use ledger::keys::Jwks;
+use domain::bundle::Bundle;
+use domain::formats::Receipt;
+use domain::keys::Jwks;
 use merkle::ProofV1;
-use proofs::Bundle;
 use stamp::tsp::VerifyOptions;
 use stamp::{DetachedTimestamp, Entry, Op, Timestamp};
 

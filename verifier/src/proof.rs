@@ -2,7 +2,7 @@
 //! a tree of that size with that root; the tenant and period a proof file names are its own
 //! say-so until they are bound to a receipt of the same tree.
 
-use ledger::formats::Receipt;
+use domain::formats::Receipt;
 use merkle::ProofV1;
 
 /// What in `proof` is not the receipt's: its tenant, its period and its tree size must be the

@@ -8,7 +8,7 @@
 //! | `artifact FILE`   | the SHA-256 of `root.ots` / `root.tsr` is the one the receipt lists for that anchor |
 //! | `ots`             | the `.ots` stamps SHA-256(root.bin); when the receipt says `confirmed`, its Bitcoin attestation checks against the block header at the receipt's height, whose hash and time are the receipt's; when `pending`, it waits at calendars (pending) |
 //! | `tsa`             | the `.tsr` is granted, its imprint is SHA-256(root.bin), its CMS signature verifies, the signer has the critical timeStamping EKU and chains to `--ca` at genTime, and its genTime is the receipt's (to the millisecond the receipt records) |
-//! | `chain`           | (receipt) the tenant's chain verifies (`ledger::chain::verify_jsonl`: seq, prev links, times, tenant, signatures) |
+//! | `chain`           | (receipt) the tenant's chain verifies (`domain::chain::verify_jsonl`: seq, prev links, times, tenant, signatures) |
 //! | `summary`         | the run summary whose SHA-256 is the receipt's `summary_hash` is there (a line of the chain, or the bundle's summary with a valid signature) and records the receipt's tenant, period, run and root |
 //!
 //! Decisions: `c2c.receipt.v1` names no TSA policy, so any policy is accepted and the token's
@@ -17,10 +17,10 @@
 //! anchor the receipt records as `skipped` (OpenTimestamps off or unreachable at anchoring;
 //! a catch-up stamps it later) is pending; one recorded as `failed` fails.
 
-use ledger::formats::{AnchorEntry, Receipt, RunSummary, sha256_hex};
-use ledger::ids::format_ts;
-use ledger::keys::Jwks;
-use ledger::{AnchorKind, AnchorStatus};
+use domain::formats::{AnchorEntry, Receipt, RunSummary, sha256_hex};
+use domain::ids::format_ts;
+use domain::keys::Jwks;
+use domain::{AnchorKind, AnchorStatus};
 use sha2::{Digest as _, Sha256};
 use stamp::DetachedTimestamp;
 use stamp::bitcoin::{HeaderSource as _, HeadersFile, Network};
@@ -221,7 +221,7 @@ pub fn ots(entry: &AnchorEntry, bytes: &[u8], root_bin: &[u8], headers: &HeaderI
 /// A receipt that says confirmed in block `b`: the `.ots` must show it, checked against a
 /// header.
 fn ots_confirmed(
-    b: &ledger::formats::Bitcoin,
+    b: &domain::formats::Bitcoin,
     findings: &[Finding],
     failures: &[&str],
     headers: &HeaderInput,
@@ -284,7 +284,7 @@ fn ots_confirmed(
 
 /// A failed check when there are no headers to check block `b` against: none were given, or
 /// the source could not be reached.
-fn no_headers(b: &ledger::formats::Bitcoin, headers: &HeaderInput) -> Option<Check> {
+fn no_headers(b: &domain::formats::Bitcoin, headers: &HeaderInput) -> Option<Check> {
     match headers {
         HeaderInput::None(_) => Some(Check::failed(
             "ots",
@@ -305,7 +305,7 @@ fn no_headers(b: &ledger::formats::Bitcoin, headers: &HeaderInput) -> Option<Che
 
 /// Why no attestation of the `.ots` confirms block `b` as the receipt says: another
 /// transaction, no attestation there, or the verifier's own failures.
-fn not_there(b: &ledger::formats::Bitcoin, findings: &[Finding], failures: &[&str]) -> Check {
+fn not_there(b: &domain::formats::Bitcoin, findings: &[Finding], failures: &[&str]) -> Check {
     let other_tx = findings.iter().find_map(|f| match f {
         Finding::Bitcoin { height, txid, .. } if *height == b.height => Some(txid),
         _ => None,
@@ -346,7 +346,7 @@ fn work_basis(headers: &HeaderInput, height: u64, at: String) -> Basis {
 
 /// The receipt's chain against the verifier's: a note for the `✓` line (empty, or that the
 /// receipt predates its network field), or the failed check when they differ.
-fn network_check(b: &ledger::formats::Bitcoin, verifier: Network) -> Result<String, Check> {
+fn network_check(b: &domain::formats::Bitcoin, verifier: Network) -> Result<String, Check> {
     match b.network {
         Some(n) if n.name() == verifier.name() => Ok(String::new()),
         Some(n) => Err(Check::failed(
@@ -465,7 +465,7 @@ pub fn tsa(entry: &AnchorEntry, bytes: &[u8], root_bin: &[u8], opts: &VerifyOpti
 }
 
 fn chain_check(r: &Receipt, chain: &[u8], jwks: &Jwks) -> Check {
-    match ledger::chain::verify_jsonl(chain, jwks) {
+    match domain::chain::verify_jsonl(chain, jwks) {
         Ok(c) if c.tenant != r.tenant => Check::failed(
             "chain",
             format!(
