@@ -12,11 +12,13 @@
 //! only as far as the pinned CA is trusted.
 
 mod alg;
+#[cfg(feature = "net")]
 pub mod client;
 mod der;
 pub mod devca;
 mod pem;
 mod request;
+#[cfg(feature = "net")]
 pub mod responder;
 mod token;
 mod verify;
