@@ -3,46 +3,12 @@
 //! are RFC 3339 UTC with milliseconds; enums are their lowercase names.
 
 use ledger::ids::format_ts;
-use ledger::sql::{Backfill, ConsentEntry, Run, Tenant};
-use scheduler::policy::decimal_usd as usd;
+use ledger::sql::ConsentEntry;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// A tenant as the API shows it (never its token or the token's hash).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TenantView {
-    #[schema(example = "acme")]
-    pub tenant: String,
-    /// `starter`, `pro` or `enterprise`.
-    pub plan: String,
-    /// `opted_in` or `opted_out`.
-    pub consent: String,
-    /// `public` or `private`.
-    pub visibility: String,
-    /// `active`, `paused` or `disabled`.
-    pub status: String,
-    pub max_roots_per_period: u32,
-    #[schema(example = "50.00")]
-    pub cost_ceiling_usd: String,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<&Tenant> for TenantView {
-    fn from(t: &Tenant) -> TenantView {
-        TenantView {
-            tenant: t.id.to_string(),
-            plan: t.plan.to_string(),
-            consent: t.consent.to_string(),
-            visibility: t.visibility.to_string(),
-            status: t.status.to_string(),
-            max_roots_per_period: t.max_roots_per_period,
-            cost_ceiling_usd: usd(t.cost_ceiling_micro_usd),
-            created_at: format_ts(t.created_at),
-            updated_at: format_ts(t.updated_at),
-        }
-    }
-}
+/// The tenant, run and backfill views are the service layer's, defined once there.
+pub use service::views::{BackfillView, RunView, TenantView};
 
 /// A tenant just created, or whose token was just rotated: the token is shown this once.
 #[derive(Debug, Serialize, ToSchema)]
@@ -169,44 +135,6 @@ pub struct PlanView {
     pub schedules: Vec<ScheduleView>,
 }
 
-/// A run (`{tenant}:{period}`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RunView {
-    pub id: String,
-    pub tenant: String,
-    pub period: String,
-    pub trigger: String,
-    pub status: String,
-    pub root: Option<String>,
-    pub tree_size: Option<u64>,
-    pub estimated_cost_usd: String,
-    pub errors: Vec<String>,
-    pub attempt: u32,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-}
-
-impl From<&Run> for RunView {
-    fn from(r: &Run) -> RunView {
-        RunView {
-            id: r.id.clone(),
-            tenant: r.tenant.to_string(),
-            period: r.period.to_string(),
-            trigger: r.trigger.to_string(),
-            status: r.status.to_string(),
-            root: r.root.as_ref().map(ToString::to_string),
-            tree_size: r.tree_size,
-            estimated_cost_usd: usd(r.estimated_cost_micro_usd),
-            errors: r.errors.clone(),
-            attempt: r.attempt,
-            created_at: format_ts(r.created_at),
-            started_at: r.started_at.map(format_ts),
-            finished_at: r.finished_at.map(format_ts),
-        }
-    }
-}
-
 /// `POST /admin/runs`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -245,47 +173,6 @@ pub struct BackfillRequest {
     pub manifests_per_hour: u64,
     /// Default: the tenant's ceiling.
     pub cost_ceiling_usd: Option<String>,
-}
-
-/// A backfill and its progress.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BackfillView {
-    pub id: String,
-    pub tenant: String,
-    pub from: String,
-    pub to: String,
-    pub manifests_per_hour: u64,
-    pub cost_ceiling_usd: String,
-    /// `queued`, `running`, `stopped`, `cancelled` or `done`.
-    pub status: String,
-    pub periods_total: u64,
-    pub periods_done: u64,
-    pub manifests_done: u64,
-    pub cost_spent_usd: String,
-    pub reason: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<&Backfill> for BackfillView {
-    fn from(b: &Backfill) -> BackfillView {
-        BackfillView {
-            id: b.id.clone(),
-            tenant: b.tenant.to_string(),
-            from: b.from.to_string(),
-            to: b.to.to_string(),
-            manifests_per_hour: b.manifests_per_hour,
-            cost_ceiling_usd: usd(b.cost_ceiling_micro_usd),
-            status: b.status.to_string(),
-            periods_total: b.periods_total,
-            periods_done: b.periods_done,
-            manifests_done: b.manifests_done,
-            cost_spent_usd: usd(b.cost_spent_micro_usd),
-            reason: b.reason.clone(),
-            created_at: format_ts(b.created_at),
-            updated_at: format_ts(b.updated_at),
-        }
-    }
 }
 
 /// `/healthz` and `/readyz`.

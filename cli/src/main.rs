@@ -266,6 +266,25 @@ impl From<workers::WorkerError> for Failure {
     }
 }
 
+/// A role's, a rollup's or the demo's failure exits as the error it wraps always did.
+impl From<::fleet::FleetError> for Failure {
+    fn from(e: ::fleet::FleetError) -> Self {
+        use ::fleet::FleetError as F;
+        match e {
+            F::Ledger(e) => e.into(),
+            F::Workers(e) => e.into(),
+            // Their own type first in the chain, where `is_unavailable` looks for it.
+            F::Api(e) => anyhow::Error::new(e).into(),
+            F::Reserves(e) => anyhow::Error::new(e).into(),
+            F::Proofs(e) => anyhow::Error::new(e).into(),
+            e @ (F::Policy(_) | F::Io { .. } | F::Input(_) | F::NotEmpty(_)) => {
+                Failure::Input(e.into())
+            }
+            e @ F::Check(_) => Failure::Check(e.into()),
+        }
+    }
+}
+
 pub type Outcome = Result<(), Failure>;
 
 pub fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {

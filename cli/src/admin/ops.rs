@@ -328,22 +328,7 @@ fn incident_json(i: &Incident) -> Value {
     json!(IncidentView::from(i))
 }
 
+/// A backfill as JSON: the operator's record (`service::views`).
 fn backfill_json(b: &Backfill) -> Value {
-    json!({
-        "id": b.id,
-        "tenant": b.tenant,
-        "from": b.from.to_string(),
-        "to": b.to.to_string(),
-        "manifests_per_hour": b.manifests_per_hour,
-        "cost_ceiling_micro_usd": b.cost_ceiling_micro_usd,
-        "cost_ceiling_usd": usd(b.cost_ceiling_micro_usd),
-        "status": b.status,
-        "periods_total": b.periods_total,
-        "periods_done": b.periods_done,
-        "manifests_done": b.manifests_done,
-        "cost_spent_micro_usd": b.cost_spent_micro_usd,
-        "reason": b.reason,
-        "created_at": format_ts(b.created_at),
-        "updated_at": format_ts(b.updated_at),
-    })
+    json!(service::views::BackfillRecord::from(b))
 }

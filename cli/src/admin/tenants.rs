@@ -276,18 +276,7 @@ fn add(new: tenants::NewRequest, consent: Option<tenants::Consent>, config: &Con
     }
 }
 
-/// A tenant as JSON, without its token hash.
+/// A tenant as JSON, without its token hash: the operator's record (`service::views`).
 fn tenant_json(t: &Tenant) -> Value {
-    json!({
-        "id": t.id,
-        "plan": t.plan,
-        "consent": t.consent,
-        "visibility": t.visibility,
-        "status": t.status,
-        "max_roots_per_period": t.max_roots_per_period,
-        "cost_ceiling_micro_usd": t.cost_ceiling_micro_usd,
-        "cost_ceiling_usd": usd(t.cost_ceiling_micro_usd),
-        "created_at": format_ts(t.created_at),
-        "updated_at": format_ts(t.updated_at),
-    })
+    json!(service::views::TenantRecord::from(t))
 }
