@@ -250,6 +250,28 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for JsonErrors<IO> {
     }
 }
 
+/// The `/metrics` route alone: what `anchor worker --metrics-addr` and `anchor scheduler
+/// --metrics-addr` serve. It renders the process's one Prometheus recorder
+/// ([`crate::state::prometheus`]), as the API's own `/metrics` does.
+pub fn metrics_router() -> Router {
+    let handle = crate::state::prometheus();
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        axum::http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                    )],
+                    handle.render(),
+                )
+            }
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,20 @@ pub struct WorkerArgs {
     /// Concurrent jobs in this process.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Serve Prometheus metrics at `http://HOST:PORT/metrics` (port 0: any free port, named
+    /// on stderr).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Args, Debug)]
+pub struct SchedulerArgs {
+    /// Serve Prometheus metrics at `http://HOST:PORT/metrics` (port 0: any free port, named
+    /// on stderr).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -138,14 +152,18 @@ pub fn queue(cmd: &QueueCmd) -> Outcome {
     Ok(crate::write_stdout(out.as_bytes())?)
 }
 
-pub fn scheduler(config: &ConfigArg) -> Outcome {
-    let config = config.load()?;
-    Ok(crate::ots::runtime()?.block_on(fleet::roles::scheduler(&config))?)
+pub fn scheduler(args: &SchedulerArgs) -> Outcome {
+    let config = args.config.load()?;
+    Ok(crate::ots::runtime()?.block_on(fleet::roles::scheduler(&config, args.metrics_addr))?)
 }
 
 pub fn worker(args: &WorkerArgs) -> Outcome {
     let config = args.config.load()?;
-    Ok(crate::ots::runtime()?.block_on(fleet::roles::worker(&config, args.concurrency))?)
+    Ok(crate::ots::runtime()?.block_on(fleet::roles::worker(
+        &config,
+        args.concurrency,
+        args.metrics_addr,
+    ))?)
 }
 
 /// `anchor run`: one rollup now; the exit code of each `result` is

@@ -92,10 +92,7 @@ enum Command {
     /// The HTTP API alone (see anchor-api/README.md for its routes).
     Api(fleet::ApiArgs),
     /// The scheduler role alone: ticks, enqueues due periods, reaps stalled runs.
-    Scheduler {
-        #[command(flatten)]
-        config: ledger_cmd::ConfigArg,
-    },
+    Scheduler(fleet::SchedulerArgs),
     /// The worker role alone: runs rollup, upgrade, sample-verify and catch-up jobs.
     Worker(fleet::WorkerArgs),
     /// One rollup now, in this process.
@@ -330,7 +327,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Queue(cmd) => fleet::queue(&cmd),
         Command::Up(args) => fleet::up(&args),
         Command::Api(args) => fleet::api(&args),
-        Command::Scheduler { config } => fleet::scheduler(&config),
+        Command::Scheduler(args) => fleet::scheduler(&args),
         Command::Worker(args) => fleet::worker(&args),
         Command::Run(args) => fleet::run(&args),
         Command::Demo(args) => fleet::demo(&args),
@@ -352,16 +349,39 @@ fn run(cli: Cli) -> Outcome {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // Structured logs (calendar outcomes and latencies, …) on stderr; RUST_LOG selects, and
-    // warnings show by default.
+/// Logs (calendar outcomes and latencies, job spans, …) on stderr; `RUST_LOG` selects, and
+/// warnings show by default. `LEDGER_LOG_FORMAT`: `text` (the default) or `json`, one JSON
+/// object per line with the event's fields at the top level and the job's span (`kind`, `key`,
+/// `run`, `tenant`, `period`) under `span`, for a log pipeline to index.
+fn init_logs(format: Option<&str>) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .init();
+        .with_writer(io::stderr);
+    match format {
+        None | Some("text") => logs.init(),
+        Some("json") => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        Some(other) => {
+            return Err(anyhow::anyhow!(
+                "configuration: LEDGER_LOG_FORMAT is {other:?}: expected text or json"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = init_logs(std::env::var("LEDGER_LOG_FORMAT").ok().as_deref()) {
+        eprintln!("anchor: {e:#}");
+        return ExitCode::from(2);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Check(e)) => {

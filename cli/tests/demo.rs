@@ -18,11 +18,14 @@ fn demo_anchors_every_due_period_of_every_plan_and_verifies_each_receipt() {
     let out = Command::new(env!("CARGO_BIN_EXE_anchor"))
         .args(["demo", "--manifests", "210", "--data"])
         .arg(&data)
+        .env("LEDGER_LOG_FORMAT", "json")
+        .env("RUST_LOG", "workers=info")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    every_log_line_is_json_and_each_job_names_its_run_and_duration(&stderr);
     // Starter: monthly TSA only; pro: weekly OTS + TSA; enterprise: daily OTS, weekly TSA.
     let rows: Vec<Vec<&str>> = stdout
         .lines()
@@ -249,4 +252,42 @@ fn proofs_are_served_from_the_stored_tree(data: &Path, week: &str, scratch: &Pat
         )),
         "{listing}"
     );
+}
+
+/// `LEDGER_LOG_FORMAT=json`: every log line is one JSON object, and each job's `job finished`
+/// line carries its kind, run, tenant and period (the span) and its duration and outcome.
+fn every_log_line_is_json_and_each_job_names_its_run_and_duration(stderr: &str) {
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // The demo's own announcements are plain text for a person; logs are JSON.
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.starts_with('{') || l.starts_with("demo")),
+        "{stderr}"
+    );
+    let finished: Vec<&serde_json::Value> = logs
+        .iter()
+        .filter(|l| l["message"] == "job finished" && l["span"]["kind"] == "rollup")
+        .collect();
+    assert!(!finished.is_empty(), "no rollup job finished in\n{stderr}");
+    for line in finished {
+        let span = &line["span"];
+        let run = span["run"].as_str().unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(
+            run,
+            format!(
+                "{}:{}",
+                span["tenant"].as_str().unwrap(),
+                span["period"].as_str().unwrap()
+            ),
+            "{line}"
+        );
+        assert!(line["duration_ms"].is_u64(), "{line}");
+        assert_eq!(line["outcome"], "ok", "{line}");
+        assert_eq!(line["level"], "INFO", "{line}");
+    }
 }

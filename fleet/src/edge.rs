@@ -2,6 +2,7 @@
 //! listening sockets.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use ledger::config::Config;
@@ -9,7 +10,7 @@ use scheduler::policy::Policy;
 use stamp::dev::DevServices;
 use workers::Ctx;
 use workers::ctx::WorkerSettings;
-use workers::service::ShutdownTrigger;
+use workers::service::{Shutdown, ShutdownTrigger};
 
 use crate::error::{FleetError, Result, io};
 
@@ -89,8 +90,38 @@ pub fn on_ctrl_c(trigger: ShutdownTrigger) -> Result<()> {
     Ok(())
 }
 
+/// Serves the process's Prometheus exposition at `http://{addr}/metrics` until `shutdown`;
+/// returns the bound address (with port 0 the OS picks it). The recorder is installed first,
+/// so what the role records from its start is there.
+pub async fn serve_metrics(addr: SocketAddr, shutdown: Shutdown) -> Result<SocketAddr> {
+    let router = anchor_api::server::metrics_router();
+    let listener = bind(addr).await?;
+    let bound = listener.local_addr().map_err(io("local address"))?;
+    tokio::spawn(anchor_api::server::serve_with(
+        listener,
+        router,
+        METRICS_HEADER_TIMEOUT,
+        shutdown.wait(),
+    ));
+    Ok(bound)
+}
+
+/// How long a scrape may take to send its request headers.
+const METRICS_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Records `anchor_process_info{role, version} 1`: which role this process runs, so a scrape
+/// (and a dashboard) can tell a worker from a scheduler and see the build.
+pub fn record_role(role: &'static str) {
+    metrics::gauge!(
+        "anchor_process_info",
+        "role" => role,
+        "version" => env!("CARGO_PKG_VERSION")
+    )
+    .set(1.0);
+}
+
 /// A listening socket on `addr`.
-pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener> {
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(io(format!("listening on {addr}")))

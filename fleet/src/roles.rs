@@ -8,9 +8,12 @@ use std::sync::Arc;
 use anchor_api::{ApiConfig, ApiState, Parts};
 use ledger::config::Config;
 use scheduler_process::scheduler_loop;
-use workers::service::{shutdown_pair, worker_pool};
+use workers::service::{Shutdown, shutdown_pair, worker_pool};
 
-use crate::edge::{bind, config_with, ensure_sqlite_dir, on_ctrl_c, open_ctx, start_dev_services};
+use crate::edge::{
+    bind, config_with, ensure_sqlite_dir, on_ctrl_c, open_ctx, record_role, serve_metrics,
+    start_dev_services,
+};
 use crate::error::{Result, io};
 
 /// `anchor up`: what to run in one process.
@@ -63,6 +66,7 @@ pub async fn up(up: &Up) -> Result<()> {
         api_config,
     );
     let listener = bind(api.config.addr).await?;
+    record_role("up");
     let (trigger, shutdown) = shutdown_pair();
     on_ctrl_c(trigger)?;
     // The bound address, not the configured one: with port 0 the OS picks the port.
@@ -102,6 +106,7 @@ pub async fn api(config: &Config, addr: Option<SocketAddr>) -> Result<()> {
     let parts = Parts::new(config, policy, backends, Arc::new(queue)).await?;
     let state = ApiState::new(parts, api_config);
     let listener = bind(state.config.addr).await?;
+    record_role("api");
     let (trigger, shutdown) = shutdown_pair();
     on_ctrl_c(trigger)?;
     eprintln!(
@@ -124,26 +129,49 @@ pub async fn api(config: &Config, addr: Option<SocketAddr>) -> Result<()> {
     .map_err(io("the API server"))
 }
 
-/// `anchor scheduler`: the scheduler loop (any number of them share a KV lease per tick).
-pub async fn scheduler(config: &Config) -> Result<()> {
+/// `anchor scheduler`: the scheduler loop (any number of them share a KV lease per tick),
+/// and the process's metrics at `metrics` when given.
+pub async fn scheduler(config: &Config, metrics: Option<SocketAddr>) -> Result<()> {
     let ctx = Arc::new(open_ctx(config, config.is_embedded()).await?);
     let (trigger, shutdown) = shutdown_pair();
     on_ctrl_c(trigger)?;
+    serve_metrics_of("scheduler", metrics, &shutdown).await?;
     eprintln!("anchor scheduler: ticking every {:?}", ctx.policy.tick);
     scheduler_loop(ctx, shutdown).await;
     Ok(())
 }
 
-/// `anchor worker`: `concurrency` jobs at a time from the fleet's queue.
-pub async fn worker(config: &Config, concurrency: usize) -> Result<()> {
+/// `anchor worker`: `concurrency` jobs at a time from the fleet's queue, and the process's
+/// metrics at `metrics` when given.
+pub async fn worker(
+    config: &Config,
+    concurrency: usize,
+    metrics: Option<SocketAddr>,
+) -> Result<()> {
     let ctx = Arc::new(open_ctx(config, config.is_embedded()).await?);
     let (trigger, shutdown) = shutdown_pair();
     on_ctrl_c(trigger)?;
+    serve_metrics_of("worker", metrics, &shutdown).await?;
     eprintln!(
         "anchor worker {}: {concurrency} concurrent jobs",
         ctx.worker_id
     );
     worker_pool(ctx, concurrency, shutdown).await?;
+    Ok(())
+}
+
+/// Records the role and, when `addr` is given, serves `/metrics` there and says where.
+async fn serve_metrics_of(
+    role: &'static str,
+    addr: Option<SocketAddr>,
+    shutdown: &Shutdown,
+) -> Result<()> {
+    let Some(addr) = addr else {
+        return Ok(());
+    };
+    let bound = serve_metrics(addr, shutdown.clone()).await?;
+    record_role(role);
+    eprintln!("anchor {role}: metrics on http://{bound}/metrics");
     Ok(())
 }
 

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use apalis::prelude::{AbortError, BoxDynError, Data, TaskId};
 use ledger::kv::KvKey;
 use ledger::sql::{RunOutcome, RunStatus};
+use tracing::Instrument as _;
 
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
@@ -49,14 +50,22 @@ pub async fn handle(
 ) -> std::result::Result<(), BoxDynError> {
     let started = Instant::now();
     let kind = job.kind();
-    let Dispatched { result, follow_up } = Box::pin(dispatch(&ctx, &job)).await;
+    let span = job_span(&job);
+    let Dispatched { result, follow_up } = Box::pin(dispatch(&ctx, &job))
+        .instrument(span.clone())
+        .await;
     let outcome = match &result {
         Ok(()) => "ok",
         Err(WorkerError::RunMissing(_)) => "dead-letter",
         Err(_) => "error",
     };
+    let took = started.elapsed();
     metrics::histogram!("job_duration_seconds", "kind" => kind, "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
+        .record(took.as_secs_f64());
+    span.in_scope(|| {
+        let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(outcome, duration_ms, "job finished");
+    });
     let task = task.to_string();
     if let Err(e @ WorkerError::RunMissing(_)) = &result {
         ctx.queue.dead_letter(&task, &job, &e.to_string()).await?;
@@ -77,6 +86,21 @@ pub async fn handle(
             Ok(())
         }
     }
+}
+
+/// The span every line a job logs carries (`LEDGER_LOG_FORMAT=json` writes it with each
+/// line): the job's kind and key and, for a run's job, the run, tenant and period.
+fn job_span(job: &Job) -> tracing::Span {
+    let run = job.run();
+    let (tenant, period) = run.and_then(|r| r.split_once(':')).unzip();
+    tracing::info_span!(
+        "job",
+        kind = job.kind(),
+        key = %job.key(),
+        run,
+        tenant,
+        period
+    )
 }
 
 /// What one job did, and the job that must follow it (if any), whether or not it failed.

@@ -47,6 +47,16 @@ impl Job {
         }
     }
 
+    /// The run (`{tenant}:{period}`) the job works on, if it works on one.
+    pub fn run(&self) -> Option<&str> {
+        match self {
+            Job::Rollup { run, .. } | Job::Upgrade { run, .. } | Job::SampleVerify { run } => {
+                Some(run)
+            }
+            Job::CatchUp { .. } | Job::Backfill { .. } | Job::Canary { .. } => None,
+        }
+    }
+
     /// The job's kind, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
