@@ -49,7 +49,7 @@ pub async fn submit_manifests(
                 other => ApiError::Unprocessable(other.to_string()),
             })?;
     let now = Utc::now();
-    let counts = service::manifests::submit(&state.parts.store, &t, &digests, now).await?;
+    let counts = service::manifests::submit(&state.parts.store, &t, &digests, now, now).await?;
     metrics::counter!("api_manifests_accepted_total").increment(counts.accepted);
     let periods = service::manifests::periods(&state.parts.policy.plans, &t, now)
         .iter()

@@ -51,7 +51,7 @@ pub fn run(cmd: ManifestsCmd) -> Outcome {
         service::manifests::accepts(&t)?;
         let (mut accepted, mut duplicate) = (0u64, 0u64);
         for batch in digests.chunks(BATCH) {
-            let n = service::manifests::submit(s, &t, batch, received_at).await?;
+            let n = service::manifests::submit(s, &t, batch, received_at, Utc::now()).await?;
             accepted += n.accepted;
             duplicate += n.duplicate;
         }
