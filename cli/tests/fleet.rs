@@ -17,7 +17,12 @@
 //!   its root is `root.bin` and the root the merkle crate computes from the period's digests;
 //! - every tenant's run-summary chain, exported from Postgres by `anchor ledger export`,
 //!   passes `anchor ledger verify`, with one summary carrying a root per run;
-//! - the queue used the Redis database number of its URL (apalis honours `redis://…/N`).
+//! - the queue used the Redis database number of its URL (apalis honours `redis://…/N`);
+//! - losing Redis loses nothing: with OTS proofs pending, the Redis database of the queue and
+//!   the KV is flushed (jobs, delayed retries, leases, the workers' registrations); worker-2
+//!   registers again instead of exiting (`workers::handler`, `REDIS_RESTARTS`), the
+//!   scheduler's reconciliation gives every pending anchor its upgrade job back from Postgres,
+//!   and every run completes with a version-2 receipt.
 //!
 //! Skipped (loudly) without an S3 server (`LEDGER_TEST_S3_ENDPOINT`, which `scripts/test.sh`
 //! sets), Postgres or Redis — except under `CI=true`, where that is a failure.
@@ -44,6 +49,64 @@ use ledger::sql::{
 };
 use ledger::{Cadence, Period, Plan, TenantId};
 use merkle::{ManifestDigest, Root};
+
+/// Losing Redis (issue 22): with runs anchored and their OTS proofs pending, the queue's and
+/// the KV's Redis database is flushed, jobs (their delayed upgrade retries), leases and all,
+/// just after a block is mined on the dev calendars: every run still completes, because the
+/// scheduler's reconciliation gives each pending anchor its upgrade job back from the SQL
+/// store.
+fn every_pending_run_completes_after_redis_loses_everything(
+    redis: &RedisDb,
+    dev: &DevServices,
+    store: &Store,
+    all_runs: &dyn Fn(&Store) -> Vec<Run>,
+    children: &mut Children,
+    logs: &Path,
+) {
+    let pending: Vec<String> = all_runs(store)
+        .into_iter()
+        .filter(|r| r.status == RunStatus::Anchored)
+        .map(|r| r.id)
+        .collect();
+    assert!(!pending.is_empty(), "the OTS plans leave runs pending");
+    redis.flush();
+    assert!(
+        redis.keys("*").len() <= 1,
+        "only the claim is left: {:?}",
+        redis.keys("*")
+    );
+    let blocks = dev.services.mine();
+    assert!(
+        !blocks.is_empty(),
+        "the dev calendars had commitments to mine"
+    );
+    poll(
+        "every pending run to complete after Redis was flushed",
+        Duration::from_mins(2),
+        || {
+            children.assert_running(|name| log(logs, name));
+            let runs = all_runs(store);
+            pending
+                .iter()
+                .all(|id| {
+                    runs.iter()
+                        .any(|r| &r.id == id && r.status == RunStatus::Complete)
+                })
+                .then_some(())
+        },
+        || {
+            format!(
+                "pending before the flush: {pending:?}\nruns:\n{}\n{}",
+                status_table(&all_runs(store)),
+                ["scheduler", "worker-2"]
+                    .iter()
+                    .map(|n| format!("--- {n} ---\n{}", log(logs, n)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        },
+    );
+}
 
 /// Manifests per tenant and day.
 const PER_DAY: u32 = 10;
@@ -361,6 +424,14 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
         },
         || format!("runs: {ids:?}\n{}", all_logs()),
     );
+    every_pending_run_completes_after_redis_loses_everything(
+        &redis,
+        &dev,
+        &store,
+        &all_runs,
+        &mut children,
+        &logs,
+    );
     children.kill_all();
 
     // One anchored or complete run per due period (run ids are `{tenant}:{period}`), and
@@ -423,7 +494,17 @@ fn a_scheduler_and_two_workers_on_postgres_redis_and_s3_anchor_every_due_period_
             };
             let latest = get(&BlobKey::receipt_latest(t, p, ReceiptFormat::Json)).await;
             let v1 = get(&BlobKey::receipt_version(t, p, 1, ReceiptFormat::Json).unwrap()).await;
-            assert!(latest == v1, "{}: the latest receipt is not v1", run.id);
+            // Version 2 when the OTS proof was confirmed after the flush, else version 1.
+            let v2 = blobs
+                .get(&BlobKey::receipt_version(t, p, 2, ReceiptFormat::Json).unwrap())
+                .await
+                .unwrap();
+            let newest = v2.unwrap_or(v1);
+            assert!(
+                latest == newest,
+                "{}: the latest receipt is not its newest version",
+                run.id
+            );
             let receipt = Receipt::from_json(&latest).unwrap();
             for keys in [&jwks, &published] {
                 receipt

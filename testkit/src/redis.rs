@@ -96,6 +96,23 @@ impl RedisDb {
         panic!("no empty Redis database among 1..15 on {addr}");
     }
 
+    /// `FLUSHDB`: everything in this database is lost (a Redis restarted without persistence,
+    /// or flushed by mistake), the claim included, which is set again so the database stays
+    /// this test's.
+    pub fn flush(&self) {
+        let mut con = connect(&self.url).unwrap_or_else(|e| panic!("{}: {e}", self.url));
+        redis::cmd("FLUSHDB")
+            .query::<String>(&mut con)
+            .unwrap_or_else(|e| panic!("FLUSHDB on {}: {e}", self.url));
+        redis::cmd("SET")
+            .arg(Self::CLAIM)
+            .arg(&self.token)
+            .arg("EX")
+            .arg(900)
+            .query::<String>(&mut con)
+            .unwrap_or_else(|e| panic!("SET {} on {}: {e}", Self::CLAIM, self.url));
+    }
+
     /// Every key of this database matching `pattern`.
     pub fn keys(&self, pattern: &str) -> Vec<String> {
         let mut con = connect(&self.url).unwrap_or_else(|e| panic!("{}: {e}", self.url));

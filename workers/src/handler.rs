@@ -93,13 +93,14 @@ pub async fn handle(
 fn job_span(job: &Job) -> tracing::Span {
     let run = job.run();
     let (tenant, period) = run.and_then(|r| r.split_once(':')).unzip();
+    // Display, not Debug: `run=acme:2026-W47` in text logs, as the jobs' own lines write it.
     tracing::info_span!(
         "job",
-        kind = job.kind(),
+        kind = %job.kind(),
         key = %job.key(),
-        run,
-        tenant,
-        period
+        run = run.map(tracing::field::display),
+        tenant = tenant.map(tracing::field::display),
+        period = period.map(tracing::field::display)
     )
 }
 
@@ -327,47 +328,91 @@ async fn fail_run(ctx: &Ctx, run_id: &str, reason: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs a pool of `concurrency` workers on `queue` until `shutdown` resolves.
+/// Runs a pool of `concurrency` workers on `queue` until a `shutdown()` future resolves (a
+/// new one per attempt: on Redis a worker refused by its backend is registered again, at
+/// most [`REDIS_RESTARTS`] times in a row).
 pub async fn run_workers<F>(
     queue: Queue,
     ctx: Arc<Ctx>,
     name: &str,
     concurrency: usize,
-    shutdown: F,
+    shutdown: impl Fn() -> F,
 ) -> Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
     // The builder's extension traits (poll strategies, concurrency, parallelism).
     use apalis::prelude::*;
-    let signal = async move {
-        shutdown.await;
+    let signal = |stop: F| async move {
+        stop.await;
         Ok::<(), std::io::Error>(())
     };
     let concurrency = concurrency.max(1);
-    match queue {
-        Queue::Sqlite(s, ..) => WorkerBuilder::new(name)
-            .backend(s.poll_with_interval(Queue::POLL))
-            .data(ctx)
-            .concurrency(concurrency)
-            .parallelize(tokio::spawn)
-            .build(handle)
-            .run_until(signal)
-            .await
-            .map_err(queue_err),
-        Queue::Redis(r, ..) => {
-            // Fetch no more jobs than this process runs at once: a worker that fetched ten
-            // while running two would sit on eight that an idle worker could run.
-            let config = r.get_config().clone().batch_size(concurrency);
-            WorkerBuilder::new(name)
-                .backend(r.with_config(config).poll_with_interval(Queue::POLL))
+    let r = match queue {
+        Queue::Sqlite(s, ..) => {
+            return WorkerBuilder::new(name)
+                .backend(s.poll_with_interval(Queue::POLL))
                 .data(ctx)
                 .concurrency(concurrency)
                 .parallelize(tokio::spawn)
                 .build(handle)
-                .run_until(signal)
+                .run_until(signal(shutdown()))
                 .await
-                .map_err(queue_err)
+                .map_err(queue_err);
+        }
+        Queue::Redis(r, ..) => r,
+    };
+    let mut failures = 0u32;
+    loop {
+        let started = Instant::now();
+        // Fetch no more jobs than this process runs at once: a worker that fetched ten while
+        // running two would sit on eight that an idle worker could run.
+        let config = r.get_config().clone().batch_size(concurrency);
+        let ran = WorkerBuilder::new(name)
+            .backend(
+                r.clone()
+                    .with_config(config)
+                    .poll_with_interval(Queue::POLL),
+            )
+            .data(ctx.clone())
+            .concurrency(concurrency)
+            .parallelize(tokio::spawn)
+            .build(handle)
+            .run_until(signal(shutdown()))
+            .await;
+        let Err(e) = ran else {
+            return Ok(());
+        };
+        if started.elapsed() > REDIS_STEADY {
+            failures = 0;
+        }
+        failures += 1;
+        if failures > REDIS_RESTARTS {
+            return Err(queue_err(e));
+        }
+        let wait = Duration::from_secs(1 << (failures - 1));
+        tracing::warn!(
+            error = %e,
+            failures,
+            "the Redis queue refused this worker (its registration was lost, or Redis is \
+             unreachable): registering it again in {}s",
+            wait.as_secs()
+        );
+        tokio::select! {
+            () = shutdown() => return Ok(()),
+            () = tokio::time::sleep(wait) => {}
         }
     }
 }
+
+/// How many times in a row the Redis worker is registered again after its backend failed
+/// (1, 2, 4, 8 and 16 s apart) before the process gives up and exits for its supervisor.
+/// Decision (issue 22): a Redis that lost its data (restarted without persistence, flushed)
+/// forgets the worker's registration, and apalis then refuses every poll ("worker not
+/// registered"); registering again recovers at once, and the scheduler's reconciliation gives
+/// every pending anchor its job back. A Redis that stays down still ends the process, about
+/// 30 s later than before, so a supervisor sees it.
+const REDIS_RESTARTS: u32 = 5;
+
+/// A worker that ran this long before failing starts a new count of [`REDIS_RESTARTS`].
+const REDIS_STEADY: Duration = Duration::from_mins(1);

@@ -43,7 +43,10 @@ impl Shutdown {
 /// Runs a pool of `concurrency` workers until shutdown.
 pub async fn worker_pool(ctx: Arc<Ctx>, concurrency: usize, shutdown: Shutdown) -> Result<()> {
     let name = format!("anchor-worker-{}", ctx.worker_id);
-    crate::handler::run_workers(ctx.queue.clone(), ctx, &name, concurrency, shutdown.wait()).await
+    crate::handler::run_workers(ctx.queue.clone(), ctx, &name, concurrency, || {
+        shutdown.clone().wait()
+    })
+    .await
 }
 
 /// Counts of runs by status (a gauge for metrics, and the demo's "all done" test).
