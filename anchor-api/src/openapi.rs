@@ -155,6 +155,8 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(chain::chain))
         .routes(routes!(anchor::backfill_create))
         .routes(routes!(anchor::backfill_get, anchor::backfill_cancel))
+        .routes(routes!(anchor::backfill_pause))
+        .routes(routes!(anchor::backfill_resume))
         .routes(routes!(tenants::submit_manifests))
         .routes(routes!(tenants::record_consent, tenants::consent_log))
         .routes(routes!(admin::create_tenant))

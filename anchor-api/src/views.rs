@@ -175,6 +175,15 @@ pub struct BackfillRequest {
     pub cost_ceiling_usd: Option<String>,
 }
 
+/// `POST /anchor/backfill/{id}/resume`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillResume {
+    /// Raise the ceiling first (in dollars, e.g. `"75.00"`): a backfill stopped at its
+    /// ceiling needs a higher one. Default: keep it.
+    pub cost_ceiling_usd: Option<String>,
+}
+
 /// `/healthz` and `/readyz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {

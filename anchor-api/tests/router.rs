@@ -241,6 +241,16 @@ async fn admin_routes_fail_closed_without_a_configured_admin_token() {
             ),
         ),
         ("DELETE", "/anchor/backfill/bf-0123456789ab".into(), None),
+        (
+            "POST",
+            "/anchor/backfill/bf-0123456789ab/pause".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/anchor/backfill/bf-0123456789ab/resume".into(),
+            Some(json!({})),
+        ),
     ];
     for (method, uri, body) in &routes {
         for token in [None, Some(ADMIN), Some(f.public_token.as_str())] {
@@ -704,6 +714,57 @@ async fn the_operator_starts_reads_and_cancels_a_backfill_once() {
         .code(),
         "not_found"
     );
+    // Pause and resume: the owner may read it but not pause it; a paused one says why.
+    let pause = format!("/anchor/backfill/{id}/pause");
+    let resume = format!("/anchor/backfill/{id}/resume");
+    assert_eq!(
+        call(&app, "POST", &pause, Some(&f.public_token), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let paused = call(&app, "POST", &pause, admin, None).await.json();
+    assert_eq!(
+        (&paused["status"], &paused["reason"]),
+        (&json!("stopped"), &json!("paused: through the API"))
+    );
+    assert_eq!(
+        call(&app, "POST", &pause, admin, None).await.code(),
+        "conflict",
+        "already paused"
+    );
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            &resume,
+            admin,
+            &json!({"cost_ceiling_usd": "x"})
+        )
+        .await
+        .code(),
+        "unprocessable"
+    );
+    let resumed = send_json(
+        &app,
+        "POST",
+        &resume,
+        admin,
+        &json!({"cost_ceiling_usd": "2.50"}),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (&resumed["status"], &resumed["cost_ceiling_usd"]),
+        (&json!("queued"), &json!("2.50"))
+    );
+    assert_eq!(
+        send_json(&app, "POST", &resume, admin, &json!({}))
+            .await
+            .code(),
+        "conflict",
+        "only a stopped one resumes"
+    );
     assert_eq!(
         call(
             &app,
@@ -715,6 +776,11 @@ async fn the_operator_starts_reads_and_cancels_a_backfill_once() {
         .await
         .json()["status"],
         "cancelled"
+    );
+    assert_eq!(
+        call(&app, "POST", &pause, admin, None).await.code(),
+        "conflict",
+        "a cancelled backfill is final"
     );
     assert_eq!(
         call(
@@ -779,6 +845,8 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
         "/anchor/chain/{tenant}",
         "/anchor/backfill",
         "/anchor/backfill/{id}",
+        "/anchor/backfill/{id}/pause",
+        "/anchor/backfill/{id}/resume",
         "/tenants/{tenant}/manifests",
         "/tenants/{tenant}/consent",
         "/admin/tenants",
@@ -803,7 +871,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 25, "{paths:?}");
+    assert_eq!(paths.len(), 27, "{paths:?}");
     let ready = get(&app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(

@@ -998,3 +998,36 @@ fn the_operator_commands_work_the_same_on_postgres() {
     assert_eq!(f.json(&["backfill", "cancel", id])["status"], "cancelled");
     assert_eq!(f.json(&["backfill", "show", id])["status"], "cancelled");
 }
+
+#[test]
+fn backfill_pause_stops_a_queued_one_with_its_reason_and_resume_queues_it_again() {
+    let f = Fleet::embedded();
+    f.add_tenant("acme");
+    let b = f.json(&[
+        "backfill",
+        "create",
+        "--tenant",
+        "acme",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-31",
+        "--manifests-per-hour",
+        "5000",
+    ]);
+    let id = b["id"].as_str().unwrap().to_owned();
+    let paused = f.json(&["backfill", "pause", &id, "--reason", "quarter-end freeze"]);
+    assert_eq!(paused["status"], "stopped");
+    assert_eq!(paused["reason"], "paused: quarter-end freeze");
+    assert_eq!(f.json(&["backfill", "show", &id]), paused);
+    let err = f.fails(&["backfill", "pause", &id], 2);
+    assert!(
+        err.contains("already stopped (paused: quarter-end freeze)"),
+        "{err}"
+    );
+    let resumed = f.json(&["backfill", "resume", &id]);
+    assert_eq!(resumed["status"], "queued");
+    f.json(&["backfill", "cancel", &id]);
+    let err = f.fails(&["backfill", "pause", &id], 2);
+    assert!(err.contains("cancelled, which is final"), "{err}");
+}

@@ -121,6 +121,37 @@ pub async fn cancel(store: &Store, id: &str, reason: &str, now: DateTime<Utc>) -
         .await?)
 }
 
+/// Pauses a queued or running backfill: it becomes `stopped` with `reason` (prefixed
+/// `paused:`), so its steps enqueue nothing new (periods already enqueued still run), until
+/// [`resume`]. Pausing a stopped one is a conflict naming why it stopped; a cancelled or done
+/// one is final.
+pub async fn pause(store: &Store, id: &str, reason: &str, now: DateTime<Utc>) -> Result<Backfill> {
+    let b = store.backfill(id).await?;
+    match b.status {
+        BackfillStatus::Queued | BackfillStatus::Running => {}
+        BackfillStatus::Stopped => {
+            return Err(ServiceError::Conflict(format!(
+                "backfill {id} is already stopped ({})",
+                b.reason.as_deref().unwrap_or("no reason recorded")
+            )));
+        }
+        other => {
+            return Err(ServiceError::Conflict(format!(
+                "backfill {id} is {other}, which is final"
+            )));
+        }
+    }
+    let reason = reason.trim();
+    let why = if reason.is_empty() {
+        "paused".to_owned()
+    } else {
+        format!("paused: {reason}")
+    };
+    Ok(store
+        .set_backfill_status(id, BackfillStatus::Stopped, Some(&why), now)
+        .await?)
+}
+
 /// Resumes a stopped backfill, raising its ceiling first when `cost_ceiling_micro_usd` is
 /// given (the store refuses one at or below what was spent).
 pub async fn resume(

@@ -25,7 +25,7 @@ use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Result};
 use crate::input::{self, JsonBody};
 use crate::state::{ApiState, Cached};
-use crate::views::{BackfillRequest, BackfillView, PlanView, ScheduleView};
+use crate::views::{BackfillRequest, BackfillResume, BackfillView, PlanView, ScheduleView};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -389,5 +389,45 @@ pub async fn backfill_cancel(
         Utc::now(),
     )
     .await?;
+    Ok(Json(BackfillView::from(&b)))
+}
+
+/// Pauses a queued or running backfill: nothing new is enqueued until it is resumed (periods
+/// already enqueued still run).
+#[utoipa::path(post, path = "/anchor/backfill/{id}/pause", tag = "admin",
+    params(("id" = String, Path, description = "`bf-` and 12 hex digits")),
+    security(("bearer" = [])),
+    responses((status = 200, body = BackfillView), Errors))]
+pub async fn backfill_pause(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<BackfillView>> {
+    let id = input::backfill_id(&id)?;
+    let b = backfills::pause(&state.parts.store, id, "through the API", Utc::now()).await?;
+    Ok(Json(BackfillView::from(&b)))
+}
+
+/// Resumes a paused or stopped backfill. A backfill stopped at its cost ceiling needs a
+/// higher one: give `cost_ceiling_usd` in the body (`{}` otherwise).
+#[utoipa::path(post, path = "/anchor/backfill/{id}/resume", tag = "admin",
+    params(("id" = String, Path, description = "`bf-` and 12 hex digits")),
+    request_body = BackfillResume,
+    security(("bearer" = [])),
+    responses((status = 200, body = BackfillView), Errors))]
+pub async fn backfill_resume(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<BackfillResume>,
+) -> Result<Json<BackfillView>> {
+    let id = input::backfill_id(&id)?;
+    let ceiling = body
+        .cost_ceiling_usd
+        .as_deref()
+        .map(|c| parse_usd("cost_ceiling_usd", c))
+        .transpose()
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let b = backfills::resume(&state.parts.store, id, ceiling, Fields::API, Utc::now()).await?;
     Ok(Json(BackfillView::from(&b)))
 }

@@ -116,7 +116,18 @@ pub enum BackfillCmd {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Queue a stopped backfill again (a cancelled one stays cancelled: create a new one).
+    /// Pause a queued or running backfill: nothing new is enqueued until `resume` (periods
+    /// already enqueued still run).
+    Pause {
+        id: String,
+        /// Why, recorded in the backfill (`paused: …`).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Queue a stopped or paused backfill again (a cancelled one stays cancelled: create a
+    /// new one).
     Resume {
         id: String,
         /// Raise the cost ceiling first (a backfill stopped at its ceiling needs a higher one
@@ -260,6 +271,12 @@ pub fn backfill(cmd: BackfillCmd) -> Outcome {
         BackfillCmd::Cancel { id, config } => {
             let b = with_store(&config, async |s| {
                 Ok(backfills::cancel(s, &id, "cancelled by the operator", Utc::now()).await?)
+            })?;
+            print_json(&backfill_json(&b))
+        }
+        BackfillCmd::Pause { id, reason, config } => {
+            let b = with_store(&config, async |s| {
+                Ok(backfills::pause(s, &id, &reason, Utc::now()).await?)
             })?;
             print_json(&backfill_json(&b))
         }
