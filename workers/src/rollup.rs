@@ -114,11 +114,23 @@ pub async fn kill_state(ctx: &Ctx, tenant: &Tenant) -> Result<(KillMode, String)
     Ok((mode, reason))
 }
 
-/// Facts for the governor: spend this UTC month and roots in the rate window (the UTC day).
+/// Facts for the governor: spend this UTC month, and the roots counted against
+/// `max_roots_per_period`.
+///
+/// The limit counts roots per period, as its name says: the tenant's roots **of this run's
+/// cadence** whose runs started in the current period of that cadence (daily runs today,
+/// weekly runs this ISO week, monthly runs this month), so an enterprise tenant's daily OTS
+/// root and weekly TSA root never compete for one allowance, and a tenant catching up after an
+/// outage anchors at most that many of a cadence per period. Backfilled runs are neither
+/// counted nor limited: a backfill is paced by its own manifests per hour and cost ceiling.
+/// Decision (issue 22): before, every run started in the current UTC day counted against it,
+/// so a daily cap of 1 deferred an enterprise tenant's weekly root behind its daily one, and
+/// starved a backfill to one period a day.
 async fn facts(ctx: &Ctx, tenant: &Tenant, run: &Run, now: DateTime<Utc>) -> Result<RunFacts> {
     let (kill, kill_reason) = kill_state(ctx, tenant).await?;
     let month = Period::containing(ledger::Cadence::Monthly, now);
-    let day = Period::containing(ledger::Cadence::Daily, now);
+    let cadence = run.period.cadence();
+    let window = Period::containing(cadence, now);
     let runs = ctx
         .store
         .runs(&RunFilter {
@@ -128,7 +140,7 @@ async fn facts(ctx: &Ctx, tenant: &Tenant, run: &Run, now: DateTime<Utc>) -> Res
         })
         .await?;
     let mut spent = 0u64;
-    let mut roots_today = 0u32;
+    let mut roots_in_window = 0u32;
     for r in runs.iter().filter(|r| r.id != run.id) {
         let counted = matches!(
             r.status,
@@ -140,18 +152,28 @@ async fn facts(ctx: &Ctx, tenant: &Tenant, run: &Run, now: DateTime<Utc>) -> Res
         if counted && started >= month.start() && started < month.end() {
             spent = spent.saturating_add(r.estimated_cost_micro_usd);
         }
-        if counted && started >= day.start() && started < day.end() {
-            roots_today += 1;
+        if counted
+            && r.trigger != Trigger::Backfill
+            && r.period.cadence() == cadence
+            && started >= window.start()
+            && started < window.end()
+        {
+            roots_in_window += 1;
         }
     }
+    let max_roots_per_period = if run.trigger == Trigger::Backfill {
+        0
+    } else {
+        tenant.max_roots_per_period
+    };
     Ok(RunFacts {
         wanted: wanted(ctx, tenant, run.period),
         kill,
         kill_reason,
         month_spent_micro_usd: spent,
         ceiling_micro_usd: tenant.cost_ceiling_micro_usd,
-        roots_in_window: roots_today,
-        max_roots_per_period: tenant.max_roots_per_period,
+        roots_in_window,
+        max_roots_per_period,
     })
 }
 

@@ -185,3 +185,90 @@ async fn a_run_over_max_roots_per_period_is_deferred_not_held_and_writes_nothing
     assert_eq!(run.status, RunStatus::Queued);
     common::assert_nothing_written(ctx, &t, second).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_root_per_period_lets_an_enterprise_tenant_anchor_its_daily_and_its_weekly_root_the_same_day()
+ {
+    let cal = common::dev_calendar().await;
+    let fleet = Fleet::start(&[cal], &[]).await;
+    let ctx = &fleet.ctx;
+    let t = common::tenant(
+        ctx,
+        "both-cadences",
+        Plan::Enterprise,
+        Utc::now() - Duration::days(40),
+        50_000_000,
+        1,
+    )
+    .await;
+    // A closed week and a closed day in it: one weekly (TSA) and one daily (OTS) run.
+    let week = common::week_ago(1);
+    let day = ledger::Period::containing(ledger::Cadence::Daily, week.start());
+    let other_day = day.next();
+    for d in [day, other_day] {
+        common::manifests(ctx, &t, d, 3).await;
+    }
+    let now = Utc::now();
+    for period in [day, week] {
+        ctx.store
+            .create_run(&t, period, Trigger::Manual, now)
+            .await
+            .unwrap();
+    }
+    for period in [day, week] {
+        let out = common::rollup(ctx, &common::run_id(&t, period)).await;
+        assert!(matches!(out, Rollup::Anchored { .. }), "{period}: {out:?}");
+    }
+    // A second daily root the same day is over the daily allowance of one.
+    ctx.store
+        .create_run(&t, other_day, Trigger::Manual, now)
+        .await
+        .unwrap();
+    let out = common::rollup(ctx, &common::run_id(&t, other_day)).await;
+    let Rollup::Deferred { reason, .. } = out else {
+        panic!("expected a deferral, got {out:?}")
+    };
+    assert!(reason.starts_with("rate limit: 1 of max 1"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfilled_runs_are_neither_counted_nor_limited_by_max_roots_per_period() {
+    let cal = common::dev_calendar().await;
+    let fleet = Fleet::start(&[cal], &[]).await;
+    let ctx = &fleet.ctx;
+    let t = common::tenant(
+        ctx,
+        "backfilled",
+        Plan::Pro,
+        Utc::now() - Duration::days(80),
+        50_000_000,
+        1,
+    )
+    .await;
+    let weeks = [
+        common::week_ago(6),
+        common::week_ago(5),
+        common::week_ago(4),
+    ];
+    let now = Utc::now();
+    for week in weeks {
+        common::manifests(ctx, &t, week, 2).await;
+        ctx.store
+            .create_run(&t, week, Trigger::Backfill, now)
+            .await
+            .unwrap();
+    }
+    for week in weeks {
+        let out = common::rollup(ctx, &common::run_id(&t, week)).await;
+        assert!(matches!(out, Rollup::Anchored { .. }), "{week}: {out:?}");
+    }
+    // And the backfill took nothing from the tenant's own allowance this week.
+    let scheduled = common::week_ago(2);
+    common::manifests(ctx, &t, scheduled, 2).await;
+    ctx.store
+        .create_run(&t, scheduled, Trigger::Scheduled, now)
+        .await
+        .unwrap();
+    let out = common::rollup(ctx, &common::run_id(&t, scheduled)).await;
+    assert!(matches!(out, Rollup::Anchored { .. }), "{out:?}");
+}

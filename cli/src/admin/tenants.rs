@@ -21,6 +21,8 @@ pub enum TenantsCmd {
         /// starter, pro or enterprise.
         #[arg(long)]
         plan: Plan,
+        /// Roots of one cadence anchored per period of that cadence (daily runs a day, weekly
+        /// a week); catch-up beyond it waits. Backfills are paced by their own rate instead.
         #[arg(long, default_value_t = 4, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..))]
         max_roots_per_period: u32,
