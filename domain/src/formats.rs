@@ -731,6 +731,9 @@ pub struct RunSummary {
     pub counts: Counts,
     pub coverage: Coverage,
     pub estimated_cost_micro_usd: u64,
+    /// Why the run was held, failed or deferred an anchor, as public classes (the fleet writes
+    /// `workers::public`'s vocabulary, e.g. `"held: the monthly cost ceiling would be
+    /// crossed"`), never the operator's details.
     pub errors: Vec<String>,
     pub toggles: Toggles,
     pub kid: KeyId,

@@ -277,7 +277,8 @@ async fn rollup_under_lease(ctx: &Ctx, run_id: &str) -> Leased {
 /// Records the run as failed with `reason` and returns `e`; when recording the failure
 /// itself fails (the database is down), the rollup is asked for again instead.
 async fn fail_for_good(ctx: &Ctx, run_id: &str, reason: &str, e: WorkerError) -> Leased {
-    match fail_run(ctx, run_id, reason).await {
+    let public = crate::public::failed(&e, reason.starts_with("gave up after"));
+    match fail_run(ctx, run_id, (reason, &public)).await {
         Ok(()) => Leased {
             result: Err(e),
             follow_up: None,
@@ -289,8 +290,9 @@ async fn fail_for_good(ctx: &Ctx, run_id: &str, reason: &str, e: WorkerError) ->
     }
 }
 
-/// Records a run as failed, with a summary naming why.
-async fn fail_run(ctx: &Ctx, run_id: &str, reason: &str) -> Result<()> {
+/// Records a run as failed: `reason` in its row, the `public` class in its summary
+/// ([`crate::public`]).
+async fn fail_run(ctx: &Ctx, run_id: &str, (reason, public): (&str, &str)) -> Result<()> {
     let run = ctx.store.run(run_id).await?;
     if matches!(
         run.status,
@@ -305,7 +307,7 @@ async fn fail_run(ctx: &Ctx, run_id: &str, reason: &str) -> Result<()> {
         &tenant,
         &run,
         None,
-        vec![reason.to_owned()],
+        vec![public.to_owned()],
         0,
         kill,
     )

@@ -21,6 +21,7 @@ pub mod error;
 pub mod handler;
 pub mod job;
 pub mod outage;
+pub mod public;
 pub mod queue;
 pub mod rollup;
 pub mod sample;

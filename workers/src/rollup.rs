@@ -39,6 +39,7 @@ use crate::blobs::{put_exact, put_or_keep};
 use crate::ctx::Ctx;
 use crate::error::{Result, WorkerError};
 use crate::job::Job;
+use crate::public;
 use proofs::Levels;
 
 /// Every [`Ctx::checkpoint`] the rollup passes, in order: the crash test kills a worker at
@@ -78,8 +79,12 @@ enum Stamped {
         sha256: String,
         gen_time: Option<DateTime<Utc>>,
     },
-    /// Not attempted or failed in a way that defers it (OTS during an outage).
-    Deferred(String),
+    /// Not attempted or failed in a way that defers it (OTS during an outage): `public` for the
+    /// run summary, `detail` for the operator's records.
+    Deferred {
+        public: &'static str,
+        detail: String,
+    },
     /// Not part of this run.
     NotWanted,
 }
@@ -209,16 +214,8 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
 
     // 5. Summary, once per root.
     let (outcomes, entries, errors) = describe_anchors(ctx, &ots, tsa.as_ref());
-    let (summary, summary_hash) = append_summary(
-        ctx,
-        &run,
-        &go,
-        (root, size),
-        coverage,
-        outcomes,
-        errors.clone(),
-    )
-    .await?;
+    let (summary, summary_hash) =
+        append_summary(ctx, &run, &go, (root, size), coverage, outcomes, errors).await?;
     ctx.checkpoint("summary-appended").await;
 
     // 6. Receipt v1 and the latest pointer.
@@ -236,7 +233,11 @@ pub async fn rollup(ctx: &Ctx, run_id: &str) -> Result<Rollup> {
         root: Some(root),
         tree_size: Some(size),
         estimated_cost_micro_usd: go.estimate_micro_usd,
-        errors,
+        // The operator's record keeps the detail the public summary leaves out.
+        errors: match &ots {
+            Stamped::Deferred { detail, .. } => vec![detail.clone()],
+            _ => Vec::new(),
+        },
     };
     finish(ctx, &run, &ots, tsa.as_ref(), &outcome, anchored_at).await?;
     Ok(Rollup::Anchored {
@@ -270,7 +271,8 @@ async fn govern(
             "tenant {} is {} and {}: no new anchors",
             tenant.id, tenant.consent, tenant.status
         );
-        hold(ctx, tenant, run, &reason, 0, KillMode::Normal).await?;
+        let public = public::HELD_NOT_ANCHORING;
+        hold(ctx, tenant, run, (&reason, public), 0, KillMode::Normal).await?;
         return Ok(Err(Rollup::Held(reason)));
     }
     let facts = facts(ctx, tenant, run, now).await?;
@@ -281,7 +283,8 @@ async fn govern(
         })),
         Decision::Hold { reason } => {
             let estimate = ctx.policy.costs.estimate(facts.wanted);
-            hold(ctx, tenant, run, &reason, estimate, facts.kill).await?;
+            let public = public::held(&reason);
+            hold(ctx, tenant, run, (&reason, public), estimate, facts.kill).await?;
             Ok(Err(Rollup::Held(reason)))
         }
         Decision::Go {
@@ -337,10 +340,10 @@ async fn stamp_root(
             if go.anchors.ots {
                 stamp_ots(ctx, t, p, root_digest).await
             } else if go.ots_deferred {
-                Ok(Stamped::Deferred(format!(
-                    "OTS deferred by the kill switch: {}",
-                    go.kill_reason
-                )))
+                Ok(Stamped::Deferred {
+                    public: public::OTS_DEFERRED_KILL_SWITCH,
+                    detail: format!("OTS deferred by the kill switch: {}", go.kill_reason),
+                })
             } else {
                 Ok(Stamped::NotWanted)
             }
@@ -356,9 +359,10 @@ async fn stamp_root(
     let tsa = tsa?;
     let ots = match ots {
         Ok(s) => s,
-        Err(e) if tsa.is_some() && e.is_transient() => {
-            Stamped::Deferred(format!("OTS failed, deferred to catch-up: {e}"))
-        }
+        Err(e) if tsa.is_some() && e.is_transient() => Stamped::Deferred {
+            public: public::OTS_DEFERRED_CALENDARS,
+            detail: format!("OTS failed, deferred to catch-up: {e}"),
+        },
         Err(e) => return Err(e),
     };
     Ok((ots, tsa))
@@ -504,8 +508,8 @@ async fn finish(
     Ok(())
 }
 
-/// The summary's anchor outcomes, the receipt's anchor entries and the errors (a deferred
-/// OTS) for what the stamping step got.
+/// The summary's anchor outcomes, the receipt's anchor entries and the summary's public
+/// errors (a deferred OTS's class) for what the stamping step got.
 fn describe_anchors(
     ctx: &Ctx,
     ots: &Stamped,
@@ -535,8 +539,8 @@ fn describe_anchors(
                 }),
             });
         }
-        Stamped::Deferred(why) => {
-            errors.push(why.clone());
+        Stamped::Deferred { public, .. } => {
+            errors.push((*public).to_owned());
             outcomes.push(AnchorOutcome {
                 kind: AnchorKind::Ots,
                 status: AnchorStatus::Skipped,
@@ -607,7 +611,7 @@ async fn record_anchors(
                 artifact_sha256: Some(hex32(sha256)),
                 updated_at: now,
             },
-            Stamped::Deferred(why) => AnchorRow {
+            Stamped::Deferred { detail: why, .. } => AnchorRow {
                 run_id: run_id.to_owned(),
                 kind,
                 status: AnchorStatus::Skipped,
@@ -743,7 +747,7 @@ async fn hold(
     ctx: &Ctx,
     tenant: &Tenant,
     run: &Run,
-    reason: &str,
+    (reason, public): (&str, &str),
     estimate: u64,
     kill: KillMode,
 ) -> Result<()> {
@@ -754,7 +758,7 @@ async fn hold(
         tenant,
         run,
         None,
-        vec![reason.to_owned()],
+        vec![public.to_owned()],
         estimate,
         kill,
     )

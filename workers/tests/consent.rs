@@ -54,7 +54,10 @@ async fn after_an_opt_out_no_new_runs_are_created_a_queued_run_is_held_and_histo
     assert_eq!(run.errors, vec![reason.clone()]);
     let s = common::summaries_of(ctx, &t, &queued_id).await;
     assert_eq!(s.len(), 1);
-    assert_eq!((s[0].root, s[0].errors.clone()), (None, vec![reason]));
+    assert_eq!(
+        (s[0].root, s[0].errors.clone()),
+        (None, vec![workers::public::HELD_NOT_ANCHORING.to_owned()])
+    );
     common::assert_nothing_written(ctx, &t, queued).await;
 
     // New manifests keep arriving, but the scheduler creates no run for an opted-out tenant.
