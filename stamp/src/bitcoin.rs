@@ -80,6 +80,16 @@ impl HeadersFile {
         self
     }
 
+    /// [`HeadersFile::with_epochs`] when a table is given (a run-time override of the
+    /// shipped one), else the same headers.
+    #[must_use]
+    pub fn with_table(self, epochs: Option<&Arc<Epochs>>) -> HeadersFile {
+        match epochs {
+            Some(e) => self.with_epochs(e.clone()),
+            None => self,
+        }
+    }
+
     /// Whether the file holds a header at `height`.
     pub fn contains(&self, height: u64) -> bool {
         self.headers.contains_key(&height)

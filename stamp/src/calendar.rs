@@ -27,6 +27,13 @@ use crate::error::{Result, StampError};
 use crate::ots::{DetachedTimestamp, Op, Timestamp};
 
 pub const ACCEPT: &str = "application/vnd.opentimestamps.v1";
+/// The reference client's default calendars.
+pub const DEFAULT_CALENDARS: [&str; 4] = [
+    "https://a.pool.opentimestamps.org",
+    "https://b.pool.opentimestamps.org",
+    "https://a.pool.eternitywall.com",
+    "https://ots.btc.catallaxy.com",
+];
 /// The reference client reads at most this much of a calendar's answer.
 pub const DEFAULT_MAX_RESPONSE: usize = 10_000;
 
@@ -44,6 +51,16 @@ pub struct CalendarConfig {
 }
 
 impl CalendarConfig {
+    /// [`CalendarConfig::new`] over `calendars`, or over [`DEFAULT_CALENDARS`] when none are
+    /// given.
+    pub fn or_defaults(calendars: Vec<String>) -> CalendarConfig {
+        if calendars.is_empty() {
+            CalendarConfig::new(DEFAULT_CALENDARS.iter().map(|c| (*c).to_owned()).collect())
+        } else {
+            CalendarConfig::new(calendars)
+        }
+    }
+
     /// `m` defaults to 2, or to the number of calendars when fewer are configured.
     pub fn new(calendars: Vec<String>) -> CalendarConfig {
         let calendars: Vec<String> = calendars
@@ -100,6 +117,73 @@ impl StampReport {
             .filter(|(_, o, _)| *o == CalendarOutcome::Ok)
             .count()
     }
+
+    /// A line per calendar, as `anchor ots stamp` prints them: `✓ URL (N ms)` accepted,
+    /// `… URL` pending, `✗ URL: reason` failed.
+    pub fn text(&self) -> String {
+        let mut lines = String::new();
+        for (calendar, outcome, took) in &self.outcomes {
+            let line = match outcome {
+                CalendarOutcome::Ok => format!("✓ {calendar} ({} ms)\n", took.as_millis()),
+                CalendarOutcome::Pending => format!("… {calendar}\n"),
+                CalendarOutcome::Failed(r) => format!("✗ {calendar}: {r}\n"),
+            };
+            lines.push_str(&line);
+        }
+        lines
+    }
+}
+
+/// What [`upgrade_file`] did, per pending attestation.
+#[derive(Clone, Debug)]
+pub struct UpgradeReport {
+    /// The calendar each pending attestation names, and its answer ([`upgrade`]).
+    pub outcomes: Vec<(String, CalendarOutcome)>,
+    /// Whether the proof now has a Bitcoin attestation ([`Timestamp::has_bitcoin`]).
+    pub complete: bool,
+}
+
+impl UpgradeReport {
+    /// Whether some calendar's answer was merged, so the proof changed.
+    pub fn changed(&self) -> bool {
+        self.outcomes.iter().any(|(_, o)| *o == CalendarOutcome::Ok)
+    }
+
+    /// Whether some calendar failed (or was not in the whitelist).
+    pub fn any_failed(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, CalendarOutcome::Failed(_)))
+    }
+
+    /// A line per pending attestation, as `anchor ots upgrade` prints them: `✓ URL: upgraded`,
+    /// `… URL: not yet anchored`, `✗ URL: reason`.
+    pub fn text(&self) -> String {
+        let mut lines = String::new();
+        for (calendar, outcome) in &self.outcomes {
+            let line = match outcome {
+                CalendarOutcome::Ok => format!("✓ {calendar}: upgraded\n"),
+                CalendarOutcome::Pending => format!("… {calendar}: not yet anchored\n"),
+                CalendarOutcome::Failed(r) => format!("✗ {calendar}: {r}\n"),
+            };
+            lines.push_str(&line);
+        }
+        lines
+    }
+}
+
+/// [`upgrade`] with a client of its own (timeout `cfg.timeout`): `file` is upgraded in place
+/// and the report says whether it changed and is complete.
+pub async fn upgrade_file(
+    cfg: &CalendarConfig,
+    file: &mut DetachedTimestamp,
+) -> Result<UpgradeReport> {
+    let client = http_client(cfg.timeout)?;
+    let outcomes = upgrade(&client, cfg, file).await?;
+    Ok(UpgradeReport {
+        outcomes,
+        complete: file.timestamp.has_bitcoin(),
+    })
 }
 
 /// Sends `request` and reads at most `max` bytes of the answer (shared with [`crate::headers`]).
