@@ -211,3 +211,16 @@ pub fn check_mainnet_header(
     }
     epochs.check_chain(from, &chain)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_headers_file_takes_a_run_time_table_only_when_one_is_given() {
+        let table = Epochs::mainnet().clone();
+        assert!(HeadersFile::default().with_table(None).epochs.is_none());
+        let with = HeadersFile::default().with_table(Some(&table));
+        assert!(with.epochs.is_some_and(|e| Arc::ptr_eq(&e, &table)));
+    }
+}

@@ -413,3 +413,51 @@ where
         .map(|r| r.expect("every future finished"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_calendars_given_means_the_reference_clients_four_and_m_of_2() {
+        let cfg = CalendarConfig::or_defaults(vec![]);
+        assert_eq!(cfg.calendars, DEFAULT_CALENDARS.map(str::to_owned).to_vec());
+        assert_eq!(cfg.min_ok, 2);
+        let one = CalendarConfig::or_defaults(vec!["http://c/".into()]);
+        assert_eq!(
+            (one.calendars, one.min_ok),
+            (vec!["http://c".to_owned()], 1)
+        );
+    }
+
+    #[test]
+    fn the_stamp_and_upgrade_texts_are_a_line_per_calendar() {
+        let stamp = StampReport {
+            outcomes: vec![
+                ("a".into(), CalendarOutcome::Ok, Duration::from_millis(12)),
+                ("b".into(), CalendarOutcome::Pending, Duration::ZERO),
+                (
+                    "c".into(),
+                    CalendarOutcome::Failed("x".into()),
+                    Duration::ZERO,
+                ),
+            ],
+        };
+        assert_eq!(stamp.text(), "✓ a (12 ms)\n… b\n✗ c: x\n");
+        let pending = UpgradeReport {
+            outcomes: vec![("b".into(), CalendarOutcome::Pending)],
+            complete: false,
+        };
+        assert!(!pending.changed() && !pending.any_failed());
+        assert_eq!(pending.text(), "… b: not yet anchored\n");
+        let mixed = UpgradeReport {
+            outcomes: vec![
+                ("a".into(), CalendarOutcome::Ok),
+                ("c".into(), CalendarOutcome::Failed("x".into())),
+            ],
+            complete: true,
+        };
+        assert!(mixed.changed() && mixed.any_failed());
+        assert_eq!(mixed.text(), "✓ a: upgraded\n✗ c: x\n");
+    }
+}

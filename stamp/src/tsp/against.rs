@@ -180,6 +180,76 @@ mod tests {
         );
     }
 
+    /// A dev responder's reply to `request`, and options pinning its CA.
+    #[cfg(feature = "net")]
+    fn dev_reply(request: &TimeStampRequest) -> (Reply, VerifyOptions) {
+        use crate::tsp::responder::{DEV_POLICY, Responder};
+        use crate::tsp::{devca, parse_oid};
+        let now = chrono::Utc::now();
+        let ca = devca::make(now - chrono::Duration::minutes(1));
+        let key = devca::load_p256_key(&ca.tsa_key_pem).unwrap();
+        let policy = parse_oid(DEV_POLICY).unwrap();
+        let responder = Responder::new(key, ca.tsa_cert.clone(), vec![], policy).unwrap();
+        let reply = Reply::from_der(&responder.respond(&request.to_der(), now, &[1; 16])).unwrap();
+        let opts = VerifyOptions {
+            trusted: vec![ca.ca_cert],
+            untrusted: vec![],
+            policies: vec![],
+            accept_granted_with_mods: false,
+        };
+        (reply, opts)
+    }
+
+    #[cfg(feature = "net")]
+    #[test]
+    fn a_token_verifies_against_its_data_digest_and_request_and_fails_for_other_data() {
+        let imprint = MessageImprint::of_data(HashAlg::Sha256, b"data");
+        let request = TimeStampRequest::new(imprint.clone(), None);
+        let (reply, opts) = dev_reply(&request);
+        let token = reply.token(&opts).unwrap();
+        let hex = merkle::hash::encode_hex(imprint.digest());
+        for what in [
+            Against::Data(b"data".to_vec()),
+            Against::Digest(hex),
+            Against::Request(request.clone()),
+        ] {
+            let v = verify_against(token, &what, &opts).unwrap();
+            assert!(v.trusted, "{what:?}");
+        }
+        let e = verify_against(token, &Against::Data(b"other".to_vec()), &opts).unwrap_err();
+        assert_eq!(e.tsa_check(), Some(crate::TsaCheck::Imprint), "{e}");
+    }
+
+    #[cfg(feature = "net")]
+    #[test]
+    fn the_reply_and_verified_descriptions_name_the_status_imprint_and_chain() {
+        let imprint = MessageImprint::of_data(HashAlg::Sha256, b"data");
+        let (reply, opts) = dev_reply(&TimeStampRequest::new(imprint.clone(), None));
+        let info = crate::report::describe_reply(&reply);
+        assert!(info.starts_with("status     Granted\n"), "{info}");
+        let hex = merkle::hash::encode_hex(imprint.digest());
+        assert!(
+            info.contains(&format!("imprint    sha256 {hex}\n")),
+            "{info}"
+        );
+        assert!(info.ends_with("certs      1\n"), "{info}");
+        let token = reply.token(&opts).unwrap();
+        let v = verify_against(token, &Against::Data(b"data".to_vec()), &opts).unwrap();
+        let text = crate::report::describe_verified(&v);
+        assert!(
+            text.starts_with("✓ RFC 3161 time-stamp verified\n  genTime  "),
+            "{text}"
+        );
+        assert!(text.contains("\n  chain    "), "{text}");
+        let unpinned = VerifyOptions {
+            trusted: vec![],
+            ..opts
+        };
+        let v = verify_against(token, &Against::Data(b"data".to_vec()), &unpinned).unwrap();
+        let text = crate::report::describe_verified(&v);
+        assert!(text.ends_with("(chain NOT checked: pass --ca)\n"), "{text}");
+    }
+
     #[test]
     fn bytes_that_are_neither_a_response_nor_a_token_fail_as_a_response() {
         let want = TimeStampResponse::from_der(b"junk").unwrap_err();
