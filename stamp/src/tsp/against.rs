@@ -9,8 +9,8 @@ use super::{
 };
 use crate::error::{Result, StampError};
 
-/// A `.tsr` file: normally a whole `TimeStampResp` (RFC 3161 §2.4.2, "TimeStampResp ::=
-/// SEQUENCE { status PKIStatusInfo, timeStampToken TimeStampToken OPTIONAL }"), or a bare
+/// A `.tsr` file: normally a whole `TimeStampResp` (RFC 3161 §2.4.2: `TimeStampResp ::=
+/// SEQUENCE { status PKIStatusInfo, timeStampToken TimeStampToken OPTIONAL }`), or a bare
 /// token (`openssl ts -token_out`).
 #[derive(Clone, Debug)]
 pub enum Reply {
