@@ -4,14 +4,14 @@
 //! For each epoch checked, the node's header at the epoch's last block (height `2016·e +
 //! 2015`) must hash to the table's hash of that block and carry the table's `bits` for the
 //! epoch; the table's last epoch, whose last hash it may not know, is checked by the `bits` of
-//! its first block. By default a sample: the last [`RECENT`] epochs whose last hash the table
-//! knows and [`SPREAD`] more spread evenly from epoch 0 (at most 17 blocks, 34 requests);
+//! its first block. By default a sample: the last [`RECENT`](stamp::tablecheck::RECENT) epochs whose
+//! last hash the table knows and [`SPREAD`](stamp::tablecheck::SPREAD) more spread evenly from epoch 0 (at most 17 blocks, 34 requests);
 //! `--all` checks every epoch (two requests each, about 950 for the shipped table);
 //! `--height H` checks just the blocks named. One line per mismatch, then a summary. Exit 0
 //! all agree; 1 a mismatch, or the node could not be used (the check stops at the first failed
-//! request); 2 bad input.
+//! request); 2 bad input. The work is `stamp::tablecheck`'s; this module prints and picks the
+//! exit code.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,15 +19,11 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
-use stamp::epochs::{EPOCH_BLOCKS, Epochs};
-use stamp::headers::{RemoteHeaders, fetch_header_at};
+use stamp::epochs::Epochs;
+use stamp::headers::RemoteHeaders;
+use stamp::tablecheck::{Selection, check_node, probes, scope};
 
 use crate::{Failure, Outcome, write_stdout};
-
-/// Most recent epochs (with a known last hash) in the default sample.
-pub const RECENT: u64 = 8;
-/// Epochs spread evenly from epoch 0 in the default sample.
-pub const SPREAD: u64 = 8;
 
 #[derive(Subcommand, Debug)]
 pub enum HeadersCmd {
@@ -67,76 +63,21 @@ pub struct CheckArgs {
     timeout: u64,
 }
 
-/// One block to compare: what the table says about it.
-struct Probe {
-    height: u64,
-    bits: u32,
-    /// Internal byte order.
-    hash: Option<[u8; 32]>,
-}
-
 pub fn run(cmd: HeadersCmd) -> Outcome {
     match cmd {
         HeadersCmd::Check(args) => check(&args),
     }
 }
 
-/// The epochs of the default sample: the last [`RECENT`] of `known` (epochs with a known
-/// last hash) and [`SPREAD`] spread evenly over them, from epoch 0 to the last.
-pub fn sample(known: u64) -> BTreeSet<u64> {
-    let mut out: BTreeSet<u64> = (known.saturating_sub(RECENT)..known).collect();
-    if known > 0 {
-        for i in 0..SPREAD {
-            out.insert(i * (known - 1) / (SPREAD - 1));
-        }
-    }
-    out
-}
-
-fn probes(table: &Epochs, args: &CheckArgs) -> Result<Vec<Probe>, Failure> {
-    let probe = |height: u64| -> Option<Probe> {
-        Some(Probe {
-            height,
-            bits: table.bits_at(height)?,
-            hash: table.known_hash(height),
-        })
-    };
+/// Which blocks `args` asks for: `--height`, `--all` or the sample.
+fn selection(args: &CheckArgs) -> Selection {
     if !args.heights.is_empty() {
-        let heights: BTreeSet<u64> = args.heights.iter().copied().collect();
-        return heights
-            .into_iter()
-            .map(|h| {
-                probe(h).ok_or_else(|| {
-                    Failure::Input(anyhow!(
-                        "--height {h}: past the {} table, which ends at block {}",
-                        table.name(),
-                        table.last_height()
-                    ))
-                })
-            })
-            .collect();
-    }
-    let known = table.known_epochs();
-    let epochs: BTreeSet<u64> = if args.all {
-        (0..known).collect()
+        Selection::Heights(args.heights.clone())
+    } else if args.all {
+        Selection::All
     } else {
-        sample(known)
-    };
-    let mut out: Vec<Probe> = epochs
-        .into_iter()
-        .filter_map(|e| probe(e * EPOCH_BLOCKS + EPOCH_BLOCKS - 1))
-        .collect();
-    if table.len() > known {
-        // The last epoch, whose last block the table does not know: its first block's bits.
-        out.extend(probe((table.len() - 1) * EPOCH_BLOCKS));
+        Selection::Sample
     }
-    Ok(out)
-}
-
-fn display(hash: &[u8; 32]) -> String {
-    let mut h = *hash;
-    h.reverse();
-    merkle::hash::encode_hex(&h)
 }
 
 fn check(args: &CheckArgs) -> Outcome {
@@ -145,37 +86,21 @@ fn check(args: &CheckArgs) -> Outcome {
         None => Epochs::mainnet().clone(),
     };
     let source = header_source(args)?;
-    let probes = probes(&table, args)?;
+    let selection = selection(args);
+    let probes = probes(&table, &selection).map_err(|e| Failure::Input(anyhow!("--height {e}")))?;
     let timeout = Duration::from_secs(args.timeout);
-    let client = stamp::calendar::http_client(timeout).map_err(anyhow::Error::new)?;
-    let rt = crate::ots::runtime()?;
-    let mut report = String::new();
-    let mut mismatches = 0usize;
-    for p in &probes {
-        let epoch = p.height / EPOCH_BLOCKS;
-        let fetched = rt.block_on(fetch_header_at(&client, &source, p.height, timeout));
-        let header = match fetched {
-            Ok(Some(h)) => h,
-            Ok(None) => {
-                mismatches += 1;
-                let _ = writeln!(
-                    report,
-                    "✗ block {} (epoch {epoch}): {source} does not know this height",
-                    p.height
-                );
-                continue;
-            }
-            Err(e) => {
-                write_stdout(report.as_bytes())?;
-                return Err(Failure::Check(anyhow::Error::new(e).context(format!(
-                    "could not check block {} against {source}",
-                    p.height
-                ))));
-            }
-        };
-        mismatches += compare(p, &header, &source, &mut report);
+    let checked = crate::edge::runtime()?
+        .block_on(check_node(&source, &probes, timeout))
+        .map_err(anyhow::Error::new)?;
+    let mut report = checked.report;
+    if let Some((height, e)) = checked.failed {
+        write_stdout(report.as_bytes())?;
+        return Err(Failure::Check(anyhow::Error::new(e).context(format!(
+            "could not check block {height} against {source}"
+        ))));
     }
-    let scope = scope(&table, probes.len(), args);
+    let mismatches = checked.mismatches;
+    let scope = scope(&table, probes.len(), &selection);
     if mismatches == 0 {
         let _ = writeln!(report, "{source} agrees with all {scope}");
         write_stdout(report.as_bytes())?;
@@ -201,70 +126,5 @@ fn header_source(args: &CheckArgs) -> Result<RemoteHeaders, Failure> {
             Ok(RemoteHeaders::bitcoind(url).map_err(|e| anyhow!("--bitcoind: {e}"))?)
         }
         (None, None) => Err(Failure::Input(anyhow!("pass --esplora or --bitcoind"))),
-    }
-}
-
-/// Compares one fetched header with the table's probe, writing a line per difference;
-/// returns how many there were.
-fn compare(
-    p: &Probe,
-    header: &stamp::header::BlockHeader,
-    source: &RemoteHeaders,
-    report: &mut String,
-) -> usize {
-    let epoch = p.height / EPOCH_BLOCKS;
-    let mut mismatches = 0;
-    if let Some(want) = p.hash
-        && header.hash() != want
-    {
-        mismatches += 1;
-        let _ = writeln!(
-            report,
-            "✗ block {} (epoch {epoch}): {source} has {}, the table has {}",
-            p.height,
-            header.hash_display(),
-            display(&want)
-        );
-    }
-    if header.bits() != p.bits {
-        mismatches += 1;
-        let _ = writeln!(
-            report,
-            "✗ block {} (epoch {epoch}): {source} has bits 0x{:08x}, the table has 0x{:08x}",
-            p.height,
-            header.bits(),
-            p.bits
-        );
-    }
-    mismatches
-}
-
-/// What was checked, for the report's last line.
-fn scope(table: &Epochs, probes: usize, args: &CheckArgs) -> String {
-    format!(
-        "{} block(s) of the {} table (bits to block {}, hashes to block {}{})",
-        probes,
-        table.name(),
-        table.last_height(),
-        table.last_known_height(),
-        if args.all || !args.heights.is_empty() {
-            ""
-        } else {
-            "; a sample, --all for every epoch"
-        }
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_sample_takes_the_last_epochs_and_a_spread_from_genesis() {
-        let s = sample(473);
-        assert_eq!(s.len(), 15);
-        assert!(s.contains(&0) && s.contains(&472) && s.contains(&465));
-        assert_eq!(sample(3), BTreeSet::from([0, 1, 2]));
-        assert!(sample(0).is_empty());
     }
 }

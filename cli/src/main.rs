@@ -12,6 +12,7 @@
 mod admin;
 mod bundle_cmd;
 mod digests;
+mod edge;
 mod fleet;
 mod headers_cmd;
 mod keys;

@@ -1,4 +1,6 @@
-//! `anchor ots info` and `anchor ots verify`.
+//! `anchor ots`: stamp, upgrade, calendar, info and verify. The work is `stamp`'s
+//! (`stamp::calendar`, `stamp::verify`, `stamp::headers`, `stamp::report`); this module reads
+//! the files, prints and picks the exit code.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,24 +9,16 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
 use sha2::{Digest as _, Sha256};
-use stamp::DetachedTimestamp;
 use stamp::bitcoin::{HeadersFile, Network};
-use stamp::calendar::{CalendarConfig, CalendarOutcome, http_client};
+use stamp::calendar::{CalendarConfig, http_client};
 use stamp::epochs::Epochs;
-use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on};
-use stamp::verify::{
-    Finding, Verdict, check_digest, check_digest_length, data_digest, verify_file,
-};
+use stamp::headers::{RemoteHeaders, fetch_proof_headers};
+use stamp::report::{HeaderOrigin, findings_report};
+use stamp::verify::{Verdict, check_digest, data_digest, digest_from_hex, verify_file};
+use stamp::{DetachedTimestamp, StampError};
 
+pub(crate) use crate::edge::{dir_of, runtime, write_atomically};
 use crate::{Failure, Outcome, read_input, write_stdout};
-
-/// The reference client's default calendars.
-pub const DEFAULT_CALENDARS: [&str; 4] = [
-    "https://a.pool.opentimestamps.org",
-    "https://b.pool.opentimestamps.org",
-    "https://a.pool.eternitywall.com",
-    "https://ots.btc.catallaxy.com",
-];
 
 #[derive(Subcommand, Debug)]
 pub enum OtsCmd {
@@ -167,7 +161,7 @@ pub fn run(cmd: OtsCmd) -> Outcome {
             out,
         } => {
             let digest = digest_of(file.as_ref(), digest.as_deref())?;
-            let mut cfg = CalendarConfig::new(or_defaults(calendars));
+            let mut cfg = CalendarConfig::or_defaults(calendars);
             if let Some(m) = min {
                 cfg.min_ok = m;
             }
@@ -179,7 +173,7 @@ pub fn run(cmd: OtsCmd) -> Outcome {
             calendars,
             timeout,
         } => {
-            let mut cfg = CalendarConfig::new(or_defaults(calendars));
+            let mut cfg = CalendarConfig::or_defaults(calendars);
             cfg.timeout = Duration::from_secs(timeout);
             runtime()?.block_on(upgrade_cmd(cfg, &file))
         }
@@ -203,6 +197,17 @@ enum Headers {
     Remote(RemoteHeaders),
 }
 
+impl Headers {
+    /// How the report names it.
+    fn origin(&self) -> HeaderOrigin {
+        match self {
+            Headers::None => HeaderOrigin::None,
+            Headers::File(path) => HeaderOrigin::File(path.clone()),
+            Headers::Remote(remote) => HeaderOrigin::Remote(remote.to_string()),
+        }
+    }
+}
+
 fn verify(
     file: &PathBuf,
     data: Option<PathBuf>,
@@ -219,11 +224,7 @@ fn verify(
     check_digest(&ots, &want).map_err(not_valid)?;
     let headers = load_headers(&ots, source, network, epochs, timeout)?;
     let (verdict, findings) = verify_file(&ots, &want, &headers).map_err(not_valid)?;
-    let report: String = findings
-        .iter()
-        .map(|f| finding_line(f, source, network))
-        .collect();
-    write_stdout(report.as_bytes())?;
+    write_stdout(findings_report(&findings, &source.origin(), network).as_bytes())?;
     match verdict {
         Verdict::Verified => Ok(()),
         Verdict::PendingOnly => Err(Failure::Pending(anyhow!(
@@ -243,12 +244,13 @@ fn wanted_digest(
 ) -> Result<Vec<u8>, Failure> {
     match (data, digest) {
         (Some(path), _) => Ok(data_digest(ots, &read_input(&path)?)),
-        (None, Some(hex)) => {
-            let given = merkle::hash::decode_hex("--digest", hex.trim()).context("--digest")?;
-            check_digest_length(ots, &given)
-                .with_context(|| format!("--digest for {}", file.display()))?;
-            Ok(given)
-        }
+        (None, Some(hex)) => digest_from_hex("--digest", ots, &hex).map_err(|e| {
+            let context = match e {
+                StampError::Hex(_) => "--digest".to_owned(),
+                _ => format!("--digest for {}", file.display()),
+            };
+            Failure::Input(anyhow::Error::new(e).context(context))
+        }),
         (None, None) => Err(Failure::Input(anyhow!("pass --data or --digest"))),
     }
 }
@@ -263,62 +265,21 @@ fn load_headers(
     timeout: Duration,
 ) -> Result<HeadersFile, Failure> {
     Ok(match source {
-        Headers::File(path) => with_table(
-            HeadersFile::from_json(&read_input(path)?)
-                .with_context(|| format!("{}", path.display()))?
-                .on_network(network),
-            epochs,
-        ),
-        Headers::Remote(remote) => {
-            let heights = ots.timestamp.bitcoin_heights();
-            if heights.is_empty() {
-                return Ok(HeadersFile::default().on_network(network));
-            }
-            let client = http_client(timeout).map_err(anyhow::Error::new)?;
-            let fetch = async {
-                match epochs {
-                    Some(e) => {
-                        fetch_headers_against(&client, remote, heights, timeout, e.clone()).await
-                    }
-                    None => fetch_headers_on(&client, remote, heights, timeout, network).await,
-                }
-            };
-            runtime()?.block_on(fetch).map_err(|e| {
-                Failure::Check(anyhow::Error::new(e).context("could not fetch the block headers"))
-            })?
-        }
+        Headers::File(path) => HeadersFile::from_json(&read_input(path)?)
+            .with_context(|| format!("{}", path.display()))?
+            .on_network(network)
+            .with_table(epochs),
+        Headers::Remote(remote) => runtime()?
+            .block_on(fetch_proof_headers(ots, remote, network, epochs, timeout))
+            .map_err(|e| match e {
+                // The HTTP client could not be built: not the source's failure.
+                StampError::Calendar(_) => Failure::Input(anyhow::Error::new(e)),
+                e => Failure::Check(
+                    anyhow::Error::new(e).context("could not fetch the block headers"),
+                ),
+            })?,
         Headers::None => HeadersFile::default().on_network(network),
     })
-}
-
-/// One line of `ots verify`'s report.
-fn finding_line(f: &Finding, source: &Headers, network: Network) -> String {
-    match f {
-        Finding::Bitcoin {
-            height,
-            block_hash,
-            time,
-            txid,
-        } => bitcoin_line(network, *height, block_hash, *time, txid.as_deref()),
-        Finding::NoHeader { height } => match source {
-            Headers::None => format!(
-                "✗ Bitcoin block {height}: no header for it (pass --headers FILE, \
-                 --esplora URL or --bitcoind URL)\n"
-            ),
-            Headers::File(path) => {
-                format!(
-                    "✗ Bitcoin block {height}: no header for it in {}\n",
-                    path.display()
-                )
-            }
-            Headers::Remote(remote) => format!(
-                "✗ Bitcoin block {height}: no header for it at {remote} (it does not know that height)\n"
-            ),
-        },
-        Finding::Pending { uri } => format!("… pending at {uri}\n"),
-        Finding::Unsupported { what } => format!("- {what}: not checked by this verifier\n"),
-        Finding::Failed { reason } => format!("✗ {reason}\n"),
-    }
 }
 
 /// A newer mainnet epoch table (`--epochs FILE`), checked against the shipped one; a table
@@ -329,27 +290,9 @@ pub(crate) fn load_epochs(path: &std::path::Path) -> anyhow::Result<Arc<Epochs>>
     ))
 }
 
-/// `headers` checked against `epochs` when given.
+/// `headers` checked against `epochs` when given ([`HeadersFile::with_table`]).
 pub(crate) fn with_table(headers: HeadersFile, epochs: Option<&Arc<Epochs>>) -> HeadersFile {
-    match epochs {
-        Some(e) => headers.with_epochs(e.clone()),
-        None => headers,
-    }
-}
-
-fn or_defaults(calendars: Vec<String>) -> Vec<String> {
-    if calendars.is_empty() {
-        DEFAULT_CALENDARS.iter().map(|c| (*c).to_owned()).collect()
-    } else {
-        calendars
-    }
-}
-
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
+    headers.with_table(epochs)
 }
 
 fn digest_of(file: Option<&PathBuf>, digest: Option<&str>) -> anyhow::Result<[u8; 32]> {
@@ -358,29 +301,6 @@ fn digest_of(file: Option<&PathBuf>, digest: Option<&str>) -> anyhow::Result<[u8
         (None, Some(hex)) => Ok(merkle::Hash::from_hex("--digest", hex.trim())?.0),
         (None, None) => Err(anyhow!("pass --file or --digest")),
     }
-}
-
-pub(crate) fn dir_of(path: &std::path::Path) -> &std::path::Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."))
-}
-
-/// Writes `bytes` beside `path` in a temporary file, syncs it, then moves it into place —
-/// only if nothing is there when `replace` is false — so a reader never sees half a proof.
-pub(crate) fn write_atomically(path: &PathBuf, bytes: &[u8], replace: bool) -> anyhow::Result<()> {
-    let dir = dir_of(path);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes).context("writing the proof")?;
-    tmp.as_file().sync_all().context("syncing the proof")?;
-    let placed = if replace {
-        tmp.persist(path)
-    } else {
-        tmp.persist_noclobber(path)
-    };
-    placed.map_err(|e| anyhow!("{}: {}", path.display(), e.error))?;
-    Ok(())
 }
 
 async fn stamp_cmd(cfg: CalendarConfig, digest: [u8; 32], out: &PathBuf) -> Outcome {
@@ -394,15 +314,7 @@ async fn stamp_cmd(cfg: CalendarConfig, digest: [u8; 32], out: &PathBuf) -> Outc
     let (file, report) = stamp::calendar::stamp(&client, &cfg, digest)
         .await
         .map_err(|e| Failure::Check(anyhow::Error::new(e)))?;
-    let mut lines = String::new();
-    for (calendar, outcome, took) in &report.outcomes {
-        let line = match outcome {
-            CalendarOutcome::Ok => format!("✓ {calendar} ({} ms)\n", took.as_millis()),
-            CalendarOutcome::Pending => format!("… {calendar}\n"),
-            CalendarOutcome::Failed(r) => format!("✗ {calendar}: {r}\n"),
-        };
-        lines.push_str(&line);
-    }
+    let mut lines = report.text();
     write_atomically(out, &file.to_bytes().map_err(anyhow::Error::new)?, false)?;
     lines.push_str("wrote ");
     lines.push_str(&out.display().to_string());
@@ -412,33 +324,16 @@ async fn stamp_cmd(cfg: CalendarConfig, digest: [u8; 32], out: &PathBuf) -> Outc
 
 async fn upgrade_cmd(cfg: CalendarConfig, path: &PathBuf) -> Outcome {
     let mut file = load(path)?;
-    let client = http_client(cfg.timeout).map_err(anyhow::Error::new)?;
-    let outcomes = stamp::calendar::upgrade(&client, &cfg, &mut file)
+    let report = stamp::calendar::upgrade_file(&cfg, &mut file)
         .await
         .map_err(anyhow::Error::new)?;
-    let mut lines = String::new();
-    let mut changed = false;
-    for (calendar, outcome) in &outcomes {
-        let line = match outcome {
-            CalendarOutcome::Ok => {
-                changed = true;
-                format!("✓ {calendar}: upgraded\n")
-            }
-            CalendarOutcome::Pending => format!("… {calendar}: not yet anchored\n"),
-            CalendarOutcome::Failed(r) => format!("✗ {calendar}: {r}\n"),
-        };
-        lines.push_str(&line);
-    }
-    if changed {
+    if report.changed() {
         write_atomically(path, &file.to_bytes().map_err(anyhow::Error::new)?, true)?;
     }
-    write_stdout(lines.as_bytes())?;
-    if file.timestamp.has_bitcoin() {
+    write_stdout(report.text().as_bytes())?;
+    if report.complete {
         Ok(())
-    } else if outcomes
-        .iter()
-        .any(|(_, o)| matches!(o, CalendarOutcome::Failed(_)))
-    {
+    } else if report.any_failed() {
         Err(Failure::Check(anyhow!(
             "not complete, and a calendar failed"
         )))
@@ -456,36 +351,8 @@ async fn serve_calendar(listen: &str, public_url: Option<String>) -> Outcome {
     eprintln!(
         "local OpenTimestamps calendar on http://{local} (proofs name {url}; pending until POST /mine mines a block on its regtest chain)"
     );
-    axum::serve(listener, stamp::devcal::router(&url))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    stamp::devcal::serve(listener, &url)
         .await
         .context("serving")?;
     Ok(())
-}
-
-/// The `✓` line of a verified Bitcoin attestation, naming the transaction its path commits
-/// through when there is one.
-fn bitcoin_line(
-    network: Network,
-    height: u64,
-    block_hash: &str,
-    time: u32,
-    txid: Option<&str>,
-) -> String {
-    let through = txid
-        .map(|t| format!(" through transaction {t}"))
-        .unwrap_or_default();
-    if network == Network::Regtest {
-        format!(
-            "✓ regtest block {height} ({block_hash}) commits to the proof{through}, stamped unix \
-             time {time}; regtest work proves nothing about time (--regtest)\n"
-        )
-    } else {
-        format!(
-            "✓ Bitcoin block {height} ({block_hash}) attests existence as of unix time \
-             {time}{through}\n"
-        )
-    }
 }

@@ -1,5 +1,6 @@
 //! `anchor tsa`: RFC 3161 stamping, verification and inspection, and a local responder with a
-//! throwaway CA for development.
+//! throwaway CA for development. The work is `stamp::tsp`'s and the text `stamp::report`'s;
+//! this module reads the files, prints and picks the exit code.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -8,15 +9,17 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
+use stamp::StampError;
+use stamp::report::{describe_reply, describe_verified};
 use stamp::tsp::client::TsaClient;
 use stamp::tsp::devca;
 use stamp::tsp::responder::{DEV_POLICY, Responder};
 use stamp::tsp::{
-    Certificate, HashAlg, MessageImprint, TimeStampRequest, TimeStampResponse, Verified,
-    VerifyOptions, format_time, granted_token, parse_oid, verify_token, verify_token_for_request,
+    Against, Certificate, HashAlg, MessageImprint, Reply, TimeStampRequest, VerifyOptions,
+    certificates_from_file, parse_oid, verify_against,
 };
 
-use crate::ots::{runtime, write_atomically};
+use crate::edge::{runtime, write_atomically};
 use crate::{Failure, Outcome, read_input, write_stdout};
 
 #[derive(Subcommand, Debug)]
@@ -141,7 +144,8 @@ fn stamp(args: StampArgs) -> Outcome {
         .map(|p| parse_oid(&p))
         .transpose()
         .map_err(|e| anyhow!("--policy: {e}"))?;
-    let opts = options(ca.as_deref(), untrusted.as_deref(), vec![], false)?;
+    let opts = VerifyOptions::from_files(ca.as_deref(), untrusted.as_deref(), vec![], false)
+        .map_err(anyhow::Error::new)?;
     if out.exists() {
         return Err(Failure::Input(anyhow!(
             "{} exists; refusing to overwrite",
@@ -155,7 +159,7 @@ fn stamp(args: StampArgs) -> Outcome {
         .block_on(client.stamp(&request, &opts))
         .map_err(|e| Failure::Check(anyhow::Error::new(e)))?;
     write_atomically(&out, &stamped.reply, false)?;
-    let mut report = describe(&stamped.verified);
+    let mut report = describe_verified(&stamped.verified);
     let _ = writeln!(report, "wrote {}", out.display());
     Ok(write_stdout(report.as_bytes())?)
 }
@@ -176,22 +180,42 @@ fn verify(args: VerifyArgs) -> Outcome {
         .map(|p| parse_oid(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("--policy: {e}"))?;
-    let opts = options(
+    let opts = VerifyOptions::from_files(
         Some(&ca),
         untrusted.as_deref(),
         policies,
         accept_granted_with_mods,
-    )?;
+    )
+    .map_err(anyhow::Error::new)?;
     let reply = load(&tsr)?;
-    let token = match &reply {
-        Loaded::Response(r) => {
-            granted_token(r, &opts).map_err(|e| Failure::Check(anyhow::Error::new(e)))?
-        }
-        Loaded::Token(t) => t,
-    };
-    let what = Against::from_args(data, digest, request)?;
-    let verified = verify_against(token, &tsr, what, &opts)?;
-    Ok(write_stdout(describe(&verified).as_bytes())?)
+    let token = reply
+        .token(&opts)
+        .map_err(|e| Failure::Check(anyhow::Error::new(e)))?;
+    let what = against(data, digest, request)?;
+    let verified = verify_against(token, &what, &opts).map_err(|e| match e {
+        StampError::TokenImprint(_) => Failure::Check(anyhow!("{}: {e}", tsr.display())),
+        StampError::Hex(_) => Failure::Input(anyhow::Error::new(e).context("--digest")),
+        StampError::ImprintLength { .. } => Failure::Input(anyhow::Error::new(e)),
+        e => Failure::Check(anyhow::Error::new(e).context("time-stamp is NOT valid")),
+    })?;
+    Ok(write_stdout(describe_verified(&verified).as_bytes())?)
+}
+
+/// The one of `--data`, `--digest`, `--request` given (clap makes them exclusive), read.
+fn against(
+    data: Option<PathBuf>,
+    digest: Option<String>,
+    request: Option<PathBuf>,
+) -> anyhow::Result<Against> {
+    Ok(match (data, digest, request) {
+        (Some(d), _, _) => Against::Data(read_input(&d)?),
+        (None, Some(hex), _) => Against::Digest(hex),
+        (None, None, Some(q)) => Against::Request(
+            TimeStampRequest::from_der(&read_input(&q)?)
+                .map_err(|e| anyhow!("{} is not a usable time-stamp request: {e}", q.display()))?,
+        ),
+        (None, None, None) => return Err(anyhow!("pass --data, --digest or --request")),
+    })
 }
 
 fn serve_command(args: ServeArgs) -> Outcome {
@@ -228,197 +252,31 @@ async fn serve(listen: SocketAddr, responder: Responder) -> Outcome {
         .with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr().context("local address")?;
     eprintln!("RFC 3161 dev responder on http://{local}/ (POST application/timestamp-query)");
-    axum::serve(
-        listener,
-        stamp::tsp::responder::router(std::sync::Arc::new(responder)),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .context("serving")?;
+    stamp::tsp::responder::serve(listener, responder)
+        .await
+        .context("serving")?;
     Ok(())
 }
 
-/// What `anchor tsa verify` checks the token against.
-enum Against {
-    Data(Vec<u8>),
-    Digest(String),
-    Request(PathBuf),
-}
-
-impl Against {
-    /// The one of `--data`, `--digest`, `--request` given (clap makes them exclusive).
-    fn from_args(
-        data: Option<PathBuf>,
-        digest: Option<String>,
-        request: Option<PathBuf>,
-    ) -> anyhow::Result<Against> {
-        Ok(match (data, digest, request) {
-            (Some(d), _, _) => Against::Data(read_input(&d)?),
-            (None, Some(hex), _) => Against::Digest(hex),
-            (None, None, Some(q)) => Against::Request(q),
-            (None, None, None) => return Err(anyhow!("pass --data, --digest or --request")),
-        })
-    }
-}
-
-/// The token's imprint algorithm, or a failed imprint check naming the file.
-fn imprint_alg(token: &stamp::tsp::TimeStampToken, tsr: &Path) -> Result<HashAlg, Failure> {
-    token
-        .info()
-        .imprint_alg
-        .map_err(|e| Failure::Check(anyhow!("{}: the token's imprint: {e}", tsr.display())))
-}
-
-/// `--digest HEX` as an imprint of the token's algorithm: malformed hex or a length other
-/// than that algorithm's is bad input (exit 2), naming both lengths.
-fn digest_imprint(alg: HashAlg, hex: &str) -> anyhow::Result<MessageImprint> {
-    let bytes = merkle::hash::decode_hex("--digest", hex.trim()).context("--digest")?;
-    if bytes.len() != alg.output_len() {
-        return Err(anyhow!(
-            "--digest is {} bytes ({} hex digits); the token's imprint is {}, {} bytes ({} hex \
-             digits)",
-            bytes.len(),
-            bytes.len() * 2,
-            alg.name(),
-            alg.output_len(),
-            alg.output_len() * 2
-        ));
-    }
-    Ok(MessageImprint::new(alg, bytes)?)
-}
-
-fn verify_against(
-    token: &stamp::tsp::TimeStampToken,
-    tsr: &Path,
-    what: Against,
-    opts: &VerifyOptions,
-) -> Result<Verified, Failure> {
-    let not_valid = |e| Failure::Check(anyhow::Error::new(e).context("time-stamp is NOT valid"));
-    match what {
-        Against::Data(bytes) => {
-            let imprint = MessageImprint::of_data(imprint_alg(token, tsr)?, &bytes);
-            verify_token(token, &imprint, None, opts).map_err(not_valid)
-        }
-        Against::Digest(hex) => {
-            let imprint = digest_imprint(imprint_alg(token, tsr)?, &hex)?;
-            verify_token(token, &imprint, None, opts).map_err(not_valid)
-        }
-        Against::Request(path) => {
-            let request = TimeStampRequest::from_der(&read_input(&path)?).map_err(|e| {
-                anyhow!("{} is not a usable time-stamp request: {e}", path.display())
-            })?;
-            verify_token_for_request(token, &request, opts).map_err(not_valid)
-        }
-    }
-}
-
-enum Loaded {
-    Response(TimeStampResponse),
-    Token(stamp::tsp::TimeStampToken),
-}
-
-/// A `.tsr` is normally a whole `TimeStampResp`; a bare token (`openssl ts -token_out`) is
-/// accepted too.
-fn load(path: &PathBuf) -> anyhow::Result<Loaded> {
-    let bytes = read_input(path)?;
-    match TimeStampResponse::from_der(&bytes) {
-        Ok(r) => Ok(Loaded::Response(r)),
-        Err(resp_err) => stamp::tsp::TimeStampToken::from_der(&bytes)
-            .map(Loaded::Token)
-            .map_err(|_| {
-                anyhow::Error::new(resp_err).context(format!(
-                    "{} is neither a TimeStampResp nor a time-stamp token",
-                    path.display()
-                ))
-            }),
-    }
-}
-
-/// The certificates of a `--ca`/`--untrusted`/`--chain`/`--cert` file: PEM (as openssl reads
-/// it) or one DER certificate ([`Certificate::from_file_bytes`]).
-pub(crate) fn pem_file(path: &Path) -> anyhow::Result<Vec<Certificate>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Certificate::from_file_bytes(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
-}
-
-fn options(
-    ca: Option<&Path>,
-    untrusted: Option<&Path>,
-    policies: Vec<stamp::tsp::ObjectIdentifier>,
-    accept_granted_with_mods: bool,
-) -> anyhow::Result<VerifyOptions> {
-    Ok(VerifyOptions {
-        trusted: ca.map(pem_file).transpose()?.unwrap_or_default(),
-        untrusted: untrusted.map(pem_file).transpose()?.unwrap_or_default(),
-        policies,
-        accept_granted_with_mods,
+/// A `.tsr` file: a whole `TimeStampResp` or a bare token ([`Reply::from_der`]).
+fn load(path: &PathBuf) -> anyhow::Result<Reply> {
+    Reply::from_der(&read_input(path)?).map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "{} is neither a TimeStampResp nor a time-stamp token",
+            path.display()
+        ))
     })
 }
 
-fn describe(v: &Verified) -> String {
-    let i = &v.info;
-    let mut s = format!(
-        "✓ RFC 3161 time-stamp verified\n  genTime  {}\n  policy   {}\n  serial   {}\n",
-        format_time(i.gen_time),
-        i.policy,
-        i.serial_hex
-    );
-    if let Some(tsa) = &i.tsa_name {
-        let _ = writeln!(s, "  tsa      {tsa}");
-    }
-    if v.trusted {
-        let _ = writeln!(s, "  chain    {}", v.path.join(" → "));
-    } else {
-        let _ = writeln!(
-            s,
-            "  signer   {} (chain NOT checked: pass --ca)",
-            v.path.join(" → ")
-        );
-    }
-    s
+/// The certificates of a `--ca`/`--untrusted`/`--chain`/`--cert` file
+/// ([`certificates_from_file`]).
+fn pem_file(path: &Path) -> anyhow::Result<Vec<Certificate>> {
+    Ok(certificates_from_file(path)?)
 }
 
 fn info(path: &PathBuf) -> Outcome {
-    let loaded = load(path)?;
-    let mut s = String::new();
-    let token = match &loaded {
-        Loaded::Response(r) => {
-            let _ = writeln!(s, "status     {}", r.status_description());
-            r.token.as_ref()
-        }
-        Loaded::Token(t) => Some(t),
-    };
-    if let Some(t) = token {
-        let i = t.info();
-        let alg = i
-            .imprint_alg
-            .as_ref()
-            .map_or_else(Clone::clone, |a| a.name().to_string());
-        let _ = writeln!(s, "genTime    {}", format_time(i.gen_time));
-        let _ = writeln!(s, "serial     {}", i.serial_hex);
-        let _ = writeln!(s, "policy     {}", i.policy);
-        let _ = writeln!(
-            s,
-            "imprint    {alg} {}",
-            merkle::hash::encode_hex(&i.imprint)
-        );
-        if let Some(a) = &i.accuracy {
-            let _ = writeln!(s, "accuracy   {a}");
-        }
-        if let Some(n) = &i.nonce_hex {
-            let _ = writeln!(s, "nonce      {n}");
-        }
-        let _ = writeln!(
-            s,
-            "tsa        {}",
-            i.tsa_name.as_deref().unwrap_or("(not named)")
-        );
-        let _ = writeln!(s, "signer     {}", i.signer);
-        let _ = writeln!(s, "certs      {}", t.certificates().len());
-    }
-    Ok(write_stdout(s.as_bytes())?)
+    let reply = load(path)?;
+    Ok(write_stdout(describe_reply(&reply).as_bytes())?)
 }
 
 fn dev_ca(dir: &Path) -> Outcome {

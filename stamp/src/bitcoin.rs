@@ -80,6 +80,16 @@ impl HeadersFile {
         self
     }
 
+    /// [`HeadersFile::with_epochs`] when a table is given (a run-time override of the
+    /// shipped one), else the same headers.
+    #[must_use]
+    pub fn with_table(self, epochs: Option<&Arc<Epochs>>) -> HeadersFile {
+        match epochs {
+            Some(e) => self.with_epochs(e.clone()),
+            None => self,
+        }
+    }
+
     /// Whether the file holds a header at `height`.
     pub fn contains(&self, height: u64) -> bool {
         self.headers.contains_key(&height)
@@ -200,4 +210,17 @@ pub fn check_mainnet_header(
         }
     }
     epochs.check_chain(from, &chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_headers_file_takes_a_run_time_table_only_when_one_is_given() {
+        let table = Epochs::mainnet().clone();
+        assert!(HeadersFile::default().with_table(None).epochs.is_none());
+        let with = HeadersFile::default().with_table(Some(&table));
+        assert!(with.epochs.is_some_and(|e| Arc::ptr_eq(&e, &table)));
+    }
 }

@@ -27,6 +27,13 @@ use crate::error::{Result, StampError};
 use crate::ots::{DetachedTimestamp, Op, Timestamp};
 
 pub const ACCEPT: &str = "application/vnd.opentimestamps.v1";
+/// The reference client's default calendars.
+pub const DEFAULT_CALENDARS: [&str; 4] = [
+    "https://a.pool.opentimestamps.org",
+    "https://b.pool.opentimestamps.org",
+    "https://a.pool.eternitywall.com",
+    "https://ots.btc.catallaxy.com",
+];
 /// The reference client reads at most this much of a calendar's answer.
 pub const DEFAULT_MAX_RESPONSE: usize = 10_000;
 
@@ -44,6 +51,16 @@ pub struct CalendarConfig {
 }
 
 impl CalendarConfig {
+    /// [`CalendarConfig::new`] over `calendars`, or over [`DEFAULT_CALENDARS`] when none are
+    /// given.
+    pub fn or_defaults(calendars: Vec<String>) -> CalendarConfig {
+        if calendars.is_empty() {
+            CalendarConfig::new(DEFAULT_CALENDARS.iter().map(|c| (*c).to_owned()).collect())
+        } else {
+            CalendarConfig::new(calendars)
+        }
+    }
+
     /// `m` defaults to 2, or to the number of calendars when fewer are configured.
     pub fn new(calendars: Vec<String>) -> CalendarConfig {
         let calendars: Vec<String> = calendars
@@ -100,6 +117,73 @@ impl StampReport {
             .filter(|(_, o, _)| *o == CalendarOutcome::Ok)
             .count()
     }
+
+    /// A line per calendar, as `anchor ots stamp` prints them: `✓ URL (N ms)` accepted,
+    /// `… URL` pending, `✗ URL: reason` failed.
+    pub fn text(&self) -> String {
+        let mut lines = String::new();
+        for (calendar, outcome, took) in &self.outcomes {
+            let line = match outcome {
+                CalendarOutcome::Ok => format!("✓ {calendar} ({} ms)\n", took.as_millis()),
+                CalendarOutcome::Pending => format!("… {calendar}\n"),
+                CalendarOutcome::Failed(r) => format!("✗ {calendar}: {r}\n"),
+            };
+            lines.push_str(&line);
+        }
+        lines
+    }
+}
+
+/// What [`upgrade_file`] did, per pending attestation.
+#[derive(Clone, Debug)]
+pub struct UpgradeReport {
+    /// The calendar each pending attestation names, and its answer ([`upgrade`]).
+    pub outcomes: Vec<(String, CalendarOutcome)>,
+    /// Whether the proof now has a Bitcoin attestation ([`Timestamp::has_bitcoin`]).
+    pub complete: bool,
+}
+
+impl UpgradeReport {
+    /// Whether some calendar's answer was merged, so the proof changed.
+    pub fn changed(&self) -> bool {
+        self.outcomes.iter().any(|(_, o)| *o == CalendarOutcome::Ok)
+    }
+
+    /// Whether some calendar failed (or was not in the whitelist).
+    pub fn any_failed(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, CalendarOutcome::Failed(_)))
+    }
+
+    /// A line per pending attestation, as `anchor ots upgrade` prints them: `✓ URL: upgraded`,
+    /// `… URL: not yet anchored`, `✗ URL: reason`.
+    pub fn text(&self) -> String {
+        let mut lines = String::new();
+        for (calendar, outcome) in &self.outcomes {
+            let line = match outcome {
+                CalendarOutcome::Ok => format!("✓ {calendar}: upgraded\n"),
+                CalendarOutcome::Pending => format!("… {calendar}: not yet anchored\n"),
+                CalendarOutcome::Failed(r) => format!("✗ {calendar}: {r}\n"),
+            };
+            lines.push_str(&line);
+        }
+        lines
+    }
+}
+
+/// [`upgrade`] with a client of its own (timeout `cfg.timeout`): `file` is upgraded in place
+/// and the report says whether it changed and is complete.
+pub async fn upgrade_file(
+    cfg: &CalendarConfig,
+    file: &mut DetachedTimestamp,
+) -> Result<UpgradeReport> {
+    let client = http_client(cfg.timeout)?;
+    let outcomes = upgrade(&client, cfg, file).await?;
+    Ok(UpgradeReport {
+        outcomes,
+        complete: file.timestamp.has_bitcoin(),
+    })
 }
 
 /// Sends `request` and reads at most `max` bytes of the answer (shared with [`crate::headers`]).
@@ -328,4 +412,52 @@ where
         .into_iter()
         .map(|r| r.expect("every future finished"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_calendars_given_means_the_reference_clients_four_and_m_of_2() {
+        let cfg = CalendarConfig::or_defaults(vec![]);
+        assert_eq!(cfg.calendars, DEFAULT_CALENDARS.map(str::to_owned).to_vec());
+        assert_eq!(cfg.min_ok, 2);
+        let one = CalendarConfig::or_defaults(vec!["http://c/".into()]);
+        assert_eq!(
+            (one.calendars, one.min_ok),
+            (vec!["http://c".to_owned()], 1)
+        );
+    }
+
+    #[test]
+    fn the_stamp_and_upgrade_texts_are_a_line_per_calendar() {
+        let stamp = StampReport {
+            outcomes: vec![
+                ("a".into(), CalendarOutcome::Ok, Duration::from_millis(12)),
+                ("b".into(), CalendarOutcome::Pending, Duration::ZERO),
+                (
+                    "c".into(),
+                    CalendarOutcome::Failed("x".into()),
+                    Duration::ZERO,
+                ),
+            ],
+        };
+        assert_eq!(stamp.text(), "✓ a (12 ms)\n… b\n✗ c: x\n");
+        let pending = UpgradeReport {
+            outcomes: vec![("b".into(), CalendarOutcome::Pending)],
+            complete: false,
+        };
+        assert!(!pending.changed() && !pending.any_failed());
+        assert_eq!(pending.text(), "… b: not yet anchored\n");
+        let mixed = UpgradeReport {
+            outcomes: vec![
+                ("a".into(), CalendarOutcome::Ok),
+                ("c".into(), CalendarOutcome::Failed("x".into())),
+            ],
+            complete: true,
+        };
+        assert!(mixed.changed() && mixed.any_failed());
+        assert_eq!(mixed.text(), "✓ a: upgraded\n✗ c: x\n");
+    }
 }

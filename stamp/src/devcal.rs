@@ -348,6 +348,16 @@ pub fn router(public_url: &str) -> Router {
     DevCalendar::new(public_url).router()
 }
 
+/// Serves a new calendar naming `public_url` ([`router`]) on `listener` until Ctrl-C: what
+/// `anchor ots calendar` runs.
+pub async fn serve(listener: tokio::net::TcpListener, public_url: &str) -> std::io::Result<()> {
+    axum::serve(listener, router(public_url))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
 type Cal = State<Arc<DevCalendar>>;
 
 async fn submit(State(cal): Cal, body: Bytes) -> Response {

@@ -78,6 +78,37 @@ pub enum StampError {
     HeaderSource(String),
     #[error("RFC 3161 {check}: {detail}")]
     Tsa { check: TsaCheck, detail: String },
+    /// A hex digest that is not hex (odd length, a non-hex character), as `merkle` reports it.
+    #[error("{0}")]
+    Hex(merkle::MerkleError),
+    /// A digest given for an RFC 3161 token whose length is not that of the token's imprint
+    /// algorithm; `what` names where the digest came from (e.g. `--digest`).
+    #[error(
+        "{what} is {got} bytes ({} hex digits); the token's imprint is {alg}, {want} bytes ({} \
+         hex digits)", got * 2, want * 2
+    )]
+    ImprintLength {
+        what: &'static str,
+        got: usize,
+        alg: &'static str,
+        want: usize,
+    },
+    /// An RFC 3161 token whose imprint algorithm this crate does not know (or refuses).
+    #[error("the token's imprint: {0}")]
+    TokenImprint(String),
+    /// A height asked of an epoch table past the table's last block.
+    #[error("{height}: past the {table} table, which ends at block {last}")]
+    PastTable {
+        height: u64,
+        table: String,
+        last: u64,
+    },
+    /// A file that could not be read: its path and the reason.
+    #[error("reading {path}: {reason}")]
+    Read { path: String, reason: String },
+    /// A certificate file that could be read but not parsed: its path and the reason.
+    #[error("{path}: {reason}")]
+    CertificateFile { path: String, reason: String },
 }
 
 impl StampError {

@@ -221,6 +221,29 @@ pub async fn fetch_headers_against(
     .await
 }
 
+/// The headers of the Bitcoin heights `file` attests to, from `source`, checked against
+/// `network`'s rules or, on mainnet, `epochs` when given (a run-time table): what `anchor ots
+/// verify --esplora|--bitcoind` verifies with. A proof naming no Bitcoin height needs no
+/// request (and no client). Errors: [`StampError::Calendar`] when the HTTP client cannot be
+/// built, else the source's ([`fetch_headers_on`]).
+pub async fn fetch_proof_headers(
+    file: &crate::DetachedTimestamp,
+    source: &RemoteHeaders,
+    network: Network,
+    epochs: Option<&Arc<Epochs>>,
+    timeout: Duration,
+) -> Result<HeadersFile> {
+    let heights = file.timestamp.bitcoin_heights();
+    if heights.is_empty() {
+        return Ok(HeadersFile::default().on_network(network));
+    }
+    let client = crate::calendar::http_client(timeout)?;
+    match epochs {
+        Some(e) => fetch_headers_against(&client, source, heights, timeout, e.clone()).await,
+        None => fetch_headers_on(&client, source, heights, timeout, network).await,
+    }
+}
+
 /// The header `source` has at `height` (`None` when it does not know the height), checked only
 /// against the block hash the source named for it: no proof-of-work or table check, no chain
 /// walk. For comparing a table with a node (`anchor headers check`).

@@ -20,6 +20,8 @@ pub mod header;
 pub mod headers;
 pub mod manifest;
 pub mod ots;
+pub mod report;
+pub mod tablecheck;
 pub mod tsp;
 pub mod tx;
 pub mod verify;

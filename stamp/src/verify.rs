@@ -60,6 +60,15 @@ pub fn check_digest_length(file: &DetachedTimestamp, digest: &[u8]) -> Result<()
     }
 }
 
+/// A digest given in hex instead of the data (`what` names it in errors): malformed hex is
+/// [`StampError::Hex`], a length other than that of `file`'s hash operation
+/// [`StampError::DigestLength`] ([`check_digest_length`]).
+pub fn digest_from_hex(what: &'static str, file: &DetachedTimestamp, hex: &str) -> Result<Vec<u8>> {
+    let given = merkle::hash::decode_hex(what, hex.trim()).map_err(StampError::Hex)?;
+    check_digest_length(file, &given)?;
+    Ok(given)
+}
+
 /// Checks that `file` stamps the data whose hash (by the file's own hash operation) is
 /// `data_digest` — the first step of [`verify_file`], for callers that want to know before
 /// they fetch headers.
@@ -143,4 +152,43 @@ pub fn earliest_bitcoin(findings: &[Finding]) -> Option<&Finding> {
             Finding::Bitcoin { height, time, .. } => (*height, *time),
             _ => unreachable!("filtered to Bitcoin findings"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ots::{Op, Timestamp};
+
+    fn sha1_proof() -> DetachedTimestamp {
+        DetachedTimestamp {
+            file_hash: Op::Sha1,
+            timestamp: Timestamp::new(vec![0x11; 20]),
+        }
+    }
+
+    #[test]
+    fn a_sha1_digest_of_the_wrong_length_is_refused_naming_the_length() {
+        let e = digest_from_hex("--digest", &sha1_proof(), &"ab".repeat(32)).unwrap_err();
+        assert_eq!(
+            e,
+            StampError::DigestLength {
+                hash: "sha1",
+                want: 20,
+                got: 32
+            }
+        );
+        assert!(e.to_string().contains("20 bytes (40 hex digits)"), "{e}");
+    }
+
+    #[test]
+    fn a_digest_in_hex_is_trimmed_and_decoded_and_bad_hex_names_the_flag() {
+        let given = digest_from_hex("--digest", &sha1_proof(), &format!("{}\n", "11".repeat(20)));
+        assert_eq!(given.unwrap(), vec![0x11; 20]);
+        let e = digest_from_hex("--digest", &sha1_proof(), "zz").unwrap_err();
+        assert!(matches!(e, StampError::Hex(_)), "{e:?}");
+        assert!(
+            e.to_string().starts_with("--digest: invalid hex character"),
+            "{e}"
+        );
+    }
 }

@@ -11,6 +11,7 @@
 //! id-kp-timeStamping EKU. Revocation (CRL/OCSP) is not checked: a token is evidence of time
 //! only as far as the pinned CA is trusted.
 
+mod against;
 mod alg;
 #[cfg(feature = "net")]
 pub mod client;
@@ -24,6 +25,9 @@ mod token;
 mod verify;
 mod x509;
 
+pub use against::{
+    Against, Reply, certificates_from_file, digest_imprint, imprint_alg, verify_against,
+};
 pub use alg::HashAlg;
 pub use rasn::types::ObjectIdentifier;
 pub use request::{MessageImprint, Nonce, RequestError, TimeStampRequest};

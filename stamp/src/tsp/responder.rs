@@ -262,6 +262,15 @@ pub fn router(responder: Arc<Responder>) -> Router {
     Router::new().route("/", post(handle)).with_state(responder)
 }
 
+/// Serves `responder` ([`router`]) on `listener` until Ctrl-C: what `anchor tsa serve` runs.
+pub async fn serve(listener: tokio::net::TcpListener, responder: Responder) -> std::io::Result<()> {
+    axum::serve(listener, router(Arc::new(responder)))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
 async fn handle(
     State(r): State<Arc<Responder>>,
     headers: HeaderMap,
