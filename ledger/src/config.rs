@@ -56,6 +56,10 @@ pub const VARIABLES: &[&str] = &[
     "LEDGER_KV_PREFIX",
     "LEDGER_SIGNING_KEY",
     "LEDGER_SIGNING_KEY_FILE",
+    // `text` (default) or `json`: the log format of the `anchor` binary. Read from the process
+    // environment when the process starts, before any `--config` file (logging starts
+    // first); listed so that the environment of a configured process may carry it.
+    "LEDGER_LOG_FORMAT",
     // Read by the workers (stamping, queue) and the scheduler (policy); listed here because
     // one process reads one configuration, and an unknown name must stay an error.
     "LEDGER_QUEUE",
