@@ -22,6 +22,9 @@ fn start_with_metrics(
     let mut child = anchor()
         .args([role, "--metrics-addr", "127.0.0.1:0"])
         .env("LEDGER_DATA_DIR", data)
+        // A configured role accepts the log format from its environment (an unknown
+        // `LEDGER_*` variable would stop it).
+        .env("LEDGER_LOG_FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
