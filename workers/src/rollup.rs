@@ -410,7 +410,8 @@ async fn append_summary(
 
 /// Step 4: the sample verification, from what was stored; a failure fails the run for good.
 async fn verify_sample(ctx: &Ctx, run: &Run) -> Result<Coverage> {
-    match crate::sample::verify_sample(ctx, &run.tenant, run.period, ctx.policy.sample_size).await {
+    let (n, from) = (ctx.policy.sample_size, crate::sample::Source::Tree);
+    match crate::sample::verify_sample(ctx, &run.tenant, run.period, n, from).await {
         Ok(c) => Ok(c),
         Err(e) => {
             crate::sample::fail(ctx, run, &e.to_string()).await?;
