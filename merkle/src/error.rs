@@ -48,6 +48,10 @@ pub enum MerkleError {
     /// Leaves given to a builder out of order or after the builder ended.
     #[error("{0}")]
     Builder(String),
+    /// A tile path outside the C2SP tlog-tiles layout, or tile bytes that do not fit the tile
+    /// they were read as (wrong size, a malformed entry).
+    #[error("tile {path}: {reason}")]
+    Tile { path: String, reason: String },
 }
 
 pub type Result<T, E = MerkleError> = std::result::Result<T, E>;

@@ -7,6 +7,8 @@
 //! - [`stream`]: the O(log n) streaming builder with a node sink, and the parallel root.
 //! - [`proof`]: inclusion and consistency proofs: plan → fetch → assemble, and verification.
 //! - [`proof_doc`]: the `c2c.proof.v1` document.
+//! - [`tiles`]: the C2SP tlog-tiles layout: tile coordinates and paths, which tile holds a
+//!   node, entry bundles, and proofs assembled from tiles.
 
 pub mod batch;
 pub mod canon;
@@ -16,6 +18,7 @@ pub mod leaf;
 pub mod proof;
 pub mod proof_doc;
 pub mod stream;
+pub mod tiles;
 pub mod tree;
 
 pub use error::{MerkleError, Result};
