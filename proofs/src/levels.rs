@@ -92,6 +92,23 @@ impl Levels {
         &self.digests
     }
 
+    /// `count` perfect-node hashes at tree height `height`, from index `start`: a tile's row
+    /// (height 0 is the leaf hashes). `None` past the end of the level.
+    pub fn row(&self, height: u32, start: u64, count: u32) -> Option<Vec<Hash>> {
+        let start = usize::try_from(start).ok()?;
+        let end = start.checked_add(count as usize)?;
+        match height {
+            0 => Some(
+                self.digests
+                    .get(start..end)?
+                    .iter()
+                    .map(|d| c2c_leaf_hash(&d.0))
+                    .collect(),
+            ),
+            h => Some(self.nodes.get(h as usize - 1)?.get(start..end)?.to_vec()),
+        }
+    }
+
     fn node(&self, id: NodeId) -> Option<Hash> {
         let i = usize::try_from(id.index()).ok()?;
         match id.level() {

@@ -1,6 +1,7 @@
 //! The read side of Ledger Anchors: a period's stored tree ([`levels`], `levels.bin`), the
 //! per-manifest proofs derived from it on request ([`period`]), and the self-contained
-//! verification bundle of one manifest ([`bundle`], `c2c.bundle.v1`).
+//! verification bundle of one manifest ([`bundle`], `c2c.bundle.v1`), and the period's tree as
+//! C2SP tlog-tiles ([`tiles`]), from which anyone holding the bucket derives proofs.
 //!
 //! The rollup job (`workers`) writes the tree through [`levels::Levels`]; the API, `anchor
 //! proof`, `anchor bundle` and the reserves publication read it through [`PeriodProofs`].
@@ -11,6 +12,7 @@ pub mod bundle;
 pub mod error;
 pub mod levels;
 pub mod period;
+pub mod tiles;
 
 pub use bundle::{Bundle, assemble};
 pub use error::{ProofsError, Result};

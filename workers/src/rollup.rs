@@ -302,13 +302,19 @@ async fn govern(
     }
 }
 
-/// Step 2: the period's tree (built once, or read back), `root.bin` and the root metadata;
+/// Step 2: the period's tree (built once, or read back), its tiles (`proofs::tiles`),
+/// `root.bin` and the root metadata;
 /// returns the root and the tree size. The tree itself is freed here (the sample reads it
 /// back from the blob store).
 async fn store_tree(ctx: &Ctx, run: &Run, now: DateTime<Utc>) -> Result<(Root, u64)> {
     let (t, p) = (&run.tenant, run.period);
     let (root, size) = {
         let levels = load_or_build_tree(ctx, run).await?;
+        // The tiles before the root metadata: a reader that finds `roots/{t}/{p}.json` finds
+        // every tile it implies (a crash in between is repaired by the retry, which keeps the
+        // tiles already written).
+        let written = proofs::tiles::write(&ctx.blobs, t, p, &levels).await?;
+        tracing::debug!(created = written.created, kept = written.kept, "tiles");
         (levels.root(), levels.size())
     };
     put_exact(

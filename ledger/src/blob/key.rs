@@ -105,6 +105,14 @@ impl BlobKey {
         BlobKey(format!("roots/{tenant}/{period}/{}", artifact.file_name()))
     }
 
+    /// `roots/{tenant}/{period}/tile/…`: one tile of the period's tree, or one bundle of its
+    /// sorted digests, in the C2SP tlog-tiles layout (`merkle::tiles`). Create-only, like
+    /// every key but the latest pointers: a period's tree never grows, so even its partial
+    /// tiles are final.
+    pub fn root_tile(tenant: &TenantId, period: &Period, tile: merkle::tiles::TileId) -> BlobKey {
+        BlobKey(format!("roots/{tenant}/{period}/{}", tile.path()))
+    }
+
     /// `proofs/{tenant}/{period}/{digest hex}.json`: a manifest's `c2c.proof.v1` document.
     pub fn proof(tenant: &TenantId, period: &Period, digest: &ManifestDigest) -> BlobKey {
         BlobKey(format!("proofs/{tenant}/{period}/{}.json", digest.to_hex()))

@@ -1,0 +1,353 @@
+//! A period's tree as C2SP tlog-tiles (`roots/{tenant}/{period}/tile/…`): written once by the
+//! rollup, read a few tiles at a time by anyone holding the bucket.
+//!
+//! Layout (normative in `merkle::tiles`, the specification quoted there): hash tiles of height
+//! 8 (`tile/<L>/<N>[.p/<W>]`, 256 hashes of 32 bytes per full tile) and the period's sorted,
+//! distinct digests as entry bundles (`tile/entries/<N>[.p/<W>]`, each entry the 80-byte leaf
+//! input `"c2c.manifest.v1|" + hex(d)`, so `SHA-256(0x00 || entry)` is the RFC 9162 leaf hash
+//! and the roots are the ones the project always had). The tree's size and root are the
+//! period's `roots/{tenant}/{period}.json` (`c2c.root.v1`), whose root the receipt signs and
+//! the anchors stamp.
+//!
+//! Decisions:
+//! - **A period's tiles are all final.** A period's tree never grows (manifests dated into a
+//!   period whose run started are refused), so its partial tiles are never replaced: every
+//!   tile is create-only and may be cached forever. The per-tenant log, which grows, is where
+//!   partial tiles change.
+//! - **Trust nothing read.** A proof computed from tiles is verified against the root before
+//!   it is returned; a damaged, short or foreign tile is an error naming it, never a proof.
+//! - **Finding a digest's leaf** reads entry bundles by interpolation (`merkle::tiles::
+//!   EntrySearch`): digests are SHA-256 outputs, spread evenly, so one or two bundles; a
+//!   tenant who submits skewed digests only makes its own lookups bisect.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+
+use futures_util::future::try_join_all;
+use ledger::blob::{BlobKey, BlobStore, PutOutcome};
+use ledger::formats::RootMetadata;
+use ledger::{Period, TenantId};
+use merkle::hash::Hash;
+use merkle::proof::{plan_inclusion, verify_inclusion};
+use merkle::tiles::{
+    EntrySearch, SearchStep, TILE_HEIGHT, TileId, TileKind, TilePlan, c2c_entry,
+    entry_bundle_bytes, hash_tile_bytes, parse_c2c_bundle, parse_hash_tile, tree_tiles,
+};
+use merkle::{LeafIndex, ManifestDigest, Parameters, ProofV1, Root, TreeSize};
+
+use crate::error::{ProofsError, Result};
+use crate::levels::Levels;
+
+/// Tile writes in flight at once: enough to hide a store's per-object latency (an fsync on a
+/// directory, a round trip to S3/R2) without holding many tiles in memory.
+const WRITES_IN_FLIGHT: usize = 32;
+
+/// The bytes of tile `id` of a period's tree.
+pub fn tile_bytes(levels: &Levels, id: TileId) -> Result<Vec<u8>> {
+    let start = id.index() << TILE_HEIGHT;
+    let missing = || ProofsError::Invalid(format!("{id} is outside a tree of {}", levels.size()));
+    match id.kind() {
+        TileKind::Hashes(level) => {
+            let row = levels
+                .row(u32::from(level) * TILE_HEIGHT, start, id.width())
+                .ok_or_else(missing)?;
+            Ok(hash_tile_bytes(&row))
+        }
+        TileKind::Entries => {
+            let from = usize::try_from(start).map_err(|_| missing())?;
+            let digests = levels
+                .digests()
+                .get(from..from + id.width() as usize)
+                .ok_or_else(missing)?;
+            let entries: Vec<_> = digests.iter().map(c2c_entry).collect();
+            Ok(entry_bundle_bytes(entries.iter().map(|e| e.as_slice())))
+        }
+    }
+}
+
+/// What [`write`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Tiles created by this call.
+    pub created: u64,
+    /// Tiles that were already there with the same bytes (a retried run).
+    pub kept: u64,
+}
+
+/// Writes every tile of a period's tree, create-only, [`WRITES_IN_FLIGHT`] at a time. Safe to
+/// rerun: a tile already stored with the same bytes is kept; one with other bytes is the
+/// store's `Conflict` (a different tree for the same period, which must never happen).
+pub async fn write(
+    blobs: &BlobStore,
+    tenant: &TenantId,
+    period: Period,
+    levels: &Levels,
+) -> Result<Written> {
+    let mut written = Written::default();
+    let ids = tree_tiles(TreeSize(levels.size()));
+    for batch in ids.chunks(WRITES_IN_FLIGHT) {
+        let outcomes = try_join_all(batch.iter().map(|&id| async move {
+            let bytes = tile_bytes(levels, id)?;
+            let key = BlobKey::root_tile(tenant, &period, id);
+            Ok::<_, ProofsError>(blobs.put_new(&key, &bytes).await?)
+        }))
+        .await?;
+        for outcome in outcomes {
+            match outcome {
+                PutOutcome::Created => written.created += 1,
+                PutOutcome::AlreadyIdentical => written.kept += 1,
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Where tiles are read from: the blob store itself, a copy of the bucket in a directory, or
+/// a bucket served over HTTP (the CLI's). Keys are the object layout's (`roots/…`).
+pub trait ObjectSource: Sync {
+    /// The object's bytes, `None` when there is none.
+    fn get(&self, key: &BlobKey) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+}
+
+impl ObjectSource for BlobStore {
+    async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>> {
+        Ok(BlobStore::get(self, key).await?)
+    }
+}
+
+/// A copy of the bucket's layout in a local directory, read only (nothing is created in it).
+#[derive(Clone, Debug)]
+pub struct DirSource(pub PathBuf);
+
+impl ObjectSource for DirSource {
+    async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>> {
+        let path = self.0.join(key.as_str());
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ProofsError::Invalid(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// One period's tiled tree: its size and root (from `c2c.root.v1`) and where its tiles are.
+#[derive(Debug)]
+pub struct TiledTree<'s, S> {
+    source: &'s S,
+    tenant: TenantId,
+    period: Period,
+    size: TreeSize,
+    root: Root,
+}
+
+impl<'s, S: ObjectSource> TiledTree<'s, S> {
+    /// Reads the period's `roots/{tenant}/{period}.json` for the tree's size and root.
+    pub async fn open(source: &'s S, tenant: &TenantId, period: Period) -> Result<Self> {
+        let key = BlobKey::root_meta(tenant, &period);
+        let bytes = source.get(&key).await?.ok_or_else(|| {
+            ProofsError::NotFound(format!("{key}: {tenant} {period} has no root"))
+        })?;
+        let meta = RootMetadata::from_json(&bytes)?;
+        if meta.tenant != *tenant || meta.period != period {
+            return Err(ProofsError::Invalid(format!(
+                "{key} describes {} {}",
+                meta.tenant, meta.period
+            )));
+        }
+        Ok(Self::with_root(
+            source,
+            tenant,
+            period,
+            meta.tree_size,
+            meta.root,
+        ))
+    }
+
+    /// A tree whose size and root the caller already holds (from a verified receipt).
+    pub fn with_root(
+        source: &'s S,
+        tenant: &TenantId,
+        period: Period,
+        size: u64,
+        root: Root,
+    ) -> Self {
+        TiledTree {
+            source,
+            tenant: tenant.clone(),
+            period,
+            size: TreeSize(size),
+            root,
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size.0
+    }
+
+    pub fn root(&self) -> Root {
+        self.root
+    }
+
+    async fn read(&self, id: TileId) -> Result<Vec<u8>> {
+        let key = BlobKey::root_tile(&self.tenant, &self.period, id);
+        self.source
+            .get(&key)
+            .await?
+            .ok_or_else(|| ProofsError::Invalid(format!("{key} is missing")))
+    }
+
+    /// The digests of one entry bundle.
+    pub async fn bundle(&self, id: TileId) -> Result<Vec<ManifestDigest>> {
+        Ok(parse_c2c_bundle(id, &self.read(id).await?)?)
+    }
+
+    /// The leaf index of `digest`, or `None` when it is not in the tree.
+    pub async fn index_of(&self, digest: &ManifestDigest) -> Result<Option<u64>> {
+        let mut search = EntrySearch::new(*digest, self.size);
+        let mut step = search.start()?;
+        loop {
+            match step {
+                SearchStep::Read(id) => {
+                    let digests = self.bundle(id).await?;
+                    step = search.observe(id, &digests)?;
+                }
+                SearchStep::Found(i) => return Ok(Some(i)),
+                SearchStep::Absent => return Ok(None),
+            }
+        }
+    }
+
+    /// The audit path of leaf `index`, from the few tiles it needs (read concurrently).
+    pub async fn audit_path(&self, index: u64) -> Result<Vec<Hash>> {
+        let plan = TilePlan::new(plan_inclusion(LeafIndex(index), self.size)?, self.size)?;
+        let read = try_join_all(plan.tiles().iter().map(|&id| async move {
+            let bytes = self.read(id).await?;
+            Ok::<_, ProofsError>((id, parse_hash_tile(id, &bytes)?))
+        }))
+        .await?;
+        let tiles: HashMap<TileId, Vec<Hash>> = read.into_iter().collect();
+        Ok(plan.assemble(|id| tiles.get(&id).map(Vec::as_slice))?)
+    }
+
+    /// The `c2c.proof.v1` of a manifest, verified against the root before it is returned; a
+    /// `NotFound` when the manifest is not in the tree.
+    pub async fn proof(&self, digest: &ManifestDigest) -> Result<ProofV1> {
+        let index = self.index_of(digest).await?.ok_or_else(|| {
+            ProofsError::NotFound(format!(
+                "{digest} is not in the tree of {} {}",
+                self.tenant, self.period
+            ))
+        })?;
+        let path = self.audit_path(index).await?;
+        verify_inclusion(
+            &digest.leaf_hash(),
+            LeafIndex(index),
+            self.size,
+            &path,
+            &self.root.0,
+        )
+        .map_err(|e| {
+            ProofsError::Invalid(format!(
+                "the tiles of {} {} do not lead to its root {}: {e}",
+                self.tenant, self.period, self.root
+            ))
+        })?;
+        Ok(ProofV1 {
+            format: ProofV1::FORMAT.to_owned(),
+            tenant: Some(self.tenant.to_string()),
+            period: Some(self.period.to_string()),
+            digest: *digest,
+            leaf_index: index,
+            tree_size: self.size.0,
+            root: self.root,
+            audit_path: path.into_iter().map(merkle::leaf::HexHash).collect(),
+            parameters: Parameters::c2c(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn levels(n: u32) -> Levels {
+        let mut v: Vec<ManifestDigest> = (0..n)
+            .map(|i| ManifestDigest(*Hash::sha256(&i.to_be_bytes()).as_bytes()))
+            .collect();
+        merkle::leaf::sort_and_dedup(&mut v);
+        Levels::build(v).unwrap()
+    }
+
+    struct Mem(HashMap<String, Vec<u8>>);
+
+    impl ObjectSource for Mem {
+        async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>> {
+            Ok(self.0.get(key.as_str()).cloned())
+        }
+    }
+
+    fn store(levels: &Levels, t: &TenantId, p: Period) -> Mem {
+        Mem(tree_tiles(TreeSize(levels.size()))
+            .into_iter()
+            .map(|id| {
+                (
+                    BlobKey::root_tile(t, &p, id).to_string(),
+                    tile_bytes(levels, id).unwrap(),
+                )
+            })
+            .collect())
+    }
+
+    #[tokio::test]
+    async fn every_proof_from_tiles_equals_the_proof_from_the_whole_tree() {
+        let t = TenantId::new("acme").unwrap();
+        let p: Period = "2026-11".parse().unwrap();
+        for n in [1, 2, 255, 256, 257, 600, 66_000] {
+            let levels = levels(n);
+            let mem = store(&levels, &t, p);
+            let tree = TiledTree::with_root(&mem, &t, p, levels.size(), levels.root());
+            for i in [0, levels.size() / 3, levels.size() - 1] {
+                let d = levels.digests()[i as usize];
+                let want = levels.proof("acme", "2026-11", i).unwrap();
+                assert_eq!(tree.proof(&d).await.unwrap(), want, "size {n} leaf {i}");
+            }
+            let absent = ManifestDigest([0x5a; 32]);
+            assert!(matches!(
+                tree.proof(&absent).await,
+                Err(ProofsError::NotFound(_))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_damaged_tile_is_an_error_naming_the_root_never_a_proof() {
+        let t = TenantId::new("acme").unwrap();
+        let p: Period = "2026-11".parse().unwrap();
+        let levels = levels(700);
+        let mut mem = store(&levels, &t, p);
+        let key = BlobKey::root_tile(&t, &p, TileId::new(TileKind::Hashes(1), 0, 2).unwrap());
+        let err = |mem: &Mem| {
+            let tree = TiledTree::with_root(mem, &t, p, levels.size(), levels.root());
+            futures_util::FutureExt::now_or_never(tree.proof(&levels.digests()[3]))
+                .expect("in memory")
+                .unwrap_err()
+                .to_string()
+        };
+        mem.0.get_mut(key.as_str()).unwrap()[40] ^= 1; // node (8, 1), on leaf 3's path
+        let e = err(&mem);
+        assert!(e.contains("do not lead to its root"), "{e}");
+        mem.0.get_mut(key.as_str()).unwrap().pop();
+        let e = err(&mem);
+        assert!(
+            e.contains("holds 63 bytes; a tile of width 2 holds 64"),
+            "{e}"
+        );
+        mem.0.remove(key.as_str());
+        let e = err(&mem);
+        assert!(e.contains("tile/1/000.p/2 is missing"), "{e}");
+    }
+}
