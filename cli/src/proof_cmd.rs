@@ -6,15 +6,27 @@
 //! with the OpenTimestamps client (`ots verify -d DIGEST FILE`). Exit 2 for a digest that is
 //! not in the period's tree, a period never anchored, or an `.ots` asked of a period without
 //! an OTS anchor.
+//!
+//! `--from URL|DIR` needs no configuration, no API and no credentials: it reads the object
+//! layout (a bucket served over plain HTTP, or a copy of it in a directory) and derives the
+//! proof from the period's tiles (`proofs::tiles`), a few small objects, never the whole
+//! tree. The tree's size and root come from `roots/{t}/{p}.json`; when the bucket holds the
+//! period's receipt, they must be the receipt's (exit 1 otherwise), and the proof is verified
+//! against that root before it is printed (a damaged tile is exit 1 naming it, never a
+//! proof). Bind the result to a signed receipt with `anchor verify proof --receipt`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use clap::Args;
+use ledger::blob::{BlobKey, ReceiptFormat};
+use ledger::formats::Receipt;
 use ledger::{Period, TenantId};
 use merkle::ManifestDigest;
 use proofs::PeriodProofs;
 use proofs::ProofsError;
+use proofs::tiles::{DirSource, ObjectSource, TiledTree};
 
 use crate::ledger_cmd::ConfigArg;
 use crate::{Failure, Outcome, write_stdout};
@@ -53,6 +65,10 @@ pub struct ProofArgs {
     /// Write here (create-only) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Read the bucket's object layout from this base URL or directory (a static copy of the
+    /// blob store) instead of the configured store: the proof comes from the period's tiles.
+    #[arg(long, value_name = "URL|DIR")]
+    pub from: Option<String>,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -62,6 +78,10 @@ fn input(e: impl std::fmt::Display) -> Failure {
 }
 
 pub fn run(args: &ProofArgs) -> Outcome {
+    if let Some(from) = &args.from {
+        let bytes = crate::ots::runtime()?.block_on(from_bucket(args, from))?;
+        return emit(args, &bytes);
+    }
     let (tenant, period, digest) = args.manifest.parse()?;
     let config = args.config.load().map_err(Failure::Input)?;
     let bytes = crate::ots::runtime()?.block_on(async {
@@ -84,8 +104,105 @@ pub fn run(args: &ProofArgs) -> Outcome {
             .ok_or_else(|| input(format!("{tenant} {period} has no OpenTimestamps anchor")))?;
         Ok(file.to_bytes().map_err(anyhow::Error::new)?)
     })?;
+    emit(args, &bytes)
+}
+
+fn emit(args: &ProofArgs, bytes: &[u8]) -> Outcome {
     match &args.out {
-        Some(path) => crate::ots::write_atomically(path, &bytes, false).map_err(Failure::Input),
-        None => Ok(write_stdout(&bytes)?),
+        Some(path) => crate::ots::write_atomically(path, bytes, false).map_err(Failure::Input),
+        None => Ok(write_stdout(bytes)?),
     }
+}
+
+/// A bucket's object layout served over plain HTTP(S): `GET {base}/{key}`, 404 is "none".
+struct HttpBucket {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl ObjectSource for HttpBucket {
+    async fn get(&self, key: &BlobKey) -> proofs::Result<Option<Vec<u8>>> {
+        let url = format!("{}/{}", self.base, key.as_str());
+        crate::verify::api_get(&self.client, &url, None, Duration::from_secs(30))
+            .await
+            .map_err(|e| ProofsError::Invalid(format!("{e:#}")))
+    }
+}
+
+async fn from_bucket(args: &ProofArgs, from: &str) -> Result<Vec<u8>, Failure> {
+    let (tenant, period, digest) = args.manifest.parse()?;
+    if from.starts_with("http://") || from.starts_with("https://") {
+        let client = stamp::calendar::http_client(Duration::from_secs(30))
+            .map_err(|e| Failure::Input(e.into()))?;
+        let bucket = HttpBucket {
+            base: from.trim_end_matches('/').to_owned(),
+            client,
+        };
+        prove_from(&bucket, args.ots, &tenant, period, &digest).await
+    } else {
+        let dir = PathBuf::from(from);
+        if !dir.is_dir() {
+            return Err(input(format!(
+                "--from {from}: not a URL and not a directory"
+            )));
+        }
+        prove_from(&DirSource(dir), args.ots, &tenant, period, &digest).await
+    }
+}
+
+/// The proof (or per-manifest `.ots`) of `digest` from a bucket's tiles; see the module.
+async fn prove_from<S: ObjectSource>(
+    bucket: &S,
+    ots: bool,
+    tenant: &TenantId,
+    period: Period,
+    digest: &ManifestDigest,
+) -> Result<Vec<u8>, Failure> {
+    let check = |e: ProofsError| match e {
+        ProofsError::NotFound(_) => input(e),
+        e => Failure::Check(anyhow!("{e}")),
+    };
+    let tree = TiledTree::open(bucket, tenant, period)
+        .await
+        .map_err(check)?;
+    let latest = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
+    let receipt = match bucket.get(&latest).await.map_err(check)? {
+        Some(bytes) => {
+            Some(Receipt::from_json(&bytes).map_err(|e| input(format!("{latest}: {e}")))?)
+        }
+        None => None,
+    };
+    if let Some(r) = &receipt
+        && (r.root != tree.root() || r.tree_size != tree.size())
+    {
+        return Err(Failure::Check(anyhow!(
+            "{latest} signs root {} over {} manifests, but the tiles' root metadata says {} over {}",
+            r.root,
+            r.tree_size,
+            tree.root(),
+            tree.size()
+        )));
+    }
+    let proof = tree.proof(digest).await.map_err(check)?;
+    if !ots {
+        return Ok(proof.to_json_pretty().into_bytes());
+    }
+    let no_ots = || input(format!("{tenant} {period} has no OpenTimestamps anchor"));
+    let key = receipt
+        .as_ref()
+        .map(proofs::named_root_ots)
+        .transpose()
+        .map_err(check)?
+        .flatten()
+        .ok_or_else(no_ots)?;
+    let root_ots = bucket
+        .get(&key)
+        .await
+        .map_err(check)?
+        .ok_or_else(|| Failure::Check(anyhow!("{key}, which the receipt names, is missing")))?;
+    let root_ots = stamp::DetachedTimestamp::from_bytes(&root_ots)
+        .map_err(|e| Failure::Check(anyhow!("{key}: {e}")))?;
+    let file = stamp::manifest::per_manifest_ots(&proof, &root_ots)
+        .map_err(|e| Failure::Check(anyhow!("{e}")))?;
+    Ok(file.to_bytes().map_err(anyhow::Error::new)?)
 }

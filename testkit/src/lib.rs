@@ -118,6 +118,19 @@ pub fn python_tools() -> Option<PathBuf> {
     .map(|_| bin)
 }
 
+/// The Go tools `scripts/go-tools.sh` builds (`target/go-tools`), or `$LEDGER_GO_TOOLS`, when
+/// they hold `tlogcheck` (golang.org/x/mod/sumdb/tlog reading our tiles).
+pub fn go_tools() -> Option<PathBuf> {
+    let bin = std::env::var_os("LEDGER_GO_TOOLS")
+        .map_or_else(|| workspace().join("target/go-tools"), PathBuf::from);
+    require(
+        bin.join("tlogcheck"),
+        "the Go tile checker (golang.org/x/mod/sumdb/tlog)",
+        "run scripts/go-tools.sh",
+    )
+    .map(|_| bin)
+}
+
 /// The `openssl` command on `PATH` (Debian's `/usr/bin/openssl` when `PATH` has none).
 pub fn openssl() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|p| {

@@ -122,7 +122,7 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 /// (RFC 9110 §10.2.3; an HTTP-date or a missing header counts as 1 s), and a wait longer than
 /// `max_wait` fails at once. Decision: a verifier run by hand or in a tenant's CI should ride
 /// out a rate limit it shares with other tenants, but never sleep for minutes unasked.
-async fn api_get(
+pub(crate) async fn api_get(
     client: &reqwest::Client,
     url: &str,
     token: Option<&str>,
