@@ -207,6 +207,7 @@ fn proofs_are_served_from_the_stored_tree(data: &Path, week: &str, scratch: &Pat
     let absent = "ab".repeat(32);
     assert!(proof(&["--digest", &absent], 2).contains(&absent));
     proof(&["--ots", "--digest", &digest, "--out", ots_path], 0);
+    proofs_come_from_the_tiles_of_a_static_copy(data, week, &digest, scratch);
     let Some(tools) = testkit::python_tools() else {
         return;
     };
@@ -252,6 +253,82 @@ fn proofs_are_served_from_the_stored_tree(data: &Path, week: &str, scratch: &Pat
         )),
         "{listing}"
     );
+}
+
+/// `anchor proof --from DIR|URL` derives the same proof and `.ots` bytes from the bucket's
+/// tiles alone (a copy in a directory, and the same directory served by nginx, which knows
+/// nothing of the project), and a damaged tile is exit 1 naming the root, never a proof.
+fn proofs_come_from_the_tiles_of_a_static_copy(
+    data: &Path,
+    week: &str,
+    digest: &str,
+    scratch: &Path,
+) {
+    let blobs = data.join("blobs");
+    let get = |from: &str, extra: &[&str]| {
+        let mut args = vec![
+            "proof", "--tenant", "pro-co", "--period", week, "--digest", digest, "--from", from,
+        ];
+        args.extend_from_slice(extra);
+        let out = anchor_on(&scratch.join("no-such-data"), &args);
+        (
+            out.status.code(),
+            out.stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let local = |extra: &[&str]| {
+        let mut args = vec![
+            "proof", "--tenant", "pro-co", "--period", week, "--digest", digest,
+        ];
+        args.extend_from_slice(extra);
+        anchor_on(data, &args).stdout
+    };
+    let (want_json, want_ots) = (local(&[]), local(&["--ots"]));
+    let dir = blobs.to_str().unwrap();
+    assert_eq!(get(dir, &[]), (Some(0), want_json.clone(), String::new()));
+    assert_eq!(get(dir, &["--ots"]).1, want_ots);
+    if let Some(bin) = testkit::nginx::binary() {
+        let nginx = testkit::nginx::start(
+            &bin,
+            &scratch.join("nginx"),
+            &blobs,
+            "application/octet-stream",
+            "",
+        );
+        let (code, body, err) = get(&nginx.url(), &[]);
+        assert_eq!(code, Some(0), "{err}\n{}", nginx.errors());
+        assert_eq!(body, want_json);
+        assert_eq!(get(&nginx.url(), &["--ots"]).1, want_ots);
+    }
+    // A copy whose bottom tile is damaged: every hash zeroed, then one byte short.
+    let copy = scratch.join("damaged");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&blobs)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut bottom = copy.join(format!("roots/pro-co/{week}/tile/0"));
+    while bottom.is_dir() {
+        bottom = std::fs::read_dir(&bottom)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+    }
+    let len = std::fs::read(&bottom).unwrap().len();
+    std::fs::write(&bottom, vec![0u8; len]).unwrap();
+    let damaged = copy.to_str().unwrap();
+    let (code, _, err) = get(damaged, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("do not lead to its root"), "{err}");
+    std::fs::write(&bottom, vec![0u8; len - 1]).unwrap();
+    let (code, _, err) = get(damaged, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("holds {} bytes", len - 1)), "{err}");
 }
 
 /// `LEDGER_LOG_FORMAT=json`: every log line is one JSON object, and each job's `job finished`

@@ -4,6 +4,7 @@
 //! database ([`pg`]), a Redis database or key prefix of the test's own ([`redis`]) and the
 //! S3 server ([`s3_endpoint`]). What this crate owns and must never depend on: `README.md`.
 
+pub mod nginx;
 pub mod pg;
 pub mod redis;
 
