@@ -104,6 +104,11 @@ const PATH_PATTERNS: &[(&str, &str, &str)] = &[
     ),
     ("*", "digest", "^[0-9a-fA-F]{64}([.]ots)?$"),
     ("*", "name", "^root[.](bin|ots|tsr)$"),
+    (
+        "/anchor/tree/{tenant}/{period}/{path}",
+        "path",
+        "^tile/(entries|[0-7])/(x[0-9]{3}/)*[0-9]{3}([.]p/[1-9][0-9]{0,2})?$",
+    ),
     ("/reserve/attestations/{id}", "id", "^att_[0-9a-f]{32}$"),
     ("*", "id", "^bf-[0-9a-f]{12}$"),
     ("*", "asset", "^[a-z0-9][a-z0-9_-]{0,63}$"),
@@ -151,6 +156,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(anchor::receipt))
         .routes(routes!(anchor::proof))
         .routes(routes!(anchor::artifact))
+        .routes(routes!(anchor::tile))
         .routes(routes!(bundle::bundle))
         .routes(routes!(chain::chain))
         .routes(routes!(anchor::backfill_create))
@@ -178,6 +184,17 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .routes(routes!(meta::metrics));
+    wildcard_names(router.get_openapi_mut());
     path_patterns(router.get_openapi_mut());
     router
+}
+
+/// axum names a wildcard segment `{*path}`; OpenAPI has no wildcard, so the document says
+/// `{path}` (a value that may hold `/`, described by its pattern).
+fn wildcard_names(doc: &mut utoipa::openapi::OpenApi) {
+    let paths = std::mem::take(&mut doc.paths.paths);
+    doc.paths.paths = paths
+        .into_iter()
+        .map(|(route, item)| (route.replace("{*", "{"), item))
+        .collect();
 }

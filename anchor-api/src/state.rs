@@ -15,6 +15,7 @@ use ledger::sql::{Consent, Store, Tenant, Visibility, hash_token};
 use ledger::{Period, TenantId};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use proofs::PeriodProofs;
+use proofs::tiles::{TileCache, TiledPeriod};
 use reserves::sql::ReserveStore;
 use scheduler::Policy;
 use scheduler::policy::parse_duration;
@@ -216,6 +217,21 @@ impl Parts {
 
 type PeriodKey = (TenantId, Period);
 
+/// What the API keeps of a period between requests.
+#[derive(Clone, Debug)]
+pub enum Loaded {
+    /// A tiled period (every period anchored since tiles): its size, root and root `.ots`
+    /// only; proofs read a few tiles through [`Inner::tiles`].
+    Tiled(Arc<TiledPeriod>),
+    /// A period anchored before tiles: its whole `levels.bin`.
+    Whole(Arc<PeriodProofs>),
+}
+
+/// Bytes of tiles the API keeps in memory ([`Inner::tiles`]): 8 KiB per full hash tile, about
+/// 20 KiB per entry bundle, so some 2,000 tiles: every upper tile of every period in use and
+/// the bottom tiles most asked for.
+pub const TILE_CACHE_BYTES: usize = 32 << 20;
+
 /// A period's loaded tree, shared by the requests that ask for its proofs.
 #[derive(Debug, Default)]
 pub struct ProofCache {
@@ -224,7 +240,7 @@ pub struct ProofCache {
 
 #[derive(Debug)]
 struct ProofEntry {
-    proofs: Arc<PeriodProofs>,
+    proofs: Loaded,
     at: Instant,
     /// A request has started reloading it in the background.
     refreshing: bool,
@@ -234,20 +250,21 @@ struct ProofEntry {
 #[derive(Debug)]
 pub enum Cached {
     /// Younger than the TTL: use it.
-    Hit(Arc<PeriodProofs>),
+    Hit(Loaded),
     /// Younger than the TTL but at least half as old: use it, and reload it in the background
     /// (this caller is the only one told to, until [`ProofCache::put`] or
     /// [`ProofCache::refresh_failed`]).
-    Refresh(Arc<PeriodProofs>),
+    Refresh(Loaded),
     /// Absent or expired: load it.
     Miss,
 }
 
-/// Periods whose trees are kept at once (each holds its `levels.bin`: 64 bytes per leaf).
+/// Periods kept at once (a tiled one is a few hundred bytes; one anchored before tiles holds
+/// its whole `levels.bin`, 64 bytes per leaf).
 const CACHED_PERIODS: usize = 32;
 
 impl ProofCache {
-    pub fn get(&self, key: &(TenantId, Period), ttl: Duration) -> Option<Arc<PeriodProofs>> {
+    pub fn get(&self, key: &(TenantId, Period), ttl: Duration) -> Option<Loaded> {
         let entries = self
             .entries
             .lock()
@@ -290,7 +307,7 @@ impl ProofCache {
         }
     }
 
-    pub fn put(&self, key: (TenantId, Period), proofs: Arc<PeriodProofs>) {
+    pub fn put(&self, key: (TenantId, Period), proofs: Loaded) {
         let mut entries = self
             .entries
             .lock()
@@ -444,6 +461,8 @@ pub struct Inner {
     pub config: ApiConfig,
     pub limiter: Limiter,
     pub proofs: ProofCache,
+    /// Tiles of every period, shared ([`TILE_CACHE_BYTES`]).
+    pub tiles: TileCache,
     pub tenants: TenantCache,
     pub known_tokens: KnownTokens,
     pub metrics: PrometheusHandle,
@@ -481,6 +500,7 @@ impl ApiState {
             parts,
             config,
             proofs: ProofCache::default(),
+            tiles: TileCache::new(TILE_CACHE_BYTES),
             tenants: TenantCache::default(),
             known_tokens: KnownTokens::default(),
             metrics: prometheus(),

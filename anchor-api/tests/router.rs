@@ -359,6 +359,69 @@ async fn manifest_batches_are_idempotent_and_a_bad_batch_stores_nothing() {
     assert_eq!(count().await, before, "a rejected batch stored something");
 }
 
+/// The period's tree as C2SP tlog-tiles: the entry bundle holds the period's sorted digests,
+/// the bottom hash tile reproduces the root, each answer is immutable with a strong ETag
+/// (304 on a match), and a private tenant's tiles need its token.
+#[tokio::test]
+async fn tiles_recompute_the_root_are_immutable_and_private_tiles_need_the_token() {
+    use merkle::tiles::{TileKind, parse_c2c_bundle, parse_hash_tile, row_tiles};
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let p = f.period;
+    let n = f.digests.len() as u64;
+    let receipt = Receipt::from_json(
+        &get(&app, &format!("/anchor/receipt/pub-co/{p}"), None)
+            .await
+            .body,
+    )
+    .unwrap();
+    let bundle = row_tiles(TileKind::Entries, n)[0];
+    let uri = format!("/anchor/tree/pub-co/{p}/{}", bundle.path());
+    let r = get(&app, &uri, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{uri}");
+    let mut want = f.digests.clone();
+    want.sort();
+    assert_eq!(parse_c2c_bundle(bundle, &r.body).unwrap(), want);
+    assert_eq!(
+        r.headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let etag = r.headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(
+        etag,
+        format!("\"{}\"", merkle::Hash::sha256(&r.body).to_hex())
+    );
+    let again = common::call_with_headers(&app, &uri, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+    // The bottom tile is every leaf hash: its root is the receipt's.
+    let bottom = row_tiles(TileKind::Hashes(0), n)[0];
+    let r = get(
+        &app,
+        &format!("/anchor/tree/pub-co/{p}/{}", bottom.path()),
+        None,
+    )
+    .await;
+    let leaves = parse_hash_tile(bottom, &r.body).unwrap();
+    assert_eq!(merkle::tree::root_of_leaf_hashes(&leaves), receipt.root.0);
+    // Private: hidden from others, readable with the owner's token (private to caches).
+    let private = format!("/anchor/tree/priv-co/{p}/{}", bundle.path());
+    assert_eq!(get(&app, &private, None).await.code(), "not_found");
+    assert_eq!(
+        get(&app, &private, Some(&f.public_token)).await.code(),
+        "not_found"
+    );
+    let r = get(&app, &private, Some(&f.private_token)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.headers["cache-control"],
+        "private, max-age=31536000, immutable"
+    );
+    // A tile the tree does not have is a 404, not an empty answer.
+    let beyond = format!("/anchor/tree/pub-co/{p}/tile/0/001");
+    assert_eq!(get(&app, &beyond, None).await.code(), "not_found");
+}
+
 #[tokio::test]
 async fn path_values_are_validated_before_they_reach_a_key_or_a_query() {
     let f = Fixture::anchored().await;
@@ -376,6 +439,10 @@ async fn path_values_are_validated_before_they_reach_a_key_or_a_query() {
         format!("/anchor/bundle/pub-co/2026-W99/{d}"),
         "/anchor/chain/..%2Fpriv-co".to_owned(),
         format!("/anchor/artifact/pub-co/{p}/levels.bin"),
+        format!("/anchor/tree/pub-co/{p}/tile/0/0000"),
+        format!("/anchor/tree/pub-co/{p}/tile/0/000.p/256"),
+        format!("/anchor/tree/pub-co/{p}/tile/9/000"),
+        format!("/anchor/tree/pub-co/{p}/levels.bin"),
         format!("/anchor/artifact/pub-co/{p}/..%2F..%2Fsigning-key.pem"),
         "/anchor/backfill/bf-..%2F..".to_owned(),
         format!("/anchor/receipt/pub-co/{p}?version=0"),
@@ -841,6 +908,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
         "/anchor/receipt/{tenant}/{period}",
         "/anchor/proof/{tenant}/{period}/{digest}",
         "/anchor/artifact/{tenant}/{period}/{name}",
+        "/anchor/tree/{tenant}/{period}/{path}",
         "/anchor/bundle/{tenant}/{period}/{digest}",
         "/anchor/chain/{tenant}",
         "/anchor/backfill",
@@ -871,7 +939,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 27, "{paths:?}");
+    assert_eq!(paths.len(), 28, "{paths:?}");
     let ready = get(&app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(

@@ -53,7 +53,7 @@ pub fn run(args: &BundleArgs) -> Outcome {
         let bundle = proofs::assemble(
             &backends.blobs,
             &backends.store,
-            &proofs,
+            proofs.proof(&digest).map_err(unanchored)?,
             &tenant,
             period,
             &digest,

@@ -34,13 +34,13 @@ use ledger::blob::{BlobKey, BlobStore, ReceiptFormat, RootArtifact};
 use ledger::formats::Receipt;
 use ledger::sql::Store;
 use ledger::{AnchorKind, Period, TenantId};
-use merkle::ManifestDigest;
+use merkle::{ManifestDigest, ProofV1};
 use stamp::DetachedTimestamp;
 
 pub use domain::bundle::{Bundle, FORMAT};
 
 use crate::error::{ProofsError, Result};
-use crate::period::{PeriodProofs, named_root_ots};
+use crate::period::named_root_ots;
 
 async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
     blobs
@@ -50,7 +50,8 @@ async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
 }
 
 /// Assembles the bundle of `digest` in `tenant`'s `period` from the latest receipt, the
-/// period's stored tree (`proofs`, loaded by the caller so the API can reuse its cache), the
+/// manifest's proof (derived by the caller from the period's tiles or stored tree, so the API
+/// can reuse its cache; it must be against the receipt's root), the
 /// root artifacts the receipt names, the run summary it names and the store's JWKS.
 ///
 /// Errors: `NotFound` when the period has no receipt or the digest is not in its tree;
@@ -58,7 +59,7 @@ async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
 pub async fn assemble(
     blobs: &BlobStore,
     store: &Store,
-    proofs: &PeriodProofs,
+    proof: ProofV1,
     tenant: &TenantId,
     period: Period,
     digest: &ManifestDigest,
@@ -69,7 +70,12 @@ pub async fn assemble(
         .await?
         .ok_or_else(|| ProofsError::NotFound(format!("{tenant} {period} is not anchored")))?;
     let receipt = Receipt::from_json(&receipt_bytes)?;
-    let proof = proofs.proof(digest)?;
+    if proof.digest != *digest {
+        return Err(ProofsError::Invalid(format!(
+            "the proof handed over is of {}, not {digest}",
+            proof.digest
+        )));
+    }
     if proof.root != receipt.root {
         return Err(ProofsError::Invalid(format!(
             "the stored tree of {tenant} {period} has root {}, the receipt {}",

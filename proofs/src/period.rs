@@ -19,6 +19,7 @@ use stamp::DetachedTimestamp;
 
 use crate::error::{ProofsError, Result};
 use crate::levels::Levels;
+use crate::tiles::ObjectSource;
 
 async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
     blobs
@@ -63,6 +64,32 @@ pub async fn latest_receipt(
     Ok(Receipt::from_json(&must_get(blobs, &key).await?)?)
 }
 
+/// The root `.ots` the latest receipt names; before the first receipt (the rollup's own sample
+/// verification) the one the rollup stored, if any. `None` when the period has no OTS anchor.
+pub async fn current_root_ots<S: ObjectSource>(
+    source: &S,
+    tenant: &TenantId,
+    period: Period,
+) -> Result<Option<DetachedTimestamp>> {
+    let latest = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
+    let bytes = match source.get(&latest).await? {
+        Some(bytes) => match named_root_ots(&Receipt::from_json(&bytes)?)? {
+            Some(key) => Some(source.get(&key).await?.ok_or_else(|| {
+                ProofsError::Invalid(format!("{key} is missing from the blob store"))
+            })?),
+            None => None,
+        },
+        None => {
+            source
+                .get(&BlobKey::root_artifact(tenant, &period, RootArtifact::Ots))
+                .await?
+        }
+    };
+    Ok(bytes
+        .map(|b| DetachedTimestamp::from_bytes(&b))
+        .transpose()?)
+}
+
 /// What one period's proofs are derived from, read once from the blob store.
 #[derive(Debug)]
 pub struct PeriodProofs {
@@ -100,22 +127,7 @@ impl PeriodProofs {
                 levels.root()
             )));
         }
-        // The root `.ots` the latest receipt names; before the first receipt (the rollup's
-        // own sample verification) the one the rollup stored, if any.
-        let latest = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
-        let root_ots = match blobs.get(&latest).await? {
-            Some(bytes) => match named_root_ots(&Receipt::from_json(&bytes)?)? {
-                Some(key) => Some(must_get(blobs, &key).await?),
-                None => None,
-            },
-            None => {
-                blobs
-                    .get(&BlobKey::root_artifact(tenant, &period, RootArtifact::Ots))
-                    .await?
-            }
-        }
-        .map(|bytes| DetachedTimestamp::from_bytes(&bytes))
-        .transpose()?;
+        let root_ots = current_root_ots(blobs, tenant, period).await?;
         let json = ProofJson::new(tenant, period, &levels);
         Ok(PeriodProofs {
             tenant: tenant.clone(),

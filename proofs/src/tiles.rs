@@ -270,6 +270,157 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
     }
 }
 
+/// Tiles kept in memory across requests, least recently used out first, bounded in bytes.
+/// Only `…/tile/…` keys of periods are cached: they are immutable, so an entry never goes
+/// stale and needs no TTL. Decision: no single-flight; two concurrent misses on one tile read
+/// it twice (a few KiB each), which costs less than the coordination at these sizes.
+#[derive(Debug)]
+pub struct TileCache {
+    max_bytes: usize,
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    tiles: HashMap<String, (std::sync::Arc<Vec<u8>>, u64)>,
+    bytes: usize,
+    tick: u64,
+}
+
+impl TileCache {
+    pub fn new(max_bytes: usize) -> TileCache {
+        TileCache {
+            max_bytes,
+            inner: std::sync::Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &str) -> Option<std::sync::Arc<Vec<u8>>> {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        let entry = inner.tiles.get_mut(key)?;
+        entry.1 = tick;
+        Some(entry.0.clone())
+    }
+
+    fn put(&self, key: String, bytes: std::sync::Arc<Vec<u8>>) {
+        if bytes.len() > self.max_bytes {
+            return;
+        }
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        inner.bytes += bytes.len();
+        if let Some((old, _)) = inner.tiles.insert(key, (bytes, tick)) {
+            inner.bytes -= old.len();
+        }
+        while inner.bytes > self.max_bytes {
+            let Some(oldest) = inner
+                .tiles
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((old, _)) = inner.tiles.remove(&oldest) {
+                inner.bytes -= old.len();
+            }
+        }
+    }
+
+    /// Bytes held now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+}
+
+/// The blob store read through a [`TileCache`] (tiles only; every other key is read fresh).
+#[derive(Clone, Copy, Debug)]
+pub struct CachedBlobs<'a> {
+    pub blobs: &'a BlobStore,
+    pub cache: &'a TileCache,
+}
+
+impl ObjectSource for CachedBlobs<'_> {
+    async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>> {
+        let tile = key.as_str().starts_with("roots/") && key.as_str().contains("/tile/");
+        if tile && let Some(hit) = self.cache.get(key.as_str()) {
+            return Ok(Some(hit.as_ref().clone()));
+        }
+        let bytes = self.blobs.get(key).await?;
+        if tile && let Some(b) = &bytes {
+            self.cache
+                .put(key.as_str().to_owned(), std::sync::Arc::new(b.clone()));
+        }
+        Ok(bytes)
+    }
+}
+
+/// What a server keeps of a tiled period between requests: its size and root and the root
+/// `.ots` its latest receipt names; a few hundred bytes, never the tree.
+#[derive(Clone, Debug)]
+pub struct TiledPeriod {
+    pub tenant: TenantId,
+    pub period: Period,
+    pub size: u64,
+    pub root: Root,
+    pub root_ots: Option<stamp::DetachedTimestamp>,
+}
+
+impl TiledPeriod {
+    /// Reads the root metadata and the current root `.ots`; `None` when the period has no
+    /// tiles (anchored before tiles existed: its proofs come from `levels.bin`).
+    pub async fn load<S: ObjectSource>(
+        source: &S,
+        tenant: &TenantId,
+        period: Period,
+    ) -> Result<Option<TiledPeriod>> {
+        let tree = TiledTree::open(source, tenant, period).await?;
+        let first = merkle::tiles::row_tiles(TileKind::Entries, tree.size())[0];
+        if source
+            .get(&BlobKey::root_tile(tenant, &period, first))
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let root_ots = crate::period::current_root_ots(source, tenant, period).await?;
+        Ok(Some(TiledPeriod {
+            tenant: tenant.clone(),
+            period,
+            size: tree.size(),
+            root: tree.root(),
+            root_ots,
+        }))
+    }
+
+    pub fn tree<'s, S: ObjectSource>(&self, source: &'s S) -> TiledTree<'s, S> {
+        TiledTree::with_root(source, &self.tenant, self.period, self.size, self.root)
+    }
+
+    /// The per-manifest `.ots` (see `PeriodProofs::manifest_ots`); `None` without an OTS
+    /// anchor.
+    pub async fn manifest_ots<S: ObjectSource>(
+        &self,
+        source: &S,
+        digest: &ManifestDigest,
+    ) -> Result<Option<stamp::DetachedTimestamp>> {
+        let Some(root_ots) = &self.root_ots else {
+            return Ok(None);
+        };
+        let proof = self.tree(source).proof(digest).await?;
+        Ok(Some(stamp::manifest::per_manifest_ots(&proof, root_ots)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +472,19 @@ mod tests {
                 Err(ProofsError::NotFound(_))
             ));
         }
+    }
+
+    #[tokio::test]
+    async fn the_tile_cache_stays_within_its_bytes_and_keeps_the_recently_used() {
+        let cache = TileCache::new(3 * 8192);
+        for i in 0..3 {
+            cache.put(format!("t{i}"), std::sync::Arc::new(vec![0; 8192]));
+        }
+        assert!(cache.get("t0").is_some());
+        cache.put("t3".into(), std::sync::Arc::new(vec![0; 8192]));
+        assert_eq!(cache.bytes(), 3 * 8192);
+        assert!(cache.get("t1").is_none(), "the least recently used went");
+        assert!(cache.get("t0").is_some() && cache.get("t3").is_some());
     }
 
     #[tokio::test]

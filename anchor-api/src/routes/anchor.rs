@@ -13,7 +13,9 @@ use chrono::{NaiveDate, Utc};
 use ledger::blob::{BlobKey, ReceiptFormat, RootArtifact};
 use ledger::formats::Receipt;
 use ledger::{Period, TenantId};
+use merkle::tiles::TileId;
 use proofs::PeriodProofs;
+use proofs::tiles::{CachedBlobs, ObjectSource as _, TiledPeriod};
 use scheduler::policy::parse_usd;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -24,7 +26,7 @@ use crate::Errors;
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Result};
 use crate::input::{self, JsonBody};
-use crate::state::{ApiState, Cached};
+use crate::state::{ApiState, Cached, Loaded};
 use crate::views::{BackfillRequest, BackfillResume, BackfillView, PlanView, ScheduleView};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -167,7 +169,7 @@ pub(crate) async fn period_proofs(
     state: &ApiState,
     tenant: &TenantId,
     period: Period,
-) -> Result<Arc<PeriodProofs>> {
+) -> Result<Loaded> {
     let key = (tenant.clone(), period);
     match state.proofs.lookup(&key, state.config.cache_ttl) {
         Cached::Hit(p) => return Ok(p),
@@ -194,20 +196,40 @@ pub(crate) async fn period_proofs(
     Ok(proofs)
 }
 
-async fn load_period_proofs(
-    state: &ApiState,
-    tenant: &TenantId,
-    period: Period,
-) -> Result<Arc<PeriodProofs>> {
+async fn load_period_proofs(state: &ApiState, tenant: &TenantId, period: Period) -> Result<Loaded> {
     let receipt = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
     if !state.parts.blobs.exists(&receipt).await? {
         return Err(ApiError::not_found(format!(
             "{tenant} {period} is not anchored"
         )));
     }
-    Ok(Arc::new(
+    let source = tile_source(state);
+    if let Some(tiled) = TiledPeriod::load(&source, tenant, period).await? {
+        return Ok(Loaded::Tiled(Arc::new(tiled)));
+    }
+    Ok(Loaded::Whole(Arc::new(
         PeriodProofs::load(&state.parts.blobs, tenant, period).await?,
-    ))
+    )))
+}
+
+/// A manifest's `c2c.proof.v1` from a loaded period (its tiles, or its whole stored tree).
+pub(crate) async fn proof_of(
+    state: &ApiState,
+    loaded: Loaded,
+    digest: &merkle::ManifestDigest,
+) -> Result<merkle::ProofV1> {
+    Ok(match loaded {
+        Loaded::Tiled(tiled) => tiled.tree(&tile_source(state)).proof(digest).await?,
+        Loaded::Whole(proofs) => proofs.proof(digest)?,
+    })
+}
+
+/// The blob store through the API's tile cache.
+fn tile_source(state: &ApiState) -> CachedBlobs<'_> {
+    CachedBlobs {
+        blobs: &state.parts.blobs,
+        cache: &state.tiles,
+    }
 }
 
 /// One manifest's `c2c.proof.v1` inclusion proof (RFC 9162) against the period's root; with
@@ -229,21 +251,44 @@ pub async fn proof(
     let (digest, ots) = input::split_suffix(&digest, "ots");
     let digest = input::digest(digest)?;
     caller.may_read(&state, &tenant).await?;
-    let proofs = period_proofs(&state, &tenant, period).await?;
-    if ots {
-        let ts = proofs.manifest_ots(&digest)?.ok_or_else(|| {
-            ApiError::not_found(format!("{tenant} {period} has no OpenTimestamps anchor"))
-        })?;
-        let bytes = ts
-            .to_bytes()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        return Ok(bytes_response("application/vnd.opentimestamps.v1", bytes));
+    let source = tile_source(&state);
+    match period_proofs(&state, &tenant, period).await? {
+        Loaded::Tiled(tiled) => {
+            if ots {
+                let ts = tiled.manifest_ots(&source, &digest).await?;
+                return ots_response(&tenant, period, ts);
+            }
+            let proof = proof_of(&state, Loaded::Tiled(tiled), &digest).await?;
+            let mut body =
+                serde_json::to_vec(&proof).map_err(|e| ApiError::Internal(e.to_string()))?;
+            body.push(b'\n');
+            Ok(bytes_response("application/json", body))
+        }
+        Loaded::Whole(proofs) => {
+            if ots {
+                return ots_response(&tenant, period, proofs.manifest_ots(&digest)?);
+            }
+            // The same bytes as serde_json::to_vec(&proofs.proof(&digest)?), from the
+            // period's template (proofs::period tests pin the equality).
+            let mut body = proofs.proof_json(&digest)?;
+            body.push(b'\n');
+            Ok(bytes_response("application/json", body))
+        }
     }
-    // The same bytes as serde_json::to_vec(&proofs.proof(&digest)?), from the period's
-    // template (proofs::period tests pin the equality).
-    let mut body = proofs.proof_json(&digest)?;
-    body.push(b'\n');
-    Ok(bytes_response("application/json", body))
+}
+
+fn ots_response(
+    tenant: &TenantId,
+    period: Period,
+    ts: Option<stamp::DetachedTimestamp>,
+) -> Result<Response> {
+    let ts = ts.ok_or_else(|| {
+        ApiError::not_found(format!("{tenant} {period} has no OpenTimestamps anchor"))
+    })?;
+    let bytes = ts
+        .to_bytes()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(bytes_response("application/vnd.opentimestamps.v1", bytes))
 }
 
 /// A root artifact: `root.bin` (the 32 root bytes both anchors commit to), `root.ots` (the
@@ -296,6 +341,61 @@ pub async fn artifact(
         "application/octet-stream"
     };
     Ok(bytes_response(ct, bytes))
+}
+
+/// One tile of a period's tree, or one bundle of its sorted digests, in the C2SP tlog-tiles
+/// layout below the prefix `/anchor/tree/{tenant}/{period}/` (`tile/<L>/<N>[.p/<W>]`,
+/// `tile/entries/<N>[.p/<W>]`): what a client that trusts only the signed root needs to
+/// compute any proof itself, and the public tenants' digests for recomputing the root.
+/// Private tenants' tiles need the owner's (or the admin) token, as their receipts do.
+///
+/// A period's tiles never change, partial ones included (its tree never grows), so every
+/// answer is `Cache-Control: …, max-age=31536000, immutable` with a strong `ETag` (the tile's
+/// SHA-256), `public` to anonymous callers and `private` to authenticated ones; a matching
+/// `If-None-Match` is `304 Not Modified`.
+#[utoipa::path(get, path = "/anchor/tree/{tenant}/{period}/{*path}", tag = "anchor",
+    params(("tenant" = String, Path, description = "tenant id"),
+           ("period" = String, Path, description = "the anchored period"),
+           ("path" = String, Path, description = "a tile path: `tile/0/x001/234`, `tile/1/000.p/7`, `tile/entries/000`")),
+    responses((status = 200, description = "the tile's bytes",
+        content((Vec<u8> = "application/octet-stream"))),
+        (status = 304, description = "the tile the If-None-Match names"), Errors))]
+pub async fn tile(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, period, path)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let tenant = input::tenant(&tenant)?;
+    let period = input::period(&period)?;
+    let id = TileId::parse(&path).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    caller.may_read(&state, &tenant).await?;
+    let key = BlobKey::root_tile(&tenant, &period, id);
+    let bytes = tile_source(&state)
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{path} of {tenant} {period}")))?;
+    let etag = format!("\"{}\"", merkle::Hash::sha256(&bytes).to_hex());
+    let cache = if matches!(caller, Caller::Anonymous) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "private, max-age=31536000, immutable"
+    };
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let common = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+    ];
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    let mut response = bytes_response("application/octet-stream", bytes);
+    response.headers_mut().extend(common);
+    Ok(response)
 }
 
 fn day(field: &str, s: &str) -> Result<NaiveDate> {

@@ -9,7 +9,7 @@ use crate::Errors;
 use crate::auth::Caller;
 use crate::error::Result;
 use crate::input;
-use crate::routes::anchor::{bytes_response, period_proofs};
+use crate::routes::anchor::{bytes_response, period_proofs, proof_of};
 use crate::state::ApiState;
 
 /// One manifest's verification bundle: its inclusion proof and per-manifest `.ots`, the
@@ -30,11 +30,16 @@ pub async fn bundle(
     let period = input::period(&period)?;
     let digest = input::digest(&digest)?;
     caller.may_read(&state, &tenant).await?;
-    let proofs = period_proofs(&state, &tenant, period).await?;
+    let proof = proof_of(
+        &state,
+        period_proofs(&state, &tenant, period).await?,
+        &digest,
+    )
+    .await?;
     let bundle = proofs::assemble(
         &state.parts.blobs,
         &state.parts.store,
-        &proofs,
+        proof,
         &tenant,
         period,
         &digest,
