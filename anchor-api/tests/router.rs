@@ -360,7 +360,7 @@ async fn manifest_batches_are_idempotent_and_a_bad_batch_stores_nothing() {
 }
 
 /// The period's tree as C2SP tlog-tiles: the entry bundle holds the period's sorted digests,
-/// the bottom hash tile reproduces the root, each answer is immutable with a strong ETag
+/// the bottom hash tile reproduces the root, each answer is immutable with a strong `ETag`
 /// (304 on a match), and a private tenant's tiles need its token.
 #[tokio::test]
 async fn tiles_recompute_the_root_are_immutable_and_private_tiles_need_the_token() {

@@ -767,7 +767,7 @@ mod tests {
         let bundles = row_tiles(TileKind::Entries, 300);
         let second = bundles[1];
         let entries: Vec<[u8; 80]> = digests[256..].iter().map(c2c_entry).collect();
-        let bytes = entry_bundle_bytes(entries.iter().map(|e| e.as_slice()));
+        let bytes = entry_bundle_bytes(entries.iter().map(<[u8; 80]>::as_slice));
         assert_eq!(parse_c2c_bundle(second, &bytes).unwrap(), digests[256..]);
         // The leaf hash of an entry is the c2c leaf hash.
         assert_eq!(
@@ -778,7 +778,7 @@ mod tests {
         swapped.swap(0, 1);
         let err = parse_c2c_bundle(
             second,
-            &entry_bundle_bytes(swapped.iter().map(|e| e.as_slice())),
+            &entry_bundle_bytes(swapped.iter().map(<[u8; 80]>::as_slice)),
         )
         .unwrap_err()
         .to_string();
@@ -787,7 +787,7 @@ mod tests {
         upper[5][20] = b'A';
         let err = parse_c2c_bundle(
             second,
-            &entry_bundle_bytes(upper.iter().map(|e| e.as_slice())),
+            &entry_bundle_bytes(upper.iter().map(<[u8; 80]>::as_slice)),
         )
         .unwrap_err()
         .to_string();

@@ -61,7 +61,7 @@ pub fn tile_bytes(levels: &Levels, id: TileId) -> Result<Vec<u8>> {
                 .get(from..from + id.width() as usize)
                 .ok_or_else(missing)?;
             let entries: Vec<_> = digests.iter().map(c2c_entry).collect();
-            Ok(entry_bundle_bytes(entries.iter().map(|e| e.as_slice())))
+            Ok(entry_bundle_bytes(entries.iter().map(<[u8; 80]>::as_slice)))
         }
     }
 }

@@ -6,6 +6,7 @@
 //! entry bundles) must equal ours hash for hash.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -78,12 +79,14 @@ fn golangs_tlog_reads_our_tiles_and_proves_every_leaf_as_we_do() {
         let dir = tmp.path().join(n.to_string());
         write_tiles(&levels, &dir);
         let idx = indexes(n);
-        input.push_str(&format!(
-            "{} {n} {} {}\n",
+        writeln!(
+            input,
+            "{} {n} {} {}",
             dir.display(),
             levels.root().0.to_hex(),
             idx.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
-        ));
+        )
+        .unwrap();
         trees.insert(dir.display().to_string(), (levels, idx));
     }
     let mut child = Command::new(go.join("tlogcheck"))
