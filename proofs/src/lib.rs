@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod error;
 pub mod levels;
 pub mod period;
+pub mod source;
 pub mod tiles;
 
 pub use bundle::{Bundle, assemble};

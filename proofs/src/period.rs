@@ -19,7 +19,7 @@ use stamp::DetachedTimestamp;
 
 use crate::error::{ProofsError, Result};
 use crate::levels::Levels;
-use crate::tiles::ObjectSource;
+use crate::source::ObjectSource;
 
 async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
     blobs

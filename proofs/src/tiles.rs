@@ -21,8 +21,6 @@
 //!   tenant who submits skewed digests only makes its own lookups bisect.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::path::PathBuf;
 
 use futures_util::future::try_join_all;
 use ledger::blob::{BlobKey, BlobStore, PutOutcome};
@@ -38,6 +36,7 @@ use merkle::{LeafIndex, ManifestDigest, Parameters, ProofV1, Root, TreeSize};
 
 use crate::error::{ProofsError, Result};
 use crate::levels::Levels;
+pub use crate::source::{DirSource, ObjectSource};
 
 /// Tile writes in flight at once: enough to hide a store's per-object latency (an fsync on a
 /// directory, a round trip to S3/R2) without holding many tiles in memory.
@@ -101,37 +100,6 @@ pub async fn write(
         }
     }
     Ok(written)
-}
-
-/// Where tiles are read from: the blob store itself, a copy of the bucket in a directory, or
-/// a bucket served over HTTP (the CLI's). Keys are the object layout's (`roots/…`).
-pub trait ObjectSource: Sync {
-    /// The object's bytes, `None` when there is none.
-    fn get(&self, key: &BlobKey) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
-}
-
-impl ObjectSource for BlobStore {
-    async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>> {
-        Ok(BlobStore::get(self, key).await?)
-    }
-}
-
-/// A copy of the bucket's layout in a local directory, read only (nothing is created in it).
-#[derive(Clone, Debug)]
-pub struct DirSource(pub PathBuf);
-
-impl ObjectSource for DirSource {
-    async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>> {
-        let path = self.0.join(key.as_str());
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ProofsError::Invalid(format!(
-                "cannot read {}: {e}",
-                path.display()
-            ))),
-        }
-    }
 }
 
 /// One period's tiled tree: its size and root (from `c2c.root.v1`) and where its tiles are.
