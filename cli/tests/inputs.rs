@@ -86,14 +86,38 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// `anchor run`'s one JSON line, every string in it checked for Rust `Debug` text (issue 22:
+/// what an operator's tooling parses never shows `Some(…)`, `Err(…)`, struct braces, escaped
+/// quotes or module paths).
 fn json_line(out: &Output) -> serde_json::Value {
-    serde_json::from_str(text(&out.stdout).trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON line ({e}): {}\nstderr: {}",
-            text(&out.stdout),
-            text(&out.stderr)
-        )
-    })
+    let line: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON line ({e}): {}\nstderr: {}",
+                text(&out.stdout),
+                text(&out.stderr)
+            )
+        });
+    no_debug_text(&line, &line);
+    line
+}
+
+fn no_debug_text(v: &serde_json::Value, whole: &serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            for marker in [
+                "Some(", "None", "Ok(", "Err(", " { ", "\\\"", "::", "Error(",
+            ] {
+                assert!(
+                    !s.contains(marker),
+                    "Rust Debug text {marker:?} in {s:?} of {whole}"
+                );
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| no_debug_text(i, whole)),
+        serde_json::Value::Object(map) => map.values().for_each(|i| no_debug_text(i, whole)),
+        _ => {}
+    }
 }
 
 #[test]
@@ -159,6 +183,32 @@ fn anchor_run_exits_3_when_another_process_holds_the_lease_and_does_nothing() {
     assert_eq!(line["result"], "lease-held", "{line}");
     assert_eq!(line["status"], "queued", "{line}");
     assert!(line["root"].is_null(), "{line}");
+}
+
+#[test]
+fn anchor_run_of_an_empty_period_prints_one_json_line_without_rust_debug_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let period = tenant_with_manifests(&data, "acme", "starter", Cadence::Monthly);
+    let empty = Period::containing(Cadence::Monthly, Utc::now() - Duration::days(100));
+    assert_ne!(empty, period);
+    let p = empty.to_string();
+    let out = run_anchor(
+        &data,
+        &[],
+        &["run", "--tenant", "acme", "--period", &p],
+        b"",
+    );
+    let line = json_line(&out);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{line}\n{err}");
+    assert_eq!(line["run"], format!("acme:{p}"), "{line}");
+    assert_eq!(line["result"], "failed", "{line}");
+    assert_eq!(
+        line["errors"][0],
+        format!("period {p} of acme has no manifests"),
+        "{line}"
+    );
 }
 
 #[test]
