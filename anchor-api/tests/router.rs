@@ -926,6 +926,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/schemas/{name}",
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
@@ -1295,4 +1296,103 @@ async fn the_operator_keeps_the_registry_and_anybody_reads_attestations_as_signe
         .await
         .json();
     assert_eq!(none["total"], 0);
+}
+
+/// `GET /schemas/{name}.json` serves each file of `schemas/` byte for byte, and `/openapi.json`
+/// embeds each as the component of its name, which the receipt, proof, bundle, attestation and
+/// every error response refer to (instead of a bare object).
+#[tokio::test]
+async fn each_json_schema_is_served_as_in_the_repository_and_the_openapi_document_refers_to_it() {
+    use testkit::schema;
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    for name in schema::ALL {
+        let r = get(&app, &format!("/schemas/{name}.json"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}");
+        assert_eq!(r.content_type, "application/schema+json", "{name}");
+        assert_eq!(r.body, std::fs::read(schema::path(name)).unwrap(), "{name}");
+    }
+    for missing in [
+        "/schemas/c2c.receipt.v1",
+        "/schemas/c2c.receipt.v2.json",
+        "/schemas/..%2FCargo.toml",
+        "/schemas/",
+    ] {
+        let r = get(&app, missing, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(r.code(), "not_found", "{missing}");
+    }
+
+    let doc = get(&app, "/openapi.json", None).await.json();
+    let components = doc["components"]["schemas"].as_object().unwrap();
+    for name in schema::ALL {
+        let embedded = components
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not a component"));
+        let text = embedded.to_string();
+        assert!(
+            !text.contains("$defs") && !text.contains("\"$id\""),
+            "{name}: {text}"
+        );
+        assert!(embedded["properties"].is_object(), "{name}: {text}");
+    }
+    assert!(!components.contains_key("ErrorBody"), "{components:?}");
+    let schema_of = |path: &str, media: &str| {
+        doc["paths"][path]["get"]["responses"]["200"]["content"][media]["schema"]["$ref"].clone()
+    };
+    for (path, name) in [
+        ("/anchor/receipt/{tenant}/{period}", schema::RECEIPT),
+        ("/anchor/proof/{tenant}/{period}/{digest}", schema::PROOF),
+        ("/anchor/bundle/{tenant}/{period}/{digest}", schema::BUNDLE),
+        ("/reserve/attestations/latest", schema::RESERVE_ATTESTATION),
+        ("/reserve/attestations/{id}", schema::RESERVE_ATTESTATION),
+    ] {
+        assert_eq!(
+            schema_of(path, "application/json"),
+            json!(format!("#/components/schemas/{name}")),
+            "{path}"
+        );
+    }
+    // Every error response of every operation is the one error body.
+    let mut errors = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let error = status.starts_with('4') || status.starts_with('5');
+                // `/readyz` answers 503 with its health body.
+                if error && !(path == "/readyz" && status == "503") {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        json!(format!("#/components/schemas/{}", schema::API_ERROR)),
+                        "{method} {path} {status}"
+                    );
+                    errors += 1;
+                }
+            }
+        }
+    }
+    assert!(errors > 28 * 10, "{errors} error responses");
+    // Every reference in the document names a component that exists.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() > 300, "{}", refs.len());
+    for r in refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("a $ref outside the components: {r}"));
+        assert!(components.contains_key(name), "{r} names no component");
+    }
+}
+
+fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(serde_json::Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|x| collect_refs(x, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
 }
