@@ -285,3 +285,118 @@ fn openssl_verifies_the_signature_over_the_stored_canonical_bytes() {
     std::fs::write(dir.path().join("bad.jcs"), &bad).unwrap();
     assert!(!run("bad.jcs").status.success());
 }
+
+/// The served document against `schemas/ledger-anchors.reserve-attestation.v1.json`, checked by
+/// Python's `jsonschema` (`testkit::schema`): valid as signed (its embedded run summary a valid
+/// `c2c.run-summary.v1`, its proof a valid `c2c.proof.v1`), and invalid — at the JSON pointer
+/// of the fault — with a missing or an extra member, a value of the wrong type or malformed
+/// hex, each of which `verify` refuses as well.
+#[test]
+fn the_served_document_is_valid_against_its_json_schema_and_spoiled_ones_are_not() {
+    use testkit::schema::{self, PROOF, RESERVE_ATTESTATION, RUN_SUMMARY};
+    let key = SigningKey::generate();
+    let s = signed(&key);
+    let jwks = jwks(&key);
+    schema::assert_valid(
+        RESERVE_ATTESTATION,
+        "a signed attestation",
+        s.served_json.as_bytes(),
+    );
+    let doc: Value = serde_json::from_str(&s.served_json).unwrap();
+    let anchor = &doc["payload"]["attestation"]["anchor"];
+    let summary = anchor["summary"].as_str().unwrap();
+    schema::assert_valid(RUN_SUMMARY, "the embedded run summary", summary.as_bytes());
+    let proof = serde_json::to_vec(&anchor["proof"]).unwrap();
+    schema::assert_valid(PROOF, "the embedded proof", &proof);
+    // The fixtures hold every kind of reserve line, nulls included.
+    let lines = doc["payload"]["attestation"]["balances"]["computation"]["reserves"]
+        .as_array()
+        .unwrap();
+    assert!(
+        lines.iter().any(|l| l["snapshot_id"].is_null()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l["snapshot_id"].is_string()),
+        "{lines:?}"
+    );
+
+    let spoil_hex = |v: &mut Value| {
+        let mut s = v.as_str().unwrap().to_uppercase();
+        s.pop();
+        *v = Value::from(s);
+    };
+    let a = "/payload/attestation";
+    let cases: [(&str, String, Box<dyn Fn(&mut Value)>); 7] = [
+        (
+            "no payload_hash",
+            String::new(),
+            Box::new(|d| {
+                d.as_object_mut().unwrap().remove("payload_hash").unwrap();
+            }),
+        ),
+        (
+            "no computation.stale",
+            format!("{a}/balances/computation"),
+            Box::new(|d| {
+                d.pointer_mut("/payload/attestation/balances/computation")
+                    .and_then(Value::as_object_mut)
+                    .unwrap()
+                    .remove("stale")
+                    .unwrap();
+            }),
+        ),
+        (
+            "an unknown member",
+            a.to_owned(),
+            Box::new(|d| d["payload"]["attestation"]["note"] = Value::from("added")),
+        ),
+        (
+            "an amount as a number",
+            format!("{a}/balances/computation/eligible_reserves_total"),
+            Box::new(|d| {
+                let v = d
+                    .pointer_mut(
+                        "/payload/attestation/balances/computation/eligible_reserves_total",
+                    )
+                    .unwrap();
+                *v = Value::from(v.as_str().unwrap().parse::<u64>().unwrap());
+            }),
+        ),
+        (
+            "malformed hex in balance_digest",
+            format!("{a}/balance_digest"),
+            Box::new(move |d| spoil_hex(&mut d["payload"]["attestation"]["balance_digest"])),
+        ),
+        (
+            "malformed hex in the embedded proof",
+            format!("{a}/anchor/proof/audit_path/0"),
+            Box::new(move |d| {
+                spoil_hex(
+                    d.pointer_mut("/payload/attestation/anchor/proof/audit_path/0")
+                        .unwrap(),
+                );
+            }),
+        ),
+        (
+            "malformed hex in payload_hash",
+            "/payload_hash".to_owned(),
+            Box::new(move |d| spoil_hex(&mut d["payload_hash"])),
+        ),
+    ];
+    for (what, pointer, edit) in &cases {
+        let mut t = doc.clone();
+        edit(&mut t);
+        let bytes = serde_json::to_vec_pretty(&t).unwrap();
+        assert!(verify(&bytes, &jwks).is_err(), "{what}: verified");
+        let label = format!("an attestation with {what}");
+        if let Some(errors) = schema::assert_invalid(RESERVE_ATTESTATION, &label, &bytes) {
+            let at = format!("at JSON pointer \"{pointer}\":");
+            assert!(
+                errors.iter().any(|e| e.contains(&at)),
+                "{label}: no failure {at}\n{}",
+                errors.join("\n")
+            );
+        }
+    }
+}
