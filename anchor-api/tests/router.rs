@@ -1396,3 +1396,69 @@ fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// A way to spoil an error body: what it does, the JSON pointer its failure must name, the edit.
+type ErrorSpoil = (&'static str, &'static str, fn(&mut serde_json::Value));
+
+/// The error body of every kind of error is valid against `schemas/ledger-anchors.error.v1.json`
+/// (Python's `jsonschema`), and one with a missing or an extra member, a value of the wrong
+/// type or a code that is not one of the API's is not.
+#[tokio::test]
+async fn error_bodies_are_valid_and_spoiled_ones_are_invalid_against_their_json_schema() {
+    use anchor_api::ApiError;
+    use axum::response::IntoResponse as _;
+    use testkit::schema::{self, API_ERROR};
+    let errors = [
+        ApiError::BadRequest("period: \"2026-W99\" is not a period".into()),
+        ApiError::Unauthorized("no token".into()),
+        ApiError::Forbidden("admin only".into()),
+        ApiError::not_found("no such route"),
+        ApiError::MethodNotAllowed("GET only".into()),
+        ApiError::Conflict("a run exists".into()),
+        ApiError::PayloadTooLarge("over 8 MiB".into()),
+        ApiError::UnsupportedMediaType("not application/json".into()),
+        ApiError::Unprocessable("element 3: not a digest".into()),
+        ApiError::RateLimited {
+            retry_after_secs: 2,
+        },
+        ApiError::Unavailable("the database is down".into()),
+        ApiError::Internal("a secret cause".into()),
+    ];
+    let mut body = Vec::new();
+    for e in errors {
+        let what = format!("{e:?}");
+        let response = e.into_response();
+        body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        schema::assert_valid(API_ERROR, &what, &body);
+    }
+    let valid: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let spoils: [ErrorSpoil; 5] = [
+        ("no message", "/error", |v| {
+            v["error"].as_object_mut().unwrap().remove("message");
+        }),
+        ("an unknown member", "", |v| {
+            v["status"] = json!(500);
+        }),
+        ("an unknown member of error", "/error", |v| {
+            v["error"]["detail"] = json!("x");
+        }),
+        ("a code as a number", "/error/code", |v| {
+            v["error"]["code"] = json!(500);
+        }),
+        ("a code that is not the API's", "/error/code", |v| {
+            v["error"]["code"] = json!("teapot");
+        }),
+    ];
+    for (what, pointer, spoil) in spoils {
+        let mut v = valid.clone();
+        spoil(&mut v);
+        let bytes = serde_json::to_vec(&v).unwrap();
+        if let Some(errors) = schema::assert_invalid(API_ERROR, what, &bytes) {
+            let at = format!("at JSON pointer \"{pointer}\":");
+            assert!(errors.iter().any(|e| e.contains(&at)), "{what}: {errors:?}");
+        }
+    }
+}
