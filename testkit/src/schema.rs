@@ -62,7 +62,14 @@ fn server() -> Option<&'static Mutex<Server>> {
     SERVER.get_or_init(start).as_ref()
 }
 
-fn start() -> Option<Mutex<Server>> {
+/// The venv's `python` with the validator's packages importable, once per test binary; `None`
+/// after one `SKIPPED` line (a panic under `CI=true`) when it is missing.
+fn python() -> Option<&'static PathBuf> {
+    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PYTHON.get_or_init(find_python).as_ref()
+}
+
+fn find_python() -> Option<PathBuf> {
     let bin = std::env::var_os("LEDGER_PY_TOOLS").map_or_else(
         || super::workspace().join("target/py-tools/bin"),
         PathBuf::from,
@@ -84,7 +91,20 @@ fn start() -> Option<Mutex<Server>> {
         );
         return None;
     }
-    let mut child = Command::new(&python)
+    Some(python)
+}
+
+/// `scripts/validate-json.py` as a command (arguments to add: `[--jsonl] SCHEMA FILE...`), run
+/// by the venv's Python; `None` when the validator is skipped.
+pub fn command() -> Option<Command> {
+    let mut cmd = Command::new(python()?);
+    cmd.arg(script());
+    Some(cmd)
+}
+
+fn start() -> Option<Mutex<Server>> {
+    let python = python()?;
+    let mut child = Command::new(python)
         .arg(script())
         .arg("--serve")
         .stdin(Stdio::piped())
