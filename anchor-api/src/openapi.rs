@@ -108,6 +108,11 @@ const PATH_PATTERNS: &[(&str, &str, &str)] = &[
         "^[0-9a-fA-F]{64}$",
     ),
     ("*", "digest", "^[0-9a-fA-F]{64}([.]ots)?$"),
+    (
+        "/schemas/{name}",
+        "name",
+        "^(c2c[.](receipt|proof|run-summary|root|bundle)|ledger-anchors[.](reserve-attestation|error))[.]v1[.]json$",
+    ),
     ("*", "name", "^root[.](bin|ots|tsr)$"),
     (
         "/anchor/tree/{tenant}/{period}/{path}",
@@ -115,11 +120,6 @@ const PATH_PATTERNS: &[(&str, &str, &str)] = &[
         "^tile/(entries|[0-7])/(x[0-9]{3}/)*[0-9]{3}([.]p/[1-9][0-9]{0,2})?$",
     ),
     ("/reserve/attestations/{id}", "id", "^att_[0-9a-f]{32}$"),
-    (
-        "/schemas/{name}",
-        "name",
-        "^(c2c[.](receipt|proof|run-summary|root|bundle)|ledger-anchors[.](reserve-attestation|error))[.]v1[.]json$",
-    ),
     ("*", "id", "^bf-[0-9a-f]{12}$"),
     ("*", "asset", "^[a-z0-9][a-z0-9_-]{0,63}$"),
 ];

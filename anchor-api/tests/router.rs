@@ -1324,6 +1324,22 @@ async fn each_json_schema_is_served_as_in_the_repository_and_the_openapi_documen
     }
 
     let doc = get(&app, "/openapi.json", None).await.json();
+    let name = &doc["paths"]["/schemas/{name}"]["get"]["parameters"][0];
+    assert_eq!(name["name"], "name");
+    // The parameter's documented form is the schemas' names (not another route's `name`).
+    let pattern = name["schema"]["pattern"].as_str().unwrap();
+    assert!(pattern.ends_with("[.]v1[.]json$"), "{name}");
+    for word in [
+        "receipt",
+        "proof",
+        "run-summary",
+        "root",
+        "bundle",
+        "reserve-attestation",
+        "error",
+    ] {
+        assert!(pattern.contains(word), "{word}: {name}");
+    }
     let components = doc["components"]["schemas"].as_object().unwrap();
     for name in schema::ALL {
         let embedded = components
