@@ -940,7 +940,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 28, "{paths:?}");
+    assert_eq!(paths.len(), 29, "{paths:?}");
     let ready = get(&app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(
