@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README "Set up"): installs the independent tools the tests
-# call (Python OpenTimestamps client and Schemathesis, into target/py-tools; poppler-utils,
+# call (Python OpenTimestamps client, Schemathesis and jsonschema, into target/py-tools; poppler-utils,
 # wrk and nginx from Debian), starts a local S3 server for the blob contract tests (moto,
 # into target/moto; stopped again on exit), checks infra/ (scripts/check-infra.sh), then runs
 # every test. Go's tlog package (golang.org/x/mod, Debian) checks the tiles (scripts/go-tools.sh).

@@ -10,7 +10,6 @@ use ledger::LedgerError;
 use proofs::ProofsError;
 use serde::Serialize;
 use service::ServiceError;
-use utoipa::ToSchema;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -63,13 +62,13 @@ pub enum ApiError {
     Internal(String),
 }
 
-/// The body of every error response.
-#[derive(Debug, Serialize, ToSchema)]
+/// The body of every error response (`schemas/ledger-anchors.error.v1.json`).
+#[derive(Debug, Serialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`,

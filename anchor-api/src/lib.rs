@@ -47,7 +47,10 @@ pub fn app(state: ApiState) -> Router {
     let (router, api) = openapi::router().split_for_parts();
     let body_limit = state.config.body_limit;
     router
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", api))
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/docs")
+                .external_url_unchecked("/openapi.json", openapi::document(&api)),
+        )
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this route does not take that method".into())

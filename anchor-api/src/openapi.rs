@@ -1,16 +1,21 @@
 //! The OpenAPI 3.1 document: every route is registered through `utoipa_axum::routes!`, so a
 //! route cannot exist without being documented.
+//!
+//! The public formats are described by the JSON Schemas of `schemas/` (served at
+//! `/schemas/{name}.json`), not by Rust types: a route names one with a marker type of
+//! [`formats`] (`body = formats::Receipt`), which makes utoipa write a `$ref` to the component
+//! of the format's name, and [`document`] puts the schema itself there ([`embed`]).
 
 use std::collections::BTreeMap;
 
+use serde_json::{Map, Value};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{admin, anchor, bundle, chain, meta, reserve, tenants};
+use crate::routes::{admin, anchor, bundle, chain, meta, reserve, schemas, tenants};
 use crate::state::ApiState;
 
 #[derive(Debug, OpenApi)]
@@ -20,7 +25,6 @@ use crate::state::ApiState;
         description = "Merkle anchoring of tenants' manifest digests: RFC 9162 trees stamped \
             through OpenTimestamps and RFC 3161, signed receipts, inclusion proofs."
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Bearer),
     tags(
         (name = "anchor", description = "plans, receipts, proofs, artifacts, backfills"),
@@ -44,7 +48,8 @@ impl Modify for Bearer {
     }
 }
 
-/// Every error status any route may answer, each with the [`ErrorBody`] shape.
+/// Every error status any route may answer, each with the one error body
+/// (`schemas/ledger-anchors.error.v1.json`).
 #[derive(Debug)]
 pub struct Errors;
 
@@ -74,7 +79,7 @@ impl utoipa::IntoResponses for Errors {
                 .content(
                     "application/json",
                     ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .schema(Some(Ref::from_schema_name(formats::ERROR)))
                         .build(),
                 )
                 .build();
@@ -103,6 +108,11 @@ const PATH_PATTERNS: &[(&str, &str, &str)] = &[
         "^[0-9a-fA-F]{64}$",
     ),
     ("*", "digest", "^[0-9a-fA-F]{64}([.]ots)?$"),
+    (
+        "/schemas/{name}",
+        "name",
+        "^(c2c[.](receipt|proof|run-summary|root|bundle)|ledger-anchors[.](reserve-attestation|error))[.]v1[.]json$",
+    ),
     ("*", "name", "^root[.](bin|ots|tsr)$"),
     (
         "/anchor/tree/{tenant}/{period}/{path}",
@@ -183,7 +193,8 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
-        .routes(routes!(meta::metrics));
+        .routes(routes!(meta::metrics))
+        .routes(routes!(schemas::schema));
     wildcard_names(router.get_openapi_mut());
     path_patterns(router.get_openapi_mut());
     router
@@ -197,4 +208,137 @@ fn wildcard_names(doc: &mut utoipa::openapi::OpenApi) {
         .into_iter()
         .map(|(route, item)| (route.replace("{*", "{"), item))
         .collect();
+}
+
+/// The marker types by which a route's response names a format's JSON Schema: each is a
+/// component of the format's name, which [`document`] fills with the schema of `schemas/`.
+pub mod formats {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema};
+
+    /// The component name of the API's error body.
+    pub const ERROR: &str = "ledger-anchors.error.v1";
+
+    macro_rules! format_schema {
+        ($(#[$m:meta])* $ty:ident = $name:literal) => {
+            $(#[$m])*
+            #[derive(Debug)]
+            pub struct $ty;
+
+            impl utoipa::PartialSchema for $ty {
+                fn schema() -> RefOr<Schema> {
+                    // A placeholder: `document` replaces it with the schema of `schemas/`.
+                    ObjectBuilder::new()
+                        .description(Some(concat!("schemas/", $name, ".json")))
+                        .into()
+                }
+            }
+
+            impl utoipa::ToSchema for $ty {
+                fn name() -> Cow<'static, str> {
+                    Cow::Borrowed($name)
+                }
+            }
+        };
+    }
+
+    format_schema!(
+        /// `c2c.receipt.v1`.
+        Receipt = "c2c.receipt.v1"
+    );
+    format_schema!(
+        /// `c2c.proof.v1`.
+        Proof = "c2c.proof.v1"
+    );
+    format_schema!(
+        /// `c2c.bundle.v1`.
+        Bundle = "c2c.bundle.v1"
+    );
+    format_schema!(
+        /// A served reserve attestation.
+        ReserveAttestation = "ledger-anchors.reserve-attestation.v1"
+    );
+}
+
+/// The OpenAPI document as served at `/openapi.json`: utoipa's, with every schema of
+/// `schemas/` as a component of its name ([`embed`]).
+pub fn document(api: &utoipa::openapi::OpenApi) -> Value {
+    let mut doc = serde_json::to_value(api).expect("the OpenAPI document serialises");
+    let components = doc
+        .as_object_mut()
+        .expect("an object")
+        .entry("components")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .expect("components is an object")
+        .entry("schemas")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .expect("components.schemas is an object");
+    for (name, text) in schemas::SCHEMAS {
+        let schema: Value = serde_json::from_str(text).expect("schemas/ holds JSON");
+        components.insert(name.to_owned(), embed(&schema));
+    }
+    doc
+}
+
+/// A schema of `schemas/` as an OpenAPI component: its `$defs` written in place of their
+/// references (an OpenAPI tool resolves `#/…` against the whole document, not the schema), a
+/// reference to another file (`c2c.proof.v1.json`) made a reference to that component, and
+/// `$schema`, `$id` and `$defs` dropped (OpenAPI 3.1's dialect is draft 2020-12 already).
+pub fn embed(schema: &Value) -> Value {
+    let defs = schema
+        .get("$defs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut top = schema.as_object().cloned().unwrap_or_default();
+    for k in ["$schema", "$id", "$defs"] {
+        top.remove(k);
+    }
+    inline(&Value::Object(top), &defs)
+}
+
+fn inline(v: &Value, defs: &Map<String, Value>) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(|x| inline(x, defs)).collect()),
+        Value::Object(m) => {
+            let siblings: Map<String, Value> = m
+                .iter()
+                .filter(|(k, _)| *k != "$ref")
+                .map(|(k, x)| (k.clone(), inline(x, defs)))
+                .collect();
+            let Some(Value::String(target)) = m.get("$ref") else {
+                return Value::Object(siblings);
+            };
+            let referred = if let Some(def) = target.strip_prefix("#/$defs/") {
+                let def = defs
+                    .get(def)
+                    .unwrap_or_else(|| panic!("schemas/: $ref {target} names no $defs entry"));
+                inline(def, defs)
+            } else if let Some(file) = target.strip_suffix(".json") {
+                serde_json::json!({ "$ref": format!("#/components/schemas/{file}") })
+            } else {
+                panic!("schemas/: $ref {target} is neither #/$defs/… nor a file of schemas/");
+            };
+            let Value::Object(mut merged) = referred else {
+                unreachable!("a schema is an object");
+            };
+            // A sibling that says something of its own besides a description is kept apart.
+            if siblings
+                .keys()
+                .any(|k| k != "description" && merged.contains_key(k))
+                || merged.contains_key("$ref")
+            {
+                let mut wrapped = siblings;
+                wrapped.insert("allOf".into(), Value::Array(vec![Value::Object(merged)]));
+                return Value::Object(wrapped);
+            }
+            merged.extend(siblings);
+            Value::Object(merged)
+        }
+        other => other.clone(),
+    }
 }

@@ -69,7 +69,7 @@ async fn an_anonymous_404_costs_the_same_for_a_private_tenant_and_an_unknown_nam
         };
         for (uri, times) in order {
             let t = Instant::now();
-            let r = get(&app, uri, None).await;
+            let r = common::get_unchecked(&app, uri).await;
             times.push(t.elapsed());
             assert_eq!(r.status, StatusCode::NOT_FOUND);
         }
@@ -307,6 +307,10 @@ fn parse(response: &str) -> (u16, serde_json::Value) {
             .contains("content-type: application/json"),
         "{head}"
     );
+    if status >= 400 {
+        let label = head.lines().next().unwrap_or(head);
+        testkit::schema::assert_valid(testkit::schema::API_ERROR, label, body.as_bytes());
+    }
     (
         status,
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}")),

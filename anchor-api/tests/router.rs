@@ -926,6 +926,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/schemas/{name}",
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
@@ -939,7 +940,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 28, "{paths:?}");
+    assert_eq!(paths.len(), 29, "{paths:?}");
     let ready = get(&app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(
@@ -1295,4 +1296,185 @@ async fn the_operator_keeps_the_registry_and_anybody_reads_attestations_as_signe
         .await
         .json();
     assert_eq!(none["total"], 0);
+}
+
+/// `GET /schemas/{name}.json` serves each file of `schemas/` byte for byte, and `/openapi.json`
+/// embeds each as the component of its name, which the receipt, proof, bundle, attestation and
+/// every error response refer to (instead of a bare object).
+#[tokio::test]
+async fn each_json_schema_is_served_as_in_the_repository_and_the_openapi_document_refers_to_it() {
+    use testkit::schema;
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    for name in schema::ALL {
+        let r = get(&app, &format!("/schemas/{name}.json"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}");
+        assert_eq!(r.content_type, "application/schema+json", "{name}");
+        assert_eq!(r.body, std::fs::read(schema::path(name)).unwrap(), "{name}");
+    }
+    for missing in [
+        "/schemas/c2c.receipt.v1",
+        "/schemas/c2c.receipt.v2.json",
+        "/schemas/..%2FCargo.toml",
+        "/schemas/",
+    ] {
+        let r = get(&app, missing, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(r.code(), "not_found", "{missing}");
+    }
+
+    let doc = get(&app, "/openapi.json", None).await.json();
+    let name = &doc["paths"]["/schemas/{name}"]["get"]["parameters"][0];
+    assert_eq!(name["name"], "name");
+    // The parameter's documented form is the schemas' names (not another route's `name`).
+    let pattern = name["schema"]["pattern"].as_str().unwrap();
+    assert!(pattern.ends_with("[.]v1[.]json$"), "{name}");
+    for word in [
+        "receipt",
+        "proof",
+        "run-summary",
+        "root",
+        "bundle",
+        "reserve-attestation",
+        "error",
+    ] {
+        assert!(pattern.contains(word), "{word}: {name}");
+    }
+    let components = doc["components"]["schemas"].as_object().unwrap();
+    for name in schema::ALL {
+        let embedded = components
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not a component"));
+        let text = embedded.to_string();
+        assert!(
+            !text.contains("$defs") && !text.contains("\"$id\""),
+            "{name}: {text}"
+        );
+        assert!(embedded["properties"].is_object(), "{name}: {text}");
+    }
+    assert!(!components.contains_key("ErrorBody"), "{components:?}");
+    let schema_of = |path: &str, media: &str| {
+        doc["paths"][path]["get"]["responses"]["200"]["content"][media]["schema"]["$ref"].clone()
+    };
+    for (path, name) in [
+        ("/anchor/receipt/{tenant}/{period}", schema::RECEIPT),
+        ("/anchor/proof/{tenant}/{period}/{digest}", schema::PROOF),
+        ("/anchor/bundle/{tenant}/{period}/{digest}", schema::BUNDLE),
+        ("/reserve/attestations/latest", schema::RESERVE_ATTESTATION),
+        ("/reserve/attestations/{id}", schema::RESERVE_ATTESTATION),
+    ] {
+        assert_eq!(
+            schema_of(path, "application/json"),
+            json!(format!("#/components/schemas/{name}")),
+            "{path}"
+        );
+    }
+    // Every error response of every operation is the one error body.
+    let mut errors = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let error = status.starts_with('4') || status.starts_with('5');
+                // `/readyz` answers 503 with its health body.
+                if error && !(path == "/readyz" && status == "503") {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        json!(format!("#/components/schemas/{}", schema::API_ERROR)),
+                        "{method} {path} {status}"
+                    );
+                    errors += 1;
+                }
+            }
+        }
+    }
+    assert!(errors > 28 * 10, "{errors} error responses");
+    // Every reference in the document names a component that exists.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() > 300, "{}", refs.len());
+    for r in refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("a $ref outside the components: {r}"));
+        assert!(components.contains_key(name), "{r} names no component");
+    }
+}
+
+fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(serde_json::Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|x| collect_refs(x, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
+}
+
+/// A way to spoil an error body: what it does, the JSON pointer its failure must name, the edit.
+type ErrorSpoil = (&'static str, &'static str, fn(&mut serde_json::Value));
+
+/// The error body of every kind of error is valid against `schemas/ledger-anchors.error.v1.json`
+/// (Python's `jsonschema`), and one with a missing or an extra member, a value of the wrong
+/// type or a code that is not one of the API's is not.
+#[tokio::test]
+async fn error_bodies_are_valid_and_spoiled_ones_are_invalid_against_their_json_schema() {
+    use anchor_api::ApiError;
+    use axum::response::IntoResponse as _;
+    use testkit::schema::{self, API_ERROR};
+    let errors = [
+        ApiError::BadRequest("period: \"2026-W99\" is not a period".into()),
+        ApiError::Unauthorized("no token".into()),
+        ApiError::Forbidden("admin only".into()),
+        ApiError::not_found("no such route"),
+        ApiError::MethodNotAllowed("GET only".into()),
+        ApiError::Conflict("a run exists".into()),
+        ApiError::PayloadTooLarge("over 8 MiB".into()),
+        ApiError::UnsupportedMediaType("not application/json".into()),
+        ApiError::Unprocessable("element 3: not a digest".into()),
+        ApiError::RateLimited {
+            retry_after_secs: 2,
+        },
+        ApiError::Unavailable("the database is down".into()),
+        ApiError::Internal("a secret cause".into()),
+    ];
+    let mut body = Vec::new();
+    for e in errors {
+        let what = format!("{e:?}");
+        let response = e.into_response();
+        body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        schema::assert_valid(API_ERROR, &what, &body);
+    }
+    let valid: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let spoils: [ErrorSpoil; 5] = [
+        ("no message", "/error", |v| {
+            v["error"].as_object_mut().unwrap().remove("message");
+        }),
+        ("an unknown member", "", |v| {
+            v["status"] = json!(500);
+        }),
+        ("an unknown member of error", "/error", |v| {
+            v["error"]["detail"] = json!("x");
+        }),
+        ("a code as a number", "/error/code", |v| {
+            v["error"]["code"] = json!(500);
+        }),
+        ("a code that is not the API's", "/error/code", |v| {
+            v["error"]["code"] = json!("teapot");
+        }),
+    ];
+    for (what, pointer, spoil) in spoils {
+        let mut v = valid.clone();
+        spoil(&mut v);
+        let bytes = serde_json::to_vec(&v).unwrap();
+        if let Some(errors) = schema::assert_invalid(API_ERROR, what, &bytes) {
+            let at = format!("at JSON pointer \"{pointer}\":");
+            assert!(errors.iter().any(|e| e.contains(&at)), "{what}: {errors:?}");
+        }
+    }
 }

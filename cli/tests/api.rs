@@ -143,12 +143,14 @@ impl Server {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("GET {path}: no status in {head:?}"));
-        Reply {
+        let reply = Reply {
             path: path.to_owned(),
             status,
             head,
             body: raw[end + 4..].to_vec(),
-        }
+        };
+        reply.check_format();
+        reply
     }
 
     /// Sends SIGINT (what Ctrl-C sends) and waits up to `timeout` for the process to exit;
@@ -208,6 +210,30 @@ impl Reply {
             self.path
         );
         self
+    }
+
+    /// Checks a reply of a format with a JSON Schema in `schemas/` against it, with Python's
+    /// `jsonschema` (`testkit::schema`): every error, and receipts, proofs, bundles and chains.
+    fn check_format(&self) {
+        use testkit::schema::{API_ERROR, BUNDLE, PROOF, RECEIPT, RUN_SUMMARY};
+        let json = self
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/json"));
+        let path = self.path.split('?').next().unwrap_or_default();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let label = format!("GET {} ({})", self.path, self.status);
+        let schema = match (self.status, segments.as_slice()) {
+            // `/readyz` answers 503 with its health body.
+            (400..=599, _) if path != "/readyz" => API_ERROR,
+            (200, ["anchor", "receipt", _, _]) if json => RECEIPT,
+            (200, ["anchor", "proof", _, _, _]) if json => PROOF,
+            (200, ["anchor", "bundle", _, _, _]) => BUNDLE,
+            (200, ["anchor", "chain", _]) => {
+                return testkit::schema::assert_valid_lines(RUN_SUMMARY, &label, &self.body);
+            }
+            _ => return,
+        };
+        testkit::schema::assert_valid(schema, &label, &self.body);
     }
 
     fn json(&self) -> serde_json::Value {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
@@ -80,6 +80,7 @@ fn demo_anchors_every_due_period_of_every_plan_and_verifies_each_receipt() {
         "one confirmed OTS anchor per OTS-anchored period"
     );
     proofs_are_served_from_the_stored_tree(&data, pro[0][1], dir.path());
+    every_artifact_is_valid_against_its_json_schema(&data, &dir.path().join("schemas"));
     // A second demo into the same directory is refused, not merged.
     let again = Command::new(env!("CARGO_BIN_EXE_anchor"))
         .args(["demo", "--data"])
@@ -329,6 +330,133 @@ fn proofs_come_from_the_tiles_of_a_static_copy(
     let (code, _, err) = get(damaged, &[]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains(&format!("holds {} bytes", len - 1)), "{err}");
+}
+
+/// The demo's documents against the JSON Schemas of `schemas/`, by the command-line validator
+/// (`scripts/validate-json.py`, Python's `jsonschema`): every stored receipt (latest and each
+/// version), every root metadata file, each tenant's exported run-summary chain (a document a
+/// line), and a proof and a bundle per tenant from `anchor proof` and `anchor bundle`. A
+/// receipt with bad hex is refused, naming the file and the JSON pointer.
+fn every_artifact_is_valid_against_its_json_schema(data: &Path, scratch: &Path) {
+    use testkit::schema::{BUNDLE, PROOF, RECEIPT, ROOT, RUN_SUMMARY};
+    std::fs::create_dir_all(scratch).unwrap();
+    let blobs = data.join("blobs");
+    let receipts = json_files(&blobs.join("receipts"));
+    // roots/{tenant}/{period}.json; below roots/{tenant}/{period}/ are the root's artifacts.
+    let roots: Vec<PathBuf> = json_files(&blobs.join("roots"))
+        .into_iter()
+        .filter(|p| p.parent().and_then(Path::parent) == Some(&blobs.join("roots")))
+        .collect();
+    let (mut chains, mut proofs, mut bundles) = (Vec::new(), Vec::new(), Vec::new());
+    for tenant in ["starter-co", "pro-co", "enterprise-co"] {
+        let chain = scratch.join(format!("{tenant}.jsonl"));
+        let path = chain.to_str().unwrap();
+        let out = anchor_on(
+            data,
+            &["ledger", "export", "--tenant", tenant, "--out", path],
+        );
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        chains.push(chain);
+        // The tenant's first anchored period, and a manifest of it.
+        let period = std::fs::read_dir(blobs.join("roots").join(tenant))
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
+            .min()
+            .unwrap();
+        let digest = common::demo_digest(data, tenant, &period);
+        for (what, list) in [("proof", &mut proofs), ("bundle", &mut bundles)] {
+            let file = scratch.join(format!("{tenant}.{what}.json"));
+            let mut args = vec![
+                what, "--tenant", tenant, "--period", &period, "--digest", &digest,
+            ];
+            args.extend(["--out", file.to_str().unwrap()]);
+            let out = anchor_on(data, &args);
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+            list.push(file);
+        }
+    }
+    // Each period has its latest receipt and every version under its own key.
+    assert!(
+        !roots.is_empty() && receipts.len() >= 2 * roots.len(),
+        "{} receipts, {} roots",
+        receipts.len(),
+        roots.len()
+    );
+    for (schema, jsonl, files, least) in [
+        (RECEIPT, false, &receipts, receipts.len()),
+        (ROOT, false, &roots, roots.len()),
+        (PROOF, false, &proofs, 3),
+        (BUNDLE, false, &bundles, 3),
+        (RUN_SUMMARY, true, &chains, roots.len()),
+    ] {
+        let Some((code, report)) = validate(schema, jsonl, files) else {
+            return;
+        };
+        assert_eq!(code, Some(0), "{schema}:\n{report}");
+        let valid = report
+            .lines()
+            .filter(|l| l.ends_with(&format!(": valid {schema}")))
+            .count();
+        assert!(
+            valid >= least,
+            "{valid} valid {schema} of {least}:\n{report}"
+        );
+    }
+    a_receipt_with_bad_hex_is_refused_naming_file_and_pointer(&receipts[0], scratch);
+}
+
+/// Every `*.json` file under `dir`.
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// `scripts/validate-json.py [--jsonl] SCHEMA FILE...`: its exit code and report; `None` when
+/// the validator is skipped (never under `CI=true`).
+fn validate(schema: &str, jsonl: bool, files: &[PathBuf]) -> Option<(Option<i32>, String)> {
+    let mut cmd = testkit::schema::command()?;
+    if jsonl {
+        cmd.arg("--jsonl");
+    }
+    let out = cmd.arg(schema).args(files).output().unwrap();
+    Some((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+/// A copy of `receipt` whose summary hash is not lowercase hex is refused by the validator,
+/// naming the file and the JSON pointer.
+fn a_receipt_with_bad_hex_is_refused_naming_file_and_pointer(receipt: &Path, scratch: &Path) {
+    use testkit::schema::RECEIPT;
+    let bad = scratch.join("bad-receipt.json");
+    let text = std::fs::read_to_string(receipt).unwrap();
+    let receipt: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let hash = receipt["summary_hash"].as_str().unwrap();
+    std::fs::write(&bad, text.replace(hash, &hash.to_uppercase())).unwrap();
+    let Some((code, report)) = validate(RECEIPT, false, std::slice::from_ref(&bad)) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        report.contains(&format!(
+            "{}: invalid {RECEIPT} at JSON pointer \"/summary_hash\":",
+            bad.display()
+        )),
+        "{report}"
+    );
 }
 
 /// `LEDGER_LOG_FORMAT=json`: every log line is one JSON object, and each job's `job finished`

@@ -270,6 +270,12 @@ fn an_operator_publishes_an_attestation_bound_to_a_demo_run_and_an_auditor_verif
     assert!(out.contains("published (ok)"), "{out}");
     let again = common::success("publish again", &publish(&[]));
     assert!(again.contains("already published"), "{again}");
+    // The served JSON is valid against schemas/ledger-anchors.reserve-attestation.v1.json.
+    testkit::schema::assert_valid(
+        testkit::schema::RESERVE_ATTESTATION,
+        "anchor reserves publish --out attestation.json",
+        &std::fs::read(dir.path().join("attestation.json")).unwrap(),
+    );
 
     let jwks = common::success("keys jwks", &run(&["keys", "jwks"], None));
     std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();

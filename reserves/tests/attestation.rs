@@ -285,3 +285,112 @@ fn openssl_verifies_the_signature_over_the_stored_canonical_bytes() {
     std::fs::write(dir.path().join("bad.jcs"), &bad).unwrap();
     assert!(!run("bad.jcs").status.success());
 }
+
+/// The served document against `schemas/ledger-anchors.reserve-attestation.v1.json`, checked by
+/// Python's `jsonschema` (`testkit::schema`): valid as signed, its embedded run summary a valid
+/// `c2c.run-summary.v1` and its proof a valid `c2c.proof.v1`.
+#[test]
+fn the_served_document_is_valid_against_its_json_schema() {
+    use testkit::schema::{self, PROOF, RESERVE_ATTESTATION, RUN_SUMMARY};
+    let key = SigningKey::generate();
+    let s = signed(&key);
+    schema::assert_valid(
+        RESERVE_ATTESTATION,
+        "a signed attestation",
+        s.served_json.as_bytes(),
+    );
+    let doc: Value = serde_json::from_str(&s.served_json).unwrap();
+    let anchor = &doc["payload"]["attestation"]["anchor"];
+    let summary = anchor["summary"].as_str().unwrap();
+    schema::assert_valid(RUN_SUMMARY, "the embedded run summary", summary.as_bytes());
+    let proof = serde_json::to_vec(&anchor["proof"]).unwrap();
+    schema::assert_valid(PROOF, "the embedded proof", &proof);
+    // The fixtures hold reserve lines with and without a snapshot (its members null).
+    let lines = doc["payload"]["attestation"]["balances"]["computation"]["reserves"]
+        .as_array()
+        .unwrap();
+    assert!(
+        lines.iter().any(|l| l["snapshot_id"].is_null()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l["snapshot_id"].is_string()),
+        "{lines:?}"
+    );
+}
+
+/// Upper-cases a hex value (documents write lowercase only) and drops its last digit.
+fn spoil_hex(v: &mut Value) {
+    let mut s = v.as_str().unwrap().to_uppercase();
+    s.pop();
+    *v = Value::from(s);
+}
+
+const COMPUTATION: &str = "/payload/attestation/balances/computation";
+
+/// A way to spoil a served attestation: what it does, the JSON pointer its schema failure must
+/// name, and the edit.
+type Spoil = (&'static str, &'static str, fn(&mut Value));
+
+const SPOILS: [Spoil; 7] = [
+    ("no payload_hash", "", |d| {
+        d.as_object_mut().unwrap().remove("payload_hash").unwrap();
+    }),
+    ("no computation.stale", COMPUTATION, |d| {
+        let c = d.pointer_mut(COMPUTATION).and_then(Value::as_object_mut);
+        c.unwrap().remove("stale").unwrap();
+    }),
+    ("an unknown member", "/payload/attestation", |d| {
+        d["payload"]["attestation"]["note"] = Value::from("added");
+    }),
+    (
+        "an amount as a number",
+        "/payload/attestation/balances/computation/eligible_reserves_total",
+        |d| {
+            let v = &mut d.pointer_mut(COMPUTATION).unwrap()["eligible_reserves_total"];
+            *v = Value::from(v.as_str().unwrap().parse::<u64>().unwrap());
+        },
+    ),
+    (
+        "malformed hex in balance_digest",
+        "/payload/attestation/balance_digest",
+        |d| {
+            spoil_hex(&mut d["payload"]["attestation"]["balance_digest"]);
+        },
+    ),
+    (
+        "malformed hex in the embedded proof",
+        "/payload/attestation/anchor/proof/audit_path/0",
+        |d| spoil_hex(&mut d["payload"]["attestation"]["anchor"]["proof"]["audit_path"][0]),
+    ),
+    ("malformed hex in payload_hash", "/payload_hash", |d| {
+        spoil_hex(&mut d["payload_hash"]);
+    }),
+];
+
+/// A served attestation with a missing or an extra member, a value of the wrong type or
+/// malformed hex is invalid against its JSON Schema at the JSON pointer of the fault, and
+/// `verify` refuses it as well.
+#[test]
+fn a_served_document_with_a_missing_or_extra_member_a_wrong_type_or_bad_hex_is_invalid() {
+    use testkit::schema::{self, RESERVE_ATTESTATION};
+    let key = SigningKey::generate();
+    let s = signed(&key);
+    let jwks = jwks(&key);
+    let doc: Value = serde_json::from_str(&s.served_json).unwrap();
+    for (what, pointer, edit) in SPOILS {
+        let mut t = doc.clone();
+        edit(&mut t);
+        let bytes = serde_json::to_vec_pretty(&t).unwrap();
+        assert!(verify(&bytes, &jwks).is_err(), "{what}: verified");
+        let label = format!("an attestation with {what}");
+        if let Some(errors) = schema::assert_invalid(RESERVE_ATTESTATION, &label, &bytes) {
+            let at = format!("at JSON pointer \"{pointer}\":");
+            assert!(
+                errors.iter().any(|e| e.contains(&at)),
+                "{label}: no failure {at}\n{}",
+                errors.join("\n")
+            );
+        }
+    }
+}

@@ -2,11 +2,13 @@
 //! file — say so loudly and skip, except in CI (`CI=true`), where it is a failure — and the
 //! fixtures built on it: where the shared vectors and external tools are, a fresh Postgres
 //! database ([`pg`]), a Redis database or key prefix of the test's own ([`redis`]) and the
-//! S3 server ([`s3_endpoint`]). What this crate owns and must never depend on: `README.md`.
+//! S3 server ([`s3_endpoint`]); the JSON Schemas of `schemas/`, checked by Python's
+//! `jsonschema` ([`schema`]). What this crate owns and must never depend on: `README.md`.
 
 pub mod nginx;
 pub mod pg;
 pub mod redis;
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 

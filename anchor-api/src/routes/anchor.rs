@@ -26,6 +26,7 @@ use crate::Errors;
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Result};
 use crate::input::{self, JsonBody};
+use crate::openapi::formats;
 use crate::state::{ApiState, Cached, Loaded};
 use crate::views::{BackfillRequest, BackfillResume, BackfillView, PlanView, ScheduleView};
 
@@ -129,7 +130,7 @@ fn wants_pdf(headers: &HeaderMap) -> bool {
            ("period" = String, Path, description = "`2026-11-22`, `2026-W47` or `2026-11`, optionally with `.pdf`"),
            ReceiptQuery),
     responses((status = 200, description = "the receipt",
-        content((Object = "application/json"), (Vec<u8> = "application/pdf"))), Errors))]
+        content((formats::Receipt = "application/json"), (Vec<u8> = "application/pdf"))), Errors))]
 pub async fn receipt(
     State(state): State<ApiState>,
     caller: Caller,
@@ -240,7 +241,7 @@ fn tile_source(state: &ApiState) -> CachedBlobs<'_> {
            ("period" = String, Path, description = "the anchored period"),
            ("digest" = String, Path, description = "64-hex manifest digest, optionally with `.ots`")),
     responses((status = 200, description = "the proof",
-        content((Object = "application/json"), (Vec<u8> = "application/vnd.opentimestamps.v1"))), Errors))]
+        content((formats::Proof = "application/json"), (Vec<u8> = "application/vnd.opentimestamps.v1"))), Errors))]
 pub async fn proof(
     State(state): State<ApiState>,
     caller: Caller,

@@ -9,6 +9,7 @@ use crate::Errors;
 use crate::auth::Caller;
 use crate::error::Result;
 use crate::input;
+use crate::openapi::formats;
 use crate::routes::anchor::{bytes_response, period_proofs, proof_of};
 use crate::state::ApiState;
 
@@ -20,7 +21,7 @@ use crate::state::ApiState;
            ("period" = String, Path, description = "the anchored period"),
            ("digest" = String, Path, description = "64-hex manifest digest")),
     responses((status = 200, description = "the c2c.bundle.v1 document",
-        content((Object = "application/json"))), Errors))]
+        content((formats::Bundle = "application/json"))), Errors))]
 pub async fn bundle(
     State(state): State<ApiState>,
     caller: Caller,

@@ -17,7 +17,8 @@ use crate::state::ApiState;
 /// before the first run).
 #[utoipa::path(get, path = "/anchor/chain/{tenant}", tag = "anchor",
     params(("tenant" = String, Path, description = "tenant id")),
-    responses((status = 200, description = "the chain as JSONL",
+    responses((status = 200, description = "the chain as JSONL: one `c2c.run-summary.v1` a line \
+        (`#/components/schemas/c2c.run-summary.v1`, `/schemas/c2c.run-summary.v1.json`)",
         content((String = "application/jsonl"))), Errors))]
 pub async fn chain(
     State(state): State<ApiState>,

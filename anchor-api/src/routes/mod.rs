@@ -4,4 +4,5 @@ pub mod bundle;
 pub mod chain;
 pub mod meta;
 pub mod reserve;
+pub mod schemas;
 pub mod tenants;

@@ -29,6 +29,7 @@ use crate::Errors;
 use crate::auth::Admin;
 use crate::error::{ApiError, Result};
 use crate::input::JsonBody;
+use crate::openapi::formats;
 use crate::routes::anchor::bytes_response;
 use crate::state::ApiState;
 
@@ -305,7 +306,7 @@ pub async fn list_attestations(
 /// The latest attestation (newest period end, pending or ok): the served JSON as signed.
 #[utoipa::path(get, path = "/reserve/attestations/latest", tag = "reserve",
     responses((status = 200, description = "the served attestation, byte for byte as signed",
-        content((Object = "application/json"))), Errors))]
+        content((formats::ReserveAttestation = "application/json"))), Errors))]
 pub async fn latest_attestation(State(state): State<ApiState>) -> Result<Response> {
     let a = state.parts.reserves.latest_attestation().await?;
     Ok(bytes_response(
@@ -318,7 +319,7 @@ pub async fn latest_attestation(State(state): State<ApiState>) -> Result<Respons
 #[utoipa::path(get, path = "/reserve/attestations/{id}", tag = "reserve",
     params(("id" = String, Path, description = "`att_` and 32 lowercase hex digits")),
     responses((status = 200, description = "the served attestation, byte for byte as signed",
-        content((Object = "application/json"))), Errors))]
+        content((formats::ReserveAttestation = "application/json"))), Errors))]
 pub async fn get_attestation(
     State(state): State<ApiState>,
     Path(id): Path<String>,

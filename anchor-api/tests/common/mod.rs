@@ -192,8 +192,27 @@ pub async fn call(
     send(app, req).await
 }
 
-/// Sends `req` through the router and reads the whole reply.
+/// Sends `req` through the router and reads the whole reply; a reply of a format with a JSON
+/// Schema in `schemas/` is checked against it ([`check_format`]).
 async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let reply = send_unchecked(app, req).await;
+    check_format(&method, &path, &reply);
+    reply
+}
+
+/// A GET whose reply is not checked against its schema: for timing, where the check (a round
+/// trip to the validator process) would be most of what is measured.
+pub async fn get_unchecked(app: &Router, uri: &str) -> Reply {
+    send_unchecked(
+        app,
+        Request::builder().uri(uri).body(Body::empty()).unwrap(),
+    )
+    .await
+}
+
+async fn send_unchecked(app: &Router, req: Request<Body>) -> Reply {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
@@ -210,6 +229,45 @@ async fn send(app: &Router, req: Request<Body>) -> Reply {
         content_type,
         headers,
         body,
+    }
+}
+
+/// The JSON Schema of `schemas/` a reply must be valid against, by route (`true`: one document
+/// a line): every error, and the receipts, proofs, bundles, run-summary chains and reserve
+/// attestations the API serves.
+pub fn schema_of(method: &str, path: &str, reply: &Reply) -> Option<(&'static str, bool)> {
+    use testkit::schema::{API_ERROR, BUNDLE, PROOF, RECEIPT, RESERVE_ATTESTATION, RUN_SUMMARY};
+    // `/readyz` answers 503 with its health body, naming the backend that is down.
+    let error = reply.status.is_client_error() || reply.status.is_server_error();
+    if error && path != "/readyz" {
+        return Some((API_ERROR, false));
+    }
+    let json = reply.content_type == "application/json";
+    if method != "GET" || reply.status != StatusCode::OK {
+        return None;
+    }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["anchor", "receipt", _, _] if json => Some((RECEIPT, false)),
+        ["anchor", "proof", _, _, _] if json => Some((PROOF, false)),
+        ["anchor", "bundle", _, _, _] => Some((BUNDLE, false)),
+        ["anchor", "chain", _] => Some((RUN_SUMMARY, true)),
+        ["reserve", "attestations", _] => Some((RESERVE_ATTESTATION, false)),
+        _ => None,
+    }
+}
+
+/// Checks `reply` against its schema ([`schema_of`]) with Python's `jsonschema`
+/// (`testkit::schema`).
+pub fn check_format(method: &str, path: &str, reply: &Reply) {
+    let Some((schema, lines)) = schema_of(method, path, reply) else {
+        return;
+    };
+    let label = format!("{method} {path} ({})", reply.status);
+    if lines {
+        testkit::schema::assert_valid_lines(schema, &label, &reply.body);
+    } else {
+        testkit::schema::assert_valid(schema, &label, &reply.body);
     }
 }
 
