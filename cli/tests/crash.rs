@@ -319,6 +319,13 @@ fn check_end_state(world: &World<'_>, step: &str, rerun: &serde_json::Value) {
         BlobKey::receipt_latest(t, p, ReceiptFormat::Json),
     ]
     .iter()
+    .cloned()
+    // Every tile of the period's tree (C2SP tlog-tiles), each exactly once.
+    .chain(
+        merkle::tiles::tree_tiles(merkle::TreeSize(size))
+            .into_iter()
+            .map(|id| BlobKey::root_tile(t, p, id)),
+    )
     .map(|k| k.as_str().to_owned())
     .collect();
     let proofs: BTreeSet<String> = world
