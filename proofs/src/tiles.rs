@@ -21,6 +21,7 @@
 //!   tenant who submits skewed digests only makes its own lookups bisect.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures_util::future::try_join_all;
 use ledger::blob::{BlobKey, BlobStore, PutOutcome};
@@ -106,6 +107,7 @@ pub async fn write(
 #[derive(Debug)]
 pub struct TiledTree<'s, S> {
     source: &'s S,
+    cache: Option<&'s TileCache>,
     tenant: TenantId,
     period: Period,
     size: TreeSize,
@@ -145,11 +147,19 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
     ) -> Self {
         TiledTree {
             source,
+            cache: None,
             tenant: tenant.clone(),
             period,
             size: TreeSize(size),
             root,
         }
+    }
+
+    /// Reads tiles through `cache` (parsed, shared across requests; tiles are immutable).
+    #[must_use]
+    pub fn with_cache(mut self, cache: &'s TileCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     pub fn size(&self) -> u64 {
@@ -169,8 +179,29 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
     }
 
     /// The digests of one entry bundle.
-    pub async fn bundle(&self, id: TileId) -> Result<Vec<ManifestDigest>> {
-        Ok(parse_c2c_bundle(id, &self.read(id).await?)?)
+    pub async fn bundle(&self, id: TileId) -> Result<Arc<Vec<ManifestDigest>>> {
+        let key = BlobKey::root_tile(&self.tenant, &self.period, id);
+        if let Some(Parsed::Digests(d)) = self.cache.and_then(|c| c.get(key.as_str())) {
+            return Ok(d);
+        }
+        let digests = Arc::new(parse_c2c_bundle(id, &self.read(id).await?)?);
+        if let Some(c) = self.cache {
+            c.put(key.as_str().to_owned(), Parsed::Digests(digests.clone()));
+        }
+        Ok(digests)
+    }
+
+    /// The hashes of one hash tile.
+    pub async fn hashes(&self, id: TileId) -> Result<Arc<Vec<Hash>>> {
+        let key = BlobKey::root_tile(&self.tenant, &self.period, id);
+        if let Some(Parsed::Hashes(h)) = self.cache.and_then(|c| c.get(key.as_str())) {
+            return Ok(h);
+        }
+        let hashes = Arc::new(parse_hash_tile(id, &self.read(id).await?)?);
+        if let Some(c) = self.cache {
+            c.put(key.as_str().to_owned(), Parsed::Hashes(hashes.clone()));
+        }
+        Ok(hashes)
     }
 
     /// The leaf index of `digest`, or `None` when it is not in the tree.
@@ -192,13 +223,14 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
     /// The audit path of leaf `index`, from the few tiles it needs (read concurrently).
     pub async fn audit_path(&self, index: u64) -> Result<Vec<Hash>> {
         let plan = TilePlan::new(plan_inclusion(LeafIndex(index), self.size)?, self.size)?;
-        let read = try_join_all(plan.tiles().iter().map(|&id| async move {
-            let bytes = self.read(id).await?;
-            Ok::<_, ProofsError>((id, parse_hash_tile(id, &bytes)?))
-        }))
+        let read = try_join_all(
+            plan.tiles()
+                .iter()
+                .map(|&id| async move { Ok::<_, ProofsError>((id, self.hashes(id).await?)) }),
+        )
         .await?;
-        let tiles: HashMap<TileId, Vec<Hash>> = read.into_iter().collect();
-        Ok(plan.assemble(|id| tiles.get(&id).map(Vec::as_slice))?)
+        let tiles: HashMap<TileId, Arc<Vec<Hash>>> = read.into_iter().collect();
+        Ok(plan.assemble(|id| tiles.get(&id).map(|t| t.as_slice()))?)
     }
 
     /// The `c2c.proof.v1` of a manifest, verified against the root before it is returned; a
@@ -238,10 +270,28 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
     }
 }
 
-/// Tiles kept in memory across requests, least recently used out first, bounded in bytes.
-/// Only `…/tile/…` keys of periods are cached: they are immutable, so an entry never goes
-/// stale and needs no TTL. Decision: no single-flight; two concurrent misses on one tile read
-/// it twice (a few KiB each), which costs less than the coordination at these sizes.
+/// A tile as the cache keeps it: parsed once, shared.
+#[derive(Clone, Debug)]
+pub enum Parsed {
+    Hashes(Arc<Vec<Hash>>),
+    Digests(Arc<Vec<ManifestDigest>>),
+}
+
+impl Parsed {
+    fn bytes(&self) -> usize {
+        32 * match self {
+            Parsed::Hashes(h) => h.len(),
+            Parsed::Digests(d) => d.len(),
+        }
+    }
+}
+
+/// Tiles kept in memory across requests, parsed (hashes, digests), least recently used out
+/// first, bounded in bytes. Tiles are immutable, so an entry never goes stale and needs no TTL.
+/// Decision: parsed rather than raw, because parsing an entry bundle (256 hex digests) on
+/// every request cost more than the rest of a proof (`cargo bench -p anchor-api --bench
+/// proofs`); no single-flight: two concurrent misses on one tile read its few KiB twice, which
+/// costs less than the coordination at these sizes.
 #[derive(Debug)]
 pub struct TileCache {
     max_bytes: usize,
@@ -250,7 +300,7 @@ pub struct TileCache {
 
 #[derive(Debug, Default)]
 struct CacheInner {
-    tiles: HashMap<String, (std::sync::Arc<Vec<u8>>, u64)>,
+    tiles: HashMap<String, (Parsed, u64)>,
     bytes: usize,
     tick: u64,
 }
@@ -269,7 +319,7 @@ impl TileCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn get(&self, key: &str) -> Option<std::sync::Arc<Vec<u8>>> {
+    fn get(&self, key: &str) -> Option<Parsed> {
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
@@ -278,16 +328,17 @@ impl TileCache {
         Some(entry.0.clone())
     }
 
-    fn put(&self, key: String, bytes: std::sync::Arc<Vec<u8>>) {
-        if bytes.len() > self.max_bytes {
+    fn put(&self, key: String, tile: Parsed) {
+        let size = tile.bytes();
+        if size > self.max_bytes {
             return;
         }
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
-        inner.bytes += bytes.len();
-        if let Some((old, _)) = inner.tiles.insert(key, (bytes, tick)) {
-            inner.bytes -= old.len();
+        inner.bytes += size;
+        if let Some((old, _)) = inner.tiles.insert(key, (tile, tick)) {
+            inner.bytes -= old.bytes();
         }
         while inner.bytes > self.max_bytes {
             let Some(oldest) = inner
@@ -299,36 +350,14 @@ impl TileCache {
                 break;
             };
             if let Some((old, _)) = inner.tiles.remove(&oldest) {
-                inner.bytes -= old.len();
+                inner.bytes -= old.bytes();
             }
         }
     }
 
-    /// Bytes held now.
+    /// Bytes held now (32 per hash or digest).
     pub fn bytes(&self) -> usize {
         self.lock().bytes
-    }
-}
-
-/// The blob store read through a [`TileCache`] (tiles only; every other key is read fresh).
-#[derive(Clone, Copy, Debug)]
-pub struct CachedBlobs<'a> {
-    pub blobs: &'a BlobStore,
-    pub cache: &'a TileCache,
-}
-
-impl ObjectSource for CachedBlobs<'_> {
-    async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>> {
-        let tile = key.as_str().starts_with("roots/") && key.as_str().contains("/tile/");
-        if tile && let Some(hit) = self.cache.get(key.as_str()) {
-            return Ok(Some(hit.as_ref().clone()));
-        }
-        let bytes = self.blobs.get(key).await?;
-        if tile && let Some(b) = &bytes {
-            self.cache
-                .put(key.as_str().to_owned(), std::sync::Arc::new(b.clone()));
-        }
-        Ok(bytes)
     }
 }
 
@@ -374,17 +403,26 @@ impl TiledPeriod {
         TiledTree::with_root(source, &self.tenant, self.period, self.size, self.root)
     }
 
+    /// [`TiledPeriod::tree`] through a shared [`TileCache`].
+    pub fn cached_tree<'s, S: ObjectSource>(
+        &self,
+        source: &'s S,
+        cache: &'s TileCache,
+    ) -> TiledTree<'s, S> {
+        self.tree(source).with_cache(cache)
+    }
+
     /// The per-manifest `.ots` (see `PeriodProofs::manifest_ots`); `None` without an OTS
     /// anchor.
     pub async fn manifest_ots<S: ObjectSource>(
         &self,
-        source: &S,
+        tree: &TiledTree<'_, S>,
         digest: &ManifestDigest,
     ) -> Result<Option<stamp::DetachedTimestamp>> {
         let Some(root_ots) = &self.root_ots else {
             return Ok(None);
         };
-        let proof = self.tree(source).proof(digest).await?;
+        let proof = tree.proof(digest).await?;
         Ok(Some(stamp::manifest::per_manifest_ots(&proof, root_ots)?))
     }
 }
@@ -444,12 +482,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_tile_cache_stays_within_its_bytes_and_keeps_the_recently_used() {
+        let tile = || Parsed::Hashes(Arc::new(vec![Hash([0; 32]); 256]));
         let cache = TileCache::new(3 * 8192);
         for i in 0..3 {
-            cache.put(format!("t{i}"), std::sync::Arc::new(vec![0; 8192]));
+            cache.put(format!("t{i}"), tile());
         }
         assert!(cache.get("t0").is_some());
-        cache.put("t3".into(), std::sync::Arc::new(vec![0; 8192]));
+        cache.put("t3".into(), tile());
         assert_eq!(cache.bytes(), 3 * 8192);
         assert!(cache.get("t1").is_none(), "the least recently used went");
         assert!(cache.get("t0").is_some() && cache.get("t3").is_some());

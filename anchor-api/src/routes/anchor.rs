@@ -15,7 +15,7 @@ use ledger::formats::Receipt;
 use ledger::{Period, TenantId};
 use merkle::tiles::TileId;
 use proofs::PeriodProofs;
-use proofs::tiles::{CachedBlobs, ObjectSource as _, TiledPeriod};
+use proofs::tiles::TiledPeriod;
 use scheduler::policy::parse_usd;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -204,8 +204,7 @@ async fn load_period_proofs(state: &ApiState, tenant: &TenantId, period: Period)
             "{tenant} {period} is not anchored"
         )));
     }
-    let source = tile_source(state);
-    if let Some(tiled) = TiledPeriod::load(&source, tenant, period).await? {
+    if let Some(tiled) = TiledPeriod::load(&state.parts.blobs, tenant, period).await? {
         return Ok(Loaded::Tiled(Arc::new(tiled)));
     }
     Ok(Loaded::Whole(Arc::new(
@@ -220,17 +219,14 @@ pub(crate) async fn proof_of(
     digest: &merkle::ManifestDigest,
 ) -> Result<merkle::ProofV1> {
     Ok(match loaded {
-        Loaded::Tiled(tiled) => tiled.tree(&tile_source(state)).proof(digest).await?,
+        Loaded::Tiled(tiled) => {
+            tiled
+                .cached_tree(&state.parts.blobs, &state.tiles)
+                .proof(digest)
+                .await?
+        }
         Loaded::Whole(proofs) => proofs.proof(digest)?,
     })
-}
-
-/// The blob store through the API's tile cache.
-fn tile_source(state: &ApiState) -> CachedBlobs<'_> {
-    CachedBlobs {
-        blobs: &state.parts.blobs,
-        cache: &state.tiles,
-    }
 }
 
 /// One manifest's `c2c.proof.v1` inclusion proof (RFC 9162) against the period's root; with
@@ -252,11 +248,11 @@ pub async fn proof(
     let (digest, ots) = input::split_suffix(&digest, "ots");
     let digest = input::digest(digest)?;
     caller.may_read(&state, &tenant).await?;
-    let source = tile_source(&state);
     match period_proofs(&state, &tenant, period).await? {
         Loaded::Tiled(tiled) => {
             if ots {
-                let ts = tiled.manifest_ots(&source, &digest).await?;
+                let tree = tiled.cached_tree(&state.parts.blobs, &state.tiles);
+                let ts = tiled.manifest_ots(&tree, &digest).await?;
                 return ots_response(&tenant, period, ts);
             }
             let proof = proof_of(&state, Loaded::Tiled(tiled), &digest).await?;
@@ -372,7 +368,9 @@ pub async fn tile(
     let id = TileId::parse(&path).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     caller.may_read(&state, &tenant).await?;
     let key = BlobKey::root_tile(&tenant, &period, id);
-    let bytes = tile_source(&state)
+    let bytes = state
+        .parts
+        .blobs
         .get(&key)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{path} of {tenant} {period}")))?;
