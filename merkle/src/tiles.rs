@@ -325,6 +325,54 @@ pub fn locate(node: NodeId, size: TreeSize) -> Result<TileSpan> {
     })
 }
 
+/// A hash tile with every node it implies: level 0 is the tile's hashes, level `k` the
+/// perfect nodes `2^k` of them wide (`⌊width / 2^k⌋` of them), up to the tile's root. Built
+/// once per tile (255 hashes for a full one), so a server that keeps tiles answers each node
+/// of a proof with a lookup instead of re-folding up to 128 hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TileNodes {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl TileNodes {
+    pub fn new(hashes: Vec<Hash>) -> TileNodes {
+        let mut levels = vec![hashes];
+        while levels.last().is_some_and(|l| l.len() > 1) {
+            let next: Vec<Hash> = levels
+                .last()
+                .expect("non-empty")
+                .chunks_exact(2)
+                .map(|p| crate::hash::node_hash(&p[0], &p[1]))
+                .collect();
+            levels.push(next);
+        }
+        TileNodes { levels }
+    }
+
+    /// The tile's own hashes.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.levels[0]
+    }
+
+    /// Hashes held, all levels together.
+    pub fn len(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.levels[0].is_empty()
+    }
+
+    /// The node a span names: `count` (a power of two) hashes from `offset`.
+    pub fn node(&self, span: &TileSpan) -> Option<Hash> {
+        let k = span.count.trailing_zeros() as usize;
+        self.levels
+            .get(k)?
+            .get((span.offset >> k) as usize)
+            .copied()
+    }
+}
+
 /// A proof plan with the tiles it reads: fetch [`TilePlan::tiles`], then
 /// [`TilePlan::assemble`]. At most one tile per tile level for an inclusion proof, plus the
 /// right edge's partial tiles.
@@ -360,6 +408,18 @@ impl TilePlan {
         self.plan.assemble(|_| {
             let span = spans.next()?;
             span.hash(tile(span.tile)?)
+        })
+    }
+
+    /// [`TilePlan::assemble`] from tiles with their nodes precomputed ([`TileNodes`]).
+    pub fn assemble_nodes<'a>(
+        &self,
+        tile: impl Fn(TileId) -> Option<&'a TileNodes>,
+    ) -> Result<Vec<Hash>> {
+        let mut spans = self.spans.iter();
+        self.plan.assemble(|_| {
+            let span = spans.next()?;
+            tile(span.tile)?.node(span)
         })
     }
 }
@@ -697,6 +757,12 @@ mod tests {
                     "size {n}"
                 );
                 let path = plan.assemble(|t| tiles.get(&t).map(Vec::as_slice)).unwrap();
+                let nodes: std::collections::BTreeMap<TileId, TileNodes> = plan
+                    .tiles()
+                    .iter()
+                    .map(|t| (*t, TileNodes::new(tiles[t].clone())))
+                    .collect();
+                assert_eq!(plan.assemble_nodes(|t| nodes.get(&t)).unwrap(), path);
                 verify_inclusion(&leaves[m as usize], LeafIndex(m), TreeSize(n), &path, &root)
                     .unwrap();
                 if m > 0 {
@@ -748,6 +814,29 @@ mod tests {
             err,
             "tile tile/0/000: holds 8160 bytes; a tile of width 256 holds 8192"
         );
+    }
+
+    #[test]
+    fn tile_nodes_answer_every_span_as_the_fold_does() {
+        for width in [1u32, 2, 3, 100, 255, 256] {
+            let hashes = leaf_hashes(u64::from(width));
+            let nodes = TileNodes::new(hashes.clone());
+            for k in 0..=8u32 {
+                let count = 1u32 << k;
+                for offset in (0..width).step_by(count as usize) {
+                    let span = TileSpan {
+                        tile: id(TileKind::Hashes(0), 0, width),
+                        offset,
+                        count,
+                    };
+                    assert_eq!(
+                        nodes.node(&span),
+                        span.hash(&hashes),
+                        "{width} {offset} {count}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -187,8 +187,8 @@ impl PeriodProofs {
 /// The parts of a period's `c2c.proof.v1` JSON that are the same for every leaf, in the
 /// member order of [`ProofV1`]'s serialisation: `head` up to the digest's value, `mid` from
 /// `tree_size` to the opening of `audit_path`, `tail` from its end to the closing brace.
-#[derive(Debug)]
-struct ProofJson {
+#[derive(Clone, Debug)]
+pub(crate) struct ProofJson {
     head: Vec<u8>,
     mid: Vec<u8>,
     tail: Vec<u8>,
@@ -196,6 +196,11 @@ struct ProofJson {
 
 impl ProofJson {
     fn new(tenant: &TenantId, period: Period, levels: &Levels) -> ProofJson {
+        ProofJson::of(tenant, period, levels.size(), levels.root())
+    }
+
+    /// The template of a tree of `size` leaves under `root`.
+    pub(crate) fn of(tenant: &TenantId, period: Period, size: u64, root: Root) -> ProofJson {
         let head = format!(
             "{{\"format\":{},\"tenant\":{},\"period\":{},\"digest\":\"",
             to_json(ProofV1::FORMAT),
@@ -204,8 +209,8 @@ impl ProofJson {
         );
         let mid = format!(
             ",\"tree_size\":{},\"root\":{},\"audit_path\":[",
-            levels.size(),
-            to_json(&levels.root()),
+            size,
+            to_json(&root),
         );
         let tail = format!("],\"parameters\":{}}}", to_json(&Parameters::c2c()));
         ProofJson {
@@ -215,7 +220,12 @@ impl ProofJson {
         }
     }
 
-    fn write(&self, digest: &ManifestDigest, index: u64, path: &[merkle::Hash]) -> Vec<u8> {
+    pub(crate) fn write(
+        &self,
+        digest: &ManifestDigest,
+        index: u64,
+        path: &[merkle::Hash],
+    ) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             self.head.len() + self.mid.len() + self.tail.len() + 96 + path.len() * 67,
         );

@@ -30,13 +30,14 @@ use ledger::{Period, TenantId};
 use merkle::hash::Hash;
 use merkle::proof::{plan_inclusion, verify_inclusion};
 use merkle::tiles::{
-    EntrySearch, SearchStep, TILE_HEIGHT, TileId, TileKind, TilePlan, c2c_entry,
+    EntrySearch, SearchStep, TILE_HEIGHT, TileId, TileKind, TileNodes, TilePlan, c2c_entry,
     entry_bundle_bytes, hash_tile_bytes, parse_c2c_bundle, parse_hash_tile, tree_tiles,
 };
 use merkle::{LeafIndex, ManifestDigest, Parameters, ProofV1, Root, TreeSize};
 
 use crate::error::{ProofsError, Result};
 use crate::levels::Levels;
+use crate::period::ProofJson;
 pub use crate::source::{DirSource, ObjectSource};
 
 /// Tile writes in flight at once: enough to hide a store's per-object latency (an fsync on a
@@ -191,13 +192,13 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
         Ok(digests)
     }
 
-    /// The hashes of one hash tile.
-    pub async fn hashes(&self, id: TileId) -> Result<Arc<Vec<Hash>>> {
+    /// One hash tile with the nodes it implies.
+    pub async fn hashes(&self, id: TileId) -> Result<Arc<TileNodes>> {
         let key = BlobKey::root_tile(&self.tenant, &self.period, id);
         if let Some(Parsed::Hashes(h)) = self.cache.and_then(|c| c.get(key.as_str())) {
             return Ok(h);
         }
-        let hashes = Arc::new(parse_hash_tile(id, &self.read(id).await?)?);
+        let hashes = Arc::new(TileNodes::new(parse_hash_tile(id, &self.read(id).await?)?));
         if let Some(c) = self.cache {
             c.put(key.as_str().to_owned(), Parsed::Hashes(hashes.clone()));
         }
@@ -229,13 +230,29 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
                 .map(|&id| async move { Ok::<_, ProofsError>((id, self.hashes(id).await?)) }),
         )
         .await?;
-        let tiles: HashMap<TileId, Arc<Vec<Hash>>> = read.into_iter().collect();
-        Ok(plan.assemble(|id| tiles.get(&id).map(|t| t.as_slice()))?)
+        let tiles: HashMap<TileId, Arc<TileNodes>> = read.into_iter().collect();
+        Ok(plan.assemble_nodes(|id| tiles.get(&id).map(AsRef::as_ref))?)
     }
 
     /// The `c2c.proof.v1` of a manifest, verified against the root before it is returned; a
     /// `NotFound` when the manifest is not in the tree.
     pub async fn proof(&self, digest: &ManifestDigest) -> Result<ProofV1> {
+        let (index, path) = self.located(digest).await?;
+        Ok(ProofV1 {
+            format: ProofV1::FORMAT.to_owned(),
+            tenant: Some(self.tenant.to_string()),
+            period: Some(self.period.to_string()),
+            digest: *digest,
+            leaf_index: index,
+            tree_size: self.size.0,
+            root: self.root,
+            audit_path: path.into_iter().map(merkle::leaf::HexHash).collect(),
+            parameters: Parameters::c2c(),
+        })
+    }
+
+    /// A manifest's leaf index and audit path, verified against the root.
+    async fn located(&self, digest: &ManifestDigest) -> Result<(u64, Vec<Hash>)> {
         let index = self.index_of(digest).await?.ok_or_else(|| {
             ProofsError::NotFound(format!(
                 "{digest} is not in the tree of {} {}",
@@ -256,24 +273,14 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
                 self.tenant, self.period, self.root
             ))
         })?;
-        Ok(ProofV1 {
-            format: ProofV1::FORMAT.to_owned(),
-            tenant: Some(self.tenant.to_string()),
-            period: Some(self.period.to_string()),
-            digest: *digest,
-            leaf_index: index,
-            tree_size: self.size.0,
-            root: self.root,
-            audit_path: path.into_iter().map(merkle::leaf::HexHash).collect(),
-            parameters: Parameters::c2c(),
-        })
+        Ok((index, path))
     }
 }
 
 /// A tile as the cache keeps it: parsed once, shared.
 #[derive(Clone, Debug)]
 pub enum Parsed {
-    Hashes(Arc<Vec<Hash>>),
+    Hashes(Arc<TileNodes>),
     Digests(Arc<Vec<ManifestDigest>>),
 }
 
@@ -370,6 +377,8 @@ pub struct TiledPeriod {
     pub size: u64,
     pub root: Root,
     pub root_ots: Option<stamp::DetachedTimestamp>,
+    /// The period's `c2c.proof.v1` JSON template (`period::ProofJson`).
+    json: ProofJson,
 }
 
 impl TiledPeriod {
@@ -396,6 +405,7 @@ impl TiledPeriod {
             size: tree.size(),
             root: tree.root(),
             root_ots,
+            json: ProofJson::of(tenant, period, tree.size(), tree.root()),
         }))
     }
 
@@ -410,6 +420,17 @@ impl TiledPeriod {
         cache: &'s TileCache,
     ) -> TiledTree<'s, S> {
         self.tree(source).with_cache(cache)
+    }
+
+    /// A manifest's `c2c.proof.v1` as JSON: exactly `serde_json::to_vec` of
+    /// [`TiledTree::proof`], written from the period's template (the API's hot path).
+    pub async fn proof_json<S: ObjectSource>(
+        &self,
+        tree: &TiledTree<'_, S>,
+        digest: &ManifestDigest,
+    ) -> Result<Vec<u8>> {
+        let (index, path) = tree.located(digest).await?;
+        Ok(self.json.write(digest, index, &path))
     }
 
     /// The per-manifest `.ots` (see `PeriodProofs::manifest_ots`); `None` without an OTS
@@ -472,6 +493,19 @@ mod tests {
                 let want = levels.proof("acme", "2026-11", i).unwrap();
                 assert_eq!(tree.proof(&d).await.unwrap(), want, "size {n} leaf {i}");
             }
+            let tiled = TiledPeriod {
+                tenant: t.clone(),
+                period: p,
+                size: levels.size(),
+                root: levels.root(),
+                root_ots: None,
+                json: ProofJson::of(&t, p, levels.size(), levels.root()),
+            };
+            let d = levels.digests()[0];
+            assert_eq!(
+                tiled.proof_json(&tree, &d).await.unwrap(),
+                serde_json::to_vec(&tree.proof(&d).await.unwrap()).unwrap()
+            );
             let absent = ManifestDigest([0x5a; 32]);
             assert!(matches!(
                 tree.proof(&absent).await,
@@ -482,14 +516,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_tile_cache_stays_within_its_bytes_and_keeps_the_recently_used() {
-        let tile = || Parsed::Hashes(Arc::new(vec![Hash([0; 32]); 256]));
-        let cache = TileCache::new(3 * 8192);
+        let tile = || Parsed::Hashes(Arc::new(TileNodes::new(vec![Hash([0; 32]); 128])));
+        let cache = TileCache::new(3 * 8160); // 255 hashes of 32 bytes each
         for i in 0..3 {
             cache.put(format!("t{i}"), tile());
         }
         assert!(cache.get("t0").is_some());
         cache.put("t3".into(), tile());
-        assert_eq!(cache.bytes(), 3 * 8192);
+        assert_eq!(cache.bytes(), 3 * 8160);
         assert!(cache.get("t1").is_none(), "the least recently used went");
         assert!(cache.get("t0").is_some() && cache.get("t3").is_some());
     }
