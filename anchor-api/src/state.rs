@@ -227,9 +227,10 @@ pub enum Loaded {
     Whole(Arc<PeriodProofs>),
 }
 
-/// Bytes of tiles the API keeps in memory ([`Inner::tiles`]): 8 KiB per full hash tile, about
-/// 20 KiB per entry bundle, so some 2,000 tiles: every upper tile of every period in use and
-/// the bottom tiles most asked for.
+/// Bytes of parsed tiles the API keeps in memory ([`Inner::tiles`]): about 16 KiB per full hash
+/// tile (its 256 hashes and 255 inner nodes), 8 KiB per entry bundle (256 digests), so some
+/// 2,000 to 4,000 tiles: every upper tile of every period in use and the bottom tiles most
+/// asked for.
 pub const TILE_CACHE_BYTES: usize = 32 << 20;
 
 /// A period's loaded tree, shared by the requests that ask for its proofs.
