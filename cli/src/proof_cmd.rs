@@ -187,21 +187,11 @@ async fn prove_from<S: ObjectSource>(
     if !ots {
         return Ok(proof.to_json_pretty().into_bytes());
     }
-    let no_ots = || input(format!("{tenant} {period} has no OpenTimestamps anchor"));
-    let key = receipt
-        .as_ref()
-        .map(proofs::named_root_ots)
-        .transpose()
-        .map_err(check)?
-        .flatten()
-        .ok_or_else(no_ots)?;
-    let root_ots = bucket
-        .get(&key)
-        .await
-        .map_err(check)?
-        .ok_or_else(|| Failure::Check(anyhow!("{key}, which the receipt names, is missing")))?;
-    let root_ots = stamp::DetachedTimestamp::from_bytes(&root_ots)
-        .map_err(|e| Failure::Check(anyhow!("{key}: {e}")))?;
+    let root_ots = match &receipt {
+        Some(r) => proofs::root_ots_named_by(bucket, r).await.map_err(check)?,
+        None => None,
+    }
+    .ok_or_else(|| input(format!("{tenant} {period} has no OpenTimestamps anchor")))?;
     let file = stamp::manifest::per_manifest_ots(&proof, &root_ots)
         .map_err(|e| Failure::Check(anyhow!("{e}")))?;
     Ok(file.to_bytes().map_err(anyhow::Error::new)?)

@@ -30,7 +30,7 @@ use crate::error::{MerkleError, Result};
 use crate::hash::{Hash, LEAF_INPUT_LEN, LEAF_PREFIX};
 use crate::leaf::ManifestDigest;
 use crate::proof::ProofPlan;
-use crate::tree::{NodeId, TreeSize, root_of_leaf_hashes};
+use crate::tree::{NodeId, TreeSize};
 
 /// Height of a tile: 8 tree levels.
 pub const TILE_HEIGHT: u32 = 8;
@@ -280,20 +280,12 @@ pub fn tree_tiles(size: TreeSize) -> Vec<TileId> {
 }
 
 /// Where a perfect node's hash comes from: `count` (a power of two, at most 256) hashes of
-/// `tile` starting at `offset`, folded as a perfect subtree.
+/// `tile` starting at `offset`, folded as a perfect subtree ([`TileNodes::node`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TileSpan {
     pub tile: TileId,
     pub offset: u32,
     pub count: u32,
-}
-
-impl TileSpan {
-    /// The node's hash from the tile's hashes (as [`parse_hash_tile`] returns them).
-    pub fn hash(&self, tile: &[Hash]) -> Option<Hash> {
-        let (start, end) = (self.offset as usize, (self.offset + self.count) as usize);
-        tile.get(start..end).map(root_of_leaf_hashes)
-    }
 }
 
 /// The tile that holds (or implies) perfect node `node` of a tree of `size` leaves: for a
@@ -401,18 +393,8 @@ impl TilePlan {
         &self.tiles
     }
 
-    /// The proof's hashes from the fetched tiles (`tile` answers with a tile's hashes, as
-    /// [`parse_hash_tile`] returns them).
-    pub fn assemble<'a>(&self, tile: impl Fn(TileId) -> Option<&'a [Hash]>) -> Result<Vec<Hash>> {
-        let mut spans = self.spans.iter();
-        self.plan.assemble(|_| {
-            let span = spans.next()?;
-            span.hash(tile(span.tile)?)
-        })
-    }
-
-    /// [`TilePlan::assemble`] from tiles with their nodes precomputed ([`TileNodes`]).
-    pub fn assemble_nodes<'a>(
+    /// The proof's hashes from the fetched tiles, each with its nodes ([`TileNodes`]).
+    pub fn assemble<'a>(
         &self,
         tile: impl Fn(TileId) -> Option<&'a TileNodes>,
     ) -> Result<Vec<Hash>> {
@@ -645,7 +627,7 @@ mod tests {
     use super::*;
     use crate::proof::{plan_consistency, plan_inclusion, verify_consistency, verify_inclusion};
     use crate::stream::TreeBuilder;
-    use crate::tree::LeafIndex;
+    use crate::tree::{LeafIndex, root_of_leaf_hashes};
 
     fn id(kind: TileKind, index: u64, width: u32) -> TileId {
         TileId::new(kind, index, width).unwrap()
@@ -712,7 +694,7 @@ mod tests {
     }
 
     /// The tiles of a tree built the slow way: level `8L` of the tree, cut into rows of 256.
-    fn tiles_of(leaves: &[Hash]) -> std::collections::BTreeMap<TileId, Vec<Hash>> {
+    fn tiles_of(leaves: &[Hash]) -> std::collections::BTreeMap<TileId, TileNodes> {
         let mut out = std::collections::BTreeMap::new();
         let mut row = leaves.to_vec();
         for level in 0..=MAX_TILE_LEVEL {
@@ -723,7 +705,7 @@ mod tests {
                 .into_iter()
                 .zip(row.chunks(256))
             {
-                out.insert(t, chunk.to_vec());
+                out.insert(t, TileNodes::new(chunk.to_vec()));
             }
             row = row.chunks_exact(256).map(root_of_leaf_hashes).collect();
         }
@@ -756,13 +738,7 @@ mod tests {
                     plan.tiles().len() <= 2 * (n.ilog2() as usize / 8 + 1),
                     "size {n}"
                 );
-                let path = plan.assemble(|t| tiles.get(&t).map(Vec::as_slice)).unwrap();
-                let nodes: std::collections::BTreeMap<TileId, TileNodes> = plan
-                    .tiles()
-                    .iter()
-                    .map(|t| (*t, TileNodes::new(tiles[t].clone())))
-                    .collect();
-                assert_eq!(plan.assemble_nodes(|t| nodes.get(&t)).unwrap(), path);
+                let path = plan.assemble(|t| tiles.get(&t)).unwrap();
                 verify_inclusion(&leaves[m as usize], LeafIndex(m), TreeSize(n), &path, &root)
                     .unwrap();
                 if m > 0 {
@@ -771,7 +747,7 @@ mod tests {
                         TreeSize(n),
                     )
                     .unwrap();
-                    let proof = plan.assemble(|t| tiles.get(&t).map(Vec::as_slice)).unwrap();
+                    let proof = plan.assemble(|t| tiles.get(&t)).unwrap();
                     let old = root_of_leaf_hashes(&leaves[..m as usize]);
                     verify_consistency(TreeSize(m), TreeSize(n), &old, &root, &proof).unwrap();
                 }
@@ -790,19 +766,15 @@ mod tests {
         .unwrap();
         let missing = plan.tiles()[0];
         assert!(
-            plan.assemble(|t| if t == missing {
-                None
-            } else {
-                tiles.get(&t).map(Vec::as_slice)
-            })
-            .is_err()
+            plan.assemble(|t| if t == missing { None } else { tiles.get(&t) })
+                .is_err()
         );
-        let short = &tiles[&missing][..10];
+        let short = TileNodes::new(tiles[&missing].hashes()[..10].to_vec());
         assert!(
             plan.assemble(|t| if t == missing {
-                Some(short)
+                Some(&short)
             } else {
-                tiles.get(&t).map(Vec::as_slice)
+                tiles.get(&t)
             })
             .is_err()
         );
@@ -829,11 +801,10 @@ mod tests {
                         offset,
                         count,
                     };
-                    assert_eq!(
-                        nodes.node(&span),
-                        span.hash(&hashes),
-                        "{width} {offset} {count}"
-                    );
+                    let fold = hashes
+                        .get(offset as usize..(offset + count) as usize)
+                        .map(root_of_leaf_hashes);
+                    assert_eq!(nodes.node(&span), fold, "{width} {offset} {count}");
                 }
             }
         }

@@ -41,13 +41,7 @@ pub use domain::bundle::{Bundle, FORMAT};
 
 use crate::error::{ProofsError, Result};
 use crate::period::named_root_ots;
-
-async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
-    blobs
-        .get(key)
-        .await?
-        .ok_or_else(|| ProofsError::Invalid(format!("{key} is missing from the blob store")))
-}
+use crate::source::must_get;
 
 /// Assembles the bundle of `digest` in `tenant`'s `period` from the latest receipt, the
 /// manifest's proof (derived by the caller from the period's tiles or stored tree, so the API

@@ -18,4 +18,4 @@ pub mod tiles;
 pub use bundle::{Bundle, assemble};
 pub use error::{ProofsError, Result};
 pub use levels::Levels;
-pub use period::{PeriodProofs, latest_receipt, named_root_ots, root_ots_key};
+pub use period::{PeriodProofs, latest_receipt, named_root_ots, root_ots_key, root_ots_named_by};

@@ -19,14 +19,7 @@ use stamp::DetachedTimestamp;
 
 use crate::error::{ProofsError, Result};
 use crate::levels::Levels;
-use crate::source::ObjectSource;
-
-async fn must_get(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>> {
-    blobs
-        .get(key)
-        .await?
-        .ok_or_else(|| ProofsError::Invalid(format!("{key} is missing from the blob store")))
-}
+use crate::source::{ObjectSource, must_get};
 
 /// The key of the root `.ots` an OTS artifact key names: `…/root.ots` is version 1,
 /// `…/root.v{n}.ots` version n (written by catch-up and upgrade).
@@ -72,22 +65,28 @@ pub async fn current_root_ots<S: ObjectSource>(
     period: Period,
 ) -> Result<Option<DetachedTimestamp>> {
     let latest = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
-    let bytes = match source.get(&latest).await? {
-        Some(bytes) => match named_root_ots(&Receipt::from_json(&bytes)?)? {
-            Some(key) => Some(source.get(&key).await?.ok_or_else(|| {
-                ProofsError::Invalid(format!("{key} is missing from the blob store"))
-            })?),
-            None => None,
-        },
-        None => {
-            source
-                .get(&BlobKey::root_artifact(tenant, &period, RootArtifact::Ots))
-                .await?
-        }
-    };
-    Ok(bytes
-        .map(|b| DetachedTimestamp::from_bytes(&b))
-        .transpose()?)
+    match source.get(&latest).await? {
+        Some(bytes) => root_ots_named_by(source, &Receipt::from_json(&bytes)?).await,
+        None => source
+            .get(&BlobKey::root_artifact(tenant, &period, RootArtifact::Ots))
+            .await?
+            .map(|b| DetachedTimestamp::from_bytes(&b))
+            .transpose()
+            .map_err(Into::into),
+    }
+}
+
+/// The root `.ots` `receipt` names (which must exist), or `None` when it has no OTS anchor.
+pub async fn root_ots_named_by<S: ObjectSource>(
+    source: &S,
+    receipt: &Receipt,
+) -> Result<Option<DetachedTimestamp>> {
+    match named_root_ots(receipt)? {
+        Some(key) => Ok(Some(DetachedTimestamp::from_bytes(
+            &must_get(source, &key).await?,
+        )?)),
+        None => Ok(None),
+    }
 }
 
 /// What one period's proofs are derived from, read once from the blob store.

@@ -22,6 +22,14 @@ impl ObjectSource for BlobStore {
     }
 }
 
+/// An object that must exist: a missing one is `Invalid`, naming its key.
+pub(crate) async fn must_get<S: ObjectSource>(source: &S, key: &BlobKey) -> Result<Vec<u8>> {
+    source
+        .get(key)
+        .await?
+        .ok_or_else(|| ProofsError::Invalid(format!("{key} is missing from the blob store")))
+}
+
 /// A copy of the bucket's layout in a local directory, read only (nothing is created in it).
 #[derive(Clone, Debug)]
 pub struct DirSource(pub PathBuf);

@@ -171,38 +171,47 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
         self.root
     }
 
-    async fn read(&self, id: TileId) -> Result<Vec<u8>> {
-        let key = BlobKey::root_tile(&self.tenant, &self.period, id);
-        self.source
-            .get(&key)
-            .await?
-            .ok_or_else(|| ProofsError::Invalid(format!("{key} is missing")))
-    }
-
     /// The digests of one entry bundle.
     pub async fn bundle(&self, id: TileId) -> Result<Arc<Vec<ManifestDigest>>> {
-        let key = BlobKey::root_tile(&self.tenant, &self.period, id);
-        if let Some(Parsed::Digests(d)) = self.cache.and_then(|c| c.get(key.as_str())) {
-            return Ok(d);
+        let parse = |b: &[u8]| Ok(Parsed::Digests(Arc::new(parse_c2c_bundle(id, b)?)));
+        match self.cached(id, parse).await? {
+            Parsed::Digests(digests) => Ok(digests),
+            Parsed::Hashes(_) => Err(ProofsError::Invalid(format!("{id} is not a bundle"))),
         }
-        let digests = Arc::new(parse_c2c_bundle(id, &self.read(id).await?)?);
-        if let Some(c) = self.cache {
-            c.put(key.as_str().to_owned(), Parsed::Digests(digests.clone()));
-        }
-        Ok(digests)
     }
 
     /// One hash tile with the nodes it implies.
     pub async fn hashes(&self, id: TileId) -> Result<Arc<TileNodes>> {
+        let parse = |b: &[u8]| {
+            let hashes = parse_hash_tile(id, b)?;
+            Ok(Parsed::Hashes(Arc::new(TileNodes::new(hashes))))
+        };
+        match self.cached(id, parse).await? {
+            Parsed::Hashes(nodes) => Ok(nodes),
+            Parsed::Digests(_) => Err(ProofsError::Invalid(format!("{id} is not a hash tile"))),
+        }
+    }
+
+    /// Tile `id` from the cache, or read, parsed and (with a cache) kept.
+    async fn cached(
+        &self,
+        id: TileId,
+        parse: impl FnOnce(&[u8]) -> Result<Parsed>,
+    ) -> Result<Parsed> {
         let key = BlobKey::root_tile(&self.tenant, &self.period, id);
-        if let Some(Parsed::Hashes(h)) = self.cache.and_then(|c| c.get(key.as_str())) {
-            return Ok(h);
+        if let Some(hit) = self.cache.and_then(|c| c.get(key.as_str())) {
+            return Ok(hit);
         }
-        let hashes = Arc::new(TileNodes::new(parse_hash_tile(id, &self.read(id).await?)?));
+        let bytes = self
+            .source
+            .get(&key)
+            .await?
+            .ok_or_else(|| ProofsError::Invalid(format!("{key} is missing")))?;
+        let parsed = parse(&bytes)?;
         if let Some(c) = self.cache {
-            c.put(key.as_str().to_owned(), Parsed::Hashes(hashes.clone()));
+            c.put(key.as_str().to_owned(), parsed.clone());
         }
-        Ok(hashes)
+        Ok(parsed)
     }
 
     /// The leaf index of `digest`, or `None` when it is not in the tree.
@@ -231,7 +240,7 @@ impl<'s, S: ObjectSource> TiledTree<'s, S> {
         )
         .await?;
         let tiles: HashMap<TileId, Arc<TileNodes>> = read.into_iter().collect();
-        Ok(plan.assemble_nodes(|id| tiles.get(&id).map(AsRef::as_ref))?)
+        Ok(plan.assemble(|id| tiles.get(&id).map(AsRef::as_ref))?)
     }
 
     /// The `c2c.proof.v1` of a manifest, verified against the root before it is returned; a

@@ -250,14 +250,13 @@ pub async fn proof(
     caller.may_read(&state, &tenant).await?;
     match period_proofs(&state, &tenant, period).await? {
         Loaded::Tiled(tiled) => {
+            let tree = tiled.cached_tree(&state.parts.blobs, &state.tiles);
             if ots {
-                let tree = tiled.cached_tree(&state.parts.blobs, &state.tiles);
                 let ts = tiled.manifest_ots(&tree, &digest).await?;
                 return ots_response(&tenant, period, ts);
             }
             // The same bytes as serde_json::to_vec(&proof), from the period's template
             // (proofs::tiles tests pin the equality).
-            let tree = tiled.cached_tree(&state.parts.blobs, &state.tiles);
             let mut body = tiled.proof_json(&tree, &digest).await?;
             body.push(b'\n');
             Ok(bytes_response("application/json", body))
