@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{admin, anchor, bundle, chain, meta, reserve, schemas, tenants};
+use crate::routes::{admin, anchor, bundle, chain, log, meta, reserve, schemas, tenants};
 use crate::state::ApiState;
 
 #[derive(Debug, OpenApi)]
@@ -119,6 +119,11 @@ const PATH_PATTERNS: &[(&str, &str, &str)] = &[
         "path",
         "^tile/(entries|[0-7])/(x[0-9]{3}/)*[0-9]{3}([.]p/[1-9][0-9]{0,2})?$",
     ),
+    (
+        "/anchor/log/{tenant}/tile/{path}",
+        "path",
+        "^(entries|[0-7])/(x[0-9]{3}/)*[0-9]{3}([.]p/[1-9][0-9]{0,2})?$",
+    ),
     ("/reserve/attestations/{id}", "id", "^att_[0-9a-f]{32}$"),
     ("*", "id", "^bf-[0-9a-f]{12}$"),
     ("*", "asset", "^[a-z0-9][a-z0-9_-]{0,63}$"),
@@ -169,6 +174,10 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(anchor::tile))
         .routes(routes!(bundle::bundle))
         .routes(routes!(chain::chain))
+        .routes(routes!(log::checkpoint))
+        .routes(routes!(log::vkey))
+        .routes(routes!(log::tile))
+        .routes(routes!(log::consistency))
         .routes(routes!(anchor::backfill_create))
         .routes(routes!(anchor::backfill_get, anchor::backfill_cancel))
         .routes(routes!(anchor::backfill_pause))

@@ -927,6 +927,10 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
         "/readyz",
         "/metrics",
         "/schemas/{name}",
+        "/anchor/log/{tenant}/checkpoint",
+        "/anchor/log/{tenant}/vkey",
+        "/anchor/log/{tenant}/tile/{path}",
+        "/anchor/log/{tenant}/consistency",
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
@@ -940,7 +944,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 29, "{paths:?}");
+    assert_eq!(paths.len(), 33, "{paths:?}");
     let ready = get(&app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(

@@ -46,13 +46,21 @@ pub enum KeysCmd {
     Show {
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// Print instead the verifier key of this tenant's receipt-log checkpoints (derived
+        /// from the private key; what a tenant gives `anchor monitor --vkey`).
+        #[arg(long, value_name = "TENANT")]
+        log_tenant: Option<String>,
     },
 }
 
 pub fn run(cmd: KeysCmd) -> Outcome {
     match cmd {
         KeysCmd::Generate { out } => generate(&out),
-        KeysCmd::Show { key } => show(&key),
+        KeysCmd::Show {
+            key,
+            log_tenant: Some(tenant),
+        } => log_vkey(&key, &tenant),
+        KeysCmd::Show { key, .. } => show(&key),
         KeysCmd::Jwks { all, config } => with_store(&config, async |store| {
             let jwks = store.jwks(all).await?;
             Ok(format!("{}\n", jwks.to_json_pretty()))
@@ -137,6 +145,17 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     tmp.persist_noclobber(path)
         .map_err(|e| anyhow!("{}: {}", path.display(), e.error))?;
     Ok(())
+}
+
+/// The receipt log's verifier key for `tenant`, from the operator's private key.
+fn log_vkey(path: &PathBuf, tenant: &str) -> Outcome {
+    let pem = String::from_utf8(read_input(path)?)
+        .map_err(|_| anyhow!("{} is not PEM text", path.display()))?;
+    let key = SigningKey::from_pem(&pem)
+        .map_err(|e| anyhow::Error::new(e).context(format!("{}", path.display())))?;
+    let tenant = ledger::TenantId::new(tenant).map_err(anyhow::Error::new)?;
+    let signer = proofs::log::signer(&tenant, &key).map_err(anyhow::Error::new)?;
+    Ok(write_stdout(format!("{}\n", signer.verifier()).as_bytes())?)
 }
 
 fn show(path: &PathBuf) -> Outcome {

@@ -17,6 +17,7 @@ mod fleet;
 mod headers_cmd;
 mod keys;
 mod ledger_cmd;
+mod monitor_cmd;
 mod ots;
 mod proof_cmd;
 mod reserves_cmd;
@@ -104,6 +105,9 @@ enum Command {
     Proof(proof_cmd::ProofArgs),
     /// One manifest's verification bundle (c2c.bundle.v1): everything `verify bundle` needs.
     Bundle(bundle_cmd::BundleArgs),
+    /// Check a tenant's receipt log against the last verified checkpoint: exit 1 on a
+    /// rollback, a fork or a receipt missing from the log.
+    Monitor(monitor_cmd::MonitorArgs),
     // operator commands (admin.rs): tenants, manifests, kill-switch, incidents, backfill
     #[command(flatten)]
     Admin(admin::AdminCmd),
@@ -334,6 +338,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Demo(args) => fleet::demo(&args),
         Command::Proof(args) => proof_cmd::run(&args),
         Command::Bundle(args) => bundle_cmd::run(&args),
+        Command::Monitor(args) => monitor_cmd::run(&args),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Canon { file } => {
             let bytes = read_input(&file)?;

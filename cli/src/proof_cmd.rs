@@ -115,9 +115,9 @@ fn emit(args: &ProofArgs, bytes: &[u8]) -> Outcome {
 }
 
 /// A bucket's object layout served over plain HTTP(S): `GET {base}/{key}`, 404 is "none".
-struct HttpBucket {
-    base: String,
-    client: reqwest::Client,
+pub(crate) struct HttpBucket {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
 }
 
 impl ObjectSource for HttpBucket {

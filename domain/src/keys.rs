@@ -193,6 +193,17 @@ impl SigningKey {
         &self.kid
     }
 
+    /// The Ed25519 seed of the receipt log's checkpoint key ([`crate::note`] says why the
+    /// log signs with Ed25519): `SHA-256("c2c.receipt-log.ed25519.v1" || 0x00 || scalar)`, a
+    /// one-way derivation from this key's secret scalar, so the fleet keeps one secret and
+    /// the log key cannot be told from a random one without it.
+    pub fn log_seed(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"c2c.receipt-log.ed25519.v1\0");
+        h.update(self.inner.to_bytes());
+        h.finalize().into()
+    }
+
     /// The public half, as the JWK that goes into the JWKS.
     pub fn public_jwk(&self) -> PublicJwk {
         PublicJwk::from_verifying_key(self.inner.verifying_key())

@@ -9,6 +9,8 @@
 //! - [`formats`]: receipt, root metadata and run summary documents, signed over JCS.
 //! - [`bundle`]: the per-manifest verification bundle `c2c.bundle.v1` (read and written).
 //! - [`chain`]: verifying an exported run-summary chain (seed 004 rules).
+//! - [`note`]: C2SP signed notes (Ed25519) and tlog checkpoints.
+//! - [`receipt_log`]: the per-tenant receipt log's entries and origin.
 //! - [`redact`]: the one redaction of URLs (passwords, secret query values).
 
 pub mod bundle;
@@ -20,6 +22,8 @@ pub mod ids;
 pub mod keys;
 pub mod kinds;
 pub mod money;
+pub mod note;
+pub mod receipt_log;
 pub mod redact;
 
 pub use error::{DomainError, Result};

@@ -11,6 +11,8 @@
 pub mod bundle;
 pub mod error;
 pub mod levels;
+pub mod log;
+pub mod monitor;
 pub mod period;
 pub mod source;
 pub mod tiles;

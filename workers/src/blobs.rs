@@ -29,3 +29,11 @@ pub(crate) async fn put_exact(ctx: &Ctx, key: &BlobKey, bytes: &[u8]) -> Result<
         Err(e) => Err(e.into()),
     }
 }
+
+/// An object that must be there (it was written earlier in the same job).
+pub(crate) async fn must_get(ctx: &Ctx, key: &BlobKey) -> Result<Vec<u8>> {
+    ctx.blobs
+        .get(key)
+        .await?
+        .ok_or_else(|| WorkerError::Transient(format!("{key} is missing from the blob store")))
+}

@@ -23,6 +23,7 @@ pub mod job;
 pub mod outage;
 pub mod public;
 pub mod queue;
+mod receipt_log;
 pub mod rollup;
 pub mod sample;
 pub mod service;

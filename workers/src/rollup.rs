@@ -16,8 +16,9 @@
 //!    against `root.bin`. Per-manifest proofs and `.ots` files are not written: they are
 //!    derived on request from the stored tree ([`proofs::period`] says why).
 //! 5. **summary**: appended to the tenant's chain once per root (a retry finds it).
-//! 6. **receipt** v1, create-only, then the latest pointer; the run row; the last-anchor KV
-//!    pointer; upgrade and sample-verify jobs enqueued.
+//! 6. **receipt** v1, create-only, then the latest pointer, then the tenant's receipt log
+//!    (`crate::receipt_log`); the run row; the last-anchor KV pointer; upgrade and
+//!    sample-verify jobs enqueued.
 
 use std::time::Duration;
 
@@ -51,6 +52,7 @@ pub const CHECKPOINTS: &[&str] = &[
     "summary-appended",
     "receipt-version-written",
     "receipt-written",
+    "receipt-logged",
 ];
 
 /// What a rollup attempt ended with.
@@ -467,7 +469,7 @@ async fn write_first_receipt(
         )
         .await?;
     ctx.checkpoint("receipt-written").await;
-    Ok(())
+    crate::receipt_log::log_receipt(ctx, t, p, 1, &stored).await
 }
 
 /// The run's end: its anchor rows, its outcome, the tenant's last-anchor note, the upgrade

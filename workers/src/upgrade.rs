@@ -38,9 +38,19 @@ pub fn delay(attempt: u32) -> Duration {
     Duration::from_secs(minutes.min(360) * 60)
 }
 
-/// The latest receipt of a run's period.
+/// The latest receipt of a run's period, logged in the tenant's receipt log (a no-op when it
+/// is; the repair when a crash came between writing it and logging it).
 pub(crate) async fn latest_receipt(ctx: &Ctx, run: &Run) -> Result<Receipt> {
-    Ok(proofs::latest_receipt(&ctx.blobs, &run.tenant, &run.period).await?)
+    let receipt = proofs::latest_receipt(&ctx.blobs, &run.tenant, &run.period).await?;
+    let key = BlobKey::receipt_version(
+        &run.tenant,
+        &run.period,
+        receipt.version,
+        ReceiptFormat::Json,
+    )?;
+    let bytes = crate::blobs::must_get(ctx, &key).await?;
+    crate::receipt_log::log_receipt(ctx, &run.tenant, run.period, receipt.version, &bytes).await?;
+    Ok(receipt)
 }
 
 /// Writes receipt `body.version` create-only and points the latest receipt at it.
@@ -55,6 +65,7 @@ pub(crate) async fn publish_receipt(ctx: &Ctx, body: ReceiptBody) -> Result<Rece
             &stored,
         )
         .await?;
+    crate::receipt_log::log_receipt(ctx, &t, p, v, &stored).await?;
     Ok(Receipt::from_json(&stored)?)
 }
 

@@ -374,6 +374,17 @@ pub async fn tile(
         .get(&key)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{path} of {tenant} {period}")))?;
+    immutable_response(&caller, &headers, bytes)
+}
+
+/// An object that never changes (a tile), with a strong `ETag` (its SHA-256) and
+/// `Cache-Control: …, max-age=31536000, immutable`, `public` to anonymous callers and
+/// `private` to authenticated ones; a matching `If-None-Match` is `304 Not Modified`.
+pub(crate) fn immutable_response(
+    caller: &Caller,
+    headers: &HeaderMap,
+    bytes: Vec<u8>,
+) -> Result<Response> {
     let etag = format!("\"{}\"", merkle::Hash::sha256(&bytes).to_hex());
     let cache = if matches!(caller, Caller::Anonymous) {
         "public, max-age=31536000, immutable"

@@ -2,6 +2,7 @@ pub mod admin;
 pub mod anchor;
 pub mod bundle;
 pub mod chain;
+pub mod log;
 pub mod meta;
 pub mod reserve;
 pub mod schemas;

@@ -113,6 +113,31 @@ impl BlobKey {
         BlobKey(format!("roots/{tenant}/{period}/{}", tile.path()))
     }
 
+    /// `log/{tenant}/tile/…`: one tile of the tenant's receipt log (hash tiles and entry
+    /// bundles, C2SP tlog-tiles). Create-only: the log grows by new partial tiles
+    /// (`….p/<W>`, a key per width), never by rewriting one.
+    pub fn log_tile(tenant: &TenantId, tile: merkle::tiles::TileId) -> BlobKey {
+        BlobKey(format!("log/{tenant}/{}", tile.path()))
+    }
+
+    /// `log/{tenant}/checkpoint`: the log's newest signed checkpoint, a latest pointer
+    /// (replaced as the log grows, never to a smaller size).
+    pub fn log_checkpoint(tenant: &TenantId) -> BlobKey {
+        BlobKey(format!("log/{tenant}/checkpoint"))
+    }
+
+    /// `log/{tenant}/vkey`: the verifier key of the log's checkpoints (C2SP signed-note,
+    /// `name+id+key`), for a monitor's first run; a latest pointer (a new key replaces it).
+    pub fn log_vkey(tenant: &TenantId) -> BlobKey {
+        BlobKey(format!("log/{tenant}/vkey"))
+    }
+
+    /// `log/{tenant}/checkpoints/{size}`: the signed checkpoint at `size`, create-only; every
+    /// checkpoint the latest pointer ever held stays here.
+    pub fn log_checkpoint_at(tenant: &TenantId, size: u64) -> BlobKey {
+        BlobKey(format!("log/{tenant}/checkpoints/{size}"))
+    }
+
     /// `proofs/{tenant}/{period}/{digest hex}.json`: a manifest's `c2c.proof.v1` document.
     pub fn proof(tenant: &TenantId, period: &Period, digest: &ManifestDigest) -> BlobKey {
         BlobKey(format!("proofs/{tenant}/{period}/{}.json", digest.to_hex()))
@@ -181,12 +206,18 @@ impl BlobKey {
         &self.0
     }
 
-    /// Whether this is a receipt's "latest" pointer (`receipts/{tenant}/{period}.json|.pdf`),
-    /// the only kind of key that [`put_latest`](super::BlobStore::put_latest) replaces and
-    /// [`put_new`](super::BlobStore::put_new) refuses. Every other key has at least three
-    /// `/`, a latest pointer exactly two (tenant ids and periods hold none).
+    /// Whether this is a "latest" pointer: a receipt's (`receipts/{tenant}/{period}.json|.pdf`)
+    /// or a receipt log's checkpoint or key (`log/{tenant}/checkpoint|vkey`), the only kinds of key that
+    /// [`put_latest`](super::BlobStore::put_latest) replaces and
+    /// [`put_new`](super::BlobStore::put_new) refuses. Every other key under `receipts/` or
+    /// `log/` has at least three `/`, a latest pointer exactly two (tenant ids and periods
+    /// hold none).
     pub fn is_latest_pointer(&self) -> bool {
-        self.0.starts_with("receipts/") && self.0.bytes().filter(|&b| b == b'/').count() == 2
+        let slashes = self.0.bytes().filter(|&b| b == b'/').count();
+        slashes == 2
+            && (self.0.starts_with("receipts/")
+                || (self.0.starts_with("log/")
+                    && (self.0.ends_with("/checkpoint") || self.0.ends_with("/vkey"))))
     }
 
     /// The `Content-Type` an HTTP client should see for this object, by extension.

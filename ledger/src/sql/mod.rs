@@ -19,6 +19,7 @@ mod chain;
 mod manifests;
 mod model;
 mod ops;
+mod receipt_log;
 mod runs;
 mod tenants;
 
@@ -267,6 +268,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_canaries",
         include_str!("../../migrations/sqlite/0004_calendar_canaries.sql"),
     ),
+    (
+        5,
+        "receipt_log",
+        include_str!("../../migrations/sqlite/0005_receipt_log.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -288,6 +294,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "calendar_canaries",
         include_str!("../../migrations/postgres/0004_calendar_canaries.sql"),
+    ),
+    (
+        5,
+        "receipt_log",
+        include_str!("../../migrations/postgres/0005_receipt_log.sql"),
     ),
 ];
 
