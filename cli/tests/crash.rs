@@ -285,6 +285,12 @@ fn check_crash_state(world: &World<'_>, step: &str) {
     }
     world.dev.block_on(async {
         let store = world.store().await;
+        let logged = store.receipt_log(t, None).await.unwrap().len();
+        assert_eq!(
+            logged,
+            usize::from(after("receipt-logged")),
+            "{step}: receipt log entries before the rerun"
+        );
         let run = store.run(&format!("{t}:{p}")).await.unwrap();
         assert_eq!(run.status, RunStatus::Running, "{step}: after the kill");
         let summaries = store.run_summaries(t, &run.id).await.unwrap().len();
@@ -326,6 +332,18 @@ fn check_end_state(world: &World<'_>, step: &str, rerun: &serde_json::Value) {
             .into_iter()
             .map(|id| BlobKey::root_tile(t, p, id)),
     )
+    // The tenant's receipt log holding the one receipt: its tiles, its one checkpoint (and
+    // the pointer to it) and its key; never a second entry for the retried receipt.
+    .chain(
+        merkle::tiles::tree_tiles(merkle::TreeSize(1))
+            .into_iter()
+            .map(|id| BlobKey::log_tile(t, id)),
+    )
+    .chain([
+        BlobKey::log_checkpoint_at(t, 1),
+        BlobKey::log_checkpoint(t),
+        BlobKey::log_vkey(t),
+    ])
     .map(|k| k.as_str().to_owned())
     .collect();
     let proofs: BTreeSet<String> = world
@@ -382,6 +400,17 @@ fn check_end_state(world: &World<'_>, step: &str, rerun: &serde_json::Value) {
             "{step}: receipt"
         );
         assert_eq!(receipt.run_id, run_id, "{step}: receipt run id");
+
+        let logged = store.receipt_log(t, None).await.unwrap();
+        let v1_hash: [u8; 32] = merkle::Hash::sha256(&v1).0;
+        assert_eq!(
+            logged
+                .iter()
+                .map(|e| (e.period, e.version, e.sha256))
+                .collect::<Vec<_>>(),
+            vec![(*p, 1, v1_hash)],
+            "{step}: the receipt log holds receipt v1 exactly once"
+        );
 
         let run = store.run(&run_id).await.unwrap();
         assert_eq!(run.status, RunStatus::Anchored, "{step}: {run:?}");

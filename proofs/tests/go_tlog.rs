@@ -163,3 +163,150 @@ fn golangs_tlog_refuses_a_tile_we_damaged() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tlogcheck:"), "{err}");
 }
+
+/// Feeds `input` to tlogcheck; its status and stdout, or its stderr in the panic.
+fn tlogcheck(go: &Path, input: String) -> (bool, String, String) {
+    let mut child = Command::new(go.join("tlogcheck"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A receipt log published at several sizes into a directory store, as the workers publish
+/// it: (the log directory, the entries, the key).
+fn published_log(
+    dir: &Path,
+    sizes: &[u64],
+) -> (
+    std::path::PathBuf,
+    Vec<domain::receipt_log::LogEntry>,
+    domain::keys::SigningKey,
+) {
+    use domain::receipt_log::LogEntry;
+    let key = domain::keys::SigningKey::generate();
+    let tenant = ledger::TenantId::new("acme").unwrap();
+    let blobs =
+        ledger::blob::BlobStore::from(ledger::blob::DirStore::new(dir.to_path_buf()).unwrap());
+    let max = *sizes.iter().max().unwrap();
+    let entries: Vec<LogEntry> = (0..max)
+        .map(|i| LogEntry {
+            period: "2026-11-01".parse().unwrap(),
+            version: u32::try_from(i + 1).unwrap(),
+            sha256: Hash::sha256(&i.to_be_bytes()).0,
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for &n in sizes {
+        let n = usize::try_from(n).unwrap();
+        rt.block_on(proofs::log::publish(&blobs, &key, &tenant, &entries[..n]))
+            .unwrap();
+    }
+    (dir.join("log/acme"), entries, key)
+}
+
+#[test]
+fn golangs_note_and_tlog_open_our_checkpoints_and_prove_them_consistent_as_we_do() {
+    let Some(go) = testkit::go_tools() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let sizes = [1u64, 2, 3, 7, 8, 255, 256, 257, 511, 600];
+    let (log, entries, _) = published_log(tmp.path(), &sizes);
+    let root_at = |n: u64| {
+        let tree = proofs::log::LogTree::new(
+            entries[..usize::try_from(n).unwrap()]
+                .iter()
+                .map(domain::receipt_log::LogEntry::to_bytes)
+                .collect(),
+        );
+        tree
+    };
+    let mut input = String::new();
+    let mut pairs = Vec::new();
+    for &new in &sizes {
+        for &old in sizes.iter().filter(|&&o| o <= new) {
+            writeln!(
+                input,
+                "checkpoint {} {} {} {old} {}",
+                log.display(),
+                log.join("vkey").display(),
+                log.join(format!("checkpoints/{new}")).display(),
+                root_at(old).root().to_hex()
+            )
+            .unwrap();
+            pairs.push((old, new));
+        }
+    }
+    let (ok, stdout, stderr) = tlogcheck(&go, input);
+    assert!(ok, "tlogcheck: {stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), pairs.len(), "one answer per pair");
+    for (line, (old, new)) in lines.iter().zip(pairs) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let tree = root_at(new);
+        assert_eq!(v["origin"], "c2c.receipt-log/acme");
+        assert_eq!(v["size"], new);
+        assert_eq!(v["root"], tree.root().to_hex(), "root at {new}");
+        let theirs: Vec<String> = v["consistency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect();
+        let ours: Vec<String> = tree
+            .consistency(old)
+            .unwrap()
+            .iter()
+            .map(Hash::to_hex)
+            .collect();
+        assert_eq!(theirs, ours, "consistency {old} -> {new}");
+    }
+}
+
+#[test]
+fn golangs_note_refuses_a_checkpoint_changed_or_signed_by_another_key() {
+    let Some(go) = testkit::go_tools() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, entries, _) = published_log(tmp.path(), &[5, 9]);
+    let first = proofs::log::LogTree::new(entries[..5].iter().map(|e| e.to_bytes()).collect());
+    let line = |note: &Path, vkey: &Path| {
+        format!(
+            "checkpoint {} {} {} 5 {}\n",
+            log.display(),
+            vkey.display(),
+            note.display(),
+            first.root().to_hex()
+        )
+    };
+    let good = log.join("checkpoints/9");
+    assert!(
+        tlogcheck(&go, line(&good, &log.join("vkey"))).0,
+        "the good note opens"
+    );
+
+    let changed = tmp.path().join("changed");
+    let text = std::fs::read_to_string(&good).unwrap();
+    std::fs::write(&changed, text.replacen("\n9\n", "\n8\n", 1)).unwrap();
+    let (ok, _, err) = tlogcheck(&go, line(&changed, &log.join("vkey")));
+    assert!(!ok && err.contains("note.Open"), "a changed size: {err}");
+
+    let other = tmp.path().join("other");
+    let (other_log, _, _) = published_log(&other, &[9]);
+    let (ok, _, err) = tlogcheck(&go, line(&good, &other_log.join("vkey")));
+    assert!(!ok && err.contains("note.Open"), "another key: {err}");
+}

@@ -1,6 +1,9 @@
 //! Every receipt version goes into its tenant's receipt log (`proofs::log`, issue 19): the
 //! row first (the database orders the log), then the tiles and the signed checkpoint.
 //!
+//! Order: the receipt version (create-only), then its log entry, then the latest pointer, so
+//! every receipt the store shows as latest is already in the log.
+//!
 //! Crash safety: the rollup writes receipt v1 again on a retry (create-only, same bytes) and
 //! logs it again, which finds the row; the upgrade and catch-up jobs log the latest receipt
 //! when they read it ([`crate::upgrade::latest_receipt`]), so a receipt version written just

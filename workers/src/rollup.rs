@@ -16,8 +16,8 @@
 //!    against `root.bin`. Per-manifest proofs and `.ots` files are not written: they are
 //!    derived on request from the stored tree ([`proofs::period`] says why).
 //! 5. **summary**: appended to the tenant's chain once per root (a retry finds it).
-//! 6. **receipt** v1, create-only, then the latest pointer, then the tenant's receipt log
-//!    (`crate::receipt_log`); the run row; the last-anchor KV pointer; upgrade and
+//! 6. **receipt** v1, create-only, then the tenant's receipt log (`crate::receipt_log`), then
+//!    the latest pointer (so a receipt anyone is shown is already logged); the run row; the last-anchor KV pointer; upgrade and
 //!    sample-verify jobs enqueued.
 
 use std::time::Duration;
@@ -51,8 +51,8 @@ pub const CHECKPOINTS: &[&str] = &[
     "stamped",
     "summary-appended",
     "receipt-version-written",
-    "receipt-written",
     "receipt-logged",
+    "receipt-written",
 ];
 
 /// What a rollup attempt ended with.
@@ -462,6 +462,8 @@ async fn write_first_receipt(
     let v1 = BlobKey::receipt_version(t, &p, 1, ReceiptFormat::Json)?;
     let stored = put_or_keep(ctx, &v1, bytes).await?;
     ctx.checkpoint("receipt-version-written").await;
+    // Logged before the latest pointer names it: a receipt anyone can be shown is in the log.
+    crate::receipt_log::log_receipt(ctx, t, p, 1, &stored).await?;
     ctx.blobs
         .put_latest(
             &BlobKey::receipt_latest(t, &p, ReceiptFormat::Json),
@@ -469,7 +471,7 @@ async fn write_first_receipt(
         )
         .await?;
     ctx.checkpoint("receipt-written").await;
-    crate::receipt_log::log_receipt(ctx, t, p, 1, &stored).await
+    Ok(())
 }
 
 /// The run's end: its anchor rows, its outcome, the tenant's last-anchor note, the upgrade

@@ -53,19 +53,20 @@ pub(crate) async fn latest_receipt(ctx: &Ctx, run: &Run) -> Result<Receipt> {
     Ok(receipt)
 }
 
-/// Writes receipt `body.version` create-only and points the latest receipt at it.
+/// Writes receipt `body.version` create-only, logs it, and points the latest receipt at it.
 pub(crate) async fn publish_receipt(ctx: &Ctx, body: ReceiptBody) -> Result<Receipt> {
     let (t, p, v) = (body.tenant.clone(), body.period, body.version);
     let receipt = Receipt::sign(body, &ctx.key)?;
     let key = BlobKey::receipt_version(&t, &p, v, ReceiptFormat::Json)?;
     let stored = put_or_keep(ctx, &key, receipt.to_json_pretty().into_bytes()).await?;
+    // Logged before the latest pointer names it (crate::receipt_log).
+    crate::receipt_log::log_receipt(ctx, &t, p, v, &stored).await?;
     ctx.blobs
         .put_latest(
             &BlobKey::receipt_latest(&t, &p, ReceiptFormat::Json),
             &stored,
         )
         .await?;
-    crate::receipt_log::log_receipt(ctx, &t, p, v, &stored).await?;
     Ok(Receipt::from_json(&stored)?)
 }
 

@@ -9,10 +9,18 @@
 // the proof with tlog.CheckRecord. Output, one JSON object per proven index:
 // {"dir":DIR,"index":I,"entry":ENTRY,"proof":[HEX,...]}. Any failure: a message on stderr
 // naming the tree, and exit status 1.
+//
+// A line "checkpoint DIR VKEY_FILE NOTE_FILE OLD_SIZE OLD_ROOT_HEX" checks a receipt log's
+// signed checkpoint instead: golang.org/x/mod/sumdb/note opens NOTE_FILE with the verifier
+// key in VKEY_FILE (C2SP signed-note, Ed25519); the text's size and base64 root must be the
+// tree hash of DIR's tiles; tlog.ProveTree proves OLD_SIZE consistent with it from those
+// tiles and tlog.CheckTree checks that proof against OLD_ROOT_HEX. Output:
+// {"origin":O,"size":N,"root":HEX,"consistency":[HEX,...]}.
 package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -127,13 +136,86 @@ func check(line string, out *json.Encoder) error {
 	return nil
 }
 
+func checkpoint(f []string, out *json.Encoder) error {
+	if len(f) != 6 {
+		return fmt.Errorf("want checkpoint DIR VKEY NOTE OLD_SIZE OLD_ROOT, got %q", f)
+	}
+	dir := f[1]
+	vkey, err := os.ReadFile(f[2])
+	if err != nil {
+		return err
+	}
+	text, err := os.ReadFile(f[3])
+	if err != nil {
+		return err
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		return fmt.Errorf("verifier key: %v", err)
+	}
+	n, err := note.Open(text, note.VerifierList(v))
+	if err != nil {
+		return fmt.Errorf("note.Open: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 4 || lines[len(lines)-1] != "" {
+		return fmt.Errorf("checkpoint text %q", n.Text)
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil {
+		return err
+	}
+	raw, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(raw) != 32 {
+		return fmt.Errorf("bad root %q", lines[2])
+	}
+	var root tlog.Hash
+	copy(root[:], raw)
+	hr := tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, dirTiles{dir})
+	th, err := tlog.TreeHash(size, hr)
+	if err != nil {
+		return fmt.Errorf("tree hash: %v", err)
+	}
+	if th != root {
+		return fmt.Errorf("tree hash %x, want %x", th, root)
+	}
+	old, err := strconv.ParseInt(f[4], 10, 64)
+	if err != nil {
+		return err
+	}
+	oldRaw, err := hex.DecodeString(f[5])
+	if err != nil || len(oldRaw) != 32 {
+		return fmt.Errorf("bad old root %q", f[5])
+	}
+	var oldRoot tlog.Hash
+	copy(oldRoot[:], oldRaw)
+	p, err := tlog.ProveTree(size, old, hr)
+	if err != nil {
+		return fmt.Errorf("prove %d -> %d: %v", old, size, err)
+	}
+	if err := tlog.CheckTree(p, size, root, old, oldRoot); err != nil {
+		return fmt.Errorf("check %d -> %d: %v", old, size, err)
+	}
+	hexes := make([]string, len(p))
+	for k, h := range p {
+		hexes[k] = hex.EncodeToString(h[:])
+	}
+	return out.Encode(map[string]any{"origin": lines[0], "size": size, "root": hex.EncodeToString(root[:]), "consistency": hexes})
+}
+
 func main() {
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<26)
 	w := bufio.NewWriter(os.Stdout)
 	out := json.NewEncoder(w)
 	for in.Scan() {
-		if err := check(in.Text(), out); err != nil {
+		var err error
+		if f := strings.Fields(in.Text()); len(f) > 0 && f[0] == "checkpoint" {
+			err = checkpoint(f, out)
+		} else {
+			err = check(in.Text(), out)
+		}
+		if err != nil {
 			w.Flush()
 			fmt.Fprintf(os.Stderr, "tlogcheck: %s: %v\n", strings.Fields(in.Text())[0], err)
 			os.Exit(1)
