@@ -10,10 +10,12 @@ use std::fmt;
 
 use domain::AnchorKind;
 use domain::formats::Receipt;
+use domain::keys::Jwks;
 use stamp::bitcoin::{HeadersFile, Network};
 use stamp::tsp::{Certificate, VerifyOptions};
 
-use crate::receipt::HeaderInput;
+use crate::receipt::{Evidence, HeaderInput, SummaryInput};
+use crate::report::Report;
 
 /// Which input was bad.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,6 +223,29 @@ impl Downloads {
             }
         }
         Ok(out)
+    }
+
+    /// Every check of `receipt` against these files (the tenant's whole chain as the summary
+    /// input). The JWKS must parse first: else bad input, nothing checked.
+    pub fn check(
+        &self,
+        receipt: &Receipt,
+        tsa: &VerifyOptions,
+        headers: &HeaderInput,
+    ) -> Result<Report, InputError> {
+        let jwks = Jwks::from_json(&self.jwks).map_err(|e| {
+            InputError::new(Bad::Jwks, format!("the JWKS is not a usable JWK Set: {e}"))
+        })?;
+        Ok(crate::receipt::check(&Evidence {
+            receipt,
+            jwks: &jwks,
+            root_bin: &self.root_bin,
+            root_ots: self.root_ots.as_deref(),
+            root_tsr: self.root_tsr.as_deref(),
+            summary: SummaryInput::Chain(&self.chain),
+            tsa,
+            headers,
+        }))
     }
 }
 

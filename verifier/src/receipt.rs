@@ -573,32 +573,6 @@ fn summary_alone(r: &Receipt, bytes: &[u8], jwks: &Jwks) -> Check {
     )
 }
 
-/// Every check of `receipt` against what was downloaded beside it (its tenant's whole chain
-/// as the summary input). The JWKS must parse first: else bad input, nothing checked.
-pub fn check_downloads(
-    receipt: &Receipt,
-    files: &crate::input::Downloads,
-    tsa: &VerifyOptions,
-    headers: &HeaderInput,
-) -> Result<Report, crate::input::InputError> {
-    let jwks = Jwks::from_json(&files.jwks).map_err(|e| {
-        crate::input::InputError::new(
-            crate::input::Bad::Jwks,
-            format!("the JWKS is not a usable JWK Set: {e}"),
-        )
-    })?;
-    Ok(check(&Evidence {
-        receipt,
-        jwks: &jwks,
-        root_bin: &files.root_bin,
-        root_ots: files.root_ots.as_deref(),
-        root_tsr: files.root_tsr.as_deref(),
-        summary: SummaryInput::Chain(&files.chain),
-        tsa,
-        headers,
-    }))
-}
-
 /// What is known of newer versions of a checked receipt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Latest {

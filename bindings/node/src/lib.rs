@@ -51,7 +51,6 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Thrown>) -> Result<T, Thrown> {
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 #[allow(missing_debug_implementations)] // napi's Uint8Array has no Debug
-
 pub struct Options {
     /// The operator's JWKS (`jwks.json`). `verifyReceipt`: overrides `artifacts["jwks.json"]`.
     pub jwks: Option<Uint8Array>,
@@ -231,8 +230,7 @@ pub fn verify_receipt(
                 .ok_or_else(|| thrown(needed.missing(needed.name)))
         })?;
         let (tsa, headers) = trust(&o)?;
-        let mut r =
-            verifier::receipt::check_downloads(&receipt, &files, &tsa, &headers).map_err(thrown)?;
+        let mut r = files.check(&receipt, &tsa, &headers).map_err(thrown)?;
         r.push(verifier::receipt::version_note(&receipt, Latest::Offline));
         Ok(to_js(&r, r.lines(), None))
     })

@@ -345,7 +345,8 @@ pub fn receipt(args: &ReceiptArgs) -> Outcome {
     })?;
     let tsa = tsa_options(&args.trust)?;
     let headers = header_input(&args.trust, &[files.root_ots.as_deref()])?;
-    let mut report = receipt::check_downloads(&receipt, &files, &tsa, &headers)
+    let mut report = files
+        .check(&receipt, &tsa, &headers)
         .map_err(|e| Failure::Input(anyhow::Error::new(e)))?;
     report.push(version_note(&receipt, &source));
     finish(&report)
