@@ -38,3 +38,21 @@ pub fn stdout(report: &Report) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_chain_fails_its_check_and_prints_nothing() {
+        let jwks = Jwks::new(vec![domain::keys::SigningKey::generate().public_jwk()]).unwrap();
+        let r = check(b"", &jwks).unwrap();
+        assert_eq!(r.0[0].name, "chain");
+        assert_eq!(r.0[0].status, Status::Failed, "{:?}", r.0[0]);
+        assert_eq!(stdout(&r), "");
+        assert_eq!(
+            stdout(&Report(vec![Check::ok("chain", "tenant t")])),
+            "valid: tenant t\n"
+        );
+    }
+}

@@ -128,3 +128,30 @@ pub fn stdout(report: &Report) -> String {
         out
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdout_prefixes_each_passed_check_and_note_and_is_empty_once_one_failed() {
+        let mut r = Report(vec![
+            Check::ok("proof", "digest d is leaf 0 of 1 under r"),
+            Check::ok(
+                "receipt",
+                "tenant t, period p, tree size 1 and root are those of v1",
+            ),
+            Check::note("signature", "the receipt's signature (pass --jwks JWKS)"),
+        ]);
+        assert_eq!(
+            stdout(&r),
+            "valid: digest d is leaf 0 of 1 under r\nbound: tenant t, period p, tree size 1 and \
+             root are those of v1\nnot checked: the receipt's signature (pass --jwks JWKS)\n"
+        );
+        r.0[2] = Check::ok("signature", "the receipt's signature verifies under key k");
+        assert!(stdout(&r).ends_with("signed: the receipt's signature verifies under key k\n"));
+        r.0[2] = Check::failed("signature", "the receipt's signature is NOT valid: x");
+        assert_eq!(stdout(&r), "");
+        assert_eq!(r.verdict().exit_code(), 1);
+    }
+}
