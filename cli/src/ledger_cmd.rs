@@ -1,7 +1,7 @@
 //! `anchor ledger`: the hash-chained run-summary ledger.
 //!
 //! `verify` checks an exported chain (JSONL, one summary's exact bytes per line) against a
-//! JWKS with `ledger::chain::verify_jsonl`: exit 0 and one line (tenant, summaries, time
+//! JWKS with `verifier::chain` (`domain::chain::verify_jsonl`'s rules): exit 0 and one line (tenant, summaries, time
 //! span, head hash) when valid; exit 1 naming the first bad line and the rule it breaks
 //! (`line 3: prev: …`); exit 2 when a file cannot be read or the JWKS is malformed.
 //!
@@ -10,11 +10,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use clap::Subcommand;
-use ledger::ids::format_ts;
+use ledger::TenantId;
 use ledger::keys::Jwks;
-use ledger::{DomainError, TenantId};
+use verifier::report::Status;
 
 use crate::{Failure, Outcome, read_input, write_stdout};
 
@@ -109,19 +109,14 @@ fn verify(file: &PathBuf, jwks_path: &PathBuf) -> Outcome {
     let jwks = Jwks::from_json(&read_input(jwks_path)?)
         .with_context(|| format!("{} is not a usable JWKS", jwks_path.display()))?;
     let data = read_input(file)?;
-    let report = ledger::chain::verify_jsonl(&data, &jwks).map_err(|e| match e {
-        DomainError::Chain { .. } => Failure::Check(
-            anyhow::Error::new(e).context(format!("{} is NOT a valid chain", file.display())),
-        ),
-        other => Failure::Input(anyhow::Error::new(other)),
-    })?;
-    let line = format!(
-        "valid: tenant {}, {} summaries ({} to {}), head {}\n",
-        report.tenant,
-        report.lines,
-        format_ts(report.first_ts),
-        format_ts(report.last_ts),
-        report.head_hash
-    );
-    Ok(write_stdout(line.as_bytes())?)
+    let report =
+        verifier::chain::check(&data, &jwks).map_err(|e| Failure::Input(anyhow::Error::new(e)))?;
+    match report.0.iter().find(|c| c.status == Status::Failed) {
+        Some(failed) => Err(Failure::Check(anyhow!(
+            "{} is NOT a valid chain: {}",
+            file.display(),
+            failed.detail
+        ))),
+        None => Ok(write_stdout(verifier::chain::stdout(&report).as_bytes())?),
+    }
 }

@@ -290,11 +290,6 @@ pub(crate) fn load_epochs(path: &std::path::Path) -> anyhow::Result<Arc<Epochs>>
     ))
 }
 
-/// `headers` checked against `epochs` when given ([`HeadersFile::with_table`]).
-pub(crate) fn with_table(headers: HeadersFile, epochs: Option<&Arc<Epochs>>) -> HeadersFile {
-    headers.with_table(epochs)
-}
-
 fn digest_of(file: Option<&PathBuf>, digest: Option<&str>) -> anyhow::Result<[u8; 32]> {
     match (file, digest) {
         (Some(path), _) => Ok(Sha256::digest(read_input(path)?).into()),

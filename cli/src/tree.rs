@@ -8,18 +8,10 @@ use anyhow::{Context, anyhow};
 use merkle::proof::{NodeCollector, plan_inclusion};
 use merkle::proof_doc::ProofV1;
 use merkle::stream::par_root_of_sorted_digests;
-use merkle::{DigestTreeBuilder, LeafIndex, ManifestDigest, Parameters, Root, TreeSize};
-use serde::Serialize;
+use merkle::{DigestTreeBuilder, LeafIndex, ManifestDigest, Parameters, Root, TreeRoot, TreeSize};
 
 use crate::digests::{SortStats, SortedDigests};
 use crate::{DigestInput, Failure, Outcome, write_stdout};
-
-#[derive(Serialize)]
-struct RootOutput {
-    root: Root,
-    tree_size: u64,
-    parameters: Parameters,
-}
 
 fn load(input: &DigestInput) -> anyhow::Result<(SortedDigests, SortStats)> {
     let tmp = input.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -76,14 +68,7 @@ pub fn root(input: &DigestInput) -> Outcome {
             input.digests.display()
         )));
     }
-    let out = RootOutput {
-        root: Root(root),
-        tree_size: size,
-        parameters: Parameters::c2c(),
-    };
-    let mut line = serde_json::to_string(&out).expect("serialises");
-    line.push('\n');
-    write_stdout(line.as_bytes())?;
+    write_stdout(TreeRoot::c2c(root, size).to_line().as_bytes())?;
     report(input, started, stats, size);
     Ok(())
 }

@@ -248,3 +248,30 @@ mod tests {
         assert!(p.check().is_err());
     }
 }
+
+/// What `anchor tree root` prints (and the Node package's `computeRoot` returns): a tree's
+/// root, its size and the parameters it was built with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TreeRoot {
+    pub root: Root,
+    pub tree_size: u64,
+    pub parameters: Parameters,
+}
+
+impl TreeRoot {
+    /// The c2c tree of `tree_size` leaves whose root is `root`.
+    pub fn c2c(root: Hash, tree_size: u64) -> TreeRoot {
+        TreeRoot {
+            root: Root(root),
+            tree_size,
+            parameters: Parameters::c2c(),
+        }
+    }
+
+    /// One line of JSON, `{"root","tree_size","parameters"}`, and a newline.
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("serialises");
+        line.push('\n');
+        line
+    }
+}

@@ -23,7 +23,7 @@ pub mod tree;
 
 pub use error::{MerkleError, Result};
 pub use hash::Hash;
-pub use leaf::{ManifestDigest, Parameters, Root};
+pub use leaf::{ManifestDigest, Parameters, Root, TreeRoot};
 pub use proof_doc::ProofV1;
 pub use stream::{DigestTreeBuilder, NoSink, NodeSink, TreeBuilder};
 pub use tree::{LeafIndex, NodeId, TreeSize};

@@ -6,10 +6,12 @@
 //!
 //! It reads no file, fetches nothing and parses no argument: `anchor verify receipt|bundle`
 //! (the CLI) reads the files, fetches from `--api` and the header source, prints the report
-//! and turns the verdict into an exit code. Issue 21's Node package is meant to wrap this
-//! crate the same way.
+//! and turns the verdict into an exit code. Issue 21's Node package (`bindings/node`) wraps
+//! this crate the same way: [`input`] is what both do to the bytes they were given.
 
 pub mod bundle;
+pub mod chain;
+pub mod input;
 pub mod proof;
 pub mod receipt;
 pub mod report;

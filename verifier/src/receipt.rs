@@ -572,3 +572,38 @@ fn summary_alone(r: &Receipt, bytes: &[u8], jwks: &Jwks) -> Check {
         ),
     )
 }
+
+/// What is known of newer versions of a checked receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Latest {
+    /// Nothing: the receipt was checked offline.
+    Offline,
+    /// The API was asked for the period's latest receipt: its version, or `None` when it did
+    /// not say.
+    AtApi(Option<u32>),
+}
+
+/// The closing `note version` line of `anchor verify receipt`: which version was checked,
+/// and whether a newer one supersedes it.
+pub fn version_note(receipt: &Receipt, latest: Latest) -> Check {
+    let checked = receipt.version;
+    Check::note(
+        "version",
+        match latest {
+            Latest::Offline => format!(
+                "checked receipt version {checked}; whether a newer version supersedes it is \
+                 not known offline (verify with --api to ask)"
+            ),
+            Latest::AtApi(Some(l)) if l > checked => format!(
+                "checked receipt version {checked}, which version {l} at the API supersedes: \
+                 verify the latest for the newest evidence"
+            ),
+            Latest::AtApi(Some(_)) => {
+                format!("checked receipt version {checked}, the latest at the API")
+            }
+            Latest::AtApi(None) => {
+                format!("checked receipt version {checked}; the API did not say which is latest")
+            }
+        },
+    )
+}

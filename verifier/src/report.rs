@@ -19,6 +19,19 @@ pub enum Status {
     Note,
 }
 
+impl Status {
+    /// One word for the status: `verified`, `failed`, `pending`, `malformed` or `note`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Verified => "verified",
+            Status::Failed => "failed",
+            Status::Pending => "pending",
+            Status::Malformed => "malformed",
+            Status::Note => "note",
+        }
+    }
+}
+
 /// What a passed check rests on: whom a reader must trust for it to mean anything, weakest
 /// first (the order decides the closing line's "strongest evidence").
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,6 +55,18 @@ pub enum Basis {
 }
 
 impl Basis {
+    /// One word for the basis: `hashes`, `regtest-work`, `operator-key`, `tsa-ca` or
+    /// `proof-of-work`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Basis::Hashes => "hashes",
+            Basis::RegtestWork => "regtest-work",
+            Basis::OperatorKey => "operator-key",
+            Basis::TsaCa { .. } => "tsa-ca",
+            Basis::ProofOfWork { .. } => "proof-of-work",
+        }
+    }
+
     /// The basis a check of this name rests on unless it says otherwise: the receipt's
     /// signature, the run-summary chain and summary rest on the operator's key; `ots` and
     /// `tsa` checks name theirs with [`Check::resting_on`]; the rest are hashes.
@@ -53,7 +78,7 @@ impl Basis {
     }
 
     /// For a `✓` line: `rests on …`.
-    fn phrase(&self) -> String {
+    pub fn phrase(&self) -> String {
         match self {
             Basis::Hashes => "hashes".to_owned(),
             Basis::RegtestWork => "regtest work, which proves nothing about time".to_owned(),
@@ -229,6 +254,31 @@ pub enum Verdict {
     /// Nothing failed; this many checks are pending.
     Pending(usize),
     NothingChecked,
+}
+
+impl Verdict {
+    /// The CLI's exit code: 0 verified, 1 a check failed, 2 malformed input or nothing
+    /// checked, 3 pending.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Verified => 0,
+            Verdict::Failed(_) => 1,
+            Verdict::Malformed(_) | Verdict::NothingChecked => 2,
+            Verdict::Pending(_) => 3,
+        }
+    }
+
+    /// One word for the verdict: `verified`, `failed`, `pending`, `malformed` or
+    /// `nothing-checked`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Verdict::Verified => "verified",
+            Verdict::Failed(_) => "failed",
+            Verdict::Malformed(_) => "malformed",
+            Verdict::Pending(_) => "pending",
+            Verdict::NothingChecked => "nothing-checked",
+        }
+    }
 }
 
 impl fmt::Display for Verdict {

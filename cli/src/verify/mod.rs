@@ -36,17 +36,17 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use ledger::formats::Receipt;
-use ledger::keys::Jwks;
-use ledger::{AnchorKind, Period, TenantId};
+use ledger::{Period, TenantId};
 use proofs::Bundle;
 use stamp::DetachedTimestamp;
-use stamp::bitcoin::{HeadersFile, Network};
 use stamp::headers::{RemoteHeaders, fetch_headers_against, fetch_headers_on, fetch_tip_height};
-use stamp::tsp::{Certificate, VerifyOptions};
+use stamp::tsp::VerifyOptions;
 
 use crate::{Failure, Outcome, read_input, write_stdout};
+use verifier::input::{self, Downloads};
+use verifier::receipt::Latest;
 use verifier::report::{self, Check, Verdict};
-use verifier::{Evidence, HeaderInput, SummaryInput, bundle, receipt};
+use verifier::{HeaderInput, bundle, receipt};
 
 /// The trust anchors: the TSA's CA and a Bitcoin header source.
 #[derive(Args, Debug)]
@@ -234,28 +234,18 @@ impl Source {
             }
         }
     }
-
-    fn must_get(&self, name: &str, why: &str) -> Result<Vec<u8>, Failure> {
-        self.get(name)?
-            .ok_or_else(|| Failure::Input(anyhow!("{} is missing ({why})", self.describe(name))))
-    }
 }
 
-/// `--ca`: PEM (as openssl reads it) or one DER certificate.
-fn certificates(path: &Path) -> anyhow::Result<Vec<Certificate>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Certificate::from_file_bytes(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
-}
-
+/// `--ca`: PEM (as openssl reads it) or one DER certificate (`verifier::input::tsa_options`).
 fn tsa_options(trust: &TrustArgs) -> anyhow::Result<VerifyOptions> {
-    Ok(VerifyOptions {
-        trusted: trust
-            .ca
-            .as_deref()
-            .map(certificates)
-            .transpose()?
-            .unwrap_or_default(),
-        ..VerifyOptions::default()
+    let ca = trust
+        .ca
+        .as_deref()
+        .map(|path| std::fs::read(path).with_context(|| format!("reading {}", path.display())))
+        .transpose()?;
+    input::tsa_options(ca.as_deref()).map_err(|e| {
+        let path = trust.ca.as_deref().unwrap_or(Path::new("--ca"));
+        anyhow!("{}: {e}", path.display())
     })
 }
 
@@ -267,19 +257,11 @@ fn header_input(trust: &TrustArgs, ots: &[Option<&[u8]>]) -> Result<HeaderInput,
         .as_deref()
         .map(crate::ots::load_epochs)
         .transpose()?;
-    let network = if trust.regtest {
-        Network::Regtest
-    } else {
-        Network::Bitcoin
-    };
+    let network = input::network(trust.regtest);
     if let Some(path) = &trust.headers {
-        let headers = HeadersFile::from_json(&read_input(path)?)
-            .with_context(|| format!("{} is not a headers file", path.display()))?;
-        return Ok(HeaderInput::Source {
-            headers: crate::ots::with_table(headers.on_network(network), epochs.as_ref()),
-            name: path.display().to_string(),
-            tip: None,
-        });
+        let name = path.display().to_string();
+        return input::headers_file(&read_input(path)?, &name, network, epochs.as_ref())
+            .map_err(|e| Failure::Input(anyhow!("{name} is {e}")));
     }
     let remote = match (&trust.esplora, &trust.bitcoind) {
         (Some(url), _) => RemoteHeaders::esplora(url).map_err(|e| anyhow!("--esplora: {e}"))?,
@@ -352,44 +334,20 @@ pub fn receipt(args: &ReceiptArgs) -> Outcome {
         (None, Some(dir)) => Source::Dir(dir.clone()),
         (None, None) => Source::Dir(crate::ots::dir_of(&args.receipt).to_path_buf()),
     };
-    let stored = |kind: AnchorKind| {
-        receipt
-            .anchors
-            .iter()
-            .any(|a| a.kind == kind && a.artifact.is_some())
-    };
-    let root_bin = source.must_get("root.bin", "every receipt's root")?;
-    let root_ots = if stored(AnchorKind::Ots) {
-        Some(source.must_get("root.ots", "the receipt names an OpenTimestamps anchor")?)
-    } else {
-        None
-    };
-    let root_tsr = if stored(AnchorKind::Tsa) {
-        Some(source.must_get("root.tsr", "the receipt names an RFC 3161 anchor")?)
-    } else {
-        None
-    };
-    let jwks = match &args.jwks {
-        Some(path) => read_input(path)?,
-        None => source.must_get("jwks.json", "the keys that sign receipts and summaries")?,
-    };
-    let jwks = Jwks::from_json(&jwks).context("the JWKS is not a usable JWK Set")?;
-    let chain = match &args.chain {
-        Some(path) => read_input(path)?,
-        None => source.must_get("chain.jsonl", "the tenant's run-summary chain")?,
-    };
+    // The files `verifier::input::receipt_needs` lists, from the source, `--jwks` and `--chain`.
+    let files = Downloads::gather(&receipt, |needed| {
+        match (needed.name, &args.jwks, &args.chain) {
+            ("jwks.json", Some(path), _) | ("chain.jsonl", _, Some(path)) => Ok(read_input(path)?),
+            (name, ..) => source.get(name)?.ok_or_else(|| {
+                Failure::Input(anyhow::Error::new(needed.missing(&source.describe(name))))
+            }),
+        }
+    })?;
     let tsa = tsa_options(&args.trust)?;
-    let headers = header_input(&args.trust, &[root_ots.as_deref()])?;
-    let mut report = receipt::check(&Evidence {
-        receipt: &receipt,
-        jwks: &jwks,
-        root_bin: &root_bin,
-        root_ots: root_ots.as_deref(),
-        root_tsr: root_tsr.as_deref(),
-        summary: SummaryInput::Chain(&chain),
-        tsa: &tsa,
-        headers: &headers,
-    });
+    let headers = header_input(&args.trust, &[files.root_ots.as_deref()])?;
+    let mut report = files
+        .check(&receipt, &tsa, &headers)
+        .map_err(|e| Failure::Input(anyhow::Error::new(e)))?;
     report.push(version_note(&receipt, &source));
     finish(&report)
 }
@@ -397,39 +355,18 @@ pub fn receipt(args: &ReceiptArgs) -> Outcome {
 /// Which receipt version was checked, and whether a newer one supersedes it: asked of `--api`
 /// (its latest receipt of the period); offline only the version is known.
 fn version_note(receipt: &Receipt, source: &Source) -> Check {
-    let checked = receipt.version;
-    let Source::Api { .. } = source else {
-        return Check::note(
-            "version",
-            format!(
-                "checked receipt version {checked}; whether a newer version supersedes it is \
-                 not known offline (verify with --api to ask)"
-            ),
-        );
+    let latest = match source {
+        Source::Dir(_) => Latest::Offline,
+        Source::Api { .. } => Latest::AtApi(
+            source
+                .get("receipt.json")
+                .ok()
+                .flatten()
+                .and_then(|b| Receipt::from_json(&b).ok())
+                .map(|l| l.version),
+        ),
     };
-    let latest = source
-        .get("receipt.json")
-        .ok()
-        .flatten()
-        .and_then(|b| Receipt::from_json(&b).ok());
-    match latest {
-        Some(l) if l.version > checked => Check::note(
-            "version",
-            format!(
-                "checked receipt version {checked}, which version {} at the API supersedes: \
-                 verify the latest for the newest evidence",
-                l.version
-            ),
-        ),
-        Some(_) => Check::note(
-            "version",
-            format!("checked receipt version {checked}, the latest at the API"),
-        ),
-        None => Check::note(
-            "version",
-            format!("checked receipt version {checked}; the API did not say which is latest"),
-        ),
-    }
+    receipt::version_note(receipt, latest)
 }
 
 pub fn bundle(args: &BundleArgs) -> Outcome {

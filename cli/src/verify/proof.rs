@@ -1,11 +1,11 @@
-//! `anchor verify proof`: a `c2c.proof.v1`, alone or bound to a receipt (the binding rule is
-//! `verifier::proof`).
+//! `anchor verify proof`: a `c2c.proof.v1`, alone or bound to a receipt (the checks and the
+//! lines they print are `verifier::proof`'s).
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use merkle::{ProofV1, Root};
+use verifier::report::Status;
 
 use crate::{Failure, Outcome, read_input, write_stdout};
 
@@ -38,49 +38,9 @@ pub fn verify_proof(
                 .with_context(|| format!("{} is not a usable JWK Set", path.display()))
         })
         .transpose()?;
-    proof
-        .verify(expected.as_ref().or(receipt.as_ref().map(|r| &r.root)))
-        .map_err(|e| Failure::Check(anyhow::Error::new(e).context("proof is NOT valid")))?;
-    let mut out = format!(
-        "valid: digest {} is leaf {} of {} under {}\n",
-        proof.digest, proof.leaf_index, proof.tree_size, proof.root
-    );
-    let Some(receipt) = receipt else {
-        out.push_str(
-            "not checked: the tenant and period the file names (pass --receipt RECEIPT to bind \
-             them to a receipt)\n",
-        );
-        return Ok(write_stdout(out.as_bytes())?);
-    };
-    let wrong = verifier::proof::mismatches(&proof, &receipt);
-    if !wrong.is_empty() {
-        return Err(Failure::Check(anyhow!(
-            "proof does NOT belong to the receipt: {}",
-            wrong.join("; ")
-        )));
+    let report = verifier::proof::check(&proof, expected.as_ref(), receipt.as_ref(), jwks.as_ref());
+    if let Some(failed) = report.0.iter().find(|c| c.status == Status::Failed) {
+        return Err(Failure::Check(anyhow!("{}", failed.detail)));
     }
-    let _ = writeln!(
-        out,
-        "bound: tenant {}, period {}, tree size {} and root are those of receipt version {}",
-        receipt.tenant, receipt.period, receipt.tree_size, receipt.version
-    );
-    match jwks {
-        Some(jwks) => {
-            receipt.verify_signature(&jwks).map_err(|e| {
-                Failure::Check(
-                    anyhow::Error::new(e).context("the receipt's signature is NOT valid"),
-                )
-            })?;
-            let _ = writeln!(
-                out,
-                "signed: the receipt's signature verifies under key {}",
-                receipt.kid
-            );
-        }
-        None => out.push_str(
-            "not checked: the receipt's signature (pass --jwks JWKS, or run anchor verify \
-             receipt)\n",
-        ),
-    }
-    Ok(write_stdout(out.as_bytes())?)
+    Ok(write_stdout(verifier::proof::stdout(&report).as_bytes())?)
 }

@@ -1,0 +1,5 @@
+//! The linker setup a Node addon needs on each platform (napi-build).
+
+fn main() {
+    napi_build::setup();
+}
