@@ -226,13 +226,12 @@ fn golangs_note_and_tlog_open_our_checkpoints_and_prove_them_consistent_as_we_do
     let sizes = [1u64, 2, 3, 7, 8, 255, 256, 257, 511, 600];
     let (log, entries, _) = published_log(tmp.path(), &sizes);
     let root_at = |n: u64| {
-        let tree = proofs::log::LogTree::new(
+        proofs::log::LogTree::new(
             entries[..usize::try_from(n).unwrap()]
                 .iter()
                 .map(domain::receipt_log::LogEntry::to_bytes)
                 .collect(),
-        );
-        tree
+        )
     };
     let mut input = String::new();
     let mut pairs = Vec::new();
@@ -283,7 +282,12 @@ fn golangs_note_refuses_a_checkpoint_changed_or_signed_by_another_key() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let (log, entries, _) = published_log(tmp.path(), &[5, 9]);
-    let first = proofs::log::LogTree::new(entries[..5].iter().map(|e| e.to_bytes()).collect());
+    let first = proofs::log::LogTree::new(
+        entries[..5]
+            .iter()
+            .map(domain::receipt_log::LogEntry::to_bytes)
+            .collect(),
+    );
     let line = |note: &Path, vkey: &Path| {
         format!(
             "checkpoint {} {} {} 5 {}\n",
