@@ -56,6 +56,10 @@ pub struct MonitorArgs {
     /// API's `/.well-known/jwks.json`).
     #[arg(long, value_name = "FILE")]
     jwks: Option<PathBuf>,
+    /// The tenant's run-summary chain as JSONL (`anchor ledger export`); every logged
+    /// receipt's summary must be a line of it. With `--api`, default the API's chain.
+    #[arg(long, value_name = "FILE")]
+    chain: Option<PathBuf>,
     /// A receipt the tenant was shown elsewhere; it must be in the log. Repeatable.
     #[arg(long = "receipt", value_name = "FILE")]
     receipts: Vec<PathBuf>,
@@ -138,6 +142,7 @@ pub fn run(args: &MonitorArgs) -> Outcome {
         Some(path) => Some(Jwks::from_json(&read_input(path)?).map_err(input)?),
         None => None,
     };
+    let chain_file = args.chain.as_ref().map(read_input).transpose()?;
     let client = stamp::calendar::http_client(Duration::from_secs(30)).map_err(input)?;
     crate::ots::runtime()?.block_on(async {
         match (&args.api, &args.from) {
@@ -150,10 +155,13 @@ pub fn run(args: &MonitorArgs) -> Outcome {
                     token: args.token.clone(),
                 };
                 let base = &source.http.base;
-                let chain = source
-                    .fetch(&format!("{base}/anchor/chain/{tenant}"))
-                    .await
-                    .map_err(check)?;
+                let chain = match chain_file {
+                    Some(c) => Some(c),
+                    None => source
+                        .fetch(&format!("{base}/anchor/chain/{tenant}"))
+                        .await
+                        .map_err(check)?,
+                };
                 let jwks = match jwks {
                     Some(j) => Some(j),
                     None => source
@@ -178,7 +186,7 @@ pub fn run(args: &MonitorArgs) -> Outcome {
                 };
                 let extra = Extra {
                     jwks: jwks.as_ref(),
-                    chain: None,
+                    chain: chain_file.as_deref(),
                     shown: &shown,
                 };
                 monitor(&source, args, &tenant, state.as_ref(), extra).await
@@ -193,7 +201,7 @@ pub fn run(args: &MonitorArgs) -> Outcome {
                 }
                 let extra = Extra {
                     jwks: jwks.as_ref(),
-                    chain: None,
+                    chain: chain_file.as_deref(),
                     shown: &shown,
                 };
                 monitor(&DirSource(dir), args, &tenant, state.as_ref(), extra).await
