@@ -233,7 +233,90 @@ async fn child_appends_until_killed_when_asked() {
     }
 }
 
+/// Runs `sql` on the database behind the store, past the store's API.
+async fn raw(url: &str, sql: &'static str) -> Result<(), sqlx::Error> {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await?;
+        sqlx::query(sql).execute(&pool).await.map(drop)
+    } else {
+        let pool = sqlx::PgPool::connect(url).await?;
+        sqlx::query(sql).execute(&pool).await.map(drop)
+    }
+}
+
+/// The receipt log: appends number entries 0, 1, 2, … under the tenant's lock (never two at
+/// one index, even from concurrent writers), a repeated append finds its entry, the same
+/// receipt version with other bytes is a conflict, and the rows can be neither changed nor
+/// removed.
+async fn receipt_log_appends_are_ordered_idempotent_and_append_only(db: &TestDb) {
+    use ledger::receipt_log::LogEntry;
+    let s = &db.store;
+    let acme = add_tenant(s, "acme").await;
+    let entry = |v: u32| LogEntry {
+        period: "2026-11-01".parse().unwrap(),
+        version: v,
+        sha256: Hash::sha256(&v.to_be_bytes()).0,
+    };
+    assert_eq!(
+        s.append_receipt_log(&acme, &entry(1), t0()).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        s.append_receipt_log(&acme, &entry(2), t0()).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.append_receipt_log(&acme, &entry(1), t0()).await.unwrap(),
+        0,
+        "a repeated append finds the entry"
+    );
+    let mut changed = entry(2);
+    changed.sha256[0] ^= 1;
+    let err = s
+        .append_receipt_log(&acme, &changed, t0())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Conflict { .. }), "{err}");
+    let nobody = TenantId::new("nobody").unwrap();
+    let err = s
+        .append_receipt_log(&nobody, &entry(1), t0())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::NotFound { .. }), "{err}");
+
+    let tasks: Vec<_> = (3..43)
+        .map(|v| {
+            let store = s.clone();
+            let acme = acme.clone();
+            tokio::spawn(async move { store.append_receipt_log(&acme, &entry(v), t0()).await })
+        })
+        .collect();
+    let mut indexes = Vec::new();
+    for t in tasks {
+        indexes.push(t.await.unwrap().unwrap());
+    }
+    indexes.sort_unstable();
+    assert_eq!(
+        indexes,
+        (2..42).collect::<Vec<u64>>(),
+        "one index each, none twice"
+    );
+    let logged = s.receipt_log(&acme, None).await.unwrap();
+    assert_eq!(logged.len(), 42);
+    assert_eq!(logged[..2], [entry(1), entry(2)]);
+    assert_eq!(s.receipt_log(&acme, Some(5)).await.unwrap().len(), 5);
+
+    for sql in [
+        "UPDATE receipt_log SET version = 7",
+        "DELETE FROM receipt_log",
+    ] {
+        assert!(raw(&db.url, sql).await.is_err(), "{sql} was allowed");
+    }
+    assert_eq!(s.receipt_log(&acme, None).await.unwrap().len(), 42);
+}
+
 contract! {
+    receipt_log_appends_are_ordered_idempotent_and_append_only => super::receipt_log_appends_are_ordered_idempotent_and_append_only;
     appends_link_each_summary_to_the_exact_bytes_of_the_one_before => super::appends_link_each_summary_to_the_exact_bytes_of_the_one_before;
     concurrent_appends_never_fork_a_chain => super::concurrent_appends_never_fork_a_chain;
     a_writer_killed_mid_append_leaves_a_chain_that_verifies => super::a_writer_killed_mid_append_leaves_a_chain_that_verifies;
