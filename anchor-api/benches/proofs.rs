@@ -32,6 +32,11 @@
 //! Targets: API / nginx throughput ≥ 0.50 (random digests; the same-digest ratio is shown
 //! too) and p99 < 10 ms at 80 % of the API's peak.
 //!
+//! 5. **Cold** (`BENCH_ONLY=cold`, instead of 2-4): fresh API instances hit by
+//!    `BENCH_COLD_CONC` (64) simultaneous requests for distinct digests, `BENCH_COLD_ROUNDS`
+//!    (10) times, against the same requests warm; p50/p99 and the resident set's rise
+//!    ([`cold_phase`]).
+//!
 //! Knobs: `BENCH_LEAVES` (100000), `BENCH_BATCH` (10000), `BENCH_SECS` (10), `BENCH_CONNS`
 //! (32), `BENCH_THREADS` (2, wrk's threads), `BENCH_ROUNDS` (3), `BENCH_WARMUP_SECS` (2),
 //! `BENCH_CALIBRATE_SECS` (3).
@@ -557,6 +562,11 @@ fn main() {
 
     eprintln!("proofs bench: building the fixture ({leaves} leaves)…");
     let fx = rt.block_on(fixture(dir.path(), leaves, batch));
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("cold") {
+        let conc = env_num("BENCH_COLD_CONC", 64).max(1);
+        cold_phase(&rt, &fx, conc, env_num("BENCH_COLD_ROUNDS", 10).max(1));
+        return;
+    }
     let config = ApiConfig {
         rate: Rate {
             per_second: 0,
@@ -814,5 +824,206 @@ fn main() {
         at80.rps,
         at80.p99_ms,
         met(at80.p99_ms < 10.0)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold proofs (`BENCH_ONLY=cold`)
+// ---------------------------------------------------------------------------------------------
+
+/// The resident set of this process, KiB (`VmRSS`).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `conc` requests for `paths` at once (one thread each, released together); each one's
+/// latency in ms.
+fn burst(api: SocketAddr, paths: &[String]) -> Vec<f64> {
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(paths.len()));
+    let threads: Vec<_> = paths
+        .iter()
+        .cloned()
+        .map(|path| {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                gate.wait();
+                let t = Instant::now();
+                let reply = http_get(api, &path).expect("a cold proof request");
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                assert_eq!(
+                    reply.status,
+                    200,
+                    "{path}: {}",
+                    String::from_utf8_lossy(&reply.body)
+                );
+                ms
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("a request thread"))
+        .collect()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at.min(sorted.len() - 1)]
+}
+
+/// Cold proof retrieval: `rounds` fresh API instances over the same stores (empty period,
+/// proof and tile caches: what a restart, a scale-out or an evicted period sees), each hit by
+/// `conc` simultaneous requests for distinct random digests, then by the same requests again
+/// (warm: the baseline in the same run). The process's resident set is sampled every 2 ms
+/// during each cold burst: its rise over the burst, divided by `conc`, bounds the extra memory
+/// per concurrent cold request; its level after every round shows whether anything grows.
+fn cold_phase(rt: &tokio::runtime::Runtime, fx: &Fixture, conc: usize, rounds: usize) {
+    let n = fx.digests.len();
+    let prefix = format!("/anchor/proof/{}/{}/", fx.tenant.as_str(), fx.period);
+    let (mut cold, mut warm, mut rises, mut after) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let start_rss = rss_kib();
+    for round in 0..rounds {
+        let config = ApiConfig {
+            rate: Rate {
+                per_second: 0,
+                burst: 0,
+            },
+            ..ApiConfig::default()
+        };
+        let app = anchor_api::app(ApiState::new(
+            Parts {
+                store: fx.ctx.store.clone(),
+                blobs: fx.ctx.blobs.clone(),
+                kv: fx.ctx.kv.clone(),
+                queue: std::sync::Arc::new(fx.ctx.queue.clone()),
+                policy: fx.ctx.policy.clone(),
+                reserves: fx.reserves.clone(),
+            },
+            config,
+        ));
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("binding the API");
+        let api = listener.local_addr().expect("the API's address");
+        let server = rt.spawn(anchor_api::serve(listener, app, std::future::pending()));
+        let paths: Vec<String> = (0..conc)
+            .map(|k| {
+                let i = ((round * conc + k) as u64 * 2_654_435_761) % n as u64;
+                format!("{prefix}{}", fx.digests[i as usize])
+            })
+            .collect();
+        let before = rss_kib();
+        let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let sampler = {
+            let sampling = sampling.clone();
+            std::thread::spawn(move || {
+                let mut peak = 0;
+                while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                    peak = peak.max(rss_kib());
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                peak
+            })
+        };
+        cold.extend(burst(api, &paths));
+        sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+        let peak = sampler.join().expect("the sampler");
+        rises.push(peak.saturating_sub(before));
+        warm.extend(burst(api, &paths));
+        server.abort();
+        after.push(rss_kib());
+        eprintln!(
+            "proofs bench: cold round {}/{rounds}: RSS {before} → peak {peak} KiB",
+            round + 1
+        );
+    }
+    print_cold(&ColdFigures {
+        leaves: n,
+        backend: fx.ctx.blobs.describe(),
+        conc,
+        rounds,
+        cold,
+        warm,
+        rises,
+        after,
+        start_rss,
+    });
+}
+
+/// What [`cold_phase`] measured.
+struct ColdFigures {
+    leaves: usize,
+    backend: String,
+    conc: usize,
+    rounds: usize,
+    cold: Vec<f64>,
+    warm: Vec<f64>,
+    /// The resident set's rise over each cold burst, KiB.
+    rises: Vec<u64>,
+    /// The resident set after each round, KiB.
+    after: Vec<u64>,
+    start_rss: u64,
+}
+
+fn print_cold(c: &ColdFigures) {
+    let (mut cold, mut warm) = (c.cold.clone(), c.warm.clone());
+    let (conc, rounds, n, start_rss) = (c.conc, c.rounds, c.leaves, c.start_rss);
+    let (rises, after) = (&c.rises, &c.after);
+    cold.sort_by(f64::total_cmp);
+    warm.sort_by(f64::total_cmp);
+    let max_rise = rises.iter().copied().max().unwrap_or(0);
+    let per_request_kib = max_rise as f64 / conc as f64;
+    println!();
+    println!(
+        "### Cold proofs: {conc} concurrent requests on a fresh API instance ({rounds} rounds)"
+    );
+    println!();
+    println!("- machine: {}", testkit::machine());
+    println!(
+        "- tree: {n} leaves, tiles on the {} backend",
+        c.backend.split(' ').next().unwrap_or("?")
+    );
+    println!();
+    println!("| requests | p50 | p99 | max |");
+    println!("|---|---:|---:|---:|");
+    for (what, v) in [
+        ("cold (fresh caches)", &cold),
+        ("warm (same requests again, baseline)", &warm),
+    ] {
+        println!(
+            "| {what} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            percentile(v, 0.5),
+            percentile(v, 0.99),
+            v.last().copied().unwrap_or(0.0)
+        );
+    }
+    println!();
+    println!("| figure | value | target | |");
+    println!("|---|---:|---|---|");
+    let p99 = percentile(&cold, 0.99);
+    println!(
+        "| cold p99 | {p99:.2} ms | < 5 ms (directory) | {} |",
+        met(p99 < 5.0)
+    );
+    println!(
+        "| cold p99 / warm p99 | {:.2} | — | — |",
+        p99 / percentile(&warm, 0.99)
+    );
+    println!(
+        "| RSS rise over a burst / {conc} (worst round) | {per_request_kib:.0} KiB | < 8 MiB | {} |",
+        met(per_request_kib < 8.0 * 1024.0)
+    );
+    println!(
+        "| RSS after round 1 → after round {rounds} | {} → {} KiB (start {start_rss}) | no growth past the caches' bound | — |",
+        after.first().copied().unwrap_or(0),
+        after.last().copied().unwrap_or(0)
     );
 }

@@ -356,7 +356,7 @@ struct Tamper {
     apply: fn(&Path, &str),
 }
 
-const TAMPERS: [Tamper; 8] = [
+const TAMPERS: [Tamper; 9] = [
     Tamper {
         what: "a sibling hash of proof.json",
         block: "verify_proof.py",
@@ -377,6 +377,17 @@ const TAMPERS: [Tamper; 8] = [
         what: "root.bin",
         block: "openssl ts -verify",
         apply: |w, _| flip_byte(&w.join("root.bin"), false),
+    },
+    Tamper {
+        what: "the receipt log checkpoint's size",
+        block: "Ed25519PublicKey",
+        apply: |w, _| {
+            let path = w.join("checkpoint.txt");
+            let note = std::fs::read_to_string(&path).unwrap();
+            let mut lines: Vec<String> = note.split('\n').map(str::to_owned).collect();
+            lines[1] = (lines[1].parse::<u64>().unwrap() + 1).to_string();
+            std::fs::write(&path, lines.join("\n")).unwrap();
+        },
     },
     Tamper {
         what: "root.tsr's signature",

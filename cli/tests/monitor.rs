@@ -186,42 +186,39 @@ fn base64_root(note: &str) -> String {
         .to_hex()
 }
 
-#[test]
-fn rollback_fork_missing_changed_or_unlogged_receipts_and_a_cut_chain_exit_1_and_keep_the_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo(dir.path());
+/// A case's mutation of a copy of the demo's data directory.
+type Mutate<'a> = Box<dyn Fn(&Path) + 'a>;
+
+/// The path of receipt version `e` under `blobs`.
+fn receipt(blobs: &Path, e: &LogEntry) -> PathBuf {
+    blobs.join(format!(
+        "receipts/{TENANT}/{}/v{}.json",
+        e.period, e.version
+    ))
+}
+
+/// Files the cases pass in `dir`: the tenant's chain, the chain without its newest line, and a
+/// receipt the operator signed and showed but never logged (`first` one second later).
+fn evidence(dir: &Path, data: &Path, first: &LogEntry) -> (PathBuf, PathBuf, PathBuf) {
     let blobs = data.join("blobs");
-    let state = dir.path().join("state.json");
-    let clean = monitor(&state, &["--from", blobs.to_str().unwrap()], &[]);
-    assert_eq!(exit(&clean), 0, "{}", text(&clean.stderr));
-    let good_state = std::fs::read(&state).unwrap();
-    let logged = entries(&blobs);
-    let size = logged.len();
-    let first = logged[0];
-    let receipt = |b: &Path, e: &LogEntry| {
-        b.join(format!(
-            "receipts/{TENANT}/{}/v{}.json",
-            e.period, e.version
-        ))
-    };
     let chain = success(
         "anchor ledger export",
         &anchor()
             .args(["ledger", "export", "--tenant", TENANT])
-            .env("LEDGER_DATA_DIR", &data)
+            .env("LEDGER_DATA_DIR", data)
             .output()
             .unwrap(),
     );
-    let cut_chain = dir.path().join("cut.jsonl");
+    let cut_chain = dir.join("cut.jsonl");
     let mut lines: Vec<&str> = chain.lines().collect();
     lines.pop();
     std::fs::write(&cut_chain, lines.join("\n") + "\n").unwrap();
-    let full_chain = dir.path().join("chain.jsonl");
+    let full_chain = dir.join("chain.jsonl");
     std::fs::write(&full_chain, &chain).unwrap();
-    let unlogged = dir.path().join("unlogged.json");
+    let unlogged = dir.join("unlogged.json");
     // A receipt the operator signed and showed, but never logged (one second later).
     let logged_one =
-        ledger::formats::Receipt::from_json(&std::fs::read(receipt(&blobs, &first)).unwrap())
+        ledger::formats::Receipt::from_json(&std::fs::read(receipt(&blobs, first)).unwrap())
             .unwrap();
     let key = SigningKey::from_pem(&std::fs::read_to_string(data.join("signing-key.pem")).unwrap())
         .unwrap();
@@ -245,11 +242,23 @@ fn rollback_fork_missing_changed_or_unlogged_receipts_and_a_cut_chain_exit_1_and
     .unwrap();
     std::fs::write(&unlogged, resigned.to_json_pretty()).unwrap();
 
-    type Mutate<'a> = Box<dyn Fn(&Path) + 'a>;
-    let cases: Vec<(&str, Mutate<'_>, Vec<String>, &str)> = vec![
+    (full_chain, cut_chain, unlogged)
+}
+
+/// The cases: a name, what is done to a copy of the demo, extra arguments, and what the
+/// monitor must say.
+type Case<'a> = (&'static str, Mutate<'a>, Vec<String>, &'static str);
+
+fn cases<'a>(
+    size: usize,
+    first: LogEntry,
+    unlogged: &'a Path,
+    cut_chain: &'a Path,
+) -> Vec<Case<'a>> {
+    vec![
         (
             "rollback",
-            Box::new(|d: &Path| {
+            Box::new(move |d: &Path| {
                 let log = log_dir(&d.join("blobs"));
                 std::fs::copy(
                     log.join(format!("checkpoints/{}", size - 3)),
@@ -274,13 +283,15 @@ fn rollback_fork_missing_changed_or_unlogged_receipts_and_a_cut_chain_exit_1_and
         ),
         (
             "missing receipt",
-            Box::new(|d: &Path| std::fs::remove_file(receipt(&d.join("blobs"), &first)).unwrap()),
+            Box::new(move |d: &Path| {
+                std::fs::remove_file(receipt(&d.join("blobs"), &first)).unwrap();
+            }),
             vec![],
             "missing receipt:",
         ),
         (
             "changed receipt",
-            Box::new(|d: &Path| {
+            Box::new(move |d: &Path| {
                 let path = receipt(&d.join("blobs"), &first);
                 let mut b = std::fs::read(&path).unwrap();
                 b.push(b'\n');
@@ -303,7 +314,7 @@ fn rollback_fork_missing_changed_or_unlogged_receipts_and_a_cut_chain_exit_1_and
         ),
         (
             "damaged checkpoint signature",
-            Box::new(|d: &Path| {
+            Box::new(move |d: &Path| {
                 let path = log_dir(&d.join("blobs")).join("checkpoint");
                 let note = std::fs::read_to_string(&path).unwrap();
                 // Past the key ID (the first 4 bytes, 6 base64 digits): the signature itself.
@@ -315,7 +326,24 @@ fn rollback_fork_missing_changed_or_unlogged_receipts_and_a_cut_chain_exit_1_and
             vec![],
             "does not verify",
         ),
-    ];
+    ]
+}
+
+#[test]
+fn rollback_fork_missing_changed_or_unlogged_receipts_and_a_cut_chain_exit_1_and_keep_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let blobs = data.join("blobs");
+    let state = dir.path().join("state.json");
+    let clean = monitor(&state, &["--from", blobs.to_str().unwrap()], &[]);
+    assert_eq!(exit(&clean), 0, "{}", text(&clean.stderr));
+    let good_state = std::fs::read(&state).unwrap();
+    let logged = entries(&blobs);
+    let size = logged.len();
+    let first = logged[0];
+    let (full_chain, cut_chain, unlogged) = evidence(dir.path(), &data, &first);
+
+    let cases = cases(size, first, &unlogged, &cut_chain);
     // The full chain passes: the cut is what fails.
     let with_chain = monitor(
         &state,

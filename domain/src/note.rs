@@ -14,7 +14,9 @@
 //! newline." and §Signatures: "The first four bytes in the signature are the uint32 key ID
 //! stored in big-endian order."
 //!
-//!     key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 public key)[:4]
+//! ```text
+//! key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 public key)[:4]
+//! ```
 //!
 //! A verifier key is written the way Go's note package writes it: `name+hex(key ID)+
 //! base64(0x01 || public key)`.
