@@ -20,6 +20,7 @@ mod manifests;
 mod model;
 mod ops;
 mod receipt_log;
+mod webhooks;
 mod runs;
 mod tenants;
 
@@ -40,6 +41,7 @@ pub use manifests::IngestCounts;
 pub use model::*;
 pub use ops::BackfillProgress;
 pub use tenants::{hash_token, new_backfill_id, new_token, token_matches};
+pub use webhooks::{Delivery, DueDelivery, Event, Webhook};
 
 /// Expands `$body` once per backend with `$pool` bound to the concrete pool type, so one text
 /// of SQL is compiled against each driver natively.
@@ -273,6 +275,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "receipt_log",
         include_str!("../../migrations/sqlite/0005_receipt_log.sql"),
     ),
+    (
+        6,
+        "webhooks",
+        include_str!("../../migrations/sqlite/0006_webhooks.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -299,6 +306,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "receipt_log",
         include_str!("../../migrations/postgres/0005_receipt_log.sql"),
+    ),
+    (
+        6,
+        "webhooks",
+        include_str!("../../migrations/postgres/0006_webhooks.sql"),
     ),
 ];
 

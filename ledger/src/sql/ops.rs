@@ -287,6 +287,17 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+            if let (KillScope::Tenant(t), KillMode::Paused) = (&s.scope, s.mode) {
+                // That it was paused, and when; the reason and the account stay private.
+                let payload = serde_json::json!({
+                    "event": "tenant.paused", "tenant": t.as_str(),
+                    "at": crate::ids::format_ts(s.at),
+                })
+                .to_string();
+                super::webhooks::insert_event!(
+                    tx, t.as_str(), "tenant.paused", at.to_string(), payload, at
+                );
+            }
             tx.commit().await?;
         });
         Ok(())
@@ -350,6 +361,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<u64> {
         on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query(
                 "INSERT INTO incidents (tenant, run_id, kind, detail, opened_at) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -359,9 +371,21 @@ impl Store {
             .bind(kind)
             .bind(detail)
             .bind(to_millis(now))
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
+            if let Some(t) = tenant {
+                // The kind is public; the detail stays in the operator's record.
+                let payload = serde_json::json!({
+                    "event": "incident.opened", "tenant": t.as_str(), "incident": id,
+                    "kind": kind, "run": run_id, "at": crate::ids::format_ts(now),
+                })
+                .to_string();
+                super::webhooks::insert_event!(
+                    tx, t.as_str(), "incident.opened", id.to_string(), payload, to_millis(now)
+                );
+            }
+            tx.commit().await?;
             Ok(to_u64(id))
         })
     }

@@ -160,10 +160,13 @@ impl Store {
         let errors = serde_json::to_string(&o.errors).expect("strings serialise");
         let size = o.tree_size.map(|s| to_i64("tree size", s)).transpose()?;
         let cost = to_i64("estimated cost", o.estimated_cost_micro_usd)?;
+        let kind = format!("run.{}", o.status.as_str());
         let n = on_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
                 "UPDATE runs SET status = $2, root = $3, tree_size = $4, \
-                 estimated_cost_micro_usd = $5, errors = $6, finished_at = $7 WHERE id = $1",
+                 estimated_cost_micro_usd = $5, errors = $6, finished_at = $7 WHERE id = $1 \
+                 RETURNING tenant, period",
             )
             .bind(id)
             .bind(o.status.as_str())
@@ -172,9 +175,22 @@ impl Store {
             .bind(cost)
             .bind(errors)
             .bind(to_millis(now))
-            .execute(pool)
-            .await?
-            .rows_affected()
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = &updated {
+                let tenant: String = r.try_get("tenant")?;
+                // The run's public facts: its errors stay in the operator's record.
+                let payload = serde_json::json!({
+                    "event": kind, "tenant": tenant, "period": r.try_get::<String, _>("period")?,
+                    "run": id, "status": o.status.as_str(),
+                    "root": o.root.map(|r| r.to_string()), "tree_size": o.tree_size,
+                    "at": crate::ids::format_ts(now),
+                })
+                .to_string();
+                super::webhooks::insert_event!(tx, &tenant, &kind, id, payload, to_millis(now));
+            }
+            tx.commit().await?;
+            u64::from(updated.is_some())
         });
         matched(n, "run", id)?;
         self.run(id).await
@@ -183,7 +199,9 @@ impl Store {
     /// Inserts or replaces the anchor of `kind` for a run.
     pub async fn put_anchor(&self, a: &AnchorRow) -> Result<()> {
         let details = serde_json::to_string(&a.details).expect("a Value serialises");
+        let confirmed = a.kind == AnchorKind::Ots && a.status == AnchorStatus::Confirmed;
         on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO anchors (run_id, kind, status, details, artifact_key, \
                  artifact_sha256, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -198,8 +216,26 @@ impl Store {
             .bind(a.artifact_key.as_deref())
             .bind(a.artifact_sha256.map(|h| h.to_vec()))
             .bind(to_millis(a.updated_at))
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            if confirmed
+                && let Some(r) = sqlx::query("SELECT tenant, period FROM runs WHERE id = $1")
+                    .bind(&a.run_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            {
+                let tenant: String = r.try_get("tenant")?;
+                let payload = serde_json::json!({
+                    "event": "ots.confirmed", "tenant": tenant,
+                    "period": r.try_get::<String, _>("period")?, "run": a.run_id,
+                    "at": crate::ids::format_ts(a.updated_at),
+                })
+                .to_string();
+                super::webhooks::insert_event!(
+                    tx, &tenant, "ots.confirmed", &a.run_id, payload, to_millis(a.updated_at)
+                );
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
