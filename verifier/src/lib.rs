@@ -9,8 +9,10 @@
 //! and turns the verdict into an exit code. Issue 21's Node package (`bindings/node`) wraps
 //! this crate the same way: [`input`] is what both do to the bytes they were given.
 
+pub mod attestation;
 pub mod bundle;
 pub mod chain;
+pub mod checkpoint;
 pub mod input;
 pub mod proof;
 pub mod receipt;

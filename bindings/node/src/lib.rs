@@ -279,6 +279,23 @@ pub fn verify_chain(chain: Uint8Array, options: Option<Options>) -> Result<Repor
     })
 }
 
+/// `anchor reserves verify`: a served reserve attestation against `options.jwks`.
+#[napi]
+pub fn verify_attestation(
+    attestation: Uint8Array,
+    options: Option<Options>,
+) -> Result<Report, Thrown> {
+    guarded(|| {
+        let o = options.unwrap_or_default();
+        let keys = o
+            .jwks
+            .as_ref()
+            .ok_or_else(|| bad(Bad::Jwks, "verifyAttestation needs options.jwks"))?;
+        let c = verifier::attestation::check(&attestation, &jwks(keys)?).map_err(thrown)?;
+        Ok(to_js(&c.report, c.text, c.failure))
+    })
+}
+
 /// `anchor tree root` over a list of digests.
 #[napi(object)]
 #[derive(Debug)]
