@@ -48,8 +48,8 @@ fn check_of(e: &ReserveError) -> &'static str {
 
 /// Every check of a served attestation (see the module).
 pub fn check(served: &[u8], jwks: &Jwks) -> Result<Checked, InputError> {
-    let value = attestation::parse(served)
-        .map_err(|e| InputError::new(Bad::Attestation, e.to_string()))?;
+    let value =
+        attestation::parse(served).map_err(|e| InputError::new(Bad::Attestation, e.to_string()))?;
     let mut report = Report::default();
     let failed = |mut report: Report, e: ReserveError| {
         report.push(Check::failed(check_of(&e), e.to_string()));
@@ -88,7 +88,10 @@ pub fn check(served: &[u8], jwks: &Jwks) -> Result<Checked, InputError> {
         format!(
             "totals and ratio re-derived: coverage {} bps (min {} bps), fully backed: {}; \
              balance digest {}",
-            c.coverage_ratio_bps, a.balances.min_reserve_ratio_bps, c.fully_backed, a.balance_digest
+            c.coverage_ratio_bps,
+            a.balances.min_reserve_ratio_bps,
+            c.fully_backed,
+            a.balance_digest
         ),
     ));
     let summary = match a.anchor.check(&a.balance_digest, jwks) {

@@ -48,9 +48,12 @@ fn bad(message: impl Into<String>) -> InputError {
 }
 
 /// The parsed inputs: verifier key, tenant, previous checkpoint and proof.
-fn inputs(g: &Given<'_>) -> Result<(NoteVerifier, TenantId, Option<Previous>, Vec<Hash>), InputError> {
+fn inputs(
+    g: &Given<'_>,
+) -> Result<(NoteVerifier, TenantId, Option<Previous>, Vec<Hash>), InputError> {
     let vkey = NoteVerifier::parse(g.vkey).map_err(|e| bad(format!("verifier key: {e}")))?;
-    let tenant = TenantId::new(g.tenant).map_err(|e| InputError::new(Bad::Option, e.to_string()))?;
+    let tenant =
+        TenantId::new(g.tenant).map_err(|e| InputError::new(Bad::Option, e.to_string()))?;
     let previous = g
         .previous
         .map(|(size, root)| {
@@ -137,7 +140,13 @@ fn consistency(p: &Previous, cp: &Checkpoint, proof: &[Hash]) -> Check {
             ),
         );
     }
-    match verify_consistency(TreeSize(p.size), TreeSize(cp.size), &p.root, &cp.root, proof) {
+    match verify_consistency(
+        TreeSize(p.size),
+        TreeSize(cp.size),
+        &p.root,
+        &cp.root,
+        proof,
+    ) {
         Ok(()) => Check::ok(
             "consistency",
             format!(

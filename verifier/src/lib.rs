@@ -17,6 +17,7 @@ pub mod input;
 pub mod proof;
 pub mod receipt;
 pub mod report;
+pub mod tiles;
 
 pub use receipt::{Evidence, HeaderInput, SummaryInput};
 pub use report::{Basis, Check, Report, Status, Verdict};

@@ -23,10 +23,10 @@
 //! its hash (the chain's `prev`) is over those bytes, and a string carries them through any
 //! JSON tooling unchanged.
 
-use chrono::{DateTime, Duration, Utc};
-use crate::ids::TenantId;
 use crate::formats::{RunSummary, sha256_hex};
+use crate::ids::TenantId;
 use crate::keys::{ALG, Jwks, KeyId, SigningKey};
+use chrono::{DateTime, Duration, Utc};
 use merkle::{ManifestDigest, ProofV1, Root};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -419,8 +419,11 @@ pub fn check_signature(value: &Value, jwks: &Jwks) -> Result<(KeyId, String)> {
     let jwk = jwks
         .get(&kid)
         .ok_or_else(|| ReserveError::Signature(format!("key id {kid} is not in the JWKS")))?;
-    jwk.verify(&canonical, member(value, "sig")?.as_str().unwrap_or_default())
-        .map_err(|e| ReserveError::Signature(e.to_string()))?;
+    jwk.verify(
+        &canonical,
+        member(value, "sig")?.as_str().unwrap_or_default(),
+    )
+    .map_err(|e| ReserveError::Signature(e.to_string()))?;
     let hash = sha256_hex(&canonical);
     if member(value, "payload_hash")?.as_str() != Some(hash.as_str()) {
         return Err(ReserveError::Signature(
