@@ -18,6 +18,7 @@ use domain::ids::format_ts;
 use domain::keys::Jwks;
 use domain::reserve::ReserveError;
 use domain::reserve::attestation::{self, Served};
+use domain::reserve::types::AssetId;
 
 use crate::input::{Bad, InputError};
 use crate::report::{Basis, Check, Report};
@@ -67,7 +68,7 @@ pub fn check(served: &[u8], jwks: &Jwks) -> Result<Checked, InputError> {
         "signature",
         format!("ES256 by key {kid} over the canonical payload, payload_hash {hash}"),
     ));
-    let served: Served = match attestation::decode(value) {
+    let served: Served = match attestation::decode(&value) {
         Ok(s) => s,
         Err(e) => return failed(report, e),
     };
@@ -133,8 +134,8 @@ pub fn check(served: &[u8], jwks: &Jwks) -> Result<Checked, InputError> {
         let _ = writeln!(
             text,
             "counted as 0: missing {:?}, stale {:?}",
-            c.missing.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-            c.stale.iter().map(|a| a.as_str()).collect::<Vec<_>>()
+            c.missing.iter().map(AssetId::as_str).collect::<Vec<_>>(),
+            c.stale.iter().map(AssetId::as_str).collect::<Vec<_>>()
         );
     }
     Ok(Checked {

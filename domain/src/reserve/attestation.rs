@@ -381,7 +381,7 @@ fn payload_jcs(payload: &Value) -> Result<Vec<u8>> {
 pub fn verify(served_bytes: &[u8], jwks: &Jwks) -> Result<(Served, RunSummary)> {
     let value = parse(served_bytes)?;
     check_signature(&value, jwks)?;
-    let served = decode(value)?;
+    let served = decode(&value)?;
     let a = &served.payload.attestation;
     check_balances(a)?;
     let summary = a.anchor.check(&a.balance_digest, jwks)?;
@@ -434,10 +434,10 @@ pub fn check_signature(value: &Value, jwks: &Jwks) -> Result<(KeyId, String)> {
 }
 
 /// The document decoded strictly, in its one written form, of this schema and version.
-pub fn decode(value: Value) -> Result<Served> {
+pub fn decode(value: &Value) -> Result<Served> {
     let served: Served =
         serde_json::from_value(value.clone()).map_err(|e| ReserveError::Format(e.to_string()))?;
-    if serde_json::to_value(&served).ok().as_ref() != Some(&value) {
+    if serde_json::to_value(&served).ok().as_ref() != Some(value) {
         return Err(ReserveError::Format(
             "the document is not in its one written form".into(),
         ));
