@@ -24,6 +24,14 @@ export interface VerifyOptions {
   root?: string;
   /** verifyProof: the receipt the proof must belong to (`--receipt`). */
   receipt?: Bytes;
+  /** verifyCheckpoint: the log's verifier key (`log/{tenant}/vkey`), text or bytes. */
+  vkey?: string | Bytes;
+  /** verifyCheckpoint: the tenant whose receipt log it is (origin `c2c.receipt-log/{tenant}`). */
+  tenant?: string;
+  /** verifyCheckpoint: a checkpoint verified before: its size and root (64 hex). */
+  previous?: { size: number; root: string };
+  /** verifyCheckpoint: the RFC 9162 consistency proof from `previous` to the note, hex hashes. */
+  consistency?: string[];
 }
 
 export type BasisKind = 'hashes' | 'regtest-work' | 'operator-key' | 'tsa-ca' | 'proof-of-work';
@@ -77,6 +85,9 @@ export interface TreeRoot {
  * Thrown for bad input, before anything is checked. `code` is one of `ERR_BAD_RECEIPT`,
  * `ERR_BAD_BUNDLE`, `ERR_BAD_PROOF`, `ERR_BAD_JWKS`, `ERR_BAD_CA`, `ERR_BAD_HEADERS`,
  * `ERR_BAD_CHAIN`, `ERR_BAD_DIGESTS`, `ERR_MISSING_ARTIFACT`, `ERR_BAD_OPTION`,
+ * `ERR_BAD_ATTESTATION`, `ERR_BAD_CHECKPOINT`, `ERR_BAD_TILE` (proofFromTiles: a tile or root
+ * metadata that is missing, damaged or does not lead to the root), `ERR_NOT_FOUND`
+ * (proofFromTiles: no root for the period, or the digest is not in its tree),
  * `ERR_INVALID_ARG_TYPE` (a wrong JS type), `ERR_ADDON_MISSING` (not built) or
  * `ERR_INTERNAL` (a bug).
  */
@@ -92,5 +103,21 @@ export function verifyReceipt(receipt: Bytes, options?: VerifyOptions): Report;
 export function verifyProof(proof: Bytes, options?: VerifyOptions): Report;
 /** A run-summary chain (JSONL) against `options.jwks` (`anchor ledger verify`). */
 export function verifyChain(chain: Bytes, options: VerifyOptions & { jwks: Bytes }): Report;
+/** A served reserve attestation against `options.jwks` (`anchor reserves verify`). */
+export function verifyAttestation(attestation: Bytes, options: VerifyOptions & { jwks: Bytes }): Report;
+/** A signed receipt-log checkpoint; with `previous`, its consistency with that one. */
+export function verifyCheckpoint(
+  note: Bytes,
+  options: VerifyOptions & { vkey: string | Bytes; tenant: string },
+): Report;
+/**
+ * One manifest's c2c.proof.v1 from a static bucket through `fetch(key)` (null: no such
+ * object): the JSON text `anchor proof --from DIR` prints. Rejects with ERR_BAD_TILE,
+ * ERR_NOT_FOUND, ERR_BAD_RECEIPT or ERR_BAD_OPTION.
+ */
+export function proofFromTiles(
+  fetch: (key: string) => Promise<Uint8Array | null>,
+  manifest: { tenant: string; period: string; digest: string },
+): Promise<string>;
 /** The RFC 9162 root over the distinct digests, sorted (`anchor tree root`). */
 export function computeRoot(digests: Array<string | Bytes>): TreeRoot;

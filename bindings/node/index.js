@@ -35,7 +35,7 @@ function bytes(name, value) {
 }
 
 const BYTE_OPTIONS = ['jwks', 'ca', 'headers', 'chain', 'receipt'];
-const STRING_OPTIONS = ['headersName', 'network', 'root'];
+const STRING_OPTIONS = ['headersName', 'network', 'root', 'tenant'];
 
 function options(value) {
   if (value === undefined || value === null) return {};
@@ -50,6 +50,21 @@ function options(value) {
     } else if (STRING_OPTIONS.includes(key)) {
       if (typeof v !== 'string') throw invalid(`options.${key} must be a string`);
       out[key] = v;
+    } else if (key === 'vkey') {
+      // The file's bytes or its text (`log/{tenant}/vkey`).
+      if (v instanceof Uint8Array) out.vkey = Buffer.from(v).toString('utf8');
+      else if (typeof v === 'string') out.vkey = v;
+      else throw invalid('options.vkey must be a string or bytes');
+    } else if (key === 'previous') {
+      if (typeof v !== 'object' || !Number.isSafeInteger(v.size) || typeof v.root !== 'string') {
+        throw invalid('options.previous must be {size: integer, root: hex string}');
+      }
+      out.previous = { size: v.size, root: v.root };
+    } else if (key === 'consistency') {
+      if (!Array.isArray(v) || v.some((h) => typeof h !== 'string')) {
+        throw invalid('options.consistency must be an array of hex strings');
+      }
+      out.consistency = [...v];
     } else if (key === 'artifacts') {
       const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
       out.artifacts = {};
@@ -83,6 +98,41 @@ function verifyChain(chain, opts) {
   return addon.verifyChain(bytes('chain', chain), options(opts));
 }
 
+/** A served reserve attestation against `options.jwks` (`anchor reserves verify`). */
+function verifyAttestation(attestation, opts) {
+  return addon.verifyAttestation(bytes('attestation', attestation), options(opts));
+}
+
+/** A signed receipt-log checkpoint, and its consistency with `options.previous`. */
+function verifyCheckpoint(note, opts) {
+  return addon.verifyCheckpoint(bytes('note', note), options(opts));
+}
+
+/**
+ * One manifest's c2c.proof.v1 from a static copy of the bucket (`anchor proof --from`):
+ * `fetch(key)` reads one object (`roots/{tenant}/{period}.json`, a tile, …) and resolves to
+ * its bytes, or to null when there is none. Every decision is the addon's; this loop only
+ * reads what it asks for. Resolves to the proof's JSON text, as the CLI prints it.
+ */
+async function proofFromTiles(fetch, { tenant, period, digest } = {}) {
+  if (typeof fetch !== 'function') throw invalid('fetch must be a function');
+  for (const [name, v] of Object.entries({ tenant, period, digest })) {
+    if (typeof v !== 'string') throw invalid(`${name} must be a string`);
+  }
+  const session = new addon.TileProof(tenant, period, digest);
+  for (let keys = session.needs(); keys.length > 0; keys = session.needs()) {
+    const got = await Promise.all(keys.map((k) => fetch(k)));
+    keys.forEach((k, i) => {
+      const b = got[i];
+      if (b !== null && b !== undefined && !(b instanceof Uint8Array)) {
+        throw invalid(`fetch(${JSON.stringify(k)}) must resolve to a Uint8Array or null`);
+      }
+      session.give(k, b ?? null);
+    });
+  }
+  return session.proof();
+}
+
 /** The root over distinct digests, sorted (`anchor tree root`). */
 function computeRoot(digests) {
   if (!Array.isArray(digests)) {
@@ -96,4 +146,13 @@ function computeRoot(digests) {
   return addon.computeRoot(digests);
 }
 
-module.exports = { verifyBundle, verifyReceipt, verifyProof, verifyChain, computeRoot };
+module.exports = {
+  verifyBundle,
+  verifyReceipt,
+  verifyProof,
+  verifyChain,
+  verifyAttestation,
+  verifyCheckpoint,
+  proofFromTiles,
+  computeRoot,
+};

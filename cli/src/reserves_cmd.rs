@@ -353,34 +353,16 @@ fn attestations(cmd: AttestationsCmd) -> Outcome {
     }
 }
 
+/// `verifier::attestation`'s checks, printed as the verifier says (exit 1 naming the failed
+/// check's rule, 2 for a document that is not JSON or an unusable JWKS).
 fn verify(file: &PathBuf, jwks: &PathBuf) -> Outcome {
     let bytes = read_input(file)?;
     let jwks = Jwks::from_json(&read_input(jwks)?)
         .with_context(|| format!("reading the JWKS {}", jwks.display()))?;
-    let (served, summary) = reserves::attestation::verify(&bytes, &jwks)
-        .map_err(|e| Failure::Check(anyhow!(e).context("reserve attestation is NOT valid")))?;
-    let a = &served.payload.attestation;
-    let c = &a.balances.computation;
-    println!(
-        "attestation {} VALID: signed by {}, coverage {} bps (min {} bps), fully backed: {}",
-        a.id, served.kid, c.coverage_ratio_bps, a.balances.min_reserve_ratio_bps, c.fully_backed
-    );
-    println!(
-        "balances {} anchored by tenant {} period {} run {} (summary seq {}, {}), root {}",
-        a.balance_digest,
-        summary.tenant,
-        summary.period,
-        summary.run_id,
-        summary.seq,
-        ledger::ids::format_ts(summary.ts),
-        a.anchor.root
-    );
-    if !c.missing.is_empty() || !c.stale.is_empty() {
-        println!(
-            "counted as 0: missing {:?}, stale {:?}",
-            c.missing.iter().map(AssetId::as_str).collect::<Vec<_>>(),
-            c.stale.iter().map(AssetId::as_str).collect::<Vec<_>>()
-        );
+    let checked = verifier::attestation::check(&bytes, &jwks)
+        .map_err(|e| Failure::Input(anyhow!("{}: {e}", file.display())))?;
+    if let Some(failure) = checked.failure {
+        return Err(Failure::Check(anyhow!(failure)));
     }
-    Ok(())
+    Ok(write_stdout(checked.text.as_bytes())?)
 }

@@ -2,6 +2,7 @@
 //! ([`crate::reserves_cmd`]) and the publication workflow ([`crate::reserves_publish`]).
 
 use reserves::ReserveError;
+use reserves::error::RuleError;
 
 use crate::Failure;
 
@@ -20,11 +21,13 @@ pub fn classify(e: anyhow::Error) -> Failure {
         Some(
             ReserveError::Store(_)
             | ReserveError::Webhook { .. }
-            | ReserveError::I3Ratio { .. }
-            | ReserveError::I3MinRatio { .. }
-            | ReserveError::RatioMismatch { .. }
-            | ReserveError::StaleSummary { .. }
-            | ReserveError::Binding(_),
+            | ReserveError::Rule(
+                RuleError::I3Ratio { .. }
+                | RuleError::I3MinRatio { .. }
+                | RuleError::RatioMismatch { .. }
+                | RuleError::StaleSummary { .. }
+                | RuleError::Binding(_),
+            ),
         ) => Failure::Check(e),
         _ => Failure::Input(e),
     }

@@ -12,6 +12,8 @@
 //! - [`note`]: C2SP signed notes (Ed25519) and tlog checkpoints.
 //! - [`receipt_log`]: the per-tenant receipt log's entries and origin.
 //! - [`redact`]: the one redaction of URLs (passwords, secret query values).
+//! - [`reserve`]: reserve attestations (seeds 000, 001): values, computation, the signed
+//!   document and its verification.
 
 pub mod bundle;
 pub mod chain;
@@ -25,6 +27,7 @@ pub mod money;
 pub mod note;
 pub mod receipt_log;
 pub mod redact;
+pub mod reserve;
 
 pub use error::{DomainError, Result};
 pub use ids::{Cadence, CalendarUrl, Period, Plan, TenantId};

@@ -51,7 +51,7 @@ impl ReservesConfig {
     /// The tenant, or an error saying which variable to set.
     pub fn require_tenant(&self) -> Result<&TenantId> {
         self.tenant.as_ref().ok_or_else(|| {
-            ReserveError::Request(format!(
+            ReserveError::request(format!(
                 "{TENANT} is not set: name the ledger tenant whose runs anchor reserve balances"
             ))
         })

@@ -1,70 +1,19 @@
-//! The one error type of the crate.
-//!
-//! The messages of seed 001's error catalogue are reproduced verbatim where this crate has the
-//! same rule (`reserve_attestation_i3_violated: …`, `reserve_ratio_bps=… does not match
-//! computed value …`, `reserve_attestation_not_found`), so an operator's runbook that greps for
-//! them keeps working.
+//! The one error type of the crate: a broken rule of the reserve values and documents
+//! (`domain::reserve::ReserveError`, seed 001's catalogue verbatim), or what the store and the
+//! webhooks add.
 
 use ledger::LedgerError;
 use merkle::MerkleError;
+
+pub use domain::reserve::ReserveError as RuleError;
 
 pub type Result<T, E = ReserveError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReserveError {
-    /// A value from outside (a body, a file, a row) is not what the type allows.
-    #[error("invalid {what} {value:?}: {reason}")]
-    Invalid {
-        what: &'static str,
-        value: String,
-        reason: String,
-    },
-
-    /// Seed 001, I3: "Both `reserve_ratio_bps` and `min_reserve_ratio_bps` MUST be >= 10000".
-    #[error("reserve_attestation_i3_violated: reserve_ratio_bps={ratio} < 10000")]
-    I3Ratio { ratio: u128 },
-
-    #[error("reserve_attestation_i3_violated: min_reserve_ratio_bps={min} < 10000")]
-    I3MinRatio { min: u128 },
-
-    /// Seed 001: "Mismatches are rejected with an error identifying the computed vs.
-    /// submitted values" (±1 bps tolerance).
-    #[error("reserve_ratio_bps={submitted} does not match computed value {computed}")]
-    RatioMismatch { submitted: u128, computed: u128 },
-
-    /// A rule of the publication request that is not I3 (period order, minimum above the
-    /// period-end ratio, liabilities that do not add up).
-    #[error("{0}")]
-    Request(String),
-
-    /// An integer would leave the range amounts are allowed to hold.
-    #[error("arithmetic overflow: {0}")]
-    Overflow(String),
-
-    /// The run summary an attestation binds is older than the configured maximum age.
-    #[error(
-        "the run summary of tenant {tenant} (seq {seq}, ts {ts}) is {age} old, older than the \
-         configured maximum age {max}; anchor a newer period before publishing"
-    )]
-    StaleSummary {
-        tenant: String,
-        seq: u64,
-        ts: String,
-        age: String,
-        max: String,
-    },
-
-    /// The anchoring binding (run summary, root, inclusion proof) does not hold together.
-    #[error("anchor binding: {0}")]
-    Binding(String),
-
-    /// A signed attestation whose hash or signature does not check.
-    #[error("signature: {0}")]
-    Signature(String),
-
-    /// A document that is not in the attestation format.
-    #[error("format: {0}")]
-    Format(String),
+    /// A value, a computation or an attestation that breaks a rule (`RuleError`'s messages).
+    #[error(transparent)]
+    Rule(#[from] RuleError),
 
     /// Seed 001's catalogued `reserve_attestation_not_found`, with the id when there is one.
     #[error("reserve_attestation_not_found{}", .0.as_ref().map(|id| format!(": {id}")).unwrap_or_default())]
@@ -101,11 +50,12 @@ impl ReserveError {
         value: impl Into<String>,
         reason: impl Into<String>,
     ) -> ReserveError {
-        ReserveError::Invalid {
-            what,
-            value: value.into(),
-            reason: reason.into(),
-        }
+        ReserveError::Rule(RuleError::invalid(what, value, reason))
+    }
+
+    /// A rule of the publication request ([`RuleError::Request`]).
+    pub(crate) fn request(reason: impl Into<String>) -> ReserveError {
+        ReserveError::Rule(RuleError::Request(reason.into()))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Reserve attestations (DESIGN.md; seeds 000 and 001) that bind anchored, signed run
 //! summaries.
 //!
-//! Pure domain (no I/O):
+//! Pure domain (no I/O), in `domain::reserve` (so that the verifier, and the Node package over
+//! it, check attestations without this crate's SQL and HTTP) and re-exported here:
 //!
 //! - [`types`]: asset ids, labels, basis points, integer amounts, staleness windows, ids.
 //! - [`asset`]: the registry's assets and patches, snapshots and pack normalisation.
@@ -19,14 +20,12 @@
 //!
 //! See README.md for the publication flow.
 
-pub mod asset;
-pub mod attestation;
-pub mod compute;
 pub mod config;
 pub mod error;
 pub mod publish;
 pub mod publisher;
 pub mod sql;
-pub mod types;
+
+pub use domain::reserve::{asset, attestation, compute, types};
 
 pub use error::{ReserveError, Result};

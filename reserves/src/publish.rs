@@ -132,6 +132,13 @@ pub enum PublishError {
     },
 }
 
+/// A broken rule of the values or the attestation (`domain::reserve`) is the crate's error.
+impl From<crate::error::RuleError> for PublishError {
+    fn from(e: crate::error::RuleError) -> Self {
+        PublishError::Reserve(e.into())
+    }
+}
+
 /// Runs one publication at `now` (see the module documentation). `signing_key` is asked for
 /// only when an attestation is to be signed, so the submission phase needs no key.
 pub async fn publish(
@@ -146,7 +153,8 @@ pub async fn publish(
         .compute(req.liabilities.clone(), req.period.end)
         .await?;
     if dry_run {
-        let checked = Balances::new(req.period, computation.clone(), req.claims);
+        let checked =
+            Balances::new(req.period, computation.clone(), req.claims).map_err(ReserveError::from);
         return Ok(Step::DryRun {
             computation: Box::new(computation),
             checked: Box::new(checked),

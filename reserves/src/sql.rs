@@ -630,7 +630,7 @@ impl ReserveStore {
     ) -> Result<Computation> {
         let assets = self.assets(&AssetFilter::default()).await?;
         let snapshots = self.latest_snapshots(as_of).await?;
-        compute(&assets, &snapshots, liabilities, as_of)
+        Ok(compute(&assets, &snapshots, liabilities, as_of)?)
     }
 
     // -----------------------------------------------------------------------------------
@@ -791,7 +791,9 @@ impl ReserveStore {
             .fetch_all(pool)
             .await
             .map_err(sql_err)?;
-            rows.into_iter().map(|(id,)| AttestationId::new(&id)).collect()
+            rows.into_iter()
+                .map(|(id,)| Ok(AttestationId::new(&id)?))
+                .collect()
         })
     }
 

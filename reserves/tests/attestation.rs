@@ -7,11 +7,11 @@ use base64ct::{Base64UrlUnpadded, Encoding as _};
 use chrono::Duration;
 use common::*;
 use ledger::keys::SigningKey;
-use reserves::ReserveError;
 use reserves::attestation::{
     AnchorBinding, Attestation, AttestedPeriod, Balances, SignedAttestation, verify,
 };
 use reserves::compute::Claims;
+use reserves::error::RuleError as ReserveError;
 use reserves::types::AttestationId;
 use serde_json::Value;
 

@@ -5,9 +5,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use reserves::ReserveError;
 use reserves::asset::{AmountUnit, AssetPatch, NewSnapshot};
 use reserves::compute::{Claims, LineStatus, check_publication, compute, haircut, ratio_bps};
+use reserves::error::RuleError as ReserveError;
 use reserves::types::{Amount, Bps};
 
 #[test]

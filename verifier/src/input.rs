@@ -40,6 +40,15 @@ pub enum Bad {
     Missing,
     /// An option that is not one of its values.
     Option,
+    /// Not a reserve attestation document (not JSON at all).
+    Attestation,
+    /// Not a signed checkpoint, or a verifier key or consistency proof that does not parse.
+    Checkpoint,
+    /// A tile or root metadata of a static bucket that does not parse or does not lead to
+    /// the period's root.
+    Tile,
+    /// A digest that is not in the period's tree.
+    NotFound,
 }
 
 impl Bad {
@@ -56,6 +65,10 @@ impl Bad {
             Bad::Digests => "ERR_BAD_DIGESTS",
             Bad::Missing => "ERR_MISSING_ARTIFACT",
             Bad::Option => "ERR_BAD_OPTION",
+            Bad::Attestation => "ERR_BAD_ATTESTATION",
+            Bad::Checkpoint => "ERR_BAD_CHECKPOINT",
+            Bad::Tile => "ERR_BAD_TILE",
+            Bad::NotFound => "ERR_NOT_FOUND",
         }
     }
 }

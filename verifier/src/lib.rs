@@ -9,12 +9,15 @@
 //! and turns the verdict into an exit code. Issue 21's Node package (`bindings/node`) wraps
 //! this crate the same way: [`input`] is what both do to the bytes they were given.
 
+pub mod attestation;
 pub mod bundle;
 pub mod chain;
+pub mod checkpoint;
 pub mod input;
 pub mod proof;
 pub mod receipt;
 pub mod report;
+pub mod tiles;
 
 pub use receipt::{Evidence, HeaderInput, SummaryInput};
 pub use report::{Basis, Check, Report, Status, Verdict};

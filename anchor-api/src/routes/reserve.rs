@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use reserves::ReserveError;
 use reserves::asset::{AssetPatch, NewAsset, NewSnapshot};
+use reserves::error::RuleError;
 use reserves::sql::{AssetFilter, AttestationFilter, PublicationStatus};
 use reserves::types::{AssetId, AttestationId, Label};
 use serde::{Deserialize, Serialize};
@@ -36,19 +37,30 @@ use crate::state::ApiState;
 impl From<ReserveError> for ApiError {
     fn from(e: ReserveError) -> ApiError {
         match e {
-            ReserveError::Invalid { .. }
-            | ReserveError::Request(_)
-            | ReserveError::Overflow(_)
-            | ReserveError::I3Ratio { .. }
-            | ReserveError::I3MinRatio { .. }
-            | ReserveError::RatioMismatch { .. } => ApiError::Unprocessable(e.to_string()),
+            ReserveError::Rule(
+                RuleError::Invalid { .. }
+                | RuleError::Request(_)
+                | RuleError::Overflow(_)
+                | RuleError::I3Ratio { .. }
+                | RuleError::I3MinRatio { .. }
+                | RuleError::RatioMismatch { .. },
+            ) => ApiError::Unprocessable(e.to_string()),
+            ReserveError::Rule(RuleError::Domain(e)) => ApiError::Ledger(e.into()),
             ReserveError::NotFound { .. } | ReserveError::AttestationNotFound(_) => {
                 ApiError::NotFound(e.to_string())
             }
-            ReserveError::Conflict { .. } => ApiError::Conflict(e.to_string()),
+            ReserveError::Conflict { .. } | ReserveError::Rule(RuleError::Conflict { .. }) => {
+                ApiError::Conflict(e.to_string())
+            }
             ReserveError::Ledger(e) => ApiError::Ledger(e),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> ApiError {
+        ReserveError::Rule(e).into()
     }
 }
 

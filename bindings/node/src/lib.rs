@@ -71,6 +71,22 @@ pub struct Options {
     pub root: Option<String>,
     /// `verifyProof`: the receipt the proof must belong to (`--receipt`).
     pub receipt: Option<Uint8Array>,
+    /// `verifyCheckpoint`: the log's verifier key (`log/{tenant}/vkey`, `name+id+key`).
+    pub vkey: Option<String>,
+    /// `verifyCheckpoint`: the tenant whose receipt log it is.
+    pub tenant: Option<String>,
+    /// `verifyCheckpoint`: a checkpoint verified before.
+    pub previous: Option<Previous>,
+    /// `verifyCheckpoint`: the consistency proof from `previous` to the checkpoint, hex.
+    pub consistency: Option<Vec<String>>,
+}
+
+/// A checkpoint verified before: its tree size and root (hex).
+#[napi(object)]
+#[derive(Debug)]
+pub struct Previous {
+    pub size: i64,
+    pub root: String,
 }
 
 /// What a passed check rests on.
@@ -277,6 +293,101 @@ pub fn verify_chain(chain: Uint8Array, options: Option<Options>) -> Result<Repor
                 .map(|c| format!("the chain is NOT valid: {}", c.detail));
         Ok(to_js(&r, verifier::chain::stdout(&r), failure))
     })
+}
+
+/// `anchor reserves verify`: a served reserve attestation against `options.jwks`.
+#[napi]
+pub fn verify_attestation(
+    attestation: Uint8Array,
+    options: Option<Options>,
+) -> Result<Report, Thrown> {
+    guarded(|| {
+        let o = options.unwrap_or_default();
+        let keys = o
+            .jwks
+            .as_ref()
+            .ok_or_else(|| bad(Bad::Jwks, "verifyAttestation needs options.jwks"))?;
+        let c = verifier::attestation::check(&attestation, &jwks(keys)?).map_err(thrown)?;
+        Ok(to_js(&c.report, c.text, c.failure))
+    })
+}
+
+/// A signed receipt-log checkpoint against `options.vkey` and `options.tenant`, and its
+/// consistency with `options.previous` (through `options.consistency`).
+#[napi]
+pub fn verify_checkpoint(note: Uint8Array, options: Option<Options>) -> Result<Report, Thrown> {
+    guarded(|| {
+        let o = options.unwrap_or_default();
+        let vkey = o
+            .vkey
+            .as_deref()
+            .ok_or_else(|| bad(Bad::Option, "verifyCheckpoint needs options.vkey"))?;
+        let tenant = o
+            .tenant
+            .as_deref()
+            .ok_or_else(|| bad(Bad::Option, "verifyCheckpoint needs options.tenant"))?;
+        let previous = o
+            .previous
+            .as_ref()
+            .map(|p| {
+                u64::try_from(p.size)
+                    .map(|size| (size, p.root.as_str()))
+                    .map_err(|_| bad(Bad::Option, "previous.size is negative"))
+            })
+            .transpose()?;
+        let given = verifier::checkpoint::Given {
+            vkey,
+            tenant,
+            previous,
+            consistency: o.consistency.as_deref(),
+        };
+        let (r, _) = verifier::checkpoint::check(&note, &given).map_err(thrown)?;
+        Ok(to_js(&r, r.lines(), None))
+    })
+}
+
+/// `anchor proof --from`'s proof, one step at a time: `needs()` names the bucket objects to
+/// read, `give(key, bytes | null)` hands each back, `proof()` is the verified
+/// `c2c.proof.v1` text once nothing is needed (`index.js`'s `proofFromTiles` drives it).
+#[napi]
+#[derive(Debug)]
+pub struct TileProof {
+    inner: verifier::tiles::ProofFromTiles,
+}
+
+#[napi]
+impl TileProof {
+    #[napi(constructor)]
+    pub fn new(tenant: String, period: String, digest: String) -> Result<TileProof, Thrown> {
+        guarded(|| {
+            Ok(TileProof {
+                inner: verifier::tiles::ProofFromTiles::new(&tenant, &period, &digest)
+                    .map_err(thrown)?,
+            })
+        })
+    }
+
+    /// The keys to read now; empty once the proof is ready.
+    #[napi]
+    pub fn needs(&self) -> Vec<String> {
+        self.inner.needs()
+    }
+
+    /// The bytes of `key`, or `null` when the bucket has no such object.
+    #[napi]
+    pub fn give(&mut self, key: String, bytes: Option<Uint8Array>) -> Result<(), Thrown> {
+        guarded(|| {
+            self.inner
+                .give(&key, bytes.map(|b| b.to_vec()))
+                .map_err(thrown)
+        })
+    }
+
+    /// The proof as `anchor proof --from` prints it, or `null` while objects are needed.
+    #[napi]
+    pub fn proof(&self) -> Option<String> {
+        self.inner.proof().map(ProofV1::to_json_pretty)
+    }
 }
 
 /// `anchor tree root` over a list of digests.

@@ -5,14 +5,15 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
+const net = require('node:net');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
 const la = require('..');
-const { anchor, must, changeIn, flip } = require('./helpers.js');
+const { anchorBin, anchor, must, changeIn, flip } = require('./helpers.js');
 
 let tmp; // a fresh directory for this run
 let data; // the demo's data directory
@@ -418,4 +419,339 @@ test('example.js prints the report and exits as anchor verify bundle does', () =
   assert.equal(bad.status, 2, bad.stderr);
   assert.match(bad.stderr, /\(ERR_BAD_BUNDLE\)/);
   assert.equal(cliBundle(garbage).code, 2);
+});
+
+/** Every file under `dir`, recursively. */
+function walk(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+// RFC 9162 §2.1 with node:crypto, independent of the addon: the tree hash of leaf hashes and
+// the consistency proof PROOF(m, D[n]) (§2.1.4.1, SUBPROOF).
+const sha256 = (...parts) => crypto.createHash('sha256').update(Buffer.concat(parts)).digest();
+const split = (n) => 2 ** Math.ceil(Math.log2(n) - 1);
+function mth(leaves) {
+  if (leaves.length === 1) return leaves[0];
+  const k = split(leaves.length);
+  return sha256(Buffer.from([1]), mth(leaves.slice(0, k)), mth(leaves.slice(k)));
+}
+function subproof(m, leaves, complete) {
+  const n = leaves.length;
+  if (m === n) return complete ? [] : [mth(leaves)];
+  const k = split(n);
+  if (m <= k) return [...subproof(m, leaves.slice(0, k), complete), mth(leaves.slice(k))];
+  return [...subproof(m - k, leaves.slice(k), false), mth(leaves.slice(0, k))];
+}
+
+/** The leaf hashes of a tenant's receipt log, from its widest entry bundles. */
+function logLeaves(tenant) {
+  const dir = path.join(data, 'blobs', 'log', tenant, 'tile', 'entries');
+  // Bundles by index; of a partial one, the widest (…/000.p/<W>).
+  const bundles = new Map();
+  for (const f of walk(dir)) {
+    const rel = path.relative(dir, f).split(path.sep);
+    const partial = rel.length >= 2 && rel[rel.length - 2].endsWith('.p');
+    const index = (partial ? rel.slice(0, -1) : rel).join('/').replace(/\.p$/, '');
+    const width = partial ? Number(rel[rel.length - 1]) : 256;
+    if (!bundles.has(index) || bundles.get(index).width < width) bundles.set(index, { f, width });
+  }
+  const leaves = [];
+  for (const key of [...bundles.keys()].sort()) {
+    const b = fs.readFileSync(bundles.get(key).f);
+    for (let at = 0; at < b.length; ) {
+      const len = b.readUInt16BE(at);
+      leaves.push(sha256(Buffer.from([0]), b.subarray(at + 2, at + 2 + len)));
+      at += 2 + len;
+    }
+  }
+  return leaves;
+}
+
+test('every tenant’s receipt-log checkpoint verifies and extends its earlier checkpoints; a changed byte, a wrong key, a bad proof and a rollback fail their check', () => {
+  for (const tenant of ['starter-co', 'pro-co', 'enterprise-co']) {
+    const log = path.join(data, 'blobs', 'log', tenant);
+    const note = fs.readFileSync(path.join(log, 'checkpoint'));
+    const vkey = fs.readFileSync(path.join(log, 'vkey'));
+    const r = la.verifyCheckpoint(note, { vkey, tenant });
+    assert.equal(r.verdict, 'verified', r.text);
+    assert.equal(r.exitCode, 0);
+    assert.deepEqual(r.checks.map((c) => [c.name, c.status]), [['checkpoint', 'verified']]);
+    assert.equal(r.checks[0].basis.kind, 'operator-key');
+    // The checkpoint's size (its second line); the log's entry bundles hold at least that
+    // many entries, and the first `size` of them make its root.
+    const size = Number(note.toString('utf8').split('\n')[1]);
+    const all = logLeaves(tenant);
+    assert.ok(size > 0 && all.length >= size, `${all.length} entries, checkpoint size ${size}`);
+    const leaves = all.slice(0, size);
+    const root = mth(leaves).toString('hex');
+    assert.match(r.checks[0].detail, new RegExp(`size ${size}, root ${root}`));
+    // Every earlier checkpoint the demo wrote: it verifies, and the newest extends it.
+    const sizes = fs.readdirSync(path.join(log, 'checkpoints')).map(Number).sort((a, b) => a - b);
+    assert.ok(sizes.includes(size), `checkpoints/${size}`);
+    for (const m of sizes.filter((x) => x <= size)) {
+      const old = la.verifyCheckpoint(fs.readFileSync(path.join(log, 'checkpoints', String(m))), {
+        vkey,
+        tenant,
+      });
+      assert.equal(old.verdict, 'verified', old.text);
+      const previous = { size: m, root: mth(leaves.slice(0, m)).toString('hex') };
+      const consistency = subproof(m, leaves, true).map((h) => h.toString('hex'));
+      const c = la.verifyCheckpoint(note, { vkey, tenant, previous, consistency });
+      assert.equal(c.verdict, 'verified', c.text);
+      assert.deepEqual(c.checks.map((x) => x.name), ['checkpoint', 'consistency']);
+      if (m < size && consistency.length > 0) {
+        // One changed hash of the proof: a fork.
+        consistency[0] = (consistency[0][0] === 'a' ? 'b' : 'a') + consistency[0].slice(1);
+        const f = la.verifyCheckpoint(note, { vkey, tenant, previous, consistency });
+        assert.equal(f.verdict, 'failed');
+        assert.deepEqual(notPassed(f), ['consistency']);
+        assert.match(f.checks[1].detail, /^fork: /);
+        // The older checkpoint against the newer one: a rollback.
+        const back = la.verifyCheckpoint(
+          fs.readFileSync(path.join(log, 'checkpoints', String(m))),
+          { vkey, tenant, previous: { size, root }, consistency: [] },
+        );
+        assert.deepEqual(notPassed(back), ['consistency']);
+        assert.match(back.checks[1].detail, /^rollback: /);
+      }
+    }
+    // One changed byte of the signed text (the root's first base64 character).
+    const text = note.toString('utf8');
+    const at = text.indexOf('\n', text.indexOf('\n') + 1) + 1;
+    const changed = Buffer.from(note);
+    changed[at] = changed[at] === 0x41 ? 0x42 : 0x41;
+    const f = la.verifyCheckpoint(changed, { vkey, tenant });
+    assert.equal(f.verdict, 'failed', f.text);
+    assert.deepEqual(notPassed(f), ['checkpoint']);
+    assert.match(f.checks[0].detail, /does not verify/);
+    // Another tenant's key (a wrong key), and the right key for another tenant's origin.
+    const other = tenant === 'pro-co' ? 'starter-co' : 'pro-co';
+    const otherKey = fs.readFileSync(path.join(data, 'blobs', 'log', other, 'vkey'));
+    const w = la.verifyCheckpoint(note, { vkey: otherKey, tenant: other });
+    assert.deepEqual(notPassed(w), ['checkpoint']);
+    assert.match(w.checks[0].detail, /no signature by c2c\.receipt-log\/(pro|starter)-co/);
+    // Not a note at all: malformed (exit 2); a verifier key that does not parse: thrown.
+    assert.equal(la.verifyCheckpoint(Buffer.from('x'), { vkey, tenant }).exitCode, 2);
+    assert.throws(
+      () => la.verifyCheckpoint(note, { vkey: 'nonsense', tenant }),
+      (e) => e.code === 'ERR_BAD_CHECKPOINT',
+    );
+    if (size > 1) {
+      // A larger checkpoint than the previous one, without the proof it needs.
+      assert.throws(
+        () => la.verifyCheckpoint(note, { vkey, tenant, previous: { size: 1, root } }),
+        (e) => e.code === 'ERR_BAD_OPTION',
+      );
+    }
+  }
+});
+
+test('proofFromTiles gives, byte for byte, what anchor proof --from prints; a damaged tile and an absent digest reject with a typed error', async () => {
+  const blobs = path.join(data, 'blobs');
+  const read = async (key) => {
+    const f = path.join(blobs, key);
+    return fs.existsSync(f) ? new Uint8Array(fs.readFileSync(f)) : null;
+  };
+  let compared = 0;
+  for (const p of periods.filter((_, i) => i % 4 === 0)) {
+    const picks = [p.digests[0], p.digest, p.digests[p.digests.length - 1]];
+    for (const digest of picks) {
+      const manifest = { tenant: p.tenant, period: p.period, digest };
+      const json = await la.proofFromTiles(read, manifest);
+      const cli = anchor(
+        ['proof', '--tenant', p.tenant, '--period', p.period, '--digest', digest, '--from', blobs],
+      );
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.equal(json, cli.stdout);
+      assert.equal(la.verifyProof(Buffer.from(json), { root: p.receipt.root }).verdict, 'verified');
+      compared++;
+    }
+  }
+  assert.ok(compared >= 6, `${compared} proofs compared`);
+  // A damaged hash tile: the proof is refused, naming the period's root.
+  const p = periods.find((x) => x.digests.length > 2);
+  const manifest = { tenant: p.tenant, period: p.period, digest: p.digest };
+  const tiles = [];
+  const damaged = async (key) => {
+    const b = await read(key);
+    if (b && /\/tile\/[0-9]/.test(key)) {
+      tiles.push(key);
+      b[5] ^= 1;
+    }
+    return b;
+  };
+  await assert.rejects(la.proofFromTiles(damaged, manifest), (e) => {
+    assert.equal(e.code, 'ERR_BAD_TILE', e.message);
+    assert.match(e.message, /do not lead to its root/);
+    return true;
+  });
+  assert.ok(tiles.length > 0);
+  // The CLI says the same of the same damage (exit 1).
+  const copy = path.join(tmp, 'damaged-blobs');
+  fs.cpSync(blobs, copy, { recursive: true });
+  for (const key of tiles) {
+    const f = path.join(copy, key);
+    const b = fs.readFileSync(f);
+    b[5] ^= 1;
+    fs.writeFileSync(f, b);
+  }
+  const cli = anchor([
+    'proof', '--tenant', p.tenant, '--period', p.period, '--digest', p.digest, '--from', copy,
+  ]);
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.match(cli.stderr, /do not lead to its root/);
+  // A truncated entry bundle, a missing tile, a digest not in the tree, a period never anchored.
+  const truncated = async (key) => {
+    const b = await read(key);
+    return b && key.includes('/tile/entries/') ? b.subarray(0, b.length - 1) : b;
+  };
+  await assert.rejects(la.proofFromTiles(truncated, manifest), (e) => e.code === 'ERR_BAD_TILE');
+  const missing = async (key) => (key.includes('/tile/') ? null : read(key));
+  await assert.rejects(la.proofFromTiles(missing, manifest), (e) => e.code === 'ERR_BAD_TILE');
+  await assert.rejects(
+    la.proofFromTiles(read, { ...manifest, digest: '00'.repeat(32) }),
+    (e) => e.code === 'ERR_NOT_FOUND' && /is not in the tree/.test(e.message),
+  );
+  await assert.rejects(
+    la.proofFromTiles(read, { ...manifest, period: '2001-01' }),
+    (e) => e.code === 'ERR_NOT_FOUND',
+  );
+  await assert.rejects(la.proofFromTiles(read, { ...manifest, digest: 'ab' }), (e) => e.code === 'ERR_BAD_OPTION');
+});
+
+/** A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test('a real reserve attestation verifies from Node as anchor reserves verify says; one changed byte fails the check the CLI names', async () => {
+  // README's "Reserve attestations" flow on a copy of the demo's data (cli/tests/reserves.rs).
+  const dir = path.join(tmp, 'reserves');
+  const D = path.join(dir, 'D');
+  fs.cpSync(data, D, { recursive: true });
+  must(['tsa', 'dev-ca', '--out', path.join(dir, 'tsa')]);
+  const port = await freePort();
+  const tsa = spawn(
+    anchorBin(),
+    ['tsa', 'serve', '--listen', `127.0.0.1:${port}`, '--key', path.join(dir, 'tsa', 'tsa.key'),
+      '--cert', path.join(dir, 'tsa', 'tsa.pem')],
+    { stdio: 'ignore' },
+  );
+  try {
+    for (let i = 0; ; i++) {
+      const up = await new Promise((resolve) => {
+        const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+        c.on('error', () => resolve(false));
+      });
+      if (up) break;
+      assert.ok(i < 200, 'the dev TSA did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const env = {
+      ...process.env,
+      LEDGER_DATA_DIR: D,
+      LEDGER_RESERVES_TENANT: 'reserves-co',
+      LEDGER_TSA_URL: `http://127.0.0.1:${port}/`,
+      LEDGER_TSA_CA_FILE: path.join(dir, 'tsa', 'ca.pem'),
+    };
+    const run = (args, input) => {
+      const o = spawnSync(anchorBin(), args, { env, input: input || '', encoding: 'utf8', cwd: dir });
+      return { code: o.status, stdout: o.stdout, stderr: o.stderr };
+    };
+    const ok = (args, input) => {
+      const o = run(args, input);
+      assert.equal(o.code, 0, `anchor ${args.join(' ')}: ${o.stderr}`);
+      return o.stdout;
+    };
+    ok(['tenants', 'add', 'reserves-co', '--plan', 'starter', '--opt-in']);
+    ok(['reserves', 'assets', 'add', '-'], JSON.stringify({
+      id: 'ras_compute_gemini_k', asset_type: 'compute_credit', provider: 'gemini',
+      name: 'Gemini API credits', unit: 'credit', eligible: true, haircut_bps: 1000,
+      provider_metadata: { credits_per_unit: 1000 },
+    }));
+    ok(['reserves', 'assets', 'add', '-'], JSON.stringify({
+      id: 'ras_compute_fal_halfk', asset_type: 'compute_credit', provider: 'fal',
+      name: 'FAL credits', unit: 'credit', eligible: true, haircut_bps: 0,
+      provider_metadata: { credits_per_unit: 500 },
+    }));
+    const iso = (t) => new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
+    const now = Date.now();
+    const observed = iso(now - 3600e3);
+    for (const [asset, packs] of [['ras_compute_gemini_k', '10'], ['ras_compute_fal_halfk', '6']]) {
+      ok(['reserves', 'snapshots', 'add', asset, '-'], JSON.stringify({
+        observed_at: observed, raw_amount: packs, amount_unit: 'pack', source: 'manual',
+      }));
+    }
+    const publish = ['reserves', 'publish', '--period-start', iso(now - 30 * 86400e3),
+      '--period-end', iso(now), '--liabilities-total', '10000', '--bucket', 'usd.main=10000',
+      '--min-ratio-bps', '10000', '--operator', 'node-test'];
+    assert.equal(run(publish).code, 3);
+    ok(['run', '--tenant', 'reserves-co', '--period', iso(now).slice(0, 7)]);
+    ok([...publish, '--out', 'attestation.json']);
+    fs.writeFileSync(path.join(dir, 'jwks.json'), ok(['keys', 'jwks']));
+    const attestation = fs.readFileSync(path.join(dir, 'attestation.json'));
+    const jwks = fs.readFileSync(path.join(dir, 'jwks.json'));
+    const cliVerify = (file) =>
+      anchor(['reserves', 'verify', file, '--jwks', path.join(dir, 'jwks.json')]);
+
+    const r = la.verifyAttestation(attestation, { jwks });
+    const cli = cliVerify(path.join(dir, 'attestation.json'));
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(r.verdict, 'verified', r.message);
+    assert.equal(r.exitCode, cli.code);
+    assert.equal(r.text, cli.stdout);
+    assert.match(r.text, /coverage 12000 bps .*\n.*anchored by tenant reserves-co/);
+    assert.deepEqual(r.checks.map((c) => [c.name, c.status]), [
+      ['signature', 'verified'], ['format', 'verified'], ['balances', 'verified'],
+      ['anchor', 'verified'],
+    ]);
+    // One changed byte: in a figure (README's tamper), in the signature, in the embedded
+    // run summary's signature. Each fails one check, named as the CLI names it, with the
+    // CLI's exit code and its words on stderr.
+    const changes = [
+      ['a figure', Buffer.from(attestation.toString('utf8').replace('"12000"', '"12001"')), 'signature'],
+      ['the signature', changeIn(attestation, 'sig', 20), 'signature'],
+    ];
+    for (const [what, bytes, check] of changes) {
+      assert.notDeepEqual(bytes, attestation, what);
+      const f = la.verifyAttestation(bytes, { jwks });
+      const file = path.join(dir, 'tampered.json');
+      fs.writeFileSync(file, bytes);
+      const c = cliVerify(file);
+      assert.equal(f.verdict, 'failed', what);
+      assert.deepEqual(notPassed(f), [check], what);
+      assert.equal(f.exitCode, c.code, `${what}: ${c.stderr}`);
+      assert.equal(f.text, c.stdout, what);
+      assert.ok(c.stderr.includes(f.message), `${what}: ${c.stderr} / ${f.message}`);
+      assert.match(f.message, new RegExp(`^reserve attestation is NOT valid: ${check}: `));
+    }
+    // Another operator's key set: the signature check fails; not JSON: a typed error (exit 2).
+    const otherKeys = path.join(dir, 'other');
+    must(['keys', 'generate', '--out', otherKeys]);
+    const other = la.verifyAttestation(attestation, {
+      jwks: fs.readFileSync(path.join(otherKeys, 'jwks.json')),
+    });
+    assert.deepEqual(notPassed(other), ['signature']);
+    assert.throws(
+      () => la.verifyAttestation(Buffer.from('{"payload":'), { jwks }),
+      (e) => e.code === 'ERR_BAD_ATTESTATION',
+    );
+    fs.writeFileSync(path.join(dir, 'garbage.json'), '{"payload":');
+    assert.equal(cliVerify(path.join(dir, 'garbage.json')).code, 2);
+  } finally {
+    tsa.kill();
+  }
 });

@@ -9,7 +9,7 @@ const path = require('node:path');
 const repo = path.resolve(__dirname, '..', '..', '..');
 
 function anchorBin() {
-  const bin = process.env.ANCHOR_BIN || path.join(repo, 'target', 'debug', 'anchor');
+  const bin = path.resolve(process.env.ANCHOR_BIN || path.join(repo, 'target', 'debug', 'anchor'));
   if (!fs.existsSync(bin)) {
     throw new Error(`no anchor binary at ${bin}: cargo build -p anchor-cli, or set ANCHOR_BIN`);
   }
@@ -61,4 +61,4 @@ function flip(bytes, at) {
   return out;
 }
 
-module.exports = { repo, anchor, must, changeIn, flip, inside };
+module.exports = { repo, anchorBin, anchor, must, changeIn, flip, inside };

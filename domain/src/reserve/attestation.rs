@@ -16,25 +16,25 @@
 //! Seed 000 §4: "Sign a single canonical payload" with "a `schema`/`version`", canonicalised
 //! with RFC 8785 and hashed with SHA-256; "Sign `payloadCanonical` bytes … simplest is sign bytes
 //! of canonical". We sign the canonical bytes with ES256 as every other document of this
-//! workspace does (JWS raw `r‖s`, base64url; see `ledger::keys`), rather than seed 000's
+//! workspace does (JWS raw `r‖s`, base64url; see `crate::keys`), rather than seed 000's
 //! base64 DER, so one JWKS and one verifier serve receipts, run summaries and attestations.
 //!
 //! The run summary is embedded as a JSON **string** holding its exact bytes, not as an object:
 //! its hash (the chain's `prev`) is over those bytes, and a string carries them through any
 //! JSON tooling unchanged.
 
+use crate::formats::{RunSummary, sha256_hex};
+use crate::ids::TenantId;
+use crate::keys::{ALG, Jwks, KeyId, SigningKey};
 use chrono::{DateTime, Duration, Utc};
-use ledger::TenantId;
-use ledger::formats::{RunSummary, sha256_hex};
-use ledger::keys::{ALG, Jwks, KeyId, SigningKey};
 use merkle::{ManifestDigest, ProofV1, Root};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::asset::ts;
-use crate::compute::{Claims, Computation, check_publication};
-use crate::error::{ReserveError, Result};
-use crate::types::{Amount, AttestationId};
+use super::asset::ts;
+use super::compute::{Claims, Computation, check_publication};
+use super::error::{ReserveError, Result};
+use super::types::{Amount, AttestationId};
 
 pub const SCHEMA: &str = "ledger-anchors.reserve-attestation";
 pub const VERSION: &str = "1";
@@ -254,7 +254,7 @@ pub fn check_summary_age(
         return Err(ReserveError::StaleSummary {
             tenant: summary.tenant.to_string(),
             seq: summary.seq,
-            ts: ledger::ids::format_ts(summary.ts),
+            ts: crate::ids::format_ts(summary.ts),
             age: human_duration(age),
             max: human_duration(max_age),
         });
@@ -371,28 +371,47 @@ fn payload_jcs(payload: &Value) -> Result<Vec<u8>> {
     merkle::canon::canonicalize_value(payload).map_err(|e| ReserveError::Format(e.to_string()))
 }
 
-/// Verifies a served attestation document: I-JSON; the payload re-canonicalised and its
-/// signature checked with `kid` from `jwks` (first, so that any change to the payload is a
-/// signature failure); `payload_hash`; schema and version; strict decoding; the balances'
-/// arithmetic and I3; `balance_digest`; and the anchoring binding (summary signature, root,
-/// inclusion proof). Returns the decoded document and the embedded run summary.
+/// Verifies a served attestation document: I-JSON ([`parse`]); the payload re-canonicalised
+/// and its signature checked with `kid` from `jwks`, first, so that any change to the payload
+/// is a signature failure ([`check_signature`]); strict decoding, schema and version
+/// ([`decode`]); the balances' arithmetic, I3 and `balance_digest` ([`check_balances`]); and
+/// the anchoring binding: summary signature, root, inclusion proof ([`AnchorBinding::check`]).
+/// Returns the decoded document and the embedded run summary. The verifier reports each step
+/// as a check (`verifier::attestation`).
 pub fn verify(served_bytes: &[u8], jwks: &Jwks) -> Result<(Served, RunSummary)> {
-    let value = merkle::canon::parse_strict(served_bytes)
-        .map_err(|e| ReserveError::Format(format!("not I-JSON: {e}")))?;
-    let get = |k: &str| {
-        value
-            .get(k)
-            .ok_or_else(|| ReserveError::Format(format!("the document has no {k:?} member")))
-    };
-    let payload = get("payload")?;
+    let value = parse(served_bytes)?;
+    check_signature(&value, jwks)?;
+    let served = decode(&value)?;
+    let a = &served.payload.attestation;
+    check_balances(a)?;
+    let summary = a.anchor.check(&a.balance_digest, jwks)?;
+    Ok((served, summary))
+}
+
+/// The served bytes as I-JSON.
+pub fn parse(served_bytes: &[u8]) -> Result<Value> {
+    merkle::canon::parse_strict(served_bytes)
+        .map_err(|e| ReserveError::Format(format!("not I-JSON: {e}")))
+}
+
+fn member<'v>(value: &'v Value, k: &str) -> Result<&'v Value> {
+    value
+        .get(k)
+        .ok_or_else(|| ReserveError::Format(format!("the document has no {k:?} member")))
+}
+
+/// `sig` over `JCS(payload)` with `kid` from `jwks` (ES256), and `payload_hash` its SHA-256.
+/// Returns the key id and the hash.
+pub fn check_signature(value: &Value, jwks: &Jwks) -> Result<(KeyId, String)> {
+    let payload = member(value, "payload")?;
     let canonical = payload_jcs(payload)?;
-    let alg = get("alg")?.as_str().unwrap_or_default();
+    let alg = member(value, "alg")?.as_str().unwrap_or_default();
     if alg != ALG {
         return Err(ReserveError::Signature(format!(
             "alg is {alg:?}, expected {ALG}"
         )));
     }
-    let kid: KeyId = get("kid")?
+    let kid: KeyId = member(value, "kid")?
         .as_str()
         .unwrap_or_default()
         .parse()
@@ -400,16 +419,25 @@ pub fn verify(served_bytes: &[u8], jwks: &Jwks) -> Result<(Served, RunSummary)> 
     let jwk = jwks
         .get(&kid)
         .ok_or_else(|| ReserveError::Signature(format!("key id {kid} is not in the JWKS")))?;
-    jwk.verify(&canonical, get("sig")?.as_str().unwrap_or_default())
-        .map_err(|e| ReserveError::Signature(e.to_string()))?;
-    if get("payload_hash")?.as_str() != Some(sha256_hex(&canonical).as_str()) {
+    jwk.verify(
+        &canonical,
+        member(value, "sig")?.as_str().unwrap_or_default(),
+    )
+    .map_err(|e| ReserveError::Signature(e.to_string()))?;
+    let hash = sha256_hex(&canonical);
+    if member(value, "payload_hash")?.as_str() != Some(hash.as_str()) {
         return Err(ReserveError::Signature(
             "payload_hash is not the SHA-256 of the canonical payload".into(),
         ));
     }
+    Ok((kid, hash))
+}
+
+/// The document decoded strictly, in its one written form, of this schema and version.
+pub fn decode(value: &Value) -> Result<Served> {
     let served: Served =
         serde_json::from_value(value.clone()).map_err(|e| ReserveError::Format(e.to_string()))?;
-    if serde_json::to_value(&served).ok().as_ref() != Some(&value) {
+    if serde_json::to_value(&served).ok().as_ref() != Some(value) {
         return Err(ReserveError::Format(
             "the document is not in its one written form".into(),
         ));
@@ -421,13 +449,17 @@ pub fn verify(served_bytes: &[u8], jwks: &Jwks) -> Result<(Served, RunSummary)> 
             p.schema, p.version
         )));
     }
-    let a = &p.attestation;
+    Ok(served)
+}
+
+/// The balances' format, period, arithmetic and I3, and `balance_digest` their
+/// `SHA-256(JCS(balances))`.
+pub fn check_balances(a: &Attestation) -> Result<()> {
     a.balances.check()?;
     if a.balances.digest() != a.balance_digest {
         return Err(ReserveError::Format(
             "balance_digest is not SHA-256(JCS(balances))".into(),
         ));
     }
-    let summary = a.anchor.check(&a.balance_digest, jwks)?;
-    Ok((served, summary))
+    Ok(())
 }

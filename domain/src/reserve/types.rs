@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{ReserveError, Result};
+use super::error::{ReserveError, Result};
 
 macro_rules! string_serde {
     ($t:ty) => {

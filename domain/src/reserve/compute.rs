@@ -30,9 +30,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::asset::{ReserveAsset, Snapshot, ts};
-use crate::error::{ReserveError, Result};
-use crate::types::{Amount, AssetId, Bps, Label, SnapshotId, StalenessWindow};
+use super::asset::{ReserveAsset, Snapshot, ts};
+use super::error::{ReserveError, Result};
+use super::types::{Amount, AssetId, Bps, Label, SnapshotId, StalenessWindow};
 
 /// 100 % in basis points: seed 001's I3 floor.
 pub const FULL_RATIO_BPS: u128 = 10_000;
@@ -96,7 +96,7 @@ pub struct ReserveLine {
     pub haircut_bps: Bps,
     pub max_age_seconds: StalenessWindow,
     pub snapshot_id: Option<SnapshotId>,
-    #[serde(with = "crate::asset::ts_opt")]
+    #[serde(with = "crate::reserve::asset::ts_opt")]
     pub observed_at: Option<DateTime<Utc>>,
     pub raw_amount: Option<Amount>,
     pub status: LineStatus,

@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{ReserveError, Result};
-use crate::types::{Amount, AssetId, Bps, Label, SnapshotId, StalenessWindow};
+use super::error::{ReserveError, Result};
+use super::types::{Amount, AssetId, Bps, Label, SnapshotId, StalenessWindow};
 
 /// A registered reserve asset (a row of the registry).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,10 +222,10 @@ impl NewSnapshot {
         if self.observed_at > fetched_at {
             return Err(ReserveError::invalid(
                 "observed_at",
-                ledger::ids::format_ts(self.observed_at),
+                crate::ids::format_ts(self.observed_at),
                 format!(
                     "is after fetched_at {}: a balance cannot be observed in the future",
-                    ledger::ids::format_ts(fetched_at)
+                    crate::ids::format_ts(fetched_at)
                 ),
             ));
         }
@@ -275,35 +275,35 @@ impl NewSnapshot {
     }
 }
 
-/// Timestamps as [`ledger::ids::format_ts`] writes them and [`ledger::ids::parse_ts`] reads them.
-pub(crate) mod ts {
+/// Timestamps as [`crate::ids::format_ts`] writes them and [`crate::ids::parse_ts`] reads them.
+pub mod ts {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&ledger::ids::format_ts(*t))
+        s.serialize_str(&crate::ids::format_ts(*t))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        ledger::ids::parse_ts(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+        crate::ids::parse_ts(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
-pub(crate) mod ts_opt {
+pub mod ts_opt {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
     #[allow(clippy::ref_option, reason = "serde's `with` passes a reference")]
     pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_str(&ledger::ids::format_ts(*t)),
+            Some(t) => s.serialize_str(&crate::ids::format_ts(*t)),
             None => s.serialize_none(),
         }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         Option::<String>::deserialize(d)?
-            .map(|s| ledger::ids::parse_ts(&s).map_err(serde::de::Error::custom))
+            .map(|s| crate::ids::parse_ts(&s).map_err(serde::de::Error::custom))
             .transpose()
     }
 }
