@@ -125,6 +125,12 @@ const PATH_PATTERNS: &[(&str, &str, &str)] = &[
         "^(entries|[0-7])/(x[0-9]{3}/)*[0-9]{3}([.]p/[1-9][0-9]{0,2})?$",
     ),
     ("/reserve/attestations/{id}", "id", "^att_[0-9a-f]{32}$"),
+    ("/tenants/{tenant}/webhooks/{id}", "id", "^wh-[0-9a-f]{12}$"),
+    (
+        "/tenants/{tenant}/webhooks/{id}/deliveries",
+        "id",
+        "^wh-[0-9a-f]{12}$",
+    ),
     ("*", "id", "^bf-[0-9a-f]{12}$"),
     ("*", "asset", "^[a-z0-9][a-z0-9_-]{0,63}$"),
 ];
@@ -184,6 +190,9 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(anchor::backfill_resume))
         .routes(routes!(tenants::submit_manifests))
         .routes(routes!(tenants::record_consent, tenants::consent_log))
+        .routes(routes!(tenants::add_webhook, tenants::list_webhooks))
+        .routes(routes!(tenants::delete_webhook))
+        .routes(routes!(tenants::webhook_deliveries))
         .routes(routes!(admin::create_tenant))
         .routes(routes!(admin::patch_tenant))
         .routes(routes!(admin::kill_switch))

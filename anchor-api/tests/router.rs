@@ -931,6 +931,9 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
         "/anchor/log/{tenant}/vkey",
         "/anchor/log/{tenant}/tile/{path}",
         "/anchor/log/{tenant}/consistency",
+        "/tenants/{tenant}/webhooks",
+        "/tenants/{tenant}/webhooks/{id}",
+        "/tenants/{tenant}/webhooks/{id}/deliveries",
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
@@ -944,7 +947,7 @@ async fn the_openapi_document_lists_every_route_and_metrics_count_requests() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 33, "{paths:?}");
+    assert_eq!(paths.len(), 36, "{paths:?}");
     let ready = get(&app, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(
@@ -1481,4 +1484,81 @@ async fn error_bodies_are_valid_and_spoiled_ones_are_invalid_against_their_json_
             assert!(errors.iter().any(|e| e.contains(&at)), "{what}: {errors:?}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_registers_lists_follows_and_deletes_its_webhooks_and_nobody_else_may() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let path = "/tenants/pub-co/webhooks";
+    let body = json!({"url": "https://hooks.example/ledger"});
+    // Anonymous callers and another tenant's token are refused.
+    let anonymous = send_json(&app, "POST", path, None, &body).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let foreign = send_json(&app, "POST", path, Some(&f.private_token), &body).await;
+    assert!(foreign.status.is_client_error(), "{:?}", foreign.status);
+
+    let made = send_json(&app, "POST", path, Some(&f.public_token), &body).await;
+    assert_eq!(
+        made.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&made.body)
+    );
+    let v = made.json();
+    let id = v["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("wh-") && id.len() == 15, "{v}");
+    assert!(v["secret"].as_str().unwrap().starts_with("whsec_"), "{v}");
+
+    let bad = send_json(
+        &app,
+        "POST",
+        path,
+        Some(&f.public_token),
+        &json!({"url": "mailto:x"}),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(String::from_utf8_lossy(&bad.body).contains("not an http:// or https:// URL"));
+
+    let listed = get(&app, path, Some(&f.public_token)).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert!(
+        listed[0].get("secret").is_none(),
+        "the secret is shown once: {listed}"
+    );
+
+    // The fixture's run was anchored before the webhook: nothing of it is due to it.
+    let deliveries = get(
+        &app,
+        &format!("{path}/{id}/deliveries"),
+        Some(&f.public_token),
+    )
+    .await;
+    assert_eq!(deliveries.status, StatusCode::OK);
+    assert_eq!(deliveries.json(), json!([]));
+
+    let gone = call(
+        &app,
+        "DELETE",
+        &format!("{path}/{id}"),
+        Some(&f.public_token),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let again = call(
+        &app,
+        "DELETE",
+        &format!("{path}/{id}"),
+        Some(&f.public_token),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&app, path, Some(&f.public_token)).await.json(),
+        json!([])
+    );
 }

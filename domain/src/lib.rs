@@ -20,6 +20,7 @@ pub mod chain;
 pub mod duration;
 pub mod error;
 pub mod formats;
+pub mod hmac;
 pub mod ids;
 pub mod keys;
 pub mod kinds;

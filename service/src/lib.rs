@@ -19,6 +19,7 @@ pub mod manifests;
 pub mod runs;
 pub mod tenants;
 pub mod views;
+pub mod webhooks;
 
 pub use error::{Result, ServiceError};
 pub use runs::RunQueue;

@@ -28,6 +28,7 @@ pub mod rollup;
 pub mod sample;
 pub mod service;
 pub mod upgrade;
+pub mod webhooks;
 
 pub use ctx::Ctx;
 pub use error::{Result, WorkerError};

@@ -113,3 +113,88 @@ pub async fn consent_log(
     let log = state.parts.store.consent_log(&tenant).await?;
     Ok(Json(log.iter().map(ConsentView::from).collect()))
 }
+
+/// `POST /tenants/{tenant}/webhooks`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// Where to POST the tenant's events: `https://…` (or `http://…`) with a host.
+    pub url: String,
+}
+
+/// Registers a webhook for the tenant's events from now on (`run.anchored`, `run.complete`,
+/// `run.failed`, `run.held`, `ots.confirmed`, `incident.opened`, `tenant.paused`). Each event
+/// is sent (`POST`) as JSON with `X-Ledger-Event`, `X-Ledger-Delivery` (the event id, the same on
+/// every retry) and `X-Ledger-Signature: sha256=<hex HMAC-SHA256 of the body>` under the
+/// `secret` in this answer, which is shown only here.
+#[utoipa::path(post, path = "/tenants/{tenant}/webhooks", tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id")),
+    request_body = WebhookRequest,
+    security(("bearer" = [])),
+    responses((status = 201, body = service::webhooks::WebhookView), Errors))]
+pub async fn add_webhook(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    JsonBody(req): JsonBody<WebhookRequest>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let tenant = input::tenant(&tenant)?;
+    caller.may_manage(&state, &tenant).await?;
+    let view =
+        service::webhooks::register(&state.parts.store, &tenant, &req.url, Utc::now()).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// The tenant's webhooks (without their secrets).
+#[utoipa::path(get, path = "/tenants/{tenant}/webhooks", tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<service::webhooks::WebhookView>), Errors))]
+pub async fn list_webhooks(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<service::webhooks::WebhookView>>> {
+    let tenant = input::tenant(&tenant)?;
+    caller.may_manage(&state, &tenant).await?;
+    Ok(Json(
+        service::webhooks::list(&state.parts.store, &tenant).await?,
+    ))
+}
+
+/// Deletes a webhook: nothing more is sent to it.
+#[utoipa::path(delete, path = "/tenants/{tenant}/webhooks/{id}", tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id"),
+           ("id" = String, Path, description = "webhook id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "deleted"), Errors))]
+pub async fn delete_webhook(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode> {
+    let tenant = input::tenant(&tenant)?;
+    caller.may_manage(&state, &tenant).await?;
+    service::webhooks::delete(&state.parts.store, &tenant, &id, Utc::now()).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The newest 100 events since the webhook was registered, each with its delivery: `pending`
+/// (not sent yet), `ok`, or `failed` with its attempts, last error and next attempt.
+#[utoipa::path(get, path = "/tenants/{tenant}/webhooks/{id}/deliveries", tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id"),
+           ("id" = String, Path, description = "webhook id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<service::webhooks::DeliveryView>), Errors))]
+pub async fn webhook_deliveries(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Vec<service::webhooks::DeliveryView>>> {
+    let tenant = input::tenant(&tenant)?;
+    caller.may_manage(&state, &tenant).await?;
+    Ok(Json(
+        service::webhooks::deliveries(&state.parts.store, &tenant, &id, 100).await?,
+    ))
+}

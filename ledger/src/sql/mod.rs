@@ -20,9 +20,9 @@ mod manifests;
 mod model;
 mod ops;
 mod receipt_log;
-mod webhooks;
 mod runs;
 mod tenants;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

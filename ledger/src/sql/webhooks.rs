@@ -180,7 +180,12 @@ impl Store {
     }
 
     /// Deletes a webhook: nothing more is sent to it; its deliveries stay on record.
-    pub async fn delete_webhook(&self, tenant: &TenantId, id: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn delete_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let n = on_pool!(self, pool => {
             sqlx::query(
                 "UPDATE webhooks SET deleted_at = $3 WHERE id = $1 AND tenant = $2 \
@@ -257,7 +262,11 @@ impl Store {
     ) -> Result<()> {
         let (status, error, next) = match outcome {
             Ok(()) => ("ok", None, None),
-            Err((e, at)) => ("failed", Some(e.chars().take(500).collect::<String>()), Some(to_millis(at))),
+            Err((e, at)) => (
+                "failed",
+                Some(e.chars().take(500).collect::<String>()),
+                Some(to_millis(at)),
+            ),
         };
         on_pool!(self, pool => {
             sqlx::query(

@@ -26,6 +26,10 @@
 //!    minute ([`workers::canary`]).
 //! 7. **Queue upkeep**: finished and dead jobs past their retention are trimmed
 //!    ([`workers::Queue::trim`]) and the queue's depth is exported (`queue_jobs{state}`).
+//! 8. **Webhooks**: the tenants' due events are sent to their webhooks, failures retried
+//!    with backoff on later ticks ([`workers::webhooks`]). Under the tick's lease, so two
+//!    schedulers do not send the same delivery at once (it stays at least once: receivers
+//!    deduplicate on `X-Ledger-Delivery`).
 
 use chrono::{DateTime, Utc};
 use ledger::KillMode;
@@ -52,6 +56,8 @@ pub struct TickReport {
     pub reconciled: usize,
     /// Finished job records trimmed from the queue.
     pub trimmed: u64,
+    /// Webhook deliveries made and failed.
+    pub webhooks: workers::webhooks::Delivered,
 }
 
 fn tick_number(ctx: &Ctx, now: DateTime<Utc>) -> i64 {
@@ -81,6 +87,7 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport> {
     report.reaped = reap_stale_runs(ctx, now, n, &report.enqueued).await?;
     enqueue_periodic_jobs(ctx, now, n, &mut report).await?;
     report.trimmed = queue_upkeep(ctx).await?;
+    report.webhooks = workers::webhooks::deliver(ctx, now).await?;
     metrics::histogram!("scheduler_tick_seconds").record(started.elapsed().as_secs_f64());
     metrics::counter!("scheduler_runs_enqueued_total").increment(report.enqueued.len() as u64);
     tracing::info!(
