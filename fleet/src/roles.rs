@@ -54,6 +54,7 @@ pub async fn up(up: &Up) -> Result<()> {
     if let Some(addr) = up.api_addr {
         api_config.addr = addr;
     }
+    let reserve_store = reserves::sql::ReserveStore::connect(&config.database_url).await?;
     let api = ApiState::new(
         Parts {
             store: ctx.store.clone(),
@@ -61,7 +62,7 @@ pub async fn up(up: &Up) -> Result<()> {
             kv: ctx.kv.clone(),
             queue: Arc::new(ctx.queue.clone()),
             policy: ctx.policy.clone(),
-            reserves: reserves::sql::ReserveStore::connect(&config.database_url).await?,
+            reserves: reserve_store.clone(),
         },
         api_config,
     );
@@ -77,6 +78,7 @@ pub async fn up(up: &Up) -> Result<()> {
         ctx.blobs.describe()
     );
     let sched = tokio::spawn(scheduler_loop(ctx.clone(), shutdown.clone()));
+    let publisher = tokio::spawn(publish_reserves(reserve_store, shutdown.clone()));
     let api_stop = shutdown.clone();
     let header_timeout = api.config.header_timeout;
     let server = tokio::spawn(anchor_api::serve_with(
@@ -87,6 +89,7 @@ pub async fn up(up: &Up) -> Result<()> {
     ));
     worker_pool(ctx, up.concurrency, shutdown).await?;
     let _ = sched.await;
+    let _ = publisher.await;
     server
         .await
         .map_err(|e| io("the API task")(std::io::Error::other(e)))?
@@ -156,8 +159,24 @@ pub async fn worker(
         "anchor worker {}: {concurrency} concurrent jobs",
         ctx.worker_id
     );
+    let reserve_store = reserves::sql::ReserveStore::connect(&config.database_url).await?;
+    let publisher = tokio::spawn(publish_reserves(reserve_store, shutdown.clone()));
     worker_pool(ctx, concurrency, shutdown).await?;
+    let _ = publisher.await;
     Ok(())
+}
+
+/// How often the reserve publication service runs (seed 001: "every 15 s").
+const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Seed 001's publication service beside the workers: pending reserve attestations are
+/// delivered to their webhooks and failed ones retried with backoff
+/// (`reserves::publisher::Publisher::run_until`), until shutdown.
+async fn publish_reserves(store: reserves::sql::ReserveStore, shutdown: Shutdown) {
+    match reserves::publisher::Publisher::new(std::time::Duration::from_secs(10)) {
+        Ok(p) => p.run_until(&store, PUBLISH_EVERY, shutdown.wait()).await,
+        Err(e) => eprintln!("anchor: the reserve publication service did not start: {e}"),
+    }
 }
 
 /// Records the role and, when `addr` is given, serves `/metrics` there and says where.

@@ -8,7 +8,12 @@
 //! `X-Reserve-Attestation-Id` header. A webhook answering 2xx has accepted it; anything else
 //! (other status, timeout, connection error) is a failure recorded with its reason.
 //! An attestation with no webhooks becomes `ok` on the first cycle.
+//!
+//! [`Publisher::run_until`] is the background service (seed 001: "every 15 s"): `anchor up`
+//! and `anchor worker` run it, so nothing waits for an operator to re-run a command. Several
+//! processes may run it at once: delivery is at least once either way.
 
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -123,5 +128,32 @@ impl Publisher {
             out.push(Outcome { id, status, errors });
         }
         Ok(out)
+    }
+
+    /// Cycles every `every` until `stop` completes: each cycle delivers what is due at its
+    /// start ([`Publisher::run_once`], 100 at most). A failed cycle (the store unreachable)
+    /// is logged and tried again at the next one.
+    pub async fn run_until(
+        &self,
+        store: &ReserveStore,
+        every: Duration,
+        stop: impl Future<Output = ()>,
+    ) {
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            match self.run_once(store, Utc::now(), 100).await {
+                Ok(outcomes) => {
+                    for o in outcomes.iter().filter(|o| !o.errors.is_empty()) {
+                        tracing::warn!(attestation = %o.id.as_str(), errors = ?o.errors,
+                            "reserve attestation delivery failed; retried later");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reserve publication cycle failed"),
+            }
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
     }
 }

@@ -108,6 +108,47 @@ contract! {
     snapshots_are_append_only_and_latest_per_asset_feeds_the_computation => super::snapshots;
     attestations_are_stored_byte_for_byte_listed_and_paged => super::attestations;
     the_outbox_delivers_to_webhooks_and_retries_failures => super::delivery;
+    the_background_service_delivers_without_an_operator_and_stops_on_shutdown => super::background;
+}
+
+/// `Publisher::run_until`, what `anchor up` and `anchor worker` run: a pending attestation
+/// reaches its webhook with nobody running a command, and the service ends when told to.
+async fn background(db: &Db) {
+    let s = &db.store;
+    let key = SigningKey::generate();
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let a = signed_at(&key, as_of());
+    let hooks = parse_webhooks(&format!("{}/in", hook.uri())).unwrap();
+    s.publish(&a, &hooks, chrono::Utc::now()).await.unwrap();
+    let p = Publisher::new(std::time::Duration::from_secs(5)).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            p.run_until(&s, std::time::Duration::from_millis(50), async {
+                let _ = stopped.await;
+            })
+            .await;
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.attestation(a.id()).await.unwrap().status != PublicationStatus::Ok {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered in 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(hook.received_requests().await.unwrap().len(), 1);
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), service)
+        .await
+        .expect("the service stops when told to")
+        .unwrap();
 }
 
 async fn seed(s: &ReserveStore) {
