@@ -17,6 +17,7 @@ mod fleet;
 mod headers_cmd;
 mod keys;
 mod ledger_cmd;
+mod liabilities_cmd;
 mod monitor_cmd;
 mod ots;
 mod proof_cmd;

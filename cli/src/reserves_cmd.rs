@@ -51,6 +51,10 @@ pub enum ReservesCmd {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Liabilities every customer can check: the Merkle-sum tree of balances, its root and
+    /// total, a customer's proof, and its check.
+    #[command(subcommand)]
+    Liabilities(crate::liabilities_cmd::LiabilitiesCmd),
     /// Verify a served reserve attestation (`-` reads stdin) against the operator's JWKS.
     Verify {
         file: PathBuf,
@@ -159,6 +163,7 @@ pub enum AttestationsCmd {
 pub fn run(cmd: ReservesCmd) -> Outcome {
     match cmd {
         ReservesCmd::Verify { file, jwks } => verify(&file, &jwks),
+        ReservesCmd::Liabilities(cmd) => crate::liabilities_cmd::run(cmd),
         ReservesCmd::Publish(args) => crate::reserves_publish::publish(&args),
         ReservesCmd::Assets(cmd) => assets(cmd),
         ReservesCmd::Snapshots(cmd) => snapshots(cmd),

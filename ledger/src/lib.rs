@@ -21,7 +21,7 @@ pub mod sql;
 
 // The domain core's modules, under the paths every crate used before `domain` existed.
 pub use domain::DomainError;
-pub use domain::{chain, formats, hmac, ids, kinds, note, receipt_log, redact};
+pub use domain::{chain, formats, hmac, ids, kinds, note, receipt_log, redact, reserve};
 pub use error::{LedgerError, Result};
 pub use ids::{Cadence, CalendarUrl, Period, Plan, TenantId};
 pub use sql::{AnchorKind, AnchorStatus, KillMode, Trigger};

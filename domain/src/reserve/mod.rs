@@ -15,6 +15,7 @@ pub mod asset;
 pub mod attestation;
 pub mod compute;
 pub mod error;
+pub mod liabilities;
 pub mod types;
 
 pub use error::ReserveError;
