@@ -144,71 +144,93 @@ pub fn run(args: &MonitorArgs) -> Outcome {
     };
     let chain_file = args.chain.as_ref().map(read_input).transpose()?;
     let client = stamp::calendar::http_client(Duration::from_secs(30)).map_err(input)?;
-    crate::ots::runtime()?.block_on(async {
-        match (&args.api, &args.from) {
-            (Some(api), _) => {
-                let source = ApiSource {
-                    http: HttpBucket {
-                        base: api.trim_end_matches('/').to_owned(),
-                        client,
-                    },
-                    token: args.token.clone(),
-                };
-                let base = &source.http.base;
-                let chain = match chain_file {
-                    Some(c) => Some(c),
-                    None => source
-                        .fetch(&format!("{base}/anchor/chain/{tenant}"))
-                        .await
-                        .map_err(check)?,
-                };
-                let jwks = match jwks {
-                    Some(j) => Some(j),
-                    None => source
-                        .fetch(&format!("{base}/.well-known/jwks.json"))
-                        .await
-                        .map_err(check)?
-                        .map(|b| Jwks::from_json(&b))
-                        .transpose()
-                        .map_err(|e| Failure::Check(anyhow!("the API's JWKS: {e}")))?,
-                };
-                let extra = Extra {
-                    jwks: jwks.as_ref(),
-                    chain: chain.as_deref(),
-                    shown: &shown,
-                };
-                monitor(&source, args, &tenant, state.as_ref(), extra).await
-            }
-            (None, Some(from)) if from.starts_with("http://") || from.starts_with("https://") => {
-                let source = HttpBucket {
-                    base: from.trim_end_matches('/').to_owned(),
+    let given = Given {
+        jwks: jwks.as_ref(),
+        chain: chain_file.as_deref(),
+        shown: &shown,
+    };
+    crate::ots::runtime()?.block_on(by_source(args, &tenant, state.as_ref(), client, given))
+}
+
+/// What the caller passed besides the source.
+struct Given<'a> {
+    jwks: Option<&'a Jwks>,
+    chain: Option<&'a [u8]>,
+    shown: &'a [Vec<u8>],
+}
+
+/// The run over the source the arguments name; with `--api`, the chain and the JWKS default
+/// to the API's.
+async fn by_source(
+    args: &MonitorArgs,
+    tenant: &TenantId,
+    state: Option<&MonitorState>,
+    client: reqwest::Client,
+    given: Given<'_>,
+) -> Outcome {
+    match (&args.api, &args.from) {
+        (Some(api), _) => {
+            let source = ApiSource {
+                http: HttpBucket {
+                    base: api.trim_end_matches('/').to_owned(),
                     client,
-                };
-                let extra = Extra {
-                    jwks: jwks.as_ref(),
-                    chain: chain_file.as_deref(),
-                    shown: &shown,
-                };
-                monitor(&source, args, &tenant, state.as_ref(), extra).await
-            }
-            (None, Some(dir)) => {
-                let dir = PathBuf::from(dir);
-                if !dir.is_dir() {
-                    return Err(input(format!(
-                        "--from {}: not a URL and not a directory",
-                        dir.display()
-                    )));
-                }
-                let extra = Extra {
-                    jwks: jwks.as_ref(),
-                    chain: chain_file.as_deref(),
-                    shown: &shown,
-                };
-                monitor(&DirSource(dir), args, &tenant, state.as_ref(), extra).await
-            }
-            (None, None) => Err(input("pass --api or --from")),
+                },
+                token: args.token.clone(),
+            };
+            let base = &source.http.base;
+            let chain = match given.chain {
+                Some(c) => Some(c.to_vec()),
+                None => source
+                    .fetch(&format!("{base}/anchor/chain/{tenant}"))
+                    .await
+                    .map_err(check)?,
+            };
+            let jwks = match given.jwks {
+                Some(j) => Some(j.clone()),
+                None => source
+                    .fetch(&format!("{base}/.well-known/jwks.json"))
+                    .await
+                    .map_err(check)?
+                    .map(|b| Jwks::from_json(&b))
+                    .transpose()
+                    .map_err(|e| Failure::Check(anyhow!("the API's JWKS: {e}")))?,
+            };
+            let extra = Extra {
+                jwks: jwks.as_ref(),
+                chain: chain.as_deref(),
+                shown: given.shown,
+            };
+            monitor(&source, args, tenant, state, extra).await
         }
-    })
+        (None, Some(from)) if from.starts_with("http://") || from.starts_with("https://") => {
+            let source = HttpBucket {
+                base: from.trim_end_matches('/').to_owned(),
+                client,
+            };
+            let extra = Extra {
+                jwks: given.jwks,
+                chain: given.chain,
+                shown: given.shown,
+            };
+            monitor(&source, args, tenant, state, extra).await
+        }
+        (None, Some(dir)) => {
+            let dir = PathBuf::from(dir);
+            if !dir.is_dir() {
+                return Err(input(format!(
+                    "--from {}: not a URL and not a directory",
+                    dir.display()
+                )));
+            }
+            let extra = Extra {
+                jwks: given.jwks,
+                chain: given.chain,
+                shown: given.shown,
+            };
+            monitor(&DirSource(dir), args, tenant, state, extra).await
+        }
+        (None, None) => Err(input("pass --api or --from")),
+    }
 }
 
 /// What the source gave besides the log, or the caller passed.

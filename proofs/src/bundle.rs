@@ -107,19 +107,7 @@ pub async fn assemble(
     } else {
         None
     };
-    let summary = store
-        .run_summaries(tenant, &receipt.run_id)
-        .await?
-        .into_iter()
-        .find(|row| merkle::Hash(row.hash).to_hex() == receipt.summary_hash)
-        .ok_or_else(|| {
-            ProofsError::Invalid(format!(
-                "the run summary {} that the receipt of {tenant} {period} names is not in the \
-                 tenant's chain",
-                receipt.summary_hash
-            ))
-        })?
-        .bytes;
+    let summary = named_summary(store, &receipt).await?;
     let jwks = store.jwks(true).await?.to_json_pretty().into_bytes();
     Ok(Bundle {
         tenant: tenant.clone(),
@@ -134,4 +122,22 @@ pub async fn assemble(
         summary,
         jwks,
     })
+}
+
+/// The exact bytes of the run summary `receipt` names, from its tenant's chain.
+async fn named_summary(store: &Store, receipt: &Receipt) -> Result<Vec<u8>> {
+    let (tenant, period) = (&receipt.tenant, receipt.period);
+    Ok(store
+        .run_summaries(tenant, &receipt.run_id)
+        .await?
+        .into_iter()
+        .find(|row| merkle::Hash(row.hash).to_hex() == receipt.summary_hash)
+        .ok_or_else(|| {
+            ProofsError::Invalid(format!(
+                "the run summary {} that the receipt of {tenant} {period} names is not in the \
+                 tenant's chain",
+                receipt.summary_hash
+            ))
+        })?
+        .bytes)
 }

@@ -178,18 +178,14 @@ async fn compare<S: ObjectSource>(
 }
 
 /// Every logged receipt is stored with its logged bytes (and signature, and summary in the
-/// chain); every period's latest receipt and every shown receipt is logged.
+/// chain); every period's latest receipt and every shown receipt is logged. Returns how many
+/// receipts were checked.
 async fn check_receipts<S: ObjectSource>(
     source: &S,
     w: &Watch<'_>,
     entries: &[LogEntry],
     findings: &mut Vec<String>,
 ) -> Result<u64> {
-    let t = w.tenant;
-    let logged: HashSet<(String, u32, [u8; 32])> = entries
-        .iter()
-        .map(|e| (e.period.to_string(), e.version, e.sha256))
-        .collect();
     let chain: Option<HashSet<String>> = w.chain.map(|jsonl| {
         jsonl
             .split(|&b| b == b'\n')
@@ -199,43 +195,20 @@ async fn check_receipts<S: ObjectSource>(
     });
     let mut checked = 0;
     for e in entries {
-        let key = BlobKey::receipt_version(t, &e.period, e.version, ReceiptFormat::Json)?;
-        let Some(bytes) = source.get(&key).await? else {
-            findings.push(format!("missing receipt: {key} is logged but not served"));
-            continue;
-        };
-        checked += 1;
-        if Hash::sha256(&bytes).0 != e.sha256 {
-            findings.push(format!(
-                "changed receipt: {key} is not the bytes the log holds for it"
-            ));
-            continue;
-        }
-        let receipt = match Receipt::from_json(&bytes) {
-            Ok(r) => r,
-            Err(err) => {
-                findings.push(format!("malformed receipt: {key}: {err}"));
-                continue;
+        let key = BlobKey::receipt_version(w.tenant, &e.period, e.version, ReceiptFormat::Json)?;
+        if let Some(bytes) = source.get(&key).await? {
+            checked += 1;
+            if let Some(f) = logged_receipt(&key, &bytes, e, w.jwks, chain.as_ref()) {
+                findings.push(f);
             }
-        };
-        if let Some(jwks) = w.jwks
-            && let Err(err) = receipt.verify_signature(jwks)
-        {
-            findings.push(format!("bad signature: {key}: {err}"));
-        }
-        if let Some(chain) = &chain
-            && !chain.contains(&receipt.summary_hash)
-        {
-            findings.push(format!(
-                "cut chain: {key} names run summary {} which the tenant's chain does not hold",
-                receipt.summary_hash
-            ));
+        } else {
+            findings.push(format!("missing receipt: {key} is logged but not served"));
         }
     }
     let periods: BTreeSet<_> = entries.iter().map(|e| e.period).collect();
     let mut shown: Vec<(String, Vec<u8>)> = Vec::new();
     for p in periods {
-        let key = BlobKey::receipt_latest(t, &p, ReceiptFormat::Json);
+        let key = BlobKey::receipt_latest(w.tenant, &p, ReceiptFormat::Json);
         if let Some(bytes) = source.get(&key).await? {
             shown.push((key.to_string(), bytes));
         }
@@ -246,36 +219,81 @@ async fn check_receipts<S: ObjectSource>(
             .enumerate()
             .map(|(i, b)| (format!("shown receipt #{}", i + 1), b.clone())),
     );
+    let logged: HashSet<(String, u32, [u8; 32])> = entries
+        .iter()
+        .map(|e| (e.period.to_string(), e.version, e.sha256))
+        .collect();
     for (what, bytes) in shown {
         checked += 1;
-        let receipt = match Receipt::from_json(&bytes) {
-            Ok(r) => r,
-            Err(err) => {
-                findings.push(format!("malformed receipt: {what}: {err}"));
-                continue;
-            }
-        };
-        if receipt.tenant != *t {
-            findings.push(format!(
-                "{what} is a receipt of {}, not {t}",
-                receipt.tenant
-            ));
-            continue;
-        }
-        let id = (
-            receipt.period.to_string(),
-            receipt.version,
-            Hash::sha256(&bytes).0,
-        );
-        if !logged.contains(&id) {
-            findings.push(format!(
-                "receipt not in the log: {what} ({} version {}) is not an entry of the log \
-                 at size {}",
-                receipt.period,
-                receipt.version,
-                entries.len()
-            ));
+        if let Some(f) = shown_receipt(&what, &bytes, w.tenant, &logged, entries.len()) {
+            findings.push(f);
         }
     }
     Ok(checked)
+}
+
+/// What is wrong with a logged receipt version as served, if anything: other bytes than the
+/// log's, not a receipt, a bad signature, a summary the chain does not hold.
+fn logged_receipt(
+    key: &BlobKey,
+    bytes: &[u8],
+    e: &LogEntry,
+    jwks: Option<&Jwks>,
+    chain: Option<&HashSet<String>>,
+) -> Option<String> {
+    if Hash::sha256(bytes).0 != e.sha256 {
+        return Some(format!(
+            "changed receipt: {key} is not the bytes the log holds for it"
+        ));
+    }
+    let receipt = match Receipt::from_json(bytes) {
+        Ok(r) => r,
+        Err(err) => return Some(format!("malformed receipt: {key}: {err}")),
+    };
+    if let Some(jwks) = jwks
+        && let Err(err) = receipt.verify_signature(jwks)
+    {
+        return Some(format!("bad signature: {key}: {err}"));
+    }
+    chain
+        .filter(|c| !c.contains(&receipt.summary_hash))
+        .map(|_| {
+            format!(
+                "cut chain: {key} names run summary {} which the tenant's chain does not hold",
+                receipt.summary_hash
+            )
+        })
+}
+
+/// What is wrong with a receipt the tenant was shown, if anything: not a receipt, another
+/// tenant's, or not an entry of the log.
+fn shown_receipt(
+    what: &str,
+    bytes: &[u8],
+    t: &TenantId,
+    logged: &HashSet<(String, u32, [u8; 32])>,
+    size: usize,
+) -> Option<String> {
+    let receipt = match Receipt::from_json(bytes) {
+        Ok(r) => r,
+        Err(err) => return Some(format!("malformed receipt: {what}: {err}")),
+    };
+    if receipt.tenant != *t {
+        return Some(format!(
+            "{what} is a receipt of {}, not {t}",
+            receipt.tenant
+        ));
+    }
+    let id = (
+        receipt.period.to_string(),
+        receipt.version,
+        Hash::sha256(bytes).0,
+    );
+    (!logged.contains(&id)).then(|| {
+        format!(
+            "receipt not in the log: {what} ({} version {}) is not an entry of the log at size \
+             {size}",
+            receipt.period, receipt.version
+        )
+    })
 }

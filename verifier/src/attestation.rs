@@ -14,10 +14,12 @@
 
 use std::fmt::Write as _;
 
+use domain::formats::RunSummary;
 use domain::ids::format_ts;
 use domain::keys::Jwks;
+use domain::keys::KeyId;
 use domain::reserve::ReserveError;
-use domain::reserve::attestation::{self, Served};
+use domain::reserve::attestation::{self, Attestation, Served};
 use domain::reserve::types::AssetId;
 
 use crate::input::{Bad, InputError};
@@ -115,9 +117,20 @@ pub fn check(served: &[u8], jwks: &Jwks) -> Result<Checked, InputError> {
         )
         .resting_on(Basis::OperatorKey),
     );
+    let text = valid_text(a, &served.kid, &summary);
+    Ok(Checked {
+        report,
+        text,
+        failure: None,
+    })
+}
+
+/// What `anchor reserves verify` prints for a valid attestation.
+fn valid_text(a: &Attestation, kid: &KeyId, summary: &RunSummary) -> String {
+    let c = &a.balances.computation;
     let mut text = format!(
         "attestation {} VALID: signed by {}, coverage {} bps (min {} bps), fully backed: {}\n",
-        a.id, served.kid, c.coverage_ratio_bps, a.balances.min_reserve_ratio_bps, c.fully_backed
+        a.id, kid, c.coverage_ratio_bps, a.balances.min_reserve_ratio_bps, c.fully_backed
     );
     let _ = writeln!(
         text,
@@ -138,9 +151,5 @@ pub fn check(served: &[u8], jwks: &Jwks) -> Result<Checked, InputError> {
             c.stale.iter().map(AssetId::as_str).collect::<Vec<_>>()
         );
     }
-    Ok(Checked {
-        report,
-        text,
-        failure: None,
-    })
+    text
 }
