@@ -1562,3 +1562,50 @@ async fn a_tenant_registers_lists_follows_and_deletes_its_webhooks_and_nobody_el
         json!([])
     );
 }
+
+/// The API's self-test with the verifier library (`verifier::bundle::check`, what `anchor
+/// verify bundle` and the Node package run): a served bundle checks out against the dev TSA's
+/// CA (its OTS anchor pending: no Bitcoin block yet), and one changed byte of its proof fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_bundle_passes_the_verifier_library_and_a_changed_byte_fails_it() {
+    let f = Fixture::anchored().await;
+    let app = f.app();
+    let d = f.digests[3];
+    let r = get(
+        &app,
+        &format!("/anchor/bundle/pub-co/{}/{d}", f.period),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ca = std::fs::read(&f.vars["LEDGER_TSA_CA_FILE"]).unwrap();
+    let tsa = verifier::input::tsa_options(Some(&ca)).unwrap();
+    let headers = verifier::HeaderInput::None(verifier::input::network(true));
+    let bundle = proofs::Bundle::from_json(&r.body).unwrap();
+    let report = verifier::bundle::check(&bundle, &tsa, &headers);
+    assert!(
+        matches!(
+            report.verdict(),
+            verifier::Verdict::Verified | verifier::Verdict::Pending(_)
+        ),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .0
+            .iter()
+            .any(|c| c.name == "tsa" && c.status == verifier::Status::Verified),
+        "{report:?}"
+    );
+    let mut changed = bundle.clone();
+    let at = changed.proof.len() / 2;
+    changed.proof[at] ^= 1;
+    let failed = verifier::bundle::check(&changed, &tsa, &headers);
+    assert!(
+        matches!(
+            failed.verdict(),
+            verifier::Verdict::Failed(_) | verifier::Verdict::Malformed(_)
+        ),
+        "{failed:?}"
+    );
+}
