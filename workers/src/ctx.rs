@@ -34,7 +34,9 @@ pub const DEFAULT_CALENDARS: &[&str] = &[
 /// An RFC 3161 TSA and what its replies must satisfy.
 #[derive(Clone, Debug)]
 pub struct Tsa {
-    pub client: TsaClient,
+    /// `LEDGER_TSA_URL`'s authorities in order: the first that grants a checked token stamps
+    /// the root (failover); all must chain to `verify`'s CA bundle.
+    pub clients: Vec<TsaClient>,
     pub verify: VerifyOptions,
     pub policy: Option<ObjectIdentifier>,
 }
@@ -58,7 +60,8 @@ pub struct Stamping {
 
 impl Stamping {
     /// From `LEDGER_OTS_CALENDARS` (comma-separated; default [`DEFAULT_CALENDARS`]),
-    /// `LEDGER_OTS_MIN` (default 2, or n when fewer), `LEDGER_TSA_URL`, `LEDGER_TSA_CA_FILE`
+    /// `LEDGER_OTS_MIN` (default 2, or n when fewer), `LEDGER_TSA_URL` (one URL, or several
+    /// comma-separated, tried in order), `LEDGER_TSA_CA_FILE`
     /// (PEM roots the TSA must chain to; without it the chain is not checked, which a
     /// warning says), `LEDGER_TSA_POLICY` (OID to request and require), `LEDGER_ESPLORA_URL`,
     /// `LEDGER_BITCOIN_NETWORK` (`bitcoin`, the default, or `regtest`),
@@ -171,8 +174,19 @@ fn epochs(config: &Config, network: Network) -> Result<Option<Arc<Epochs>>> {
 }
 
 impl Tsa {
-    fn from_config(url: &str, config: &Config, timeout: Duration) -> Result<Tsa> {
-        let client = TsaClient::new(url, timeout)?;
+    fn from_config(urls: &str, config: &Config, timeout: Duration) -> Result<Tsa> {
+        let clients = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| TsaClient::new(u, timeout))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if clients.is_empty() {
+            return Err(WorkerError::Config(
+                "LEDGER_TSA_URL names no time-stamping authority".into(),
+            ));
+        }
+        let url = urls;
         let mut verify = VerifyOptions::default();
         if let Some(path) = config.var("LEDGER_TSA_CA_FILE") {
             let pem = std::fs::read_to_string(path)
@@ -196,7 +210,7 @@ impl Tsa {
             verify.policies = vec![p.clone()];
         }
         Ok(Tsa {
-            client,
+            clients,
             verify,
             policy,
         })

@@ -75,11 +75,13 @@ pub enum Rollup {
 /// The result of stamping one kind.
 #[derive(Clone, Debug)]
 enum Stamped {
-    /// Stored under this key with this SHA-256; for TSA, `gen_time` is the token's.
+    /// Stored under this key with this SHA-256; for TSA, `gen_time` is the token's and `url`
+    /// the authority's that granted it.
     Stored {
         key: BlobKey,
         sha256: String,
         gen_time: Option<DateTime<Utc>>,
+        url: Option<String>,
     },
     /// Not attempted or failed in a way that defers it (OTS during an outage): `public` for the
     /// run summary, `detail` for the operator's records.
@@ -358,7 +360,7 @@ async fn stamp_root(
         },
         async {
             if go.anchors.tsa {
-                stamp_tsa(ctx, t, p, root).await.map(Some)
+                stamp_tsa(ctx, &run.id, t, p, root).await.map(Some)
             } else {
                 Ok(None)
             }
@@ -529,7 +531,6 @@ fn describe_anchors(
     let mut outcomes = Vec::new();
     let mut entries = Vec::new();
     let calendars = ctx.stamping.calendars.calendars.clone();
-    let tsa_url = ctx.stamping.tsa.as_ref().map(|t| t.client.url.clone());
     let mut errors = Vec::new();
     match ots {
         Stamped::Stored { key, sha256, .. } => {
@@ -572,6 +573,7 @@ fn describe_anchors(
         key,
         sha256,
         gen_time,
+        url,
     }) = tsa
     {
         outcomes.push(AnchorOutcome {
@@ -582,7 +584,7 @@ fn describe_anchors(
             kind: AnchorKind::Tsa,
             status: AnchorStatus::Confirmed,
             calendars: None,
-            tsa_url: tsa_url.clone(),
+            tsa_url: url.clone(),
             gen_time: *gen_time,
             bitcoin: None,
             artifact: Some(Artifact {
@@ -609,6 +611,7 @@ async fn record_anchors(
                 key,
                 sha256,
                 gen_time,
+                url,
             } => AnchorRow {
                 run_id: run_id.to_owned(),
                 kind,
@@ -617,7 +620,12 @@ async fn record_anchors(
                 } else {
                     AnchorStatus::Pending
                 },
-                details: serde_json::json!({ "gen_time": gen_time.map(ledger::ids::format_ts) }),
+                details: match url {
+                    Some(u) => serde_json::json!({
+                        "gen_time": gen_time.map(ledger::ids::format_ts), "url": u,
+                    }),
+                    None => serde_json::json!({ "gen_time": gen_time.map(ledger::ids::format_ts) }),
+                },
                 artifact_key: Some(key.to_string()),
                 artifact_sha256: Some(hex32(sha256)),
                 updated_at: now,
@@ -688,6 +696,7 @@ async fn stamp_ots(
             sha256: sha256_hex(&bytes),
             key,
             gen_time: None,
+            url: None,
         });
     }
     match stamp::calendar::stamp(&ctx.stamping.http, &ctx.stamping.calendars, digest).await {
@@ -703,6 +712,7 @@ async fn stamp_ots(
                 sha256: sha256_hex(&stored),
                 key,
                 gen_time: None,
+                url: None,
             })
         }
         Err(e) => {
@@ -712,8 +722,19 @@ async fn stamp_ots(
     }
 }
 
-/// RFC 3161: reuse a stored `root.tsr` (re-checked), or request one and store it.
-async fn stamp_tsa(ctx: &Ctx, t: &ledger::TenantId, p: Period, root: &Root) -> Result<Stamped> {
+/// RFC 3161: reuse a stored `root.tsr` (re-checked), or request one and store it, from the
+/// configured authorities in order (failover: the first that grants a checked token).
+///
+/// Which authority granted it goes into the receipt. Before asking each one, the run's TSA
+/// anchor row is written `pending` naming it, so a worker that crashes after storing the
+/// reply and before the receipt finds, on its retry, the authority the stored reply came from.
+async fn stamp_tsa(
+    ctx: &Ctx,
+    run_id: &str,
+    t: &ledger::TenantId,
+    p: Period,
+    root: &Root,
+) -> Result<Stamped> {
     let Some(tsa) = &ctx.stamping.tsa else {
         return Err(WorkerError::Permanent(
             "this run needs an RFC 3161 anchor but no TSA is configured (LEDGER_TSA_URL)".into(),
@@ -721,12 +742,43 @@ async fn stamp_tsa(ctx: &Ctx, t: &ledger::TenantId, p: Period, root: &Root) -> R
     };
     let key = BlobKey::root_artifact(t, &p, RootArtifact::Tsr);
     let imprint = MessageImprint::of_data(HashAlg::Sha256, &root.0.0);
-    let reply = if let Some(bytes) = ctx.blobs.get(&key).await? {
-        bytes
+    let (reply, url) = if let Some(bytes) = ctx.blobs.get(&key).await? {
+        (bytes, requested_from(ctx, run_id, tsa).await?)
     } else {
         let request = TimeStampRequest::new(imprint.clone(), tsa.policy.clone());
-        let stamped = tsa.client.stamp(&request, &tsa.verify).await?;
-        put_or_keep(ctx, &key, stamped.reply).await?
+        let mut failures = Vec::new();
+        let mut granted = None;
+        for client in &tsa.clients {
+            ctx.store
+                .put_anchor(&AnchorRow {
+                    run_id: run_id.to_owned(),
+                    kind: AnchorKind::Tsa,
+                    status: AnchorStatus::Pending,
+                    details: serde_json::json!({ "url": client.url, "requesting": true }),
+                    artifact_key: None,
+                    artifact_sha256: None,
+                    updated_at: ctx.now(),
+                })
+                .await?;
+            match client.stamp(&request, &tsa.verify).await {
+                Ok(stamped) => {
+                    granted = Some((
+                        put_or_keep(ctx, &key, stamped.reply).await?,
+                        client.url.clone(),
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(tsa = %client.url, error = %e, "time-stamping authority failed; trying the next");
+                    failures.push((client.url.clone(), e));
+                }
+            }
+        }
+        let Some(g) = granted else {
+            let (_, last) = failures.pop().expect("at least one authority was asked");
+            return Err(last.into());
+        };
+        g
     };
     let resp = TimeStampResponse::from_der(&reply)?;
     let token = stamp::tsp::granted_token(&resp, &tsa.verify)?;
@@ -735,7 +787,21 @@ async fn stamp_tsa(ctx: &Ctx, t: &ledger::TenantId, p: Period, root: &Root) -> R
         sha256: sha256_hex(&reply),
         key,
         gen_time: Some(verified.info.gen_time),
+        url: Some(url),
     })
+}
+
+/// The authority a stored `root.tsr` came from: the one the run's TSA anchor row names (written
+/// before asking it); the first configured one for a reply stored before rows named it.
+async fn requested_from(ctx: &Ctx, run_id: &str, tsa: &crate::ctx::Tsa) -> Result<String> {
+    let named = ctx
+        .store
+        .anchors(run_id)
+        .await?
+        .into_iter()
+        .find(|a| a.kind == AnchorKind::Tsa)
+        .and_then(|a| a.details["url"].as_str().map(str::to_owned));
+    Ok(named.unwrap_or_else(|| tsa.clients[0].url.clone()))
 }
 
 /// Appends the run's summary unless one for this root is already in the chain (a retry
