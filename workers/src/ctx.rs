@@ -37,8 +37,48 @@ pub struct Tsa {
     /// `LEDGER_TSA_URL`'s authorities in order: the first that grants a checked token stamps
     /// the root (failover); all must chain to `verify`'s CA bundle.
     pub clients: Vec<TsaClient>,
-    pub verify: VerifyOptions,
+    /// The checks as configured when the process started (see [`Tsa::verify`]).
+    verify: VerifyOptions,
     pub policy: Option<ObjectIdentifier>,
+    /// `LEDGER_TSA_CA_FILE` and the bundle last read from it, with the file's modification
+    /// time then: [`Tsa::verify`] reads the file again when it changed.
+    ca: Option<Arc<CaFile>>,
+}
+
+#[derive(Debug)]
+struct CaFile {
+    path: PathBuf,
+    loaded: std::sync::Mutex<(Option<std::time::SystemTime>, Vec<Certificate>)>,
+}
+
+impl Tsa {
+    /// The checks a TSA reply must pass now. Decision: CA bundle rotation without a restart —
+    /// `LEDGER_TSA_CA_FILE` is re-read whenever its modification time changed since the last
+    /// read (a `stat` per stamp, cheap next to the stamp's round trip), so an operator rotates
+    /// the bundle by replacing the file (atomically: write and rename). A file that became
+    /// unreadable or unparsable is an error naming it, and the stamp fails (and is retried)
+    /// rather than being checked against nothing.
+    pub fn verify(&self) -> Result<VerifyOptions> {
+        let mut v = self.verify.clone();
+        let Some(ca) = &self.ca else { return Ok(v) };
+        let named = |e: String| {
+            WorkerError::Config(format!("LEDGER_TSA_CA_FILE {}: {e}", ca.path.display()))
+        };
+        let modified = std::fs::metadata(&ca.path)
+            .and_then(|m| m.modified())
+            .map_err(|e| named(e.to_string()))?;
+        let mut loaded = ca.loaded.lock().expect("the CA bundle lock");
+        if loaded.0 != Some(modified) {
+            let pem = std::fs::read_to_string(&ca.path).map_err(|e| named(e.to_string()))?;
+            let certs = Certificate::from_pem_bundle(&pem).map_err(named)?;
+            if loaded.0.is_some() {
+                tracing::info!(file = %ca.path.display(), certificates = certs.len(), "TSA CA bundle re-read");
+            }
+            *loaded = (Some(modified), certs);
+        }
+        v.trusted.clone_from(&loaded.1);
+        Ok(v)
+    }
 }
 
 /// Where roots get stamped.
@@ -188,11 +228,13 @@ impl Tsa {
         }
         let url = urls;
         let mut verify = VerifyOptions::default();
+        let mut ca = None;
         if let Some(path) = config.var("LEDGER_TSA_CA_FILE") {
-            let pem = std::fs::read_to_string(path)
-                .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_CA_FILE {path}: {e}")))?;
-            verify.trusted = Certificate::from_pem_bundle(&pem)
-                .map_err(|e| WorkerError::Config(format!("LEDGER_TSA_CA_FILE {path}: {e}")))?;
+            let file = Arc::new(CaFile {
+                path: path.into(),
+                loaded: std::sync::Mutex::new((None, Vec::new())),
+            });
+            ca = Some(file);
         } else {
             tracing::warn!(
                 tsa = url,
@@ -209,11 +251,15 @@ impl Tsa {
         if let Some(p) = &policy {
             verify.policies = vec![p.clone()];
         }
-        Ok(Tsa {
+        let tsa = Tsa {
             clients,
             verify,
             policy,
-        })
+            ca,
+        };
+        // Read once now: a bundle that does not parse is a configuration error at start.
+        tsa.verify()?;
+        Ok(tsa)
     }
 }
 

@@ -742,6 +742,7 @@ async fn stamp_tsa(
     };
     let key = BlobKey::root_artifact(t, &p, RootArtifact::Tsr);
     let imprint = MessageImprint::of_data(HashAlg::Sha256, &root.0.0);
+    let checks = tsa.verify()?;
     let (reply, url) = if let Some(bytes) = ctx.blobs.get(&key).await? {
         (bytes, requested_from(ctx, run_id, tsa).await?)
     } else {
@@ -760,7 +761,7 @@ async fn stamp_tsa(
                     updated_at: ctx.now(),
                 })
                 .await?;
-            match client.stamp(&request, &tsa.verify).await {
+            match client.stamp(&request, &checks).await {
                 Ok(stamped) => {
                     granted = Some((
                         put_or_keep(ctx, &key, stamped.reply).await?,
@@ -781,8 +782,8 @@ async fn stamp_tsa(
         g
     };
     let resp = TimeStampResponse::from_der(&reply)?;
-    let token = stamp::tsp::granted_token(&resp, &tsa.verify)?;
-    let verified = stamp::tsp::verify_token(token, &imprint, None, &tsa.verify)?;
+    let token = stamp::tsp::granted_token(&resp, &checks)?;
+    let verified = stamp::tsp::verify_token(token, &imprint, None, &checks)?;
     Ok(Stamped::Stored {
         sha256: sha256_hex(&reply),
         key,

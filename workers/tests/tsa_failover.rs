@@ -105,3 +105,68 @@ async fn when_every_authority_fails_the_run_fails_with_the_last_reason() {
         "no reply stored"
     );
 }
+
+/// CA bundle rotation without a restart: the running worker re-reads `LEDGER_TSA_CA_FILE` when
+/// it changes. A bundle that no longer holds the TSA's CA fails the next stamp (the chain),
+/// and putting it back makes the one after pass — the same process throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_ca_bundle_is_read_again_without_a_restart() {
+    let cal = common::dev_calendar().await;
+    let fleet = Fleet::start(&[cal], &[]).await;
+    let ctx = &fleet.ctx;
+    let ca_file = std::path::PathBuf::from(&fleet.vars["LEDGER_TSA_CA_FILE"]);
+    let original = std::fs::read(&ca_file).unwrap();
+    let t = common::tenant(
+        ctx,
+        "rotating",
+        Plan::Starter,
+        Utc::now() - Duration::days(200),
+        50_000_000,
+        0,
+    )
+    .await;
+    let months: Vec<ledger::Period> = [40, 70, 100]
+        .into_iter()
+        .map(|d| {
+            ledger::Period::containing(ledger::Cadence::Monthly, Utc::now() - Duration::days(d))
+        })
+        .collect();
+    for m in &months {
+        common::manifests(ctx, &t, *m, 2).await;
+    }
+    fleet.tick().await;
+    let rollup = |m: ledger::Period| {
+        let run = common::run_id(&t, m);
+        async move { workers::rollup::rollup(ctx, &run).await }
+    };
+    let replace = |bytes: &[u8], bump: u64| {
+        std::fs::write(&ca_file, bytes).unwrap();
+        // A modification time that surely differs, whatever the file system's resolution.
+        let at = std::time::SystemTime::now() + std::time::Duration::from_secs(bump);
+        std::fs::File::options()
+            .write(true)
+            .open(&ca_file)
+            .unwrap()
+            .set_modified(at)
+            .unwrap();
+    };
+    assert!(matches!(
+        rollup(months[0]).await.unwrap(),
+        Rollup::Anchored { .. }
+    ));
+
+    let stranger = stamp::tsp::devca::make(Utc::now()).ca_cert.to_pem();
+    replace(stranger.as_bytes(), 10);
+    let err = rollup(months[1]).await.unwrap_err();
+    assert!(err.to_string().contains("pinned CA"), "{err}");
+
+    replace(&original, 20);
+    assert!(matches!(
+        rollup(months[1]).await.unwrap(),
+        Rollup::Anchored { .. }
+    ));
+    assert!(matches!(
+        rollup(months[2]).await.unwrap(),
+        Rollup::Anchored { .. }
+    ));
+}
