@@ -159,25 +159,26 @@ impl SumTree {
                 "liabilities: a tree needs at least one account".into(),
             ));
         }
-        let mut leaves: Vec<(Hash, u64, &str)> = balances
+        // (account hash, balance) only: 40 bytes a customer while sorting, at 1M accounts.
+        let mut leaves: Vec<(Hash, u64)> = balances
             .iter()
-            .map(|(a, b)| (account_hash(&account_salt(secret, a), a), *b, a.as_str()))
+            .map(|(a, b)| (account_hash(&account_salt(secret, a), a), *b))
             .collect();
-        leaves.sort_unstable_by_key(|(h, _, _)| h.0);
+        leaves.sort_unstable_by_key(|(h, _)| h.0);
         if let Some(w) = leaves.windows(2).find(|w| w[0].0 == w[1].0) {
+            let twice = balances
+                .iter()
+                .find(|(a, _)| account_hash(&account_salt(secret, a), a) == w[0].0)
+                .map_or("?", |(a, _)| a.as_str());
             return Err(ReserveError::invalid(
                 "liabilities account",
-                w[0].2,
+                twice,
                 "appears more than once",
             ));
         }
-        let accounts: Vec<Hash> = leaves.iter().map(|(h, _, _)| *h).collect();
-        let mut levels = vec![
-            leaves
-                .iter()
-                .map(|(h, b, _)| leaf(h, *b))
-                .collect::<Vec<_>>(),
-        ];
+        let accounts: Vec<Hash> = leaves.iter().map(|(h, _)| *h).collect();
+        let mut levels = vec![leaves.iter().map(|(h, b)| leaf(h, *b)).collect::<Vec<_>>()];
+        drop(leaves);
         while levels.last().is_some_and(|l| l.len() > 1) {
             let below = levels.last().expect("a level");
             let up = below
