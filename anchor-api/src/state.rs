@@ -237,7 +237,16 @@ pub const TILE_CACHE_BYTES: usize = 32 << 20;
 #[derive(Debug, Default)]
 pub struct ProofCache {
     entries: Mutex<HashMap<PeriodKey, ProofEntry>>,
+    /// Single-flight for cold periods: a load holds its period's stripe, so the other first
+    /// requests for that period wait for it and find it cached, instead of each reading the
+    /// receipt, root metadata and root `.ots` again (64 cold requests at once did 64 loads).
+    load_locks: [tokio::sync::Mutex<()>; LOAD_STRIPES],
+    /// Periods loaded from the store so far (tests and the metric `api_period_loads_total`).
+    loads: std::sync::atomic::AtomicU64,
 }
+
+/// Stripes of [`ProofCache`]'s load locks: distinct periods rarely share one.
+const LOAD_STRIPES: usize = 16;
 
 #[derive(Debug)]
 struct ProofEntry {
@@ -265,6 +274,27 @@ pub enum Cached {
 const CACHED_PERIODS: usize = 32;
 
 impl ProofCache {
+    /// The lock a load of `key` holds ([`ProofCache`] says why).
+    pub fn load_lock(&self, key: &PeriodKey) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash as _, Hasher as _};
+        // Fixed keys: the same period always maps to the same stripe.
+        let mut h = std::hash::DefaultHasher::new();
+        key.hash(&mut h);
+        &self.load_locks[usize::try_from(h.finish() % LOAD_STRIPES as u64).unwrap_or(0)]
+    }
+
+    /// Counts one load of a period from the store.
+    pub fn loaded_one(&self) {
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!("api_period_loads_total").increment(1);
+    }
+
+    /// Periods loaded from the store since the API started.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn get(&self, key: &(TenantId, Period), ttl: Duration) -> Option<Loaded> {
         let entries = self
             .entries

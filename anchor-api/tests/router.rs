@@ -1609,3 +1609,27 @@ async fn a_served_bundle_passes_the_verifier_library_and_a_changed_byte_fails_it
         "{failed:?}"
     );
 }
+
+/// Single-flight: 32 first requests at once for one period's proofs load the period from the
+/// store once; the others wait for that load and find it cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_cold_requests_load_a_period_once() {
+    let f = Fixture::anchored().await;
+    let state = anchor_api::ApiState::new(f.parts(), f.config());
+    let app = anchor_api::app(state.clone());
+    let p = f.period;
+    let requests: Vec<_> = f
+        .digests
+        .iter()
+        .take(32)
+        .map(|d| {
+            let app = app.clone();
+            let uri = format!("/anchor/proof/pub-co/{p}/{d}");
+            tokio::spawn(async move { get(&app, &uri, None).await.status })
+        })
+        .collect();
+    for r in requests {
+        assert_eq!(r.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(state.proofs.loads(), 1, "one load for 32 cold requests");
+}

@@ -190,6 +190,11 @@ pub(crate) async fn period_proofs(
         }
         Cached::Miss => {}
     }
+    let _loading = state.proofs.load_lock(&key).lock().await;
+    if let Some(p) = state.proofs.get(&key, state.config.cache_ttl) {
+        // Loaded by the request this one waited for.
+        return Ok(p);
+    }
     let proofs = load_period_proofs(state, tenant, period).await?;
     if !state.config.cache_ttl.is_zero() {
         state.proofs.put(key, proofs.clone());
@@ -198,6 +203,7 @@ pub(crate) async fn period_proofs(
 }
 
 async fn load_period_proofs(state: &ApiState, tenant: &TenantId, period: Period) -> Result<Loaded> {
+    state.proofs.loaded_one();
     let receipt = BlobKey::receipt_latest(tenant, &period, ReceiptFormat::Json);
     if !state.parts.blobs.exists(&receipt).await? {
         return Err(ApiError::not_found(format!(

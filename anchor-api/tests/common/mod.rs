@@ -130,18 +130,20 @@ impl Fixture {
         ApiConfig::from_config(&Config::from_sources(None, &self.vars).unwrap()).unwrap()
     }
 
+    /// The API's parts on the fixture's backends.
+    pub fn parts(&self) -> Parts {
+        Parts {
+            store: self.ctx.store.clone(),
+            blobs: self.ctx.blobs.clone(),
+            kv: self.ctx.kv.clone(),
+            queue: std::sync::Arc::new(self.ctx.queue.clone()),
+            policy: self.ctx.policy.clone(),
+            reserves: self.reserves.clone(),
+        }
+    }
+
     pub fn app_with(&self, config: ApiConfig) -> Router {
-        anchor_api::app(ApiState::new(
-            Parts {
-                store: self.ctx.store.clone(),
-                blobs: self.ctx.blobs.clone(),
-                kv: self.ctx.kv.clone(),
-                queue: std::sync::Arc::new(self.ctx.queue.clone()),
-                policy: self.ctx.policy.clone(),
-                reserves: self.reserves.clone(),
-            },
-            config,
-        ))
+        anchor_api::app(ApiState::new(self.parts(), config))
     }
 
     pub fn app(&self) -> Router {
