@@ -242,7 +242,7 @@ pub struct ProofCache {
     /// receipt, root metadata and root `.ots` again (64 cold requests at once did 64 loads).
     load_locks: [tokio::sync::Mutex<()>; LOAD_STRIPES],
     /// Periods loaded from the store so far (tests and the metric `api_period_loads_total`).
-    loads: std::sync::atomic::AtomicU64,
+    loads: AtomicU64,
 }
 
 /// Stripes of [`ProofCache`]'s load locks: distinct periods rarely share one.
