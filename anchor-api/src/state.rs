@@ -286,13 +286,13 @@ impl ProofCache {
     /// Counts one load of a period from the store.
     pub fn loaded_one(&self) {
         self.loads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(1, Ordering::Relaxed);
         metrics::counter!("api_period_loads_total").increment(1);
     }
 
     /// Periods loaded from the store since the API started.
     pub fn loads(&self) -> u64 {
-        self.loads.load(std::sync::atomic::Ordering::Relaxed)
+        self.loads.load(Ordering::Relaxed)
     }
 
     pub fn get(&self, key: &(TenantId, Period), ttl: Duration) -> Option<Loaded> {
