@@ -285,8 +285,7 @@ impl ProofCache {
 
     /// Counts one load of a period from the store.
     pub fn loaded_one(&self) {
-        self.loads
-            .fetch_add(1, Ordering::Relaxed);
+        self.loads.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("api_period_loads_total").increment(1);
     }
 

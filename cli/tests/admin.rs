@@ -892,7 +892,7 @@ fn an_operator_command_on_an_empty_postgres_database_refuses_until_anchor_migrat
         "{refused}"
     );
     let migrated = f.json(&["migrate"]);
-    assert_eq!(migrated["schema_version"], 6, "{migrated}");
+    assert_eq!(migrated["schema_version"], 7, "{migrated}");
     let fleet = migrated["fleet"].as_str().unwrap().to_owned();
     assert_eq!(fleet.len(), 32, "{migrated}");
     assert_eq!(

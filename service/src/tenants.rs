@@ -176,6 +176,52 @@ pub async fn record_consent(
     Ok(store.record_consent(tenant, &entry).await?)
 }
 
+/// Sets (or with `None` clears) a tenant's own time-stamping authority: URLs `http(s)://host…`
+/// (comma-separated, tried in order), a policy OID in dotted form, a PEM CA bundle. The
+/// bundle's certificates are parsed where it is used (the worker, and `anchor tenants tsa`
+/// before it stores them).
+pub async fn set_tsa(
+    store: &Store,
+    tenant: &TenantId,
+    tsa: Option<ledger::sql::TenantTsa>,
+    now: DateTime<Utc>,
+) -> Result<Tenant> {
+    if let Some(t) = &tsa {
+        let urls: Vec<&str> = t.url.split(',').map(str::trim).collect();
+        let bad_url = urls.iter().find(|u| {
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(' '))
+        });
+        if let Some(u) = bad_url {
+            return Err(ServiceError::Unprocessable(format!(
+                "tsa url: {u:?} is not an http:// or https:// URL with a host"
+            )));
+        }
+        if let Some(p) = &t.policy {
+            let arcs: Vec<&str> = p.split('.').collect();
+            let ok = arcs.len() >= 2
+                && arcs
+                    .iter()
+                    .all(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return Err(ServiceError::Unprocessable(format!(
+                    "tsa policy: {p:?} is not a dotted object identifier like 1.2.3.4"
+                )));
+            }
+        }
+        if let Some(pem) = &t.ca_pem
+            && !pem.contains("-----BEGIN CERTIFICATE-----")
+        {
+            return Err(ServiceError::Unprocessable(
+                "tsa CA: not a PEM certificate bundle".into(),
+            ));
+        }
+    }
+    Ok(store.set_tenant_tsa(tenant, tsa.as_ref(), now).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

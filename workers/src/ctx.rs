@@ -52,6 +52,45 @@ struct CaFile {
 }
 
 impl Tsa {
+    /// A tenant's own authority (`anchor tenants tsa`): its URLs in order, its policy (requested
+    /// and required; else the fleet's) and its CA bundle (else the fleet's, as it is now).
+    /// Built per stamp, so a change to the tenant applies to its next run.
+    pub fn for_tenant(own: &ledger::sql::TenantTsa, fleet: Option<&Tsa>) -> Result<Tsa> {
+        let bad =
+            |what: &str, e: String| WorkerError::Permanent(format!("the tenant's TSA {what}: {e}"));
+        let timeout = Duration::from_secs(15);
+        let clients = own
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| TsaClient::new(u, timeout))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if clients.is_empty() {
+            return Err(bad("url", format!("{:?} names no authority", own.url)));
+        }
+        let mut verify = match fleet {
+            Some(f) => f.verify()?,
+            None => VerifyOptions::default(),
+        };
+        if let Some(pem) = &own.ca_pem {
+            verify.trusted = Certificate::from_pem_bundle(pem).map_err(|e| bad("CA bundle", e))?;
+        }
+        let policy = match &own.policy {
+            Some(p) => Some(stamp::tsp::parse_oid(p).map_err(|e| bad("policy", e))?),
+            None => fleet.and_then(|f| f.policy.clone()),
+        };
+        if let Some(p) = &policy {
+            verify.policies = vec![p.clone()];
+        }
+        Ok(Tsa {
+            clients,
+            verify,
+            policy,
+            ca: None,
+        })
+    }
+
     /// The checks a TSA reply must pass now. Decision: CA bundle rotation without a restart —
     /// `LEDGER_TSA_CA_FILE` is re-read whenever its modification time changed since the last
     /// read (a `stat` per stamp, cheap next to the stamp's round trip), so an operator rotates

@@ -260,6 +260,8 @@ struct Go {
     kill: KillMode,
     kill_reason: String,
     plan: Plan,
+    /// The tenant's own time-stamping authority, if it has one.
+    tsa: Option<ledger::sql::TenantTsa>,
 }
 
 /// Step 1: consent, the kill switch, the cost ceiling and the rate limit. `Err` carries what
@@ -302,6 +304,7 @@ async fn govern(
             kill: facts.kill,
             kill_reason: facts.kill_reason,
             plan: tenant.plan,
+            tsa: tenant.tsa.clone(),
         })),
     }
 }
@@ -360,7 +363,9 @@ async fn stamp_root(
         },
         async {
             if go.anchors.tsa {
-                stamp_tsa(ctx, &run.id, t, p, root).await.map(Some)
+                stamp_tsa(ctx, &run.id, go.tsa.as_ref(), t, p, root)
+                    .await
+                    .map(Some)
             } else {
                 Ok(None)
             }
@@ -731,14 +736,24 @@ async fn stamp_ots(
 async fn stamp_tsa(
     ctx: &Ctx,
     run_id: &str,
+    own: Option<&ledger::sql::TenantTsa>,
     t: &ledger::TenantId,
     p: Period,
     root: &Root,
 ) -> Result<Stamped> {
-    let Some(tsa) = &ctx.stamping.tsa else {
-        return Err(WorkerError::Permanent(
-            "this run needs an RFC 3161 anchor but no TSA is configured (LEDGER_TSA_URL)".into(),
-        ));
+    let tenant_tsa;
+    let tsa = match (own, &ctx.stamping.tsa) {
+        (Some(own), fleet) => {
+            tenant_tsa = crate::ctx::Tsa::for_tenant(own, fleet.as_ref())?;
+            &tenant_tsa
+        }
+        (None, Some(fleet)) => fleet,
+        (None, None) => {
+            return Err(WorkerError::Permanent(
+                "this run needs an RFC 3161 anchor but no TSA is configured (LEDGER_TSA_URL)"
+                    .into(),
+            ));
+        }
     };
     let key = BlobKey::root_artifact(t, &p, RootArtifact::Tsr);
     let imprint = MessageImprint::of_data(HashAlg::Sha256, &root.0.0);

@@ -170,3 +170,88 @@ async fn a_replaced_ca_bundle_is_read_again_without_a_restart() {
         Rollup::Anchored { .. }
     ));
 }
+
+/// A tenant's own authority (`anchor tenants tsa`): its runs are stamped there, checked
+/// against its CA bundle and policy, and its receipts name it; other tenants keep the fleet's.
+/// A bundle its authority does not chain to, or a policy it does not issue, fails the stamp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_own_tsa_stamps_its_runs_and_its_ca_and_policy_are_enforced() {
+    let cal = common::dev_calendar().await;
+    let fleet = Fleet::start(&[cal], &[]).await;
+    let ctx = &fleet.ctx;
+    let own_dir = fleet.dir.path().join("own");
+    std::fs::create_dir_all(&own_dir).unwrap();
+    let (own_url, own_ca) = common::dev_tsa(&own_dir).await;
+    let own_pem = std::fs::read_to_string(&own_ca).unwrap();
+    let fleet_pem = std::fs::read_to_string(&fleet.vars["LEDGER_TSA_CA_FILE"]).unwrap();
+    let created = Utc::now() - Duration::days(90);
+    let month =
+        ledger::Period::containing(ledger::Cadence::Monthly, Utc::now() - Duration::days(40));
+    let mut run_of = Vec::new();
+    for (name, tsa) in [
+        ("own", Some((own_pem.as_str(), None))),
+        ("plain", None),
+        ("wrong-ca", Some((fleet_pem.as_str(), None))),
+        ("wrong-policy", Some((own_pem.as_str(), Some("1.2.3.4.5")))),
+    ] {
+        let t = common::tenant(ctx, name, Plan::Starter, created, 50_000_000, 0).await;
+        if let Some((pem, policy)) = tsa {
+            let set = ledger::sql::TenantTsa {
+                url: own_url.clone(),
+                policy: policy.map(str::to_owned),
+                ca_pem: Some(pem.to_owned()),
+            };
+            service::tenants::set_tsa(&ctx.store, &t, Some(set), Utc::now())
+                .await
+                .unwrap();
+        }
+        common::manifests(ctx, &t, month, 2).await;
+        run_of.push((name, t));
+    }
+    fleet.tick().await;
+    let url_of = |r: &ledger::formats::Receipt| {
+        r.anchors
+            .iter()
+            .find(|a| a.kind == AnchorKind::Tsa)
+            .and_then(|a| a.tsa_url.clone())
+    };
+    for (name, t) in &run_of {
+        let out = workers::rollup::rollup(ctx, &common::run_id(t, month)).await;
+        match *name {
+            "own" | "plain" => {
+                assert!(
+                    matches!(out, Ok(Rollup::Anchored { .. })),
+                    "{name}: {out:?}"
+                );
+                let r = common::receipt(ctx, t, month, 1).await;
+                let want = if *name == "own" {
+                    &own_url
+                } else {
+                    &fleet.tsa_url
+                };
+                assert_eq!(url_of(&r).as_deref(), Some(want.as_str()), "{name}");
+            }
+            "wrong-ca" => {
+                let e = out.unwrap_err().to_string();
+                assert!(e.contains("pinned CA"), "{name}: {e}");
+            }
+            _ => {
+                let e = out.unwrap_err().to_string();
+                assert!(e.contains("polic"), "{name}: {e}");
+            }
+        }
+    }
+    let bad = service::tenants::set_tsa(
+        &ctx.store,
+        &run_of[0].1,
+        Some(ledger::sql::TenantTsa {
+            url: "ftp://x".into(),
+            policy: None,
+            ca_pem: None,
+        }),
+        Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(bad.to_string().contains("not an http"), "{bad}");
+}

@@ -72,6 +72,22 @@ pub enum TenantsCmd {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// The tenant's own RFC 3161 authority (URLs tried in order, the policy OID its tokens
+    /// must carry, the CA bundle they must chain to), or `--clear` for the fleet's.
+    Tsa {
+        tenant: TenantId,
+        #[arg(long, value_name = "URL[,URL…]", required_unless_present = "clear")]
+        url: Option<String>,
+        #[arg(long, value_name = "OID", conflicts_with = "clear")]
+        policy: Option<String>,
+        /// PEM CA bundle (default: the fleet's `LEDGER_TSA_CA_FILE`).
+        #[arg(long, value_name = "FILE", conflicts_with = "clear")]
+        ca: Option<std::path::PathBuf>,
+        #[arg(long, conflicts_with = "url")]
+        clear: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Append an opt-in or opt-out to the consent log (earlier entries are kept; opting out
     /// stops new anchors only).
     Consent {
@@ -123,6 +139,14 @@ pub fn run(cmd: TenantsCmd) -> Outcome {
         }
         TenantsCmd::List { json, config } => list(json, &config),
         TenantsCmd::Show { tenant, config } => show(&tenant, &config),
+        TenantsCmd::Tsa {
+            tenant,
+            url,
+            policy,
+            ca,
+            clear: _,
+            config,
+        } => set_tsa(&tenant, url, policy, ca.as_ref(), &config),
         TenantsCmd::Set {
             tenant,
             plan,
@@ -185,6 +209,34 @@ fn set(tenant: &TenantId, change: tenants::Change, config: &ConfigArg) -> Outcom
     }
     let (t, _) = with_store(config, async |s| {
         Ok(tenants::update(s, tenant, change, Utc::now()).await?)
+    })?;
+    print_json(&tenant_json(&t))
+}
+
+fn set_tsa(
+    tenant: &TenantId,
+    url: Option<String>,
+    policy: Option<String>,
+    ca: Option<&std::path::PathBuf>,
+    config: &ConfigArg,
+) -> Outcome {
+    let ca_pem = match ca {
+        Some(path) => {
+            let pem = String::from_utf8(crate::read_input(path)?)
+                .map_err(|_| anyhow::anyhow!("{} is not PEM text", path.display()))?;
+            stamp::tsp::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Some(pem)
+        }
+        None => None,
+    };
+    let tsa = url.map(|url| ledger::sql::TenantTsa {
+        url,
+        policy,
+        ca_pem,
+    });
+    let t = with_store(config, async |s| {
+        Ok(tenants::set_tsa(s, tenant, tsa, Utc::now()).await?)
     })?;
     print_json(&tenant_json(&t))
 }

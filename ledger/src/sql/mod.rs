@@ -280,6 +280,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../../migrations/sqlite/0006_webhooks.sql"),
     ),
+    (
+        7,
+        "tenant_tsa",
+        include_str!("../../migrations/sqlite/0007_tenant_tsa.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -311,6 +316,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "webhooks",
         include_str!("../../migrations/postgres/0006_webhooks.sql"),
+    ),
+    (
+        7,
+        "tenant_tsa",
+        include_str!("../../migrations/postgres/0007_tenant_tsa.sql"),
     ),
 ];
 

@@ -23,6 +23,19 @@ pub struct Tenant {
     pub status: TenantStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The tenant's own time-stamping authority; `None`: the fleet's.
+    pub tsa: Option<TenantTsa>,
+}
+
+/// A tenant's own RFC 3161 authority (seed 002: "tenant-specific TSA URL and policy OID").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantTsa {
+    /// One URL, or several comma-separated, tried in order.
+    pub url: String,
+    /// The policy OID to request, and to require of every token.
+    pub policy: Option<String>,
+    /// PEM CA bundle its tokens must chain to; `None`: the fleet's `LEDGER_TSA_CA_FILE`.
+    pub ca_pem: Option<String>,
 }
 
 impl Tenant {

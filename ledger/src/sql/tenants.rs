@@ -6,7 +6,8 @@ use sqlx::Row as _;
 use subtle::ConstantTimeEq as _;
 
 use super::model::{
-    Consent, ConsentAction, ConsentEntry, NewTenant, Tenant, TenantPatch, TenantStatus, bytes32,
+    Consent, ConsentAction, ConsentEntry, NewTenant, Tenant, TenantPatch, TenantStatus, TenantTsa,
+    bytes32,
 };
 use super::{Store, conflict_or, matched, on_pool, to_i64, to_u64};
 use crate::error::{LedgerError, Result};
@@ -39,7 +40,7 @@ pub fn token_matches(stored: &[u8; 32], presented: &str) -> bool {
 }
 
 const TENANT_COLUMNS: &str = "id, plan, consent, visibility, token_hash, max_roots_per_period, \
-     cost_ceiling_micro_usd, status, created_at, updated_at";
+     cost_ceiling_micro_usd, status, created_at, updated_at, tsa_url, tsa_policy, tsa_ca_pem";
 
 macro_rules! tenant_from_row {
     ($row:expr) => {{
@@ -57,6 +58,14 @@ macro_rules! tenant_from_row {
             status: text("status")?.parse()?,
             created_at: from_millis(int("created_at")?),
             updated_at: from_millis(int("updated_at")?),
+            tsa: match row.try_get::<Option<String>, _>("tsa_url")? {
+                Some(url) => Some(TenantTsa {
+                    url,
+                    policy: row.try_get("tsa_policy")?,
+                    ca_pem: row.try_get("tsa_ca_pem")?,
+                }),
+                None => None,
+            },
         })
     }};
 }
@@ -160,6 +169,31 @@ impl Store {
             .bind(ceiling)
             .bind(patch.status.map(TenantStatus::as_str))
             .bind(patch.token_hash.map(|h| h.to_vec()))
+            .bind(to_millis(now))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        matched(done, "tenant", id.as_str())?;
+        self.tenant(id).await
+    }
+
+    /// Sets the tenant's own time-stamping authority (`None`: back to the fleet's).
+    pub async fn set_tenant_tsa(
+        &self,
+        id: &TenantId,
+        tsa: Option<&TenantTsa>,
+        now: DateTime<Utc>,
+    ) -> Result<Tenant> {
+        let done = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE tenants SET tsa_url = $2, tsa_policy = $3, tsa_ca_pem = $4, \
+                 updated_at = $5 WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(tsa.map(|t| t.url.as_str()))
+            .bind(tsa.and_then(|t| t.policy.as_deref()))
+            .bind(tsa.and_then(|t| t.ca_pem.as_deref()))
             .bind(to_millis(now))
             .execute(pool)
             .await?
