@@ -17,6 +17,9 @@
 //!   per line; manifests as one JSON array through `merkle::batch::array_digests`), then
 //!   `service::manifests::submit` per 50 000 digests.
 //!
+//! - **Context**: the same store calls with one request's batch each, one after another (at
+//!   most 1000 calls): what the API's store work costs without concurrency.
+//!
 //! The figure is manifests/s through the API and its ratio to the direct path. Targets: batches
 //! of 10 000 at least 0.8 of the direct path; single-manifest requests at least 5 000/s on
 //! SQLite.
@@ -41,7 +44,8 @@ use std::time::{Duration, Instant};
 use anchor_api::limit::Rate;
 use anchor_api::{ApiConfig, ApiState, Parts};
 use chrono::Utc;
-use ledger::config::{Config, Schema};
+use ledger::config::Config;
+use ledger::sql::Schema;
 use ledger::sql::{NewTenant, Store, hash_token, new_token};
 use ledger::{Plan, TenantId};
 use merkle::ManifestDigest;
@@ -115,7 +119,6 @@ fn array(elements: &[String]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 
 struct Backend {
-    name: &'static str,
     store: Store,
     state: ApiState,
     _dir: tempfile::TempDir,
@@ -164,7 +167,6 @@ async fn backend(name: &'static str) -> Backend {
         burst: 0,
     };
     Backend {
-        name,
         store,
         state: ApiState::new(parts, api),
         _dir: dir,
@@ -197,8 +199,14 @@ async fn tenant(store: &Store, id: &str) -> (TenantId, String) {
 // ---------------------------------------------------------------------------------------------
 
 /// `anchor manifests add FILE` without the process: parse `file` as the CLI does, then submit
-/// per 50 000. Returns the elapsed time and how many were accepted.
-async fn direct(store: &Store, tenant: &TenantId, kind: Kind, file: &[u8]) -> (Duration, u64) {
+/// per `per_call` (the CLI: 50 000). Returns the elapsed time and how many were accepted.
+async fn direct(
+    store: &Store,
+    tenant: &TenantId,
+    kind: Kind,
+    file: &[u8],
+    per_call: usize,
+) -> (Duration, u64) {
     let started = Instant::now();
     let digests: Vec<ManifestDigest> = match kind {
         Kind::Digests => file
@@ -211,7 +219,7 @@ async fn direct(store: &Store, tenant: &TenantId, kind: Kind, file: &[u8]) -> (D
     };
     let t = store.tenant(tenant).await.expect("tenant");
     let mut accepted = 0;
-    for batch in digests.chunks(DIRECT_BATCH) {
+    for batch in digests.chunks(per_call) {
         let now = Utc::now();
         accepted += service::manifests::submit(store, &t, batch, now, now)
             .await
@@ -368,9 +376,9 @@ fn main() {
     );
     println!(
         "| store | input | batch | API manifests/s | API p50 / p99 per request | direct manifests/s \
-         (`anchor manifests add` path) | API ÷ direct | target | met |"
+         (`anchor manifests add` path) | API ÷ direct | target | met | context: store calls of one batch each, in turn (manifests/s) |"
     );
-    println!("|---|---|---:|---:|---|---:|---:|---|---|");
+    println!("|---|---|---:|---:|---|---:|---:|---|---|---:|");
     let names: Vec<&'static str> = ["SQLite", "Postgres"]
         .into_iter()
         .filter(|n| only.is_empty() || n.eq_ignore_ascii_case(&only))
@@ -409,7 +417,20 @@ fn main() {
                     .collect();
                 let file = kind.file(&salt, n);
                 let (direct_elapsed, direct_accepted) =
-                    rt.block_on(direct(&b.store, &direct_t, kind, &file));
+                    rt.block_on(direct(&b.store, &direct_t, kind, &file, DIRECT_BATCH));
+                // Context: the same store calls one request's batch at a time, one after
+                // another (what the API's store work would be without concurrency), over at
+                // most 1000 calls.
+                let calls = requests.min(1000);
+                let (per_t, _) = rt.block_on(tenant(&b.store, &format!("percall-{seq}")));
+                let (per_elapsed, per_accepted) = rt.block_on(direct(
+                    &b.store,
+                    &per_t,
+                    kind,
+                    &kind.file(&salt, batch * calls),
+                    batch,
+                ));
+                let per_call_rate = rate(per_accepted, per_elapsed);
                 assert_eq!(direct_accepted, n as u64, "direct: every digest is new");
                 let path = format!("/tenants/{api_t}/manifests");
                 let l = load(addr, &path, &token, bodies, c);
@@ -424,7 +445,7 @@ fn main() {
                 };
                 println!(
                     "| {name} | {} | {batch} | {api_rate:.0} ({n} in {}) | {} / {} | {direct_rate:.0} \
-                     ({n} in {}) | {ratio:.3} | {target} | {met} |",
+                     ({n} in {}) | {ratio:.3} | {target} | {met} | {per_call_rate:.0} |",
                     kind.name(),
                     ms(l.elapsed),
                     ms(l.p50),
