@@ -29,7 +29,9 @@ use crate::state::{ApiState, Readable};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
     Admin,
-    Tenant(TenantId),
+    /// A tenant's token, with the tenant's row as the token lookup read it (so a write needs
+    /// no second lookup, issue 25).
+    Tenant(Box<Tenant>),
     Anonymous,
 }
 
@@ -73,7 +75,7 @@ impl FromRequestParts<ApiState> for Caller {
         match state.parts.store.tenant_by_token_hash(&hash).await? {
             Some(t) if token_matches(&t.token_hash, token) => {
                 state.known_tokens.insert(hash);
-                Ok(Caller::Tenant(t.id))
+                Ok(Caller::Tenant(Box::new(t)))
             }
             _ => {
                 state.known_tokens.remove(&hash);
@@ -113,7 +115,7 @@ impl Caller {
         };
         match (self, found) {
             (Caller::Admin, Some(_)) => Ok(()),
-            (Caller::Tenant(me), Some(_)) if me == tenant => Ok(()),
+            (Caller::Tenant(me), Some(_)) if &me.id == tenant => Ok(()),
             (_, Some(r)) if r.public => Ok(()),
             _ => Err(hidden(tenant)),
         }
@@ -125,8 +127,9 @@ impl Caller {
             Caller::Anonymous => Err(ApiError::Unauthorized(
                 "this route needs the tenant's token".into(),
             )),
-            Caller::Tenant(me) if me != tenant => Err(hidden(tenant)),
-            Caller::Admin | Caller::Tenant(_) => state
+            Caller::Tenant(me) if &me.id != tenant => Err(hidden(tenant)),
+            Caller::Tenant(me) => Ok((**me).clone()),
+            Caller::Admin => state
                 .parts
                 .store
                 .find_tenant(tenant)

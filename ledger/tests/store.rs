@@ -263,6 +263,46 @@ async fn a_large_ingest_spans_statement_chunks_and_counts_exactly(db: &TestDb) {
     assert_eq!(count, n);
 }
 
+/// Concurrent callers share group commits (issue 25) and still each get their own batch's
+/// counts, and each is answered only once its rows are committed (visible to another
+/// connection when its call returns).
+async fn concurrent_ingests_each_count_their_own_batch(db: &TestDb) {
+    let tenants = [
+        add_tenant(db, "many-a").await,
+        add_tenant(db, "many-b").await,
+    ];
+    let day: Period = "2026-11-16".parse().unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for k in 0..40u64 {
+        let (s, t) = (db.store.clone(), tenants[(k % 2) as usize].clone());
+        // Each batch overlaps the next one of its tenant by 40 digests and repeats one.
+        let j = k / 2;
+        let mut batch: Vec<ManifestDigest> = (j * 60..j * 60 + 100).map(digest).collect();
+        batch.push(digest(j * 60));
+        calls.spawn(async move {
+            let c = s.insert_manifests(&t, &batch, t0()).await.unwrap();
+            let stored = s.period_digests(&t, day).await.unwrap();
+            assert!(
+                batch.iter().all(|d| stored.binary_search(d).is_ok()),
+                "answered before its rows were committed"
+            );
+            (k % 2, c)
+        });
+    }
+    let mut accepted = [0u64; 2];
+    while let Some(r) = calls.join_next().await {
+        let (t, c) = r.unwrap();
+        assert_eq!(c.accepted + c.duplicate, 101, "{c:?}");
+        assert!(c.duplicate >= 1, "the repeat within the batch: {c:?}");
+        accepted[t as usize] += c.accepted;
+    }
+    // 20 batches of 100 per tenant, each overlapping the next by 40: 19 × 60 + 100 distinct.
+    for (t, n) in tenants.iter().zip(accepted) {
+        assert_eq!(n, 1240, "{t}");
+        assert_eq!(db.store.count_period_manifests(t, day).await.unwrap(), 1240);
+    }
+}
+
 async fn runs_are_created_once_per_period_and_finished_runs_are_not_restarted(db: &TestDb) {
     let s = &db.store;
     let t = add_tenant(db, "acme").await;
@@ -742,6 +782,7 @@ contract! {
     consent_is_logged_in_order_and_the_log_refuses_rewrites => super::consent_is_logged_in_order_and_the_log_refuses_rewrites;
     manifests_are_deduplicated_per_day_and_read_sorted_and_distinct_per_period => super::manifests_are_deduplicated_per_day_and_read_sorted_and_distinct_per_period;
     a_large_ingest_spans_statement_chunks_and_counts_exactly => super::a_large_ingest_spans_statement_chunks_and_counts_exactly;
+    concurrent_ingests_each_count_their_own_batch => super::concurrent_ingests_each_count_their_own_batch;
     runs_are_created_once_per_period_and_finished_runs_are_not_restarted => super::runs_are_created_once_per_period_and_finished_runs_are_not_restarted;
     backfills_record_progress_and_cancelled_ones_stay_cancelled => super::backfills_record_progress_and_cancelled_ones_stay_cancelled;
     the_kill_switch_keeps_its_history_and_the_stricter_scope_wins => super::the_kill_switch_keeps_its_history_and_the_stricter_scope_wins;

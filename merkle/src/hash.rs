@@ -200,6 +200,36 @@ pub(crate) fn hash_message(msg: &Message) -> Hash {
     state_to_hash(&state)
 }
 
+/// SHA-256 of two independent prepared two-block messages, their blocks interleaved
+/// (`a`'s first, `b`'s first, `a`'s second, `b`'s second): the second compression of each
+/// message depends on its first, but the two messages do not depend on each other, so the
+/// CPU overlaps one message's compression with the other's instead of waiting on a single
+/// dependency chain (issue 25: about 1.5x the hashes per second of one stream with SHA-NI
+/// here). Equal to two calls of [`hash_message`] (tested).
+#[inline]
+pub(crate) fn hash_two_messages(a: &Message, b: &Message) -> (Hash, Hash) {
+    let (mut sa, mut sb) = (SHA256_IV, SHA256_IV);
+    sha2::block_api::compress256(&mut sa, &a[..1]);
+    sha2::block_api::compress256(&mut sb, &b[..1]);
+    sha2::block_api::compress256(&mut sa, &a[1..]);
+    sha2::block_api::compress256(&mut sb, &b[1..]);
+    (state_to_hash(&sa), state_to_hash(&sb))
+}
+
+/// Hashes `msgs` into `out` (as many as `out` holds), two messages at a time
+/// ([`hash_two_messages`]).
+#[inline]
+pub(crate) fn hash_messages(msgs: &[Message], out: &mut [Hash]) {
+    let n = out.len();
+    let (pairs, last) = out.split_at_mut(n - n % 2);
+    for (slots, two) in pairs.chunks_exact_mut(2).zip(msgs.chunks_exact(2)) {
+        (slots[0], slots[1]) = hash_two_messages(&two[0], &two[1]);
+    }
+    if let Some(slot) = last.first_mut() {
+        *slot = hash_message(&msgs[n - 1]);
+    }
+}
+
 /// RFC 9162 interior node hash of two 32-byte children: `SHA-256(0x01 || left || right)`.
 #[inline]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {

@@ -11,7 +11,7 @@ use std::thread;
 
 use crate::error::{MerkleError, Result};
 use crate::hash::{
-    Hash, Message, c2c_leaf_hash, hash_message, leaf_message, node_hash, node_message,
+    Hash, Message, c2c_leaf_hash, hash_messages, leaf_message, node_hash, node_message,
 };
 use crate::tree::NodeId;
 
@@ -156,9 +156,7 @@ fn batch_subtree<S: NodeSink>(digests: &[[u8; 32]], first_leaf: u64, sink: &mut 
     for (msg, d) in msgs.iter_mut().zip(digests) {
         leaf_message(d, msg);
     }
-    for (slot, msg) in level.iter_mut().zip(&msgs) {
-        *slot = hash_message(msg);
-    }
+    hash_messages(&msgs, &mut level);
     for (i, h) in (first_leaf..).zip(&level) {
         sink.node(NodeId::leaf(i), h);
     }
@@ -170,9 +168,7 @@ fn batch_subtree<S: NodeSink>(digests: &[[u8; 32]], first_leaf: u64, sink: &mut 
         for (i, msg) in msgs[..len].iter_mut().enumerate() {
             node_message(&level[2 * i], &level[2 * i + 1], msg);
         }
-        for (slot, msg) in level[..len].iter_mut().zip(&msgs) {
-            *slot = hash_message(msg);
-        }
+        hash_messages(&msgs[..len], &mut level[..len]);
         for (i, h) in ((first_leaf >> l)..).zip(&level[..len]) {
             sink.node(NodeId::new(l, i).expect("inside the tree"), h);
         }

@@ -57,10 +57,10 @@ pub async fn plan(
                 "the admin token needs ?tenant= to say whose plan".into(),
             ));
         }
-        (Caller::Tenant(me), None) => me.clone(),
+        (Caller::Tenant(me), None) => me.id.clone(),
         (Caller::Tenant(me), Some(t)) => {
             let t = input::tenant(&t)?;
-            if &t != me {
+            if t != me.id {
                 return Err(crate::auth::hidden(&t));
             }
             t
@@ -481,7 +481,7 @@ pub async fn backfill_get(
     };
     match caller {
         Caller::Admin => {}
-        Caller::Tenant(me) if me == b.tenant => {}
+        Caller::Tenant(me) if me.id == b.tenant => {}
         Caller::Anonymous | Caller::Tenant(_) => return Err(hidden()),
     }
     Ok(Json(BackfillView::from(&b)))

@@ -29,65 +29,200 @@ const SQLITE_CHUNK: usize = 50_000;
 /// Digests per Postgres statement (one `bytea[]` parameter).
 const POSTGRES_CHUNK: usize = 50_000;
 
+/// The manifest inserts waiting to be committed, and the one writer that commits them.
+///
+/// Group commit (issue 25): concurrent [`Store::insert_manifests`] calls of this process share
+/// one transaction. Each call queues its batch and waits for the writer; whoever holds it takes
+/// every batch queued so far and commits them together, each batch still its own statements
+/// (so its own counts), then answers each caller. A caller is answered only after the commit
+/// that holds its rows, so durability is what it was (rows on disk before the answer); a batch
+/// is still all or nothing, since the group commits whole or not at all, and when a group's
+/// transaction fails each of its batches is retried alone, so one caller's failure is never
+/// another's. What it buys: one fsync (and, on SQLite, no writers sleeping in the busy
+/// handler) for many small requests — single-manifest requests through the API went from
+/// 1 672/s to (see the README's measured table).
+#[derive(Debug, Default)]
+pub(crate) struct IngestQueue {
+    pending: std::sync::Mutex<Vec<Job>>,
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// One caller's batch: sorted, without repeats.
+#[derive(Debug)]
+struct Job {
+    tenant: TenantId,
+    day: i64,
+    at: i64,
+    sorted: Vec<ManifestDigest>,
+    reply: tokio::sync::oneshot::Sender<Result<u64>>,
+}
+
 impl Store {
     /// Stores `digests` for `tenant` as received at `received_at`, in one transaction (all or
-    /// nothing). Duplicates are counted, not errors. The tenant must exist.
+    /// nothing), committed before this returns. Duplicates are counted, not errors. The tenant
+    /// must exist (checked inside the insert statement, and looked up only when some digest
+    /// was not inserted). Concurrent calls share a transaction ([`IngestQueue`]).
     pub async fn insert_manifests(
         &self,
         tenant: &TenantId,
         digests: &[ManifestDigest],
         received_at: DateTime<Utc>,
     ) -> Result<IngestCounts> {
-        self.tenant(tenant).await?;
-        let day = day_of(received_at);
-        let at = to_millis(received_at);
         // In key order and without repeats, the B-tree insert walks the index forward instead
         // of jumping around it (on both backends), and repeats are never sent.
         let mut sorted = digests.to_vec();
         merkle::leaf::sort_and_dedup(&mut sorted);
-        let mut accepted = 0u64;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.ingest
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Job {
+                tenant: tenant.clone(),
+                day: day_of(received_at),
+                at: to_millis(received_at),
+                sorted,
+                reply,
+            });
+        // Wait for the answer or the writer, whichever comes first: a batch an earlier writer
+        // took is answered when that group commits, without waiting for the writer again.
+        let mut answer = std::pin::pin!(answer);
+        let answered = tokio::select! {
+            biased;
+            r = &mut answer => r,
+            writer = self.ingest.writer.clone().lock_owned() => {
+                self.lead(writer);
+                (&mut answer).await
+            }
+        };
+        let accepted =
+            answered.map_err(|_| crate::LedgerError::Sql(sqlx::Error::WorkerCrashed))??;
+        Ok(IngestCounts {
+            accepted,
+            duplicate: digests.len() as u64 - accepted,
+        })
+    }
+
+    /// Holding the writer: takes every batch queued so far and commits them on a task of their
+    /// own, which keeps the writer until it is done.
+    fn lead(&self, writer: tokio::sync::OwnedMutexGuard<()>) {
+        let jobs: Vec<Job> = std::mem::take(
+            &mut *self
+                .ingest
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_iter()
+        // A caller that gave up (its request timed out or its client left) is not written
+        // for: it was never answered, and its rows would surprise nobody but it.
+        .filter(|j| !j.reply.is_closed())
+        .collect();
+        if jobs.is_empty() {
+            // An earlier writer took them all (or they were given up).
+            return;
+        }
+        // On its own task, holding the writer, so a caller cancelled while it runs cannot
+        // abandon the others' answers half-way.
+        let store = self.clone();
+        tokio::spawn(async move {
+            store.commit_group(jobs).await;
+            drop(writer);
+        });
+    }
+
+    /// Commits `jobs` in one transaction and answers each; when that fails, each job alone.
+    async fn commit_group(&self, jobs: Vec<Job>) {
+        if jobs.len() > 1
+            && let Ok(counts) = self.insert_jobs(&jobs).await
+        {
+            for (job, n) in jobs.into_iter().zip(counts) {
+                let _ = job.reply.send(n);
+            }
+            return;
+        }
+        for job in jobs {
+            let result = self
+                .insert_jobs(std::slice::from_ref(&job))
+                .await
+                .and_then(|mut c| c.remove(0));
+            let _ = job.reply.send(result);
+        }
+    }
+
+    /// One transaction holding every job's rows; each job's count of new rows, or its
+    /// tenant's absence (nothing of it inserted, the others committed).
+    async fn insert_jobs(&self, jobs: &[Job]) -> Result<Vec<Result<u64>>> {
+        let mut counts = Vec::with_capacity(jobs.len());
         match &self.db {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                for chunk in sorted.chunks(SQLITE_CHUNK) {
-                    accepted += sqlx::query(
-                        "INSERT OR IGNORE INTO manifests (tenant, day, digest, received_at) \
-                         SELECT $1, $2, unhex(value), $3 FROM json_each($4)",
-                    )
-                    .bind(tenant.as_str())
-                    .bind(day)
-                    .bind(at)
-                    .bind(hex_json_array(chunk))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                for job in jobs {
+                    let mut accepted = 0;
+                    for chunk in job.sorted.chunks(SQLITE_CHUNK) {
+                        accepted += sqlx::query(
+                            "INSERT OR IGNORE INTO manifests (tenant, day, digest, received_at) \
+                             SELECT $1, $2, unhex(value), $3 FROM json_each($4) \
+                             WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1)",
+                        )
+                        .bind(job.tenant.as_str())
+                        .bind(job.day)
+                        .bind(job.at)
+                        .bind(hex_json_array(chunk))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
+                    let missing = (accepted < job.sorted.len() as u64 || job.sorted.is_empty())
+                        && sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
+                            .bind(job.tenant.as_str())
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .is_none();
+                    counts.push(if missing {
+                        Err(no_tenant(&job.tenant))
+                    } else {
+                        Ok(accepted)
+                    });
                 }
                 tx.commit().await?;
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                for chunk in sorted.chunks(POSTGRES_CHUNK) {
-                    let arr: Vec<Vec<u8>> = chunk.iter().map(|d| d.0.to_vec()).collect();
-                    accepted += sqlx::query(
-                        "INSERT INTO manifests (tenant, day, digest, received_at) \
-                         SELECT $1, $2, d, $3 FROM UNNEST($4::bytea[]) AS t(d) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(tenant.as_str())
-                    .bind(day)
-                    .bind(at)
-                    .bind(arr)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                for job in jobs {
+                    let mut accepted = 0;
+                    for chunk in job.sorted.chunks(POSTGRES_CHUNK) {
+                        let arr: Vec<Vec<u8>> = chunk.iter().map(|d| d.0.to_vec()).collect();
+                        accepted += sqlx::query(
+                            "INSERT INTO manifests (tenant, day, digest, received_at) \
+                             SELECT $1, $2, d, $3 FROM UNNEST($4::bytea[]) AS t(d) \
+                             WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1) \
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(job.tenant.as_str())
+                        .bind(job.day)
+                        .bind(job.at)
+                        .bind(arr)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
+                    let missing = (accepted < job.sorted.len() as u64 || job.sorted.is_empty())
+                        && sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
+                            .bind(job.tenant.as_str())
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .is_none();
+                    counts.push(if missing {
+                        Err(no_tenant(&job.tenant))
+                    } else {
+                        Ok(accepted)
+                    });
                 }
                 tx.commit().await?;
             }
         }
-        Ok(IngestCounts {
-            accepted,
-            duplicate: digests.len() as u64 - accepted,
-        })
+        Ok(counts)
     }
 
     /// Calls `f` with each distinct digest of `tenant` in `period`, in ascending byte order
@@ -178,6 +313,14 @@ impl Store {
                 })
                 .collect()
         })
+    }
+}
+
+/// A batch of a tenant that does not exist: nothing of it was inserted.
+fn no_tenant(tenant: &TenantId) -> crate::LedgerError {
+    crate::LedgerError::NotFound {
+        what: "tenant",
+        key: tenant.to_string(),
     }
 }
 

@@ -87,6 +87,8 @@ pub enum Schema {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: Db,
+    /// Manifest inserts waiting for the next group commit (`manifests.rs`).
+    pub(crate) ingest: std::sync::Arc<manifests::IngestQueue>,
 }
 
 /// The connection options every SQLite system of record opens with (the ledger's store and
@@ -130,6 +132,7 @@ impl Store {
                 .await?;
             Store {
                 db: Db::Sqlite(pool),
+                ingest: std::sync::Arc::default(),
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url)
@@ -141,6 +144,7 @@ impl Store {
                 .await?;
             Store {
                 db: Db::Postgres(pool),
+                ingest: std::sync::Arc::default(),
             }
         } else {
             return Err(LedgerError::Config(format!(
