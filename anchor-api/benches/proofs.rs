@@ -531,6 +531,44 @@ fn met(ok: bool) -> &'static str {
     if ok { "MET" } else { "NOT MET" }
 }
 
+/// The API's settings in this bench: the defaults, with rate limiting off (nginx has none).
+fn bench_config() -> ApiConfig {
+    ApiConfig {
+        rate: Rate {
+            per_second: 0,
+            burst: 0,
+        },
+        ..ApiConfig::default()
+    }
+}
+
+/// A fresh API instance (empty caches) over the fixture's stores on `127.0.0.1:0`: its
+/// address and its server task.
+fn serve_api(
+    rt: &tokio::runtime::Runtime,
+    fx: &Fixture,
+) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let app = anchor_api::app(ApiState::new(
+        Parts {
+            store: fx.ctx.store.clone(),
+            blobs: fx.ctx.blobs.clone(),
+            kv: fx.ctx.kv.clone(),
+            queue: std::sync::Arc::new(fx.ctx.queue.clone()),
+            policy: fx.ctx.policy.clone(),
+            reserves: fx.reserves.clone(),
+        },
+        bench_config(),
+    ));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binding the API");
+    let api = listener.local_addr().expect("the API's address");
+    (
+        api,
+        rt.spawn(anchor_api::serve(listener, app, std::future::pending())),
+    )
+}
+
 #[allow(
     clippy::too_many_lines,
     reason = "one benchmark, read top to bottom as its steps"
@@ -567,30 +605,8 @@ fn main() {
         cold_phase(&rt, &fx, conc, env_num("BENCH_COLD_ROUNDS", 10).max(1));
         return;
     }
-    let config = ApiConfig {
-        rate: Rate {
-            per_second: 0,
-            burst: 0,
-        },
-        ..ApiConfig::default()
-    };
-    let cache_ttl = config.cache_ttl;
-    let app = anchor_api::app(ApiState::new(
-        Parts {
-            store: fx.ctx.store.clone(),
-            blobs: fx.ctx.blobs.clone(),
-            kv: fx.ctx.kv.clone(),
-            queue: std::sync::Arc::new(fx.ctx.queue.clone()),
-            policy: fx.ctx.policy.clone(),
-            reserves: fx.reserves.clone(),
-        },
-        config,
-    ));
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binding the API");
-    let api = listener.local_addr().expect("the API's address");
-    let server = rt.spawn(anchor_api::serve(listener, app, std::future::pending()));
+    let cache_ttl = bench_config().cache_ttl;
+    let (api, server) = serve_api(&rt, &fx);
 
     // One digest, its proof fetched once; nginx serves exactly those bytes.
     let prefix = format!("/anchor/proof/{}/{}/", fx.tenant.as_str(), fx.period);
@@ -891,29 +907,7 @@ fn cold_phase(rt: &tokio::runtime::Runtime, fx: &Fixture, conc: usize, rounds: u
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let start_rss = rss_kib();
     for round in 0..rounds {
-        let config = ApiConfig {
-            rate: Rate {
-                per_second: 0,
-                burst: 0,
-            },
-            ..ApiConfig::default()
-        };
-        let app = anchor_api::app(ApiState::new(
-            Parts {
-                store: fx.ctx.store.clone(),
-                blobs: fx.ctx.blobs.clone(),
-                kv: fx.ctx.kv.clone(),
-                queue: std::sync::Arc::new(fx.ctx.queue.clone()),
-                policy: fx.ctx.policy.clone(),
-                reserves: fx.reserves.clone(),
-            },
-            config,
-        ));
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("binding the API");
-        let api = listener.local_addr().expect("the API's address");
-        let server = rt.spawn(anchor_api::serve(listener, app, std::future::pending()));
+        let (api, server) = serve_api(rt, fx);
         let paths: Vec<String> = (0..conc)
             .map(|k| {
                 let i = ((round * conc + k) as u64 * 2_654_435_761) % n as u64;

@@ -26,9 +26,8 @@ mod common;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use common::{Children, anchor, poll, py_tools, success, text};
+use common::{Children, anchor, py_tools, start_api, success, text};
 
 const GUIDE: &str = include_str!("../../docs/verification.md");
 
@@ -190,32 +189,6 @@ fn pick_manifest(data: &Path) -> (String, String, String) {
         }
     }
     panic!("no {TENANT} period holds one of the demo's manifests (has fleet.rs changed them?)")
-}
-
-/// `anchor api` over `data` on a free port; its URL once it listens.
-fn start_api(children: &mut Children, data: &Path, log: &Path) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = anchor()
-        .args(["api", "--addr", &format!("127.0.0.1:{port}")])
-        .env("LEDGER_DATA_DIR", data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    children.push("anchor api", child);
-    let read = || std::fs::read_to_string(log).unwrap_or_default();
-    poll(
-        "anchor api to listen",
-        Duration::from_mins(1),
-        || read().contains("listening on http://").then_some(()),
-        read,
-    );
-    format!("http://127.0.0.1:{port}")
 }
 
 /// Where blocks run: the tenant's working directory, the shell state they pass on, and the

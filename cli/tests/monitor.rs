@@ -7,10 +7,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
-use common::{Children, anchor, poll, success, text};
+use common::{Children, anchor, start_api, success, text};
 use ledger::TenantId;
 use ledger::blob::{BlobStore, DirStore};
 use ledger::keys::SigningKey;
@@ -380,32 +379,6 @@ fn rollback_fork_missing_changed_or_unlogged_receipts_and_a_cut_chain_exit_1_and
             "{name}: the state keeps the last good checkpoint"
         );
     }
-}
-
-/// `anchor api` over `data` on a free port; its URL once it listens.
-fn start_api(children: &mut Children, data: &Path, log: &Path) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = anchor()
-        .args(["api", "--addr", &format!("127.0.0.1:{port}")])
-        .env("LEDGER_DATA_DIR", data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    children.push("anchor api", child);
-    let read = || std::fs::read_to_string(log).unwrap_or_default();
-    poll(
-        "anchor api to listen",
-        Duration::from_mins(1),
-        || read().contains("listening on http://").then_some(()),
-        read,
-    );
-    format!("http://127.0.0.1:{port}")
 }
 
 #[test]

@@ -12,11 +12,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use chrono::{Datelike, Duration as Days, Utc};
-use common::{Children, DevServices, anchor, poll, success, text};
+use common::{Children, DevServices, anchor, success, text};
 
 const TENANT: &str = "canary-co";
 const MANIFEST_NAME: &str = "canary-artifact-q7v2.tar.gz";
@@ -200,34 +200,6 @@ fn plant(fleet: &Fleet, dir: &Path) -> Planted {
     }
 }
 
-/// `anchor api` over `data` (anonymous callers only); its base URL.
-fn start_api(children: &mut Children, data: &Path, dir: &Path) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = dir.join("api.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_anchor"))
-        .args(["api", "--addr", &format!("127.0.0.1:{port}")])
-        .env("LEDGER_DATA_DIR", data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    children.push("anchor api", child);
-    let read = || std::fs::read_to_string(&log).unwrap_or_default();
-    poll(
-        "anchor api to listen",
-        Duration::from_mins(1),
-        || read().contains("listening on http://").then_some(()),
-        read,
-    );
-    let api = format!("http://127.0.0.1:{port}");
-    api
-}
-
 /// Every public route of the tenant's two weeks and manifests, and the token-only routes.
 fn public_paths(p: &Planted) -> Vec<String> {
     let (quiet, normal, digests) = (&p.quiet, &p.normal, &p.digests);
@@ -324,7 +296,7 @@ fn no_planted_canary_appears_in_any_public_artifact_or_anonymous_answer() {
     }
 
     let mut children = Children::default();
-    let api = start_api(&mut children, &data, dir.path());
+    let api = common::start_api(&mut children, &data, &dir.path().join("api.log"));
     let paths = public_paths(&planted);
     let mut refused = Vec::new();
     for p in &paths {

@@ -191,3 +191,30 @@ pub fn py_tools() -> Option<PathBuf> {
     );
     None
 }
+
+/// `anchor api` over the data directory `data` on a free port, its stderr in `log`; its base
+/// URL once it listens.
+pub fn start_api(children: &mut Children, data: &Path, log: &Path) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = anchor()
+        .args(["api", "--addr", &format!("127.0.0.1:{port}")])
+        .env("LEDGER_DATA_DIR", data)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    children.push("anchor api", child);
+    let read = || std::fs::read_to_string(log).unwrap_or_default();
+    poll(
+        "anchor api to listen",
+        Duration::from_mins(1),
+        || read().contains("listening on http://").then_some(()),
+        read,
+    );
+    format!("http://127.0.0.1:{port}")
+}
