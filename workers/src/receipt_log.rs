@@ -4,10 +4,12 @@
 //! Order: the receipt version (create-only), then its log entry, then the latest pointer, so
 //! every receipt the store shows as latest is already in the log.
 //!
-//! Crash safety: the rollup writes receipt v1 again on a retry (create-only, same bytes) and
-//! logs it again, which finds the row; the upgrade and catch-up jobs log the latest receipt
-//! when they read it ([`crate::upgrade::latest_receipt`]), so a receipt version written just
-//! before a crash is logged by the job's next attempt. A row whose tiles and checkpoint were
+//! Crash safety: a job killed between writing a receipt version and logging it writes the same
+//! version again on its next attempt (the latest pointer still names the one before, and the
+//! version key is create-only: the stored bytes are kept) and logs it, or finds the row. The
+//! upgrade and catch-up jobs also log the latest receipt when they read it
+//! ([`crate::upgrade::latest_receipt`]), which brings receipts published before the log
+//! existed into it. A row whose tiles and checkpoint were
 //! not published (a crash between the two) is published by the next call for the tenant,
 //! which compares the checkpoint's size with the rows.
 
