@@ -57,6 +57,17 @@ impl FromStr for TenantId {
     }
 }
 
+/// Whether `url` is an `http://` or `https://` URL with a host and no whitespace: the one rule
+/// for the URLs tenants and operators hand in to be called (webhooks, time-stamping
+/// authorities, reserve webhooks).
+pub fn is_http_url(url: &str) -> bool {
+    url.strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|r| {
+            !r.is_empty() && !r.starts_with('/') && !r.chars().any(char::is_whitespace)
+        })
+}
+
 /// An OpenTimestamps calendar as named in metrics, incidents and the canary table: its
 /// `http(s)://` base URL without user information (`user:password@` is dropped, never kept)
 /// and without a trailing `/`, at most 2048 characters, no whitespace or control characters.

@@ -24,11 +24,7 @@ use crate::types::AttestationId;
 
 /// A webhook target: `http://` or `https://` with a host.
 pub fn check_webhook(url: &str) -> Result<String> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.split("://").nth(1).is_some_and(|rest| {
-            !rest.is_empty() && !rest.starts_with('/') && !rest.chars().any(char::is_whitespace)
-        });
-    if !ok {
+    if !domain::ids::is_http_url(url) {
         return Err(ReserveError::Webhook {
             url: url.to_owned(),
             detail: "must be an http:// or https:// URL with a host".into(),

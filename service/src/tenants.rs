@@ -187,13 +187,11 @@ pub async fn set_tsa(
     now: DateTime<Utc>,
 ) -> Result<Tenant> {
     if let Some(t) = &tsa {
-        let urls: Vec<&str> = t.url.split(',').map(str::trim).collect();
-        let bad_url = urls.iter().find(|u| {
-            let rest = u
-                .strip_prefix("https://")
-                .or_else(|| u.strip_prefix("http://"));
-            !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(' '))
-        });
+        let bad_url = t
+            .url
+            .split(',')
+            .map(str::trim)
+            .find(|u| !ledger::ids::is_http_url(u));
         if let Some(u) = bad_url {
             return Err(ServiceError::Unprocessable(format!(
                 "tsa url: {u:?} is not an http:// or https:// URL with a host"

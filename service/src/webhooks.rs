@@ -74,13 +74,7 @@ impl From<&Delivery> for DeliveryView {
 }
 
 fn check_url(url: &str) -> Result<()> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let ok = rest.is_some_and(|r| {
-        !r.is_empty() && !r.starts_with('/') && !r.chars().any(char::is_whitespace)
-    }) && url.len() <= 2048;
-    if ok {
+    if ledger::ids::is_http_url(url) && url.len() <= 2048 {
         Ok(())
     } else {
         Err(ServiceError::Unprocessable(format!(
