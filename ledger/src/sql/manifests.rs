@@ -57,6 +57,26 @@ struct Job {
     reply: tokio::sync::oneshot::Sender<Result<u64>>,
 }
 
+/// A batch's answer once its rows are inserted in the open transaction `$tx`: the rows it
+/// added, or `NotFound` when nothing could be inserted because the tenant does not exist (the
+/// inserts check it; only a batch that added fewer rows than it holds looks the tenant up).
+macro_rules! job_count {
+    ($tx:ident, $job:expr, $accepted:expr) => {{
+        let (job, accepted): (&Job, u64) = (&$job, $accepted);
+        let missing = (accepted < job.sorted.len() as u64 || job.sorted.is_empty())
+            && sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
+                .bind(job.tenant.as_str())
+                .fetch_optional(&mut *$tx)
+                .await?
+                .is_none();
+        if missing {
+            Err(no_tenant(&job.tenant))
+        } else {
+            Ok(accepted)
+        }
+    }};
+}
+
 impl Store {
     /// Stores `digests` for `tenant` as received at `received_at`, in one transaction (all or
     /// nothing), committed before this returns. Duplicates are counted, not errors. The tenant
@@ -173,17 +193,7 @@ impl Store {
                         .await?
                         .rows_affected();
                     }
-                    let missing = (accepted < job.sorted.len() as u64 || job.sorted.is_empty())
-                        && sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
-                            .bind(job.tenant.as_str())
-                            .fetch_optional(&mut *tx)
-                            .await?
-                            .is_none();
-                    counts.push(if missing {
-                        Err(no_tenant(&job.tenant))
-                    } else {
-                        Ok(accepted)
-                    });
+                    counts.push(job_count!(tx, job, accepted));
                 }
                 tx.commit().await?;
             }
@@ -207,17 +217,7 @@ impl Store {
                         .await?
                         .rows_affected();
                     }
-                    let missing = (accepted < job.sorted.len() as u64 || job.sorted.is_empty())
-                        && sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
-                            .bind(job.tenant.as_str())
-                            .fetch_optional(&mut *tx)
-                            .await?
-                            .is_none();
-                    counts.push(if missing {
-                        Err(no_tenant(&job.tenant))
-                    } else {
-                        Ok(accepted)
-                    });
+                    counts.push(job_count!(tx, job, accepted));
                 }
                 tx.commit().await?;
             }
