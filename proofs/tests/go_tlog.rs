@@ -89,25 +89,10 @@ fn golangs_tlog_reads_our_tiles_and_proves_every_leaf_as_we_do() {
         .unwrap();
         trees.insert(dir.display().to_string(), (levels, idx));
     }
-    let mut child = Command::new(go.join("tlogcheck"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Fed from another thread: tlogcheck answers while it reads, and a full stdout pipe
-    // would otherwise block both sides.
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
-    assert!(
-        out.status.success(),
-        "tlogcheck: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, stdout, stderr) = tlogcheck(&go, input);
+    assert!(ok, "tlogcheck: {stderr}");
     let mut proved = 0usize;
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in stdout.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let (levels, _) = &trees[v["dir"].as_str().unwrap()];
         let i = v["index"].as_u64().unwrap();
@@ -145,26 +130,21 @@ fn golangs_tlog_refuses_a_tile_we_damaged() {
     let mut bytes = std::fs::read(&tile).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&tile, bytes).unwrap();
-    let mut child = Command::new(go.join("tlogcheck"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(
-        child.stdin.take().unwrap(),
-        "{} 70000 {} 5",
-        tmp.path().display(),
-        levels.root().0.to_hex()
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (ok, _, err) = tlogcheck(
+        &go,
+        format!(
+            "{} 70000 {} 5\n",
+            tmp.path().display(),
+            levels.root().0.to_hex()
+        ),
+    );
+    assert!(!ok);
     assert!(err.contains("tlogcheck:"), "{err}");
 }
 
-/// Feeds `input` to tlogcheck; its status and stdout, or its stderr in the panic.
+/// Feeds `input` to tlogcheck from another thread (it answers while it reads, and a full
+/// stdout pipe would otherwise block both sides): whether it succeeded, its stdout, its
+/// stderr.
 fn tlogcheck(go: &Path, input: String) -> (bool, String, String) {
     let mut child = Command::new(go.join("tlogcheck"))
         .stdin(Stdio::piped())
