@@ -2,6 +2,8 @@
 //! ([`ledger::sql::Store::due_deliveries`]) to their tenants' webhooks and records each
 //! outcome.
 //!
+//! One webhook's events are sent one at a time, oldest first; different webhooks concurrently.
+//!
 //! The request: `POST {url}` with the event's JSON payload as the body and
 //! `Content-Type: application/json`, `X-Ledger-Event: {kind}`, `X-Ledger-Delivery: {event id}`
 //! (the same for every retry: receivers deduplicate on it, delivery being at least once) and
@@ -41,15 +43,28 @@ pub struct Delivered {
 /// Sends every delivery due at `now` (up to [`PER_TICK`]) and records the outcomes.
 pub async fn deliver(ctx: &Ctx, now: DateTime<Utc>) -> Result<Delivered> {
     use futures_util::StreamExt as _;
-    let due = ctx.store.due_deliveries(now, PER_TICK).await?;
-    let sent: Vec<(DueDelivery, std::result::Result<(), String>)> =
-        futures_util::stream::iter(due.into_iter().map(|d| async move {
-            let outcome = post(&ctx.stamping.http, &d).await;
-            (d, outcome)
+    // One webhook's events go one at a time, oldest first (a receiver sees them in order);
+    // different webhooks are served concurrently.
+    let mut by_hook: Vec<Vec<DueDelivery>> = Vec::new();
+    for d in ctx.store.due_deliveries(now, PER_TICK).await? {
+        match by_hook.iter_mut().find(|g| g[0].webhook.id == d.webhook.id) {
+            Some(g) => g.push(d),
+            None => by_hook.push(vec![d]),
+        }
+    }
+    let sent: Vec<Vec<(DueDelivery, std::result::Result<(), String>)>> =
+        futures_util::stream::iter(by_hook.into_iter().map(|hook| async move {
+            let mut out = Vec::with_capacity(hook.len());
+            for d in hook {
+                let outcome = post(&ctx.stamping.http, &d).await;
+                out.push((d, outcome));
+            }
+            out
         }))
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
+    let sent = sent.into_iter().flatten();
     let mut done = Delivered::default();
     for (due, outcome) in sent {
         let failed = outcome.is_err();
